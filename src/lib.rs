@@ -1,0 +1,63 @@
+//! davaudit: a reverse proxy for WebDAV that audits `207 Multi-Status` responses.
+//!
+//! A 207 says "look inside": its XML body carries one status per resource. Load balancers
+//! count it as a success, so a DELETE that left a locked file behind, or a PROPPATCH that was
+//! refused, stays hidden. davaudit forwards every request and response unchanged and
+//! streaming, reads each 207 body on the side, and turns the statuses inside into metrics and
+//! one log event per partial failure.
+//!
+//! # Data path
+//!
+//! ```text
+//! client ─► listener ─► proxy ─► upstream ─► response
+//!                                              │ 207 or XML error body?
+//!                                              ▼
+//!                                  audit::wrap: TeeBody ──frames──► client (unchanged)
+//!                                              │ Bytes clones, bounded queue
+//!                                              ▼
+//!                                  audit task: decode ─► multistatus::Scanner ─► Report
+//!                                              ▼
+//!                                  telemetry: counters (/metrics) + one WARN per failure
+//! ```
+//!
+//! # Modules, in flow order
+//!
+//! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`).
+//! - [`config`]: YAML in, a validated [`config::Config`] out.
+//! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
+//! - [`listener`]: accept loop (HTTP/1.1 + h2c), graceful drain.
+//! - [`shutdown`]: the shutdown signal and token.
+//! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
+//! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
+//! - [`audit`]: tee, decode, audit task, failure policy.
+//! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
+//! - [`telemetry`]: the audit sink: metrics registry, typed events, logging set-up.
+//! - [`admin`]: `/metrics`, `/healthz`, `/readyz`.
+//!
+//! # Lexicon
+//!
+//! *downstream*: the client side. *upstream*: the WebDAV server davaudit forwards to.
+//! *entry*: one `DAV:response`. *level*: `response` or `propstat`. *code*: a 3-digit status
+//! or `invalid`. *failure*: a code >= 400 that no *routine* rule excuses. *outcome*: how the
+//! audit of one body ended. *tee*: the body wrapper that copies frames to the audit.
+//! *drain*: letting in-flight requests finish on shutdown.
+//!
+//! # Invariants
+//!
+//! - Transparent: the client gets the upstream's status, headers (minus hop-by-hop) and body
+//!   bytes unchanged.
+//! - Bounded: memory per connection does not grow with the body size.
+//! - The audit never breaks forwarding: it may pace the stream for at most
+//!   `audit.stall_timeout` without progress, then it gives up as `lagging`.
+
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod listener;
+pub mod multistatus;
+pub mod proxy;
+pub mod shutdown;
+pub mod telemetry;
+pub mod upstream;

@@ -1,0 +1,3 @@
+//! The multistatus scanner (being written).
+pub mod report;
+pub use report::{AllErrors, Classify, Code, Failure, Level, Malformed, Outcome, Report};

@@ -1,0 +1,214 @@
+//! The audit vocabulary: what a scan of one multistatus body says.
+//!
+//! Plain data, no behaviour beyond formatting. Shared by the scanner (which fills a
+//! [`Report`]), the audit policy (which decides what a failure is), telemetry (which turns a
+//! report into counters and one log event) and `davaudit scan` (which prints it as JSON).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// Where a status was found inside a `DAV:response`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// `DAV:response/DAV:status`: the status of the whole resource.
+    Response,
+    /// `DAV:response/DAV:propstat/DAV:status`: the status of a group of properties.
+    Propstat,
+}
+
+impl Level {
+    /// The metric label value and the config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Response => "response",
+            Level::Propstat => "propstat",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status code found in a `DAV:status` element: three digits, or `Invalid` when the text
+/// is not a status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// A three-digit code, `100..=999`.
+    Status(u16),
+    /// The element's text was not `HTTP/x.y NNN [reason]`.
+    Invalid,
+}
+
+impl Code {
+    /// `Some(n)` for a numeric code.
+    pub fn as_u16(self) -> Option<u16> {
+        match self {
+            Code::Status(n) => Some(n),
+            Code::Invalid => None,
+        }
+    }
+
+    /// A failure unless a routine rule says otherwise: >= 400, or not a status at all.
+    pub fn is_error(self) -> bool {
+        match self {
+            Code::Status(n) => n >= 400,
+            Code::Invalid => true,
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Code::Status(n) => write!(f, "{n}"),
+            Code::Invalid => f.write_str("invalid"),
+        }
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How the audit of one body ended. Exactly one per audited response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Well-formed multistatus, no failure.
+    Clean,
+    /// Well-formed multistatus with at least one failure.
+    PartialFailure,
+    /// Not well-formed XML; counts up to the error are kept.
+    Malformed,
+    /// The body ended early (upstream reset, client gone).
+    Truncated,
+    /// The audit fell behind the forwarded stream and stopped.
+    Lagging,
+    /// Well-formed XML whose root is not `DAV:multistatus`.
+    NotMultistatus,
+    /// Not audited (content type not XML, audit disabled).
+    Skipped,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Clean,
+        Outcome::PartialFailure,
+        Outcome::Malformed,
+        Outcome::Truncated,
+        Outcome::Lagging,
+        Outcome::NotMultistatus,
+        Outcome::Skipped,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean",
+            Outcome::PartialFailure => "partial_failure",
+            Outcome::Malformed => "malformed",
+            Outcome::Truncated => "truncated",
+            Outcome::Lagging => "lagging",
+            Outcome::NotMultistatus => "not_multistatus",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failing status kept with its details (each text capped by the scanner's limits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The entry's first `DAV:href`, as written (not decoded).
+    pub href: String,
+    pub level: Level,
+    pub code: Code,
+    /// Local name of the first child of `DAV:error`, prefixed `DAV:` when in that namespace
+    /// (e.g. `DAV:lock-token-submitted`), else `{ns}name`.
+    pub error: Option<String>,
+    /// `DAV:responsedescription` of the entry (or of its propstat), whitespace-trimmed.
+    pub description: Option<String>,
+}
+
+/// Why a body was not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Malformed {
+    /// Byte offset in the (decoded) body where the error was found.
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// The result of scanning one body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// Number of `DAV:response` elements seen.
+    pub entries: u64,
+    /// Response-level statuses by code.
+    pub response_status: BTreeMap<Code, u64>,
+    /// Propstat-level statuses by code.
+    pub propstat_status: BTreeMap<Code, u64>,
+    /// Failures kept with details, root causes first and 424s last; capped in number.
+    pub failures: Vec<Failure>,
+    /// Every failure counted, kept or not.
+    pub failure_count: u64,
+    /// Set when `outcome` is `Malformed`.
+    pub malformed: Option<Malformed>,
+    /// Bytes fed to the scanner.
+    pub bytes: u64,
+}
+
+impl Report {
+    /// An empty report with the given outcome (for bodies that were never scanned).
+    pub fn empty(outcome: Outcome) -> Self {
+        Report {
+            outcome,
+            entries: 0,
+            response_status: BTreeMap::new(),
+            propstat_status: BTreeMap::new(),
+            failures: Vec::new(),
+            failure_count: 0,
+            malformed: None,
+            bytes: 0,
+        }
+    }
+
+    /// The counts of one level.
+    pub fn statuses(&self, level: Level) -> &BTreeMap<Code, u64> {
+        match level {
+            Level::Response => &self.response_status,
+            Level::Propstat => &self.propstat_status,
+        }
+    }
+}
+
+/// Decides which statuses are failures. The audit policy implements it from the config's
+/// routine rules and the request method; the scanner only asks.
+pub trait Classify {
+    /// True when a status at this level is a failure worth reporting.
+    fn is_failure(&self, level: Level, code: Code) -> bool;
+}
+
+/// Every code >= 400 (and every invalid status line) is a failure: no routine rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllErrors;
+
+impl Classify for AllErrors {
+    fn is_failure(&self, _level: Level, code: Code) -> bool {
+        code.is_error()
+    }
+}
