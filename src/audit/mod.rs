@@ -1,1 +1,2 @@
-//! TODO
+//! The audit (being written).
+pub mod policy;
