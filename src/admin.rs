@@ -1,1 +1,78 @@
-//! TODO
+//! The admin listener's service: `/metrics` (Prometheus text format), `/healthz` (the
+//! process is alive) and `/readyz` (config loaded, upstream reachable, not draining). It stays
+//! up while the proxy drains, so the last scrape sees the final counters.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use crate::telemetry::Metrics;
+use crate::upstream::Readiness;
+
+/// What the admin endpoints read.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
+    draining: Arc<AtomicBool>,
+}
+
+impl Admin {
+    pub fn new(metrics: Arc<Metrics>, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
+        Admin {
+            metrics,
+            readiness,
+            draining,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
+        }
+        let response = match request.uri().path() {
+            "/metrics" => {
+                let mut response = Response::new(Full::new(Bytes::from(self.metrics.encode())));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            "/healthz" => text(StatusCode::OK, "ok\n"),
+            "/readyz" => {
+                if self.draining.load(Ordering::Relaxed) {
+                    text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+                } else if !self.readiness.is_ready() {
+                    text(StatusCode::SERVICE_UNAVAILABLE, "upstream unreachable\n")
+                } else {
+                    text(StatusCode::OK, "ready\n")
+                }
+            }
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not found; try /metrics, /healthz or /readyz\n",
+            ),
+        };
+        Ok(response)
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

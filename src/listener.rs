@@ -1,1 +1,119 @@
-//! TODO
+//! The accept loop, shared by the proxy and admin listeners: HTTP/1.1 and h2c (hyper-util
+//! auto), a connection limit, accept-error backoff, and a graceful drain bounded by a
+//! deadline once the shutdown token is cancelled.
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::{Body, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Per-listener settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `"proxy"` or `"admin"`, for logs.
+    pub name: &'static str,
+    /// Connections beyond this are closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers (slowloris).
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may take to finish after shutdown.
+    pub drain_timeout: Duration,
+}
+
+/// Serves connections until `shutdown` is cancelled, then drains them (at most
+/// `drain_timeout`). `handler` is called once per request with the peer address.
+pub async fn serve<H, F, B>(
+    listener: TcpListener,
+    handler: H,
+    options: Options,
+    shutdown: CancellationToken,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut backoff = Duration::from_millis(5);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => {
+                    backoff = Duration::from_millis(5);
+                    pair
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait and try again, never exit.
+                    tracing::warn!(listener = options.name, %error, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                listener = options.name,
+                %peer,
+                max_connections = options.max_connections,
+                "connection refused: limit reached"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let service = service_fn(move |request| handler(request, peer));
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        let span = tracing::debug_span!("conn", listener = options.name, %peer);
+        tokio::spawn(
+            async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                }
+                drop(slot);
+            }
+            .instrument(span),
+        );
+    }
+
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {
+            tracing::info!(listener = options.name, "drain finished");
+        }
+        () = tokio::time::sleep(options.drain_timeout) => {
+            tracing::warn!(
+                listener = options.name,
+                connections_left = options.max_connections.saturating_sub(slots.available_permits()),
+                drain_timeout = ?options.drain_timeout,
+                "drain timed out"
+            );
+        }
+    }
+}

@@ -1,1 +1,322 @@
-//! TODO
+//! The upstream client: one pooled hyper-util client to the WebDAV server (http, or https
+//! through rustls), the response-header timeout, and `upstream::Error` with a closed
+//! [`Kind`] so that 502/504 and the `kind` label are decided in one place.
+//!
+//! Also the readiness probe: a background task that checks the upstream accepts TCP
+//! connections, read by `/readyz`.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio_util::sync::CancellationToken;
+
+use crate::config;
+
+/// What went wrong talking to the upstream. A closed set: it is a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The TCP (or TLS) connection could not be made.
+    Connect,
+    /// No connection within `connect_timeout`, or no response headers within
+    /// `response_timeout`.
+    Timeout,
+    /// The connection closed or reset before the response headers arrived.
+    Reset,
+    /// The upstream answered something that is not HTTP.
+    Protocol,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Connect, Kind::Timeout, Kind::Reset, Kind::Protocol];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Connect => "connect",
+            Kind::Timeout => "timeout",
+            Kind::Reset => "reset",
+            Kind::Protocol => "protocol",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed upstream exchange: its kind, and the cause for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream {kind}: {message}")]
+pub struct Error {
+    kind: Kind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl Error {
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn timeout(after: Duration, what: &str) -> Self {
+        Error {
+            kind: Kind::Timeout,
+            message: format!("no {what} within {after:?}"),
+            source: None,
+        }
+    }
+
+    /// Classify a hyper-util client error by asking it and walking its causes (never by
+    /// matching its text).
+    fn from_client(error: hyper_util::client::legacy::Error) -> Self {
+        let kind = classify(&error);
+        let message = match kind {
+            Kind::Connect => "cannot connect",
+            Kind::Timeout => "connect timed out",
+            Kind::Reset => "connection closed before response headers",
+            Kind::Protocol => "invalid HTTP response",
+        };
+        Error {
+            kind,
+            message: message.to_owned(),
+            source: Some(Box::new(error)),
+        }
+    }
+}
+
+fn classify(error: &hyper_util::client::legacy::Error) -> Kind {
+    let timed_out = io_kind(error) == Some(io::ErrorKind::TimedOut);
+    if error.is_connect() {
+        return if timed_out {
+            Kind::Timeout
+        } else {
+            Kind::Connect
+        };
+    }
+    if timed_out {
+        return Kind::Timeout;
+    }
+    let mut cause: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(err) = cause {
+        if let Some(hyper_error) = err.downcast_ref::<hyper::Error>() {
+            if hyper_error.is_parse() || hyper_error.is_parse_status() {
+                return Kind::Protocol;
+            }
+            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
+                return Kind::Reset;
+            }
+        }
+        cause = err.source();
+    }
+    Kind::Reset
+}
+
+fn io_kind(error: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        cause = err.source();
+    }
+    None
+}
+
+/// Why the client could not be built (bad CA file, no root certificates).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("upstream.tls.ca_file {path}: {source}")]
+    CaFile {
+        path: String,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("upstream.tls: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The pooled client to the one upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    client: HyperClient<HttpsConnector<HttpConnector>, Incoming>,
+    /// Scheme and authority every request is sent to.
+    origin: Uri,
+    response_timeout: Duration,
+}
+
+impl Upstream {
+    pub fn new(settings: &config::Upstream) -> Result<Self, BuildError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        let tls = tls_config(&settings.tls)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            // A request is only retried when the pooled connection closed before the request
+            // was written (hyper-util "canceled"): safe for every method, idempotent or not.
+            .retry_canceled_requests(true)
+            .set_host(false)
+            .build(connector);
+        Ok(Upstream {
+            client,
+            origin: settings.url.clone(),
+            response_timeout: settings.response_timeout,
+        })
+    }
+
+    /// The upstream's scheme and authority, e.g. `http://127.0.0.1:8081`.
+    pub fn origin(&self) -> &Uri {
+        &self.origin
+    }
+
+    /// Sends one request and waits for the response headers, at most `response_timeout`.
+    pub async fn send(&self, request: Request<Incoming>) -> Result<Response<Incoming>, Error> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(Error::from_client(error)),
+            Err(_elapsed) => Err(Error::timeout(self.response_timeout, "response headers")),
+        }
+    }
+}
+
+fn tls_config(tls: &config::UpstreamTls) -> Result<rustls::ClientConfig, BuildError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    if tls.insecure_skip_verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    // Missing system roots are not fatal: a plain-http upstream needs none, and an https one
+    // fails its handshake with a clear error, counted as `connect`.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = &tls.ca_file {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let ca_error = |source| BuildError::CaFile {
+            path: path.display().to_string(),
+            source,
+        };
+        for cert in CertificateDer::pem_file_iter(path).map_err(ca_error)? {
+            roots.add_parsable_certificates([cert.map_err(ca_error)?]);
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `upstream.tls.insecure_skip_verify`: accept any certificate (signatures still checked).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+// === readiness ===
+
+/// Whether the upstream accepted a TCP connection at the last probe. Shared with `/readyz`.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    reachable: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Probes the upstream every `interval` until `shutdown` is cancelled.
+    pub async fn probe(self, origin: Uri, timeout: Duration, interval: Duration, shutdown: CancellationToken) {
+        let Some(authority) = origin.authority().cloned() else {
+            return;
+        };
+        let port = authority.port_u16().unwrap_or(match origin.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let target = format!("{}:{port}", authority.host().trim_matches(['[', ']']));
+        loop {
+            let ok = matches!(
+                tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target)).await,
+                Ok(Ok(_))
+            );
+            if ok != self.reachable.swap(ok, Ordering::Relaxed) {
+                if ok {
+                    tracing::info!(upstream = %origin, "upstream reachable");
+                } else {
+                    tracing::warn!(upstream = %origin, "upstream unreachable");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}

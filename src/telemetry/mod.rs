@@ -1,1 +1,14 @@
-//! TODO
+//! The audit sink: the only place that names a metric or logs an audit outcome.
+//!
+//! - [`labels`]: closed label sets.
+//! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
+//! - [`events`]: typed events; `emit()` logs and counts.
+//! - [`logging`]: tracing-subscriber set-up (text or JSON).
+
+pub mod events;
+pub mod labels;
+pub mod logging;
+pub mod metrics;
+
+pub use events::RequestContext;
+pub use metrics::Metrics;

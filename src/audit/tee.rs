@@ -1,0 +1,266 @@
+//! `TeeBody<B>`: forwards every frame of a response body unchanged and puts a cheap clone of
+//! each data frame (a `Bytes` reference count, no copy) into a queue bounded in bytes.
+//!
+//! The tee never changes, reorders or withholds a byte for longer than the configured stall
+//! time, and knows nothing about XML. When the queue is full it either waits for the audit to
+//! take bytes out (`WhenFull::Wait`, at most `stall` without progress) or stops auditing at
+//! once (`WhenFull::Skip`); either way a stopped audit is reported as [`End::Lagging`] and the
+//! body goes on at full speed. How the body ended is reported exactly once: complete, upstream
+//! error, cancelled (dropped before the end: the client went away) or lagging.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Sleep;
+
+/// How the forwarded body ended, from the audit's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every frame was forwarded.
+    Complete,
+    /// The upstream body failed (reset, protocol error).
+    Error,
+    /// The body was dropped before its end: the client went away.
+    Cancelled,
+    /// The queue stayed full: the audit stopped, forwarding went on.
+    Lagging,
+}
+
+/// What travels from the tee to the audit task.
+#[derive(Debug)]
+pub enum Message {
+    /// A data frame, and the queue budget it holds (to give back once processed).
+    Data(Bytes, Budget),
+    End(End),
+}
+
+/// Bytes of queue budget held by one message; dropping it gives them back.
+pub struct Budget {
+    queue: Arc<Semaphore>,
+    bytes: u32,
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.queue.add_permits(self.bytes as usize);
+    }
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Budget({})", self.bytes)
+    }
+}
+
+/// What to do when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for the audit, at most this long without progress.
+    Wait(Duration),
+    /// Stop the audit at once.
+    Skip,
+}
+
+/// The receiving end, owned by the audit task.
+pub type Receiver = mpsc::UnboundedReceiver<Message>;
+
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// The sending side: present while the audit is running.
+struct Tap {
+    tx: mpsc::UnboundedSender<Message>,
+    /// Permits = free bytes in the queue. The tee takes them, the audit gives them back.
+    queue: Arc<Semaphore>,
+    capacity: u32,
+    when_full: WhenFull,
+}
+
+/// A frame held back while the tee waits for queue budget (`WhenFull::Wait` only).
+struct Held {
+    frame: Frame<Bytes>,
+    acquire: Acquire,
+    stall: Pin<Box<Sleep>>,
+}
+
+/// The body wrapper. See the module docs.
+pub struct TeeBody<B> {
+    inner: B,
+    tap: Option<Tap>,
+    held: Option<Held>,
+}
+
+impl<B> fmt::Debug for TeeBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TeeBody")
+            .field("auditing", &self.tap.is_some())
+            .field("waiting", &self.held.is_some())
+            .finish()
+    }
+}
+
+impl<B: Body<Data = Bytes>> TeeBody<B> {
+    /// Wraps `inner`; the returned receiver yields its data frames and then one `End`.
+    /// `queue_bytes` is clamped to `1..=u32::MAX`.
+    pub fn new(inner: B, queue_bytes: usize, when_full: WhenFull) -> (Self, Receiver) {
+        let capacity = u32::try_from(queue_bytes).unwrap_or(u32::MAX).max(1);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut tee = TeeBody {
+            inner,
+            tap: Some(Tap {
+                tx,
+                queue: Arc::new(Semaphore::new(capacity as usize)),
+                capacity,
+                when_full,
+            }),
+            held: None,
+        };
+        // hyper never polls a body that says it is already at its end: report it now.
+        if tee.inner.is_end_stream() {
+            tee.end(End::Complete);
+        }
+        (tee, rx)
+    }
+}
+
+impl<B> TeeBody<B> {
+    /// Reports the end once and stops auditing.
+    fn end(&mut self, end: End) {
+        if let Some(tap) = self.tap.take() {
+            let _ = tap.tx.send(Message::End(end));
+        }
+    }
+
+    /// Sends a data frame's bytes with the budget they hold.
+    fn send(&mut self, data: Bytes, permit: OwnedSemaphorePermit) {
+        if let Some(tap) = &self.tap {
+            let bytes = u32::try_from(permit.num_permits()).unwrap_or(u32::MAX);
+            permit.forget();
+            let budget = Budget {
+                queue: tap.queue.clone(),
+                bytes,
+            };
+            if tap.tx.send(Message::Data(data, budget)).is_err() {
+                // The audit task is gone (it stopped early, e.g. on a malformed body).
+                self.tap = None;
+            }
+        }
+    }
+}
+
+impl<B> Body for TeeBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        if let Some(held) = this.held.as_mut() {
+            let outcome = match held.acquire.as_mut().poll(cx) {
+                Poll::Ready(Ok(permit)) => Some(permit),
+                Poll::Ready(Err(_closed)) => None,
+                Poll::Pending => {
+                    ready!(held.stall.as_mut().poll(cx));
+                    None
+                }
+            };
+            let Some(held) = this.held.take() else {
+                return Poll::Pending;
+            };
+            match (outcome, held.frame.data_ref().cloned()) {
+                (Some(permit), Some(data)) => this.send(data, permit),
+                _ => this.end(End::Lagging),
+            }
+            this.after_frame();
+            return Poll::Ready(Some(Ok(held.frame)));
+        }
+
+        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            None => {
+                this.end(End::Complete);
+                return Poll::Ready(None);
+            }
+            Some(Err(error)) => {
+                this.end(End::Error);
+                return Poll::Ready(Some(Err(error)));
+            }
+            Some(Ok(frame)) => frame,
+        };
+        let (Some(tap), Some(data)) = (this.tap.as_ref(), frame.data_ref()) else {
+            this.after_frame();
+            return Poll::Ready(Some(Ok(frame)));
+        };
+        if data.is_empty() {
+            this.after_frame();
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        let want = u32::try_from(data.len())
+            .unwrap_or(u32::MAX)
+            .min(tap.capacity);
+        match tap.queue.clone().try_acquire_many_owned(want) {
+            Ok(permit) => {
+                let data = data.clone();
+                this.send(data, permit);
+            }
+            Err(_) => match tap.when_full {
+                WhenFull::Skip => this.end(End::Lagging),
+                WhenFull::Wait(stall) => {
+                    let acquire: Acquire = Box::pin(tap.queue.clone().acquire_many_owned(want));
+                    this.held = Some(Held {
+                        frame,
+                        acquire,
+                        stall: Box::pin(tokio::time::sleep(stall)),
+                    });
+                    // Poll the acquire once so its waker is registered.
+                    return Pin::new(this).poll_frame(cx);
+                }
+            },
+        }
+        this.after_frame();
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: Body> TeeBody<B> {
+    /// hyper stops polling once `is_end_stream` is true, so the end is reported right after
+    /// the last frame rather than on a poll that never comes.
+    fn after_frame(&mut self) {
+        if self.held.is_none() && self.inner.is_end_stream() {
+            self.end(End::Complete);
+        }
+    }
+}
+
+impl<B> Drop for TeeBody<B> {
+    fn drop(&mut self) {
+        self.end(End::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests;

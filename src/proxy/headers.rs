@@ -1,0 +1,224 @@
+//! Header rewrites on both legs: hop-by-hop removal (RFC 9110 §7.6.1), `X-Forwarded-*` and
+//! `Forwarded` (RFC 7239), `Host`, and the request id. Pure functions over a `HeaderMap`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, plus the
+/// non-standard `Proxy-Connection` and `Keep-Alive` that old clients still send).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "trailer",
+];
+
+/// Removes the hop-by-hop headers and every header the `Connection` header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// What the proxy knows about the downstream side of one request.
+#[derive(Debug, Clone)]
+pub struct Downstream<'a> {
+    pub peer: SocketAddr,
+    /// `http` or `https`: how the client reached davaudit.
+    pub scheme: &'a str,
+    /// The public authority the client used (Host header, or the HTTP/2 `:authority`).
+    pub host: Option<&'a str>,
+}
+
+/// Appends the client to `X-Forwarded-For` and sets `X-Forwarded-Proto` / `X-Forwarded-Host`.
+pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
+    let peer = downstream.peer.ip().to_string();
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {peer}"),
+        _ => peer,
+    };
+    insert_str(headers, xff, &value);
+    insert_str(
+        headers,
+        HeaderName::from_static("x-forwarded-proto"),
+        downstream.scheme,
+    );
+    if let Some(host) = downstream.host {
+        insert_str(headers, HeaderName::from_static("x-forwarded-host"), host);
+    }
+}
+
+/// Appends one `Forwarded` element (RFC 7239): `for=...;host=...;proto=...`.
+pub fn add_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
+    let node = match downstream.peer.ip() {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("\"[{ip}]\""),
+    };
+    let mut element = format!("for={node}");
+    if let Some(host) = downstream.host {
+        element.push_str(";host=");
+        element.push_str(&quote_if_needed(host));
+    }
+    element.push_str(";proto=");
+    element.push_str(downstream.scheme);
+    let value = match headers
+        .get(header::FORWARDED)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {element}"),
+        _ => element,
+    };
+    insert_str(headers, header::FORWARDED, &value);
+}
+
+fn quote_if_needed(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        value.to_owned()
+    } else {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// The request id: the client's, when it sent a sane one (visible ASCII, at most 200 bytes),
+/// else a new one. It is set on the upstream request so both logs can be joined.
+pub fn request_id(headers: &mut HeaderMap, name: &HeaderName) -> String {
+    if let Some(id) = headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return id.to_owned();
+    }
+    let id = new_request_id();
+    insert_str(headers, name.clone(), &id);
+    id
+}
+
+/// Unique within a process and unlikely to collide across replicas: a random per-process
+/// prefix and a counter, 24 hex digits in all.
+fn new_request_id() -> String {
+    static PREFIX: LazyLock<u32> = LazyLock::new(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        hasher.write_u32(std::process::id());
+        hasher.finish() as u32
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}{n:016x}", *PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-authorization", "Basic x"),
+            ("depth", "1"),
+            ("destination", "http://a/b"),
+            ("overwrite", "F"),
+            ("if", "(<urn:uuid:1>)"),
+            ("lock-token", "<urn:uuid:1>"),
+            ("timeout", "Second-60"),
+        ]);
+        remove_hop_by_hop(&mut headers);
+        let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["depth", "destination", "overwrite", "if", "lock-token", "timeout"]
+        );
+    }
+
+    #[test]
+    fn x_forwarded_for_appends_the_peer() {
+        let mut headers = map(&[("x-forwarded-for", "10.0.0.1")]);
+        let downstream = Downstream {
+            peer: "192.0.2.7:5555".parse().unwrap(),
+            scheme: "http",
+            host: Some("dav.example"),
+        };
+        add_x_forwarded(&mut headers, &downstream);
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-host"], "dav.example");
+    }
+
+    #[test]
+    fn forwarded_quotes_ipv6_and_ports() {
+        let mut headers = HeaderMap::new();
+        let downstream = Downstream {
+            peer: "[::1]:5555".parse().unwrap(),
+            scheme: "https",
+            host: Some("dav.example:8443"),
+        };
+        add_forwarded(&mut headers, &downstream);
+        assert_eq!(
+            headers["forwarded"],
+            "for=\"[::1]\";host=\"dav.example:8443\";proto=https"
+        );
+    }
+
+    #[test]
+    fn request_id_is_kept_when_sane_and_made_otherwise() {
+        let name = HeaderName::from_static("x-request-id");
+        let mut headers = map(&[("x-request-id", "abc-123")]);
+        assert_eq!(request_id(&mut headers, &name), "abc-123");
+        let mut headers = map(&[("x-request-id", "has space")]);
+        let id = request_id(&mut headers, &name);
+        assert_eq!(id.len(), 24);
+        assert_eq!(headers["x-request-id"], id.as_str());
+        assert_ne!(request_id(&mut HeaderMap::new(), &name), id);
+    }
+}

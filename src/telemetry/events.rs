@@ -1,0 +1,191 @@
+//! Typed events: each `emit()` is the one place that writes its log line and its counters
+//! (vector's instrumentation pattern). Other modules build an event and emit it; they never
+//! call `tracing::warn!` for audit outcomes nor touch a metric.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::labels::{self, MethodLabel};
+use super::metrics::Metrics;
+use crate::multistatus::{Classify, Level, Outcome, Report};
+use crate::upstream;
+
+/// What every event about one request carries: set once by the proxy, shared with the audit.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub method: http::Method,
+    pub method_label: MethodLabel,
+    /// The request path (never the query: it may carry tokens).
+    pub path: String,
+    pub request_id: String,
+}
+
+/// A response went back to the client (any status, synthetic ones included).
+#[derive(Debug)]
+pub struct RequestFinished {
+    pub method: MethodLabel,
+    pub status: u16,
+    /// Time from the request arriving to the response headers being ready.
+    pub duration: Duration,
+}
+
+impl RequestFinished {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .requests
+            .with_label_values(&[self.method.as_str(), labels::status(self.status)])
+            .inc();
+        metrics
+            .duration(self.method)
+            .observe(self.duration.as_secs_f64());
+    }
+}
+
+/// The upstream could not give a response; the client got `status` (502 or 504).
+#[derive(Debug)]
+pub struct UpstreamRequestFailed<'a> {
+    pub request: &'a RequestContext,
+    pub error: &'a upstream::Error,
+    pub status: u16,
+    pub duration: Duration,
+}
+
+impl UpstreamRequestFailed<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        let kind = self.error.kind();
+        metrics
+            .upstream_errors
+            .with_label_values(&[kind.as_str()])
+            .inc();
+        tracing::warn!(
+            request_id = %self.request.request_id,
+            method = %self.request.method,
+            path = %self.request.path,
+            kind = kind.as_str(),
+            status = self.status,
+            duration_ms = self.duration.as_millis() as u64,
+            error = %ErrorChain(self.error),
+            "upstream request failed",
+        );
+    }
+}
+
+/// The audit of one multistatus body ended.
+#[derive(Debug)]
+pub struct MultistatusScanned<'a, C> {
+    pub request: &'a RequestContext,
+    /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
+    pub status: u16,
+    pub report: &'a Report,
+    /// The same classifier the scanner used, to count failures per (level, code).
+    pub classify: &'a C,
+    /// How many failing entries to list in the log event.
+    pub max_logged_failures: usize,
+    /// Time from the request arriving to the end of the audit.
+    pub duration: Duration,
+}
+
+impl<C: Classify> MultistatusScanned<'_, C> {
+    pub fn emit(&self, metrics: &Metrics) {
+        let method = self.request.method_label.as_str();
+        let report = self.report;
+        metrics
+            .multistatus
+            .with_label_values(&[method, report.outcome.as_str()])
+            .inc();
+        metrics.audit_bytes.inc_by(report.bytes);
+        for level in [Level::Response, Level::Propstat] {
+            for (&code, &n) in report.statuses(level) {
+                let values = [method, level.as_str(), labels::code(code)];
+                metrics.entries.with_label_values(&values).inc_by(n);
+                if self.classify.is_failure(level, code) {
+                    metrics.failures.with_label_values(&values).inc_by(n);
+                }
+            }
+        }
+        self.log();
+    }
+
+    fn log(&self) {
+        let report = self.report;
+        let request = self.request;
+        let failed = FailureList(report, self.max_logged_failures);
+        macro_rules! event {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    request_id = %request.request_id,
+                    method = %request.method,
+                    path = %request.path,
+                    status = self.status,
+                    outcome = report.outcome.as_str(),
+                    entries = report.entries,
+                    failures = report.failure_count,
+                    response_status = %Counts(report, Level::Response),
+                    propstat_status = %Counts(report, Level::Propstat),
+                    failed = %failed,
+                    malformed_offset = report.malformed.as_ref().map(|m| m.offset),
+                    malformed_reason = report.malformed.as_ref().map(|m| m.reason.as_str()),
+                    bytes = report.bytes,
+                    duration_ms = self.duration.as_millis() as u64,
+                    $message,
+                )
+            };
+        }
+        match report.outcome {
+            Outcome::PartialFailure => event!(tracing::Level::WARN, "multistatus partial failure"),
+            Outcome::Malformed => event!(tracing::Level::WARN, "multistatus body malformed"),
+            Outcome::Lagging => event!(tracing::Level::WARN, "audit fell behind and stopped"),
+            Outcome::Truncated => event!(tracing::Level::INFO, "multistatus body truncated"),
+            Outcome::Clean | Outcome::NotMultistatus | Outcome::Skipped => {
+                event!(tracing::Level::DEBUG, "multistatus audited")
+            }
+        }
+    }
+}
+
+/// `423:1 424:2`: the counts of one level, for the log line.
+struct Counts<'a>(&'a Report, Level);
+
+impl std::fmt::Display for Counts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (code, n)) in self.0.statuses(self.1).iter().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            write!(f, "{code}:{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The first failures as a JSON array (href, level, code, error, description), so log
+/// pipelines can parse them; root causes come before 424s (the scanner's order).
+struct FailureList<'a>(&'a Report, usize);
+
+impl std::fmt::Display for FailureList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept: Vec<_> = self.0.failures.iter().take(self.1).collect();
+        match serde_json::to_string(&kept) {
+            Ok(json) => f.write_str(&json),
+            Err(_) => f.write_str("[]"),
+        }
+    }
+}
+
+/// An error and its causes on one line: `a: b: c`.
+#[derive(Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Every metric davaudit exports, named in one place (the DESIGN.md contract), in a registry
+//! this struct owns (never the process-global one, so in-process tests run in parallel).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use super::labels::{self, MethodLabel};
+use crate::upstream::Kind;
+
+/// Buckets for time to response headers: WebDAV spans 1 ms GETs to minutes-long
+/// `Depth: infinity` PROPFINDs.
+const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0,
+];
+
+/// The metric families and the registry holding them.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub(crate) requests: IntCounterVec,
+    pub(crate) multistatus: IntCounterVec,
+    pub(crate) entries: IntCounterVec,
+    pub(crate) failures: IntCounterVec,
+    pub(crate) audit_bytes: IntCounter,
+    pub(crate) upstream_errors: IntCounterVec,
+    /// Pre-resolved per-method histograms: the one metric touched on every request.
+    durations: Vec<Histogram>,
+}
+
+impl Metrics {
+    /// Builds every family in a new registry, with the process collector and build info.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric registered once");
+            c
+        };
+        let requests = counter(
+            "davaudit_requests_total",
+            "Proxied responses by method and top-level status (502/504 for upstream failures).",
+            &["method", "code"],
+        );
+        let multistatus = counter(
+            "davaudit_multistatus_total",
+            "Audited 207 (and XML error) responses by outcome.",
+            &["method", "outcome"],
+        );
+        let entries = counter(
+            "davaudit_multistatus_entries_total",
+            "Statuses found inside 207 bodies, by level and code.",
+            &["method", "level", "code"],
+        );
+        let failures = counter(
+            "davaudit_multistatus_failures_total",
+            "Statuses inside 207 bodies counted as failures (routine rules excluded).",
+            &["method", "level", "code"],
+        );
+        let upstream_errors = counter(
+            "davaudit_upstream_errors_total",
+            "Upstream faults by kind.",
+            &["kind"],
+        );
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "davaudit_request_duration_seconds",
+                "Time from request received to upstream response headers.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["method"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(request_duration.clone()))
+            .expect("metric registered once");
+        let audit_bytes = IntCounter::new(
+            "davaudit_audit_bytes_total",
+            "Bytes of multistatus bodies scanned (after decoding).",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(audit_bytes.clone()))
+            .expect("metric registered once");
+        let build_info = IntGaugeVec::new(
+            Opts::new("davaudit_build_info", "Build information; always 1."),
+            &["version"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(build_info.clone()))
+            .expect("metric registered once");
+        let info: IntGauge = build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]);
+        info.set(1);
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registered once");
+
+        // Error kinds are a closed set: export them at zero so alerts see a series at once.
+        for kind in Kind::ALL {
+            upstream_errors.with_label_values(&[kind.as_str()]);
+        }
+        let durations = labels::all_methods()
+            .map(|m| request_duration.with_label_values(&[m]))
+            .collect();
+
+        Metrics {
+            registry,
+            requests,
+            multistatus,
+            entries,
+            failures,
+            audit_bytes,
+            upstream_errors,
+            durations,
+        }
+    }
+
+    /// The histogram of one method label (pre-resolved).
+    pub(crate) fn duration(&self, method: MethodLabel) -> &Histogram {
+        self.durations
+            .get(method.index())
+            .expect("one histogram per method label")
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec cannot fail on I/O; a failure would be a bug in a collector.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
