@@ -1,1 +1,284 @@
-//! TODO
+//! YAML in, a validated [`Config`] out; no I/O beyond reading the one file.
+//!
+//! Pipeline: text -> raw serde structs (`raw`, `deny_unknown_fields`, every key but
+//! `upstream.url` defaulted) -> typed [`Config`]. Values are checked inside small newtype
+//! `Deserialize` impls (`value`) so that serde_yaml's error carries the key path, line and
+//! column; the few cross-field checks run afterwards and locate their key in the text.
+//! Errors read `FILE:LINE:COL: key.path: message` ([`Error`]).
+//!
+//! `config/davaudit.yaml` is the annotated reference: every key at its default, and why it
+//! exists. [`Config`] serializes back to YAML (durations as `5s`, sizes as `4MiB`): that is
+//! what `davaudit check-config` prints.
+//!
+//! Runtime modules receive their own section (`&config::Upstream`, `&config::Audit`), never
+//! the whole `Config`.
+
+mod error;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod value;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{HeaderName, Uri};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::multistatus::Level;
+
+pub use error::Error;
+
+/// Reads `path` and parses it with [`from_yaml`], naming the file in errors as given.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|io| Error::Read {
+        origin: origin.clone(),
+        io,
+    })?;
+    from_yaml(&text, &origin)
+}
+
+/// Parses and validates a config document; `origin` names it in errors. No disk I/O.
+pub fn from_yaml(text: &str, origin: &str) -> Result<Config, Error> {
+    let raw: Option<raw::RawConfig> =
+        serde_yaml::from_str(text).map_err(|e| error::from_yaml(origin, text, &e))?;
+    raw.unwrap_or_default().into_config(text, origin)
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// Where clients connect (HTTP/1.1 and h2c). Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The WebDAV server requests are forwarded to.
+    pub upstream: Upstream,
+    /// The admin listener: `/metrics`, `/healthz`, `/readyz`.
+    pub admin: Admin,
+    /// Request rewrites on the way upstream.
+    pub forwarding: Forwarding,
+    /// What the 207 audit does and how much it may cost.
+    pub audit: Audit,
+    /// Log output.
+    pub log: Log,
+    /// Graceful shutdown.
+    pub shutdown: Shutdown,
+    /// Protection of the client side.
+    pub limits: Limits,
+}
+
+/// `upstream`: the one WebDAV server davaudit forwards to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upstream {
+    /// Origin only: scheme `http` or `https`, host, optional port; path empty or `/`.
+    #[serde(serialize_with = "ser::uri")]
+    pub url: Uri,
+    /// TCP (and TLS) connect. Default 5s.
+    #[serde(serialize_with = "ser::duration")]
+    pub connect_timeout: Duration,
+    /// From request sent to response headers received; 504 after it. Default 60s.
+    #[serde(serialize_with = "ser::duration")]
+    pub response_timeout: Duration,
+    /// No body bytes in either direction for this long ends the exchange. Default 300s.
+    #[serde(serialize_with = "ser::duration")]
+    pub idle_timeout: Duration,
+    /// An unused pooled connection is closed after this. Default 90s.
+    #[serde(serialize_with = "ser::duration")]
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per upstream host. Default 32.
+    pub pool_max_idle_per_host: usize,
+    /// TLS to an `https` upstream.
+    pub tls: UpstreamTls,
+}
+
+/// `upstream.tls`: only used with an `https` upstream URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamTls {
+    /// PEM file of CA certificates trusted in addition to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (testing only). Default false.
+    pub insecure_skip_verify: bool,
+}
+
+/// `admin`: the metrics and health listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Admin {
+    /// Default `127.0.0.1:9207` (loopback: metrics are not for the public).
+    pub listen: SocketAddr,
+}
+
+/// `forwarding`: what the proxy changes on the way upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Forwarding {
+    /// Rewrite COPY/MOVE `Destination` and `If` tagged URIs to the upstream origin. Default true.
+    pub rewrite_destination: bool,
+    /// Add `X-Forwarded-For`, `-Proto`, `-Host`. Default true.
+    pub x_forwarded: bool,
+    /// Add an RFC 7239 `Forwarded` header. Default false.
+    pub forwarded: bool,
+    /// Send the client's `Host` upstream instead of the upstream's. Default false.
+    pub preserve_host: bool,
+    /// Request id header: taken from the request or generated. Default `x-request-id`.
+    #[serde(serialize_with = "ser::header_name")]
+    pub request_id_header: HeaderName,
+}
+
+/// `audit`: the 207 audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    /// Off: 207 bodies are forwarded and counted as outcome `skipped`. Default true.
+    pub enabled: bool,
+    /// Log events per response that list failures; counts are never capped. Default 10.
+    pub max_logged_failures: usize,
+    /// Bytes in flight between the tee and the scanner. Default 4MiB, at least 64KiB.
+    #[serde(serialize_with = "ser::size_usize")]
+    pub queue_bytes: usize,
+    /// What the forward stream does when the queue is full. Default `wait`.
+    pub when_behind: WhenBehind,
+    /// With `wait`: longest wait without scanner progress before the audit gives up. Default 1s.
+    #[serde(serialize_with = "ser::duration")]
+    pub stall_timeout: Duration,
+    /// `(method, level, code)` statuses that are not failures.
+    pub routine: Vec<RoutineRule>,
+    /// Bytes of text kept per field (href, description). Default 1KiB.
+    #[serde(serialize_with = "ser::size_usize")]
+    pub max_text: usize,
+    /// Failure details kept per response. Default 100.
+    pub max_failures_kept: usize,
+    /// Deepest XML nesting scanned; deeper bodies end as `malformed`. Default 256.
+    pub max_depth: usize,
+}
+
+/// `audit.when_behind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenBehind {
+    /// Pace the forward stream to the scanner, up to `stall_timeout` without progress.
+    Wait,
+    /// Never slow the client: a full queue ends the audit as `lagging` at once.
+    Skip,
+}
+
+/// One entry of `audit.routine`: statuses that are expected, not failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutineRule {
+    /// Uppercase method names (yaml key `method`: one name or a list).
+    #[serde(rename = "method")]
+    pub methods: Vec<String>,
+    /// Where the status sits: `response` or `propstat`.
+    pub level: Level,
+    /// The status code, `100..=999`.
+    pub code: u16,
+}
+
+impl RoutineRule {
+    /// True when this rule excuses `code` at `level` in a response to `method`.
+    pub fn matches(&self, method: &str, level: Level, code: u16) -> bool {
+        self.level == level
+            && self.code == code
+            && self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    /// The rules that apply when `audit.routine` is absent (DESIGN.md, "Audit semantics").
+    pub fn defaults() -> Vec<RoutineRule> {
+        let rule = |methods: &[&str], level, code| RoutineRule {
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+            level,
+            code,
+        };
+        vec![
+            rule(&["PROPFIND", "REPORT", "SEARCH"], Level::Propstat, 404),
+            rule(&["REPORT"], Level::Response, 404),
+            rule(&["REPORT", "SEARCH"], Level::Response, 507),
+        ]
+    }
+}
+
+/// `log`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Log {
+    /// Default `json`.
+    pub format: LogFormat,
+    /// A tracing filter directive (`info`, `info,davaudit=debug`). Default `info`.
+    pub level: String,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `shutdown`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shutdown {
+    /// After SIGTERM, in-flight requests get this long to finish. Default 30s.
+    #[serde(serialize_with = "ser::duration")]
+    pub drain_timeout: Duration,
+}
+
+/// `limits`: protection of the client side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Concurrent client connections; more are refused. Default 10000.
+    pub max_connections: usize,
+    /// Time a client gets to send the request headers (slowloris). Default 30s.
+    #[serde(serialize_with = "ser::duration")]
+    pub header_read_timeout: Duration,
+    /// An idle keep-alive connection is closed after this. Default 75s.
+    #[serde(serialize_with = "ser::duration")]
+    pub keepalive_timeout: Duration,
+    /// Larger request bodies get 413. `None` (default): unlimited.
+    #[serde(serialize_with = "ser::size_opt")]
+    pub max_request_body: Option<u64>,
+}
+
+impl Config {
+    /// All defaults, the given addresses and upstream, text logs: for `davaudit demo` and tests.
+    pub fn demo(listen: SocketAddr, admin: SocketAddr, upstream: Uri) -> Config {
+        let mut config = raw::RawConfig::default().into_parts(upstream);
+        config.listen = listen;
+        config.admin.listen = admin;
+        config.log.format = LogFormat::Text;
+        config
+    }
+
+    /// The effective config as YAML (what `check-config` prints).
+    pub fn to_yaml(&self) -> String {
+        // Plain structs, string keys, no nested enums: serialization cannot fail.
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))
+    }
+}
+
+/// `serialize_with` helpers: the same spellings the parser accepts.
+mod ser {
+    use super::*;
+
+    pub(super) fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::value::format_duration(*d))
+    }
+
+    pub(super) fn size_usize<S: Serializer>(n: &usize, s: S) -> Result<S::Ok, S::Error> {
+        super::value::serialize_size(*n as u64, s)
+    }
+
+    pub(super) fn size_opt<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match n {
+            Some(n) => super::value::serialize_size(*n, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn uri<S: Serializer>(u: &Uri, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(u)
+    }
+
+    pub(super) fn header_name<S: Serializer>(h: &HeaderName, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(h.as_str())
+    }
+}

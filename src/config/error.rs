@@ -1,0 +1,202 @@
+//! `config::Error`: what is wrong with a config file, and where.
+//!
+//! Displayed as `FILE:LINE:COL: KEY.PATH: message` (the format editors and CI annotators
+//! understand), or `FILE: cannot read: <io error>`. Lines and columns are 1-based.
+
+use std::fmt;
+
+/// A config file that could not be read or is not a valid davaudit config.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{origin}: cannot read: {io}")]
+    Read {
+        /// The path as given.
+        origin: String,
+        /// Why reading failed (shown in the message, so not also a `source`).
+        io: std::io::Error,
+    },
+    /// The file was read but is not a valid config.
+    #[error("{origin}:{line}:{column}: {}", KeyMessage(.key, .message))]
+    Invalid {
+        /// The path as given, or the origin passed to `from_yaml`.
+        origin: String,
+        /// 1-based line of the offending value or key.
+        line: usize,
+        /// 1-based column of the offending value or key.
+        column: usize,
+        /// Dotted key path (`audit.routine[0].code`); empty for the document itself.
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl Error {
+    /// 1-based `(line, column)` of an `Invalid` error.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            Error::Invalid { line, column, .. } => Some((*line, *column)),
+            Error::Read { .. } => None,
+        }
+    }
+
+    /// The dotted key path of an `Invalid` error (empty for the whole document).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { key, .. } => Some(key),
+            Error::Read { .. } => None,
+        }
+    }
+}
+
+struct KeyMessage<'a>(&'a str, &'a str);
+
+impl fmt::Display for KeyMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyMessage("", message) => f.write_str(message),
+            KeyMessage(key, message) => write!(f, "{key}: {message}"),
+        }
+    }
+}
+
+/// An error found after deserialization, at `key`; located by searching the text.
+pub(super) fn at_key(origin: &str, text: &str, key: &str, message: String) -> Error {
+    let (line, column) = locate(text, key);
+    Error::Invalid {
+        origin: origin.to_owned(),
+        line,
+        column,
+        key: key.to_owned(),
+        message,
+    }
+}
+
+/// Turns a serde_yaml error into `FILE:LINE:COL: key.path: message`.
+///
+/// serde_yaml 0.9 renders `{path}: {message} at line L column C` and offers no accessor for
+/// the path or the bare message, so both are taken apart from the text here.
+pub(super) fn from_yaml(origin: &str, text: &str, err: &serde_yaml::Error) -> Error {
+    let mut rendered = err.to_string();
+    let (line, column) = match err.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            rendered = rendered.replacen(&suffix, "", 1);
+            (loc.line(), loc.column())
+        }
+        None => (1, 1),
+    };
+    let (path, message) = split_path(&rendered);
+    let duplicate = message.starts_with("duplicate field `");
+    let (key, message) = refine(path, message);
+    let (line, column) = if duplicate {
+        // serde_yaml points at the start of the mapping; point at the second occurrence.
+        let name = key.rsplit('.').next().unwrap_or(&key);
+        second_occurrence(text, line, column, name).unwrap_or((line, column))
+    } else {
+        (line, column)
+    };
+    Error::Invalid {
+        origin: origin.to_owned(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// The second `name:` key at the indentation of the block mapping starting at (line, column).
+fn second_occurrence(text: &str, line: usize, column: usize, name: &str) -> Option<(usize, usize)> {
+    let indent = column.checked_sub(1)?;
+    text.lines()
+        .enumerate()
+        .skip(line.checked_sub(1)?)
+        .filter(|(_, l)| {
+            l.len() > indent
+                && l.bytes().take(indent).all(|b| b == b' ')
+                && l[indent..]
+                    .strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(':'))
+        })
+        .nth(1)
+        .map(|(i, _)| (i + 1, column))
+}
+
+/// Splits serde_yaml's `a.b[0].c: ` prefix off a message.
+fn split_path(text: &str) -> (&str, &str) {
+    let is_path = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]?".contains(&b))
+    };
+    match text.split_once(": ") {
+        Some((path, message)) if is_path(path) => (path, message),
+        _ => ("", text),
+    }
+}
+
+/// Moves the field named in serde's "unknown/missing/duplicate field" messages into the key.
+fn refine(path: &str, message: &str) -> (String, String) {
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    for (prefix, replacement) in [
+        ("unknown field `", "unknown key"),
+        ("missing field `", "required key is missing"),
+        ("duplicate field `", "key appears more than once"),
+    ] {
+        if let Some((name, rest)) = message.strip_prefix(prefix).and_then(|m| m.split_once('`')) {
+            return (join(name), format!("{replacement}{rest}"));
+        }
+    }
+    let message = message.replace("invalid type: unit value", "empty value");
+    (path.to_owned(), message)
+}
+
+/// Finds `a.b.c` in block-style YAML: 1-based (line, column) of its value, or of the key when
+/// the value is on the next lines. Falls back to the deepest ancestor found, then to 1:1.
+pub(super) fn locate(text: &str, key: &str) -> (usize, usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = (1, 1);
+    let mut start = 0;
+    let mut parent_indent: Option<usize> = None;
+    'segments: for segment in key.split('.') {
+        let mut child_indent = parent_indent.map_or(Some(0), |_| None);
+        for (i, line) in lines.iter().enumerate().skip(start) {
+            let trimmed = line.trim_start_matches(' ');
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if parent_indent.is_some_and(|parent| indent <= parent) {
+                break 'segments;
+            }
+            if *child_indent.get_or_insert(indent) != indent {
+                continue;
+            }
+            let Some(after) = trimmed
+                .strip_prefix(segment)
+                .and_then(|r| r.strip_prefix(':'))
+            else {
+                continue;
+            };
+            let value = after.trim_start_matches(' ');
+            let column = if value.is_empty() || value.starts_with('#') {
+                indent + 1
+            } else {
+                line.chars().count() - value.chars().count() + 1
+            };
+            found = (i + 1, column);
+            start = i + 1;
+            parent_indent = Some(indent);
+            continue 'segments;
+        }
+        break;
+    }
+    found
+}

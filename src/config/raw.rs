@@ -1,0 +1,407 @@
+//! The config file as serde sees it: every section optional, every key defaulted (except
+//! `upstream.url`), unknown keys rejected. The defaults live here, in the `Default` impls.
+//!
+//! No `#[serde(flatten)]`: serde_yaml reports wrong locations through it (serde-yaml#153).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{HeaderName, Uri};
+use serde::Deserialize;
+
+use super::error::{self, Error};
+use super::value::{
+    ByteSize, HeaderNameValue, HumanDuration, LevelName, ListenAddr, LogLevel, Methods, StatusCode,
+    UpstreamUrl,
+};
+use super::{
+    Admin, Audit, Config, Forwarding, Limits, Log, LogFormat, RoutineRule, Shutdown, Upstream,
+    UpstreamTls, WhenBehind,
+};
+
+/// Smallest `audit.queue_bytes`: below it, ordinary frames would not fit and every 207 lags.
+const MIN_QUEUE_BYTES: u64 = 64 << 10;
+/// Smallest `audit.max_depth`: a multistatus needs 4 levels to reach a `DAV:status`.
+const MIN_DEPTH: usize = 8;
+
+fn secs(n: u64) -> HumanDuration {
+    HumanDuration(Duration::from_secs(n))
+}
+
+fn addr(port: u16) -> ListenAddr {
+    ListenAddr(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of config sections"
+)]
+pub(super) struct RawConfig {
+    listen: ListenAddr,
+    upstream: Option<RawUpstream>,
+    admin: Option<RawAdmin>,
+    forwarding: Option<RawForwarding>,
+    audit: Option<RawAudit>,
+    log: Option<RawLog>,
+    shutdown: Option<RawShutdown>,
+    limits: Option<RawLimits>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            listen: addr(8080),
+            upstream: None,
+            admin: None,
+            forwarding: None,
+            audit: None,
+            log: None,
+            shutdown: None,
+            limits: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of upstream settings"
+)]
+struct RawUpstream {
+    url: Option<UpstreamUrl>,
+    connect_timeout: HumanDuration,
+    response_timeout: HumanDuration,
+    idle_timeout: HumanDuration,
+    pool_idle_timeout: HumanDuration,
+    pool_max_idle_per_host: usize,
+    tls: Option<RawTls>,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            url: None,
+            connect_timeout: secs(5),
+            response_timeout: secs(60),
+            idle_timeout: secs(300),
+            pool_idle_timeout: secs(90),
+            pool_max_idle_per_host: 32,
+            tls: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a mapping of TLS settings")]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of admin settings"
+)]
+struct RawAdmin {
+    listen: ListenAddr,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin { listen: addr(9207) }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of forwarding settings"
+)]
+struct RawForwarding {
+    rewrite_destination: bool,
+    x_forwarded: bool,
+    forwarded: bool,
+    preserve_host: bool,
+    request_id_header: HeaderNameValue,
+}
+
+impl Default for RawForwarding {
+    fn default() -> Self {
+        RawForwarding {
+            rewrite_destination: true,
+            x_forwarded: true,
+            forwarded: false,
+            preserve_host: false,
+            request_id_header: HeaderNameValue(HeaderName::from_static("x-request-id")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of audit settings"
+)]
+struct RawAudit {
+    enabled: bool,
+    max_logged_failures: usize,
+    queue_bytes: ByteSize,
+    when_behind: WhenBehind,
+    stall_timeout: HumanDuration,
+    /// Absent (or null): the DESIGN defaults; an explicit `[]`: no routine rules.
+    routine: Option<Vec<RawRule>>,
+    max_text: ByteSize,
+    max_failures_kept: usize,
+    max_depth: usize,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            enabled: true,
+            max_logged_failures: 10,
+            queue_bytes: ByteSize(4 << 20),
+            when_behind: WhenBehind::Wait,
+            stall_timeout: secs(1),
+            routine: None,
+            max_text: ByteSize(1024),
+            max_failures_kept: 100,
+            max_depth: 256,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with method, level and code"
+)]
+struct RawRule {
+    method: Methods,
+    level: LevelName,
+    code: StatusCode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a mapping of log settings")]
+struct RawLog {
+    format: LogFormat,
+    level: LogLevel,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            format: LogFormat::Json,
+            level: LogLevel("info".to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of shutdown settings"
+)]
+struct RawShutdown {
+    drain_timeout: HumanDuration,
+}
+
+impl Default for RawShutdown {
+    fn default() -> Self {
+        RawShutdown {
+            drain_timeout: secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a mapping of limits")]
+struct RawLimits {
+    max_connections: usize,
+    header_read_timeout: HumanDuration,
+    keepalive_timeout: HumanDuration,
+    max_request_body: Option<ByteSize>,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: 10_000,
+            header_read_timeout: secs(30),
+            keepalive_timeout: secs(75),
+            max_request_body: None,
+        }
+    }
+}
+
+impl RawConfig {
+    /// Cross-field checks, then the typed config. `text` is searched to locate keys.
+    pub(super) fn into_config(self, text: &str, origin: &str) -> Result<Config, Error> {
+        let fail = |key: &str, message: String| error::at_key(origin, text, key, message);
+        let Some(url) = self.upstream.as_ref().and_then(|u| u.url.clone()) else {
+            return Err(fail(
+                "upstream.url",
+                "required: the WebDAV server to forward to, e.g. http://127.0.0.1:8081".to_owned(),
+            ));
+        };
+        // Sizes are checked as u64 before the usize conversion in `into_parts`.
+        let audit = self.audit.as_ref();
+        let queue_bytes = audit
+            .map_or(RawAudit::default().queue_bytes, |a| a.queue_bytes)
+            .0;
+        for (key, n) in [
+            ("audit.queue_bytes", queue_bytes),
+            ("audit.max_text", audit.map_or(0, |a| a.max_text.0)),
+        ] {
+            if usize::try_from(n).is_err() {
+                return Err(fail(
+                    key,
+                    format!("{n} bytes is too large for this platform"),
+                ));
+            }
+        }
+        let config = self.into_parts(url.0);
+        validate(&config).map_err(|(key, message)| fail(key, message))?;
+        Ok(config)
+    }
+
+    /// The typed config, without checks (the defaults are valid by construction).
+    pub(super) fn into_parts(self, url: Uri) -> Config {
+        let upstream = self.upstream.unwrap_or_default();
+        let tls = upstream.tls.unwrap_or_default();
+        let admin = self.admin.unwrap_or_default();
+        let forwarding = self.forwarding.unwrap_or_default();
+        let audit = self.audit.unwrap_or_default();
+        let log = self.log.unwrap_or_default();
+        let shutdown = self.shutdown.unwrap_or_default();
+        let limits = self.limits.unwrap_or_default();
+        let size = |n: ByteSize| usize::try_from(n.0).unwrap_or(usize::MAX);
+        Config {
+            listen: self.listen.0,
+            upstream: Upstream {
+                url,
+                connect_timeout: upstream.connect_timeout.0,
+                response_timeout: upstream.response_timeout.0,
+                idle_timeout: upstream.idle_timeout.0,
+                pool_idle_timeout: upstream.pool_idle_timeout.0,
+                pool_max_idle_per_host: upstream.pool_max_idle_per_host,
+                tls: UpstreamTls {
+                    ca_file: tls.ca_file,
+                    insecure_skip_verify: tls.insecure_skip_verify,
+                },
+            },
+            admin: Admin {
+                listen: admin.listen.0,
+            },
+            forwarding: Forwarding {
+                rewrite_destination: forwarding.rewrite_destination,
+                x_forwarded: forwarding.x_forwarded,
+                forwarded: forwarding.forwarded,
+                preserve_host: forwarding.preserve_host,
+                request_id_header: forwarding.request_id_header.0,
+            },
+            audit: Audit {
+                enabled: audit.enabled,
+                max_logged_failures: audit.max_logged_failures,
+                queue_bytes: size(audit.queue_bytes),
+                when_behind: audit.when_behind,
+                stall_timeout: audit.stall_timeout.0,
+                routine: match audit.routine {
+                    None => RoutineRule::defaults(),
+                    Some(rules) => rules
+                        .into_iter()
+                        .map(|r| RoutineRule {
+                            methods: r.method.0,
+                            level: r.level.0,
+                            code: r.code.0,
+                        })
+                        .collect(),
+                },
+                max_text: size(audit.max_text),
+                max_failures_kept: audit.max_failures_kept,
+                max_depth: audit.max_depth,
+            },
+            log: Log {
+                format: log.format,
+                level: log.level.0,
+            },
+            shutdown: Shutdown {
+                drain_timeout: shutdown.drain_timeout.0,
+            },
+            limits: Limits {
+                max_connections: limits.max_connections,
+                header_read_timeout: limits.header_read_timeout.0,
+                keepalive_timeout: limits.keepalive_timeout.0,
+                max_request_body: limits.max_request_body.map(|b| b.0),
+            },
+        }
+    }
+}
+
+/// Checks that involve more than one value, or a bound on a plain number.
+fn validate(c: &Config) -> Result<(), (&'static str, String)> {
+    let (a, b) = (c.listen, c.admin.listen);
+    if a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    {
+        return Err((
+            "admin.listen",
+            format!("{b} collides with listen ({a}): the admin listener needs its own port"),
+        ));
+    }
+    let https = c.upstream.url.scheme_str() == Some("https");
+    let tls = &c.upstream.tls;
+    if !https && tls.ca_file.is_some() {
+        return Err((
+            "upstream.tls.ca_file",
+            "only used with an https upstream URL; remove it or use https://".to_owned(),
+        ));
+    }
+    if !https && tls.insecure_skip_verify {
+        return Err((
+            "upstream.tls.insecure_skip_verify",
+            "only used with an https upstream URL; remove it or use https://".to_owned(),
+        ));
+    }
+    if tls.insecure_skip_verify && tls.ca_file.is_some() {
+        return Err((
+            "upstream.tls.insecure_skip_verify",
+            "true makes upstream.tls.ca_file pointless: certificates are not verified; \
+             set one or the other"
+                .to_owned(),
+        ));
+    }
+    if (c.audit.queue_bytes as u64) < MIN_QUEUE_BYTES {
+        return Err((
+            "audit.queue_bytes",
+            "must be at least 64KiB (smaller queues make every large 207 lag)".to_owned(),
+        ));
+    }
+    if c.audit.max_depth < MIN_DEPTH {
+        return Err((
+            "audit.max_depth",
+            format!("must be at least {MIN_DEPTH} (a DAV:status sits 4 levels deep)"),
+        ));
+    }
+    if c.limits.max_connections == 0 {
+        return Err(("limits.max_connections", "must be at least 1".to_owned()));
+    }
+    if c.limits.max_request_body == Some(0) {
+        return Err((
+            "limits.max_request_body",
+            "0 would refuse every request body; use null for no limit".to_owned(),
+        ));
+    }
+    Ok(())
+}
