@@ -1,0 +1,531 @@
+#!/usr/bin/env python3
+"""Consistency checks for deploy/, called by deploy/check.sh (run that, not this).
+
+Subcommands (run from the repository root):
+  sync [--write]     deploy/kubernetes/prometheusrule.yaml == recording.yml + alerts.yml
+  rules              alert annotations/labels, runbook anchors, fire/no-fire tests, metric names
+  grafana OUT        dashboard structure; writes every PromQL expr into OUT as recording rules
+  k8s                cross-file checks of the Kubernetes manifests and the embedded config
+  systemd            unit invariants (TimeoutStopSec above drain_timeout, hardening present)
+  docker             Dockerfile invariants (hand review codified; hadolint is not packaged)
+  readme             every file under deploy/ is referenced from deploy/README.md
+
+Standard library only, except PyYAML for the YAML subcommands.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+DEPLOY = Path("deploy")
+PROM = DEPLOY / "prometheus"
+K8S = DEPLOY / "kubernetes"
+README = DEPLOY / "README.md"
+DASHBOARD = DEPLOY / "grafana" / "davaudit.json"
+PROMETHEUSRULE = K8S / "prometheusrule.yaml"
+RULE_SOURCES = [PROM / "recording.yml", PROM / "alerts.yml"]
+
+# The metrics contract (DESIGN.md, "Metrics"): name -> label names.
+CONTRACT = {
+    "davaudit_requests_total": {"method", "code"},
+    "davaudit_request_duration_seconds": {"method"},
+    "davaudit_multistatus_total": {"method", "outcome"},
+    "davaudit_multistatus_entries_total": {"method", "level", "code"},
+    "davaudit_multistatus_failures_total": {"method", "level", "code"},
+    "davaudit_audit_bytes_total": set(),
+    "davaudit_upstream_errors_total": {"kind"},
+    "davaudit_build_info": {"version"},
+}
+HISTOGRAMS = {"davaudit_request_duration_seconds"}
+LABEL_VALUES = {
+    "outcome": {"clean", "partial_failure", "malformed", "truncated", "lagging",
+                "not_multistatus", "skipped"},
+    "kind": {"connect", "timeout", "reset", "protocol"},
+    "level": {"response", "propstat"},
+}
+SEVERITIES = {"warning", "critical"}
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print(f"  error: {msg}")
+
+
+def finish():
+    if failures:
+        sys.exit(1)
+
+
+def load_yaml(path):
+    import yaml  # noqa: PLC0415 - only the YAML subcommands need it
+
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def load_yaml_all(path):
+    import yaml  # noqa: PLC0415
+
+    with open(path, encoding="utf-8") as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+def parse_duration(text):
+    """'30s', '2m', '1m30s', '45' (systemd seconds) -> seconds."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    units = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600}
+    total, pos = 0.0, 0
+    for m in re.finditer(r"(\d+)\s*(ms|min|s|m|h)", text):
+        if m.start() != pos:
+            raise ValueError(f"not a duration: {text!r}")
+        total += int(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"not a duration: {text!r}")
+    return total
+
+
+# --------------------------------------------------------------------------- sync
+
+HEADER = """\
+# GENERATED from deploy/prometheus/recording.yml and deploy/prometheus/alerts.yml by
+# `bash deploy/check.sh --sync`; edit those files, not this one (deploy/check.sh fails when
+# they differ). Your Prometheus resource selects rules by label (its ruleSelector, often
+# `release: <helm release>`): add that label from kustomization.yaml (`labels:`), not here.
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: davaudit
+  labels:
+    app.kubernetes.io/name: davaudit
+    app.kubernetes.io/component: proxy
+spec:
+  groups:
+"""
+
+
+def groups_text(path):
+    """The lines after the top-level `groups:` key, indented two more spaces."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        start = lines.index("groups:") + 1
+    except ValueError:
+        sys.exit(f"{path}: no top-level 'groups:' line")
+    return "".join(("  " + line if line.strip() else "") + "\n" for line in lines[start:])
+
+
+def cmd_sync(args):
+    expected = HEADER + "".join(groups_text(p) for p in RULE_SOURCES)
+    if "--write" in args:
+        PROMETHEUSRULE.write_text(expected, encoding="utf-8")
+        print(f"  wrote {PROMETHEUSRULE}")
+        return
+    actual = PROMETHEUSRULE.read_text(encoding="utf-8") if PROMETHEUSRULE.exists() else ""
+    if actual != expected:
+        fail(f"{PROMETHEUSRULE} is out of sync with {', '.join(map(str, RULE_SOURCES))}: "
+             "run `bash deploy/check.sh --sync`")
+    # Belt and braces: compare the parsed rules too.
+    doc = load_yaml(PROMETHEUSRULE)
+    groups = []
+    for p in RULE_SOURCES:
+        groups += load_yaml(p)["groups"]
+    if doc.get("spec", {}).get("groups") != groups:
+        fail(f"{PROMETHEUSRULE}: spec.groups differ from the rule files")
+    if doc.get("apiVersion") != "monitoring.coreos.com/v1" or doc.get("kind") != "PrometheusRule":
+        fail(f"{PROMETHEUSRULE}: not a monitoring.coreos.com/v1 PrometheusRule")
+    finish()
+    print(f"  {PROMETHEUSRULE} matches {len(groups)} rule groups")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def github_anchors(markdown):
+    anchors = set()
+    for line in markdown.splitlines():
+        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(slug)
+    return anchors
+
+
+def check_metric_names(where, text):
+    """Every davaudit_* name is in the contract; label matchers use contract labels/values."""
+    for m in re.finditer(r"\bdavaudit_[a-z0-9_]+", text):
+        name = m.group(0)
+        base = name
+        for suffix in ("_bucket", "_sum", "_count"):
+            if name.endswith(suffix) and name[: -len(suffix)] in HISTOGRAMS:
+                base = name[: -len(suffix)]
+        if base not in CONTRACT:
+            fail(f"{where}: {name} is not a contract metric (DESIGN.md, Metrics)")
+            continue
+        allowed = CONTRACT[base] | {"job", "instance", "namespace", "pod", "service"}
+        if base in HISTOGRAMS:
+            allowed = allowed | {"le"}
+        rest = text[m.end():]
+        sel = re.match(r"\s*\{([^}]*)\}", rest)
+        if not sel:
+            continue
+        for lm in re.finditer(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', sel.group(1)):
+            label, op, value = lm.groups()
+            if label not in allowed:
+                fail(f"{where}: {name} has no label {label!r}")
+            if label in LABEL_VALUES and op in ("=", "!=") and "$" not in value:
+                if value not in LABEL_VALUES[label]:
+                    fail(f"{where}: {label}={value!r} is not a contract value of {label}")
+
+
+def cmd_rules(_args):
+    anchors = github_anchors(README.read_text(encoding="utf-8")) if README.exists() else set()
+    if not anchors:
+        fail(f"{README}: missing or without headings")
+    alerts = {}
+    for path in RULE_SOURCES:
+        for group in load_yaml(path)["groups"]:
+            for rule in group["rules"]:
+                where = f"{path}: {rule.get('alert') or rule.get('record')}"
+                check_metric_names(where, rule["expr"])
+                if "record" in rule:
+                    if not re.fullmatch(r"davaudit:[a-z0-9_]+:[a-z0-9_]+", rule["record"]):
+                        fail(f"{where}: recording rule names follow davaudit:<what>:<how>")
+                    continue
+                name = rule["alert"]
+                sev = rule.get("labels", {}).get("severity")
+                if sev not in SEVERITIES:
+                    fail(f"{where}: severity label must be one of {sorted(SEVERITIES)}")
+                if (name, sev) in alerts:
+                    fail(f"{where}: two rules with severity {sev}")
+                alerts[(name, sev)] = rule
+                ann = rule.get("annotations", {})
+                for key in ("summary", "description", "runbook_url"):
+                    if not ann.get(key):
+                        fail(f"{where}: annotation {key} missing")
+                url = ann.get("runbook_url", "")
+                if not url.startswith("deploy/README.md#"):
+                    fail(f"{where}: runbook_url must point at deploy/README.md#<anchor>")
+                elif url.split("#", 1)[1] not in anchors:
+                    fail(f"{where}: {README} has no heading for anchor #{url.split('#', 1)[1]}")
+                elif url.split("#", 1)[1] != name.lower():
+                    fail(f"{where}: runbook anchor should be #{name.lower()}")
+    if not alerts:
+        fail("no alerting rules found")
+
+    # Every alert name has a test where it fires and one where it does not.
+    tests = load_yaml(PROM / "alerts_test.yml")
+    fires, quiet = {}, set()
+    for case in tests.get("tests", []):
+        for t in case.get("alert_rule_test", []) or []:
+            exp = t.get("exp_alerts") or []
+            if exp:
+                for a in exp:
+                    sev = a.get("exp_labels", {}).get("severity")
+                    fires.setdefault(t["alertname"], set()).add(sev)
+            else:
+                quiet.add(t["alertname"])
+    for name, sev in sorted(alerts):
+        if sev not in fires.get(name, set()):
+            fail(f"alerts_test.yml: no case where {name} fires with severity {sev}")
+        if name not in quiet:
+            fail(f"alerts_test.yml: no case where {name} stays silent")
+    finish()
+    names = sorted({n for n, _ in alerts})
+    print(f"  {len(alerts)} alerting rules ({len(names)} alerts), each with annotations, a "
+          "runbook heading and fire/no-fire tests; metric names and labels match the contract")
+
+
+# --------------------------------------------------------------------------- grafana
+
+GRAFANA_VARS = [
+    (r"\$__rate_interval|\$\{__rate_interval\}", "5m"),
+    (r"\$__interval|\$\{__interval\}", "1m"),
+    (r"\$__range|\$\{__range\}", "1h"),
+]
+
+
+def iter_panels(panels):
+    for p in panels:
+        yield p
+        yield from iter_panels(p.get("panels", []))
+
+
+def cmd_grafana(args):
+    out = Path(args[0])
+    with open(DASHBOARD, encoding="utf-8") as f:
+        dash = json.load(f)
+    for key in ("title", "uid", "panels", "schemaVersion"):
+        if key not in dash:
+            fail(f"{DASHBOARD}: no top-level {key!r}")
+    ids, exprs = set(), []
+    for panel in iter_panels(dash.get("panels", [])):
+        pid = panel.get("id")
+        if pid in ids:
+            fail(f"{DASHBOARD}: duplicate panel id {pid}")
+        ids.add(pid)
+        if panel.get("type") == "row":
+            continue
+        targets = panel.get("targets", [])
+        if not targets:
+            fail(f"{DASHBOARD}: panel {panel.get('title')!r} has no targets")
+        for t in targets:
+            if not t.get("expr"):
+                fail(f"{DASHBOARD}: panel {panel.get('title')!r} has a target without expr")
+                continue
+            exprs.append((panel.get("title"), t["expr"]))
+    for var in dash.get("templating", {}).get("list", []):
+        q = var.get("query")
+        q = q.get("query") if isinstance(q, dict) else q
+        if var.get("type") == "query" and q:
+            m = re.fullmatch(r"\s*label_values\((.*),\s*\w+\)\s*", q)
+            if m:
+                exprs.append((f"variable {var.get('name')}", m.group(1)))
+            else:
+                fail(f"{DASHBOARD}: variable {var.get('name')}: expected label_values(expr, label)")
+    rules = []
+    for i, (title, expr) in enumerate(exprs):
+        where = f"{DASHBOARD}: {title}"
+        check_metric_names(where, expr)
+        for pat, repl in GRAFANA_VARS:
+            expr = re.sub(pat, repl, expr)
+        rules.append({"record": f"dashboard:expr:{i}", "expr": expr,
+                      "labels": {"panel": str(title)}})
+    out.write_text(json.dumps({"groups": [{"name": "grafana", "rules": rules}]}, indent=1),
+                   encoding="utf-8")
+    finish()
+    print(f"  {len(ids)} panels, {len(exprs)} expressions written to {out} for promtool")
+
+
+# --------------------------------------------------------------------------- k8s
+
+
+def by_kind():
+    docs = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in load_yaml_all(path):
+            if not isinstance(doc, dict) or "kind" not in doc:
+                fail(f"{path}: a document without kind")
+                continue
+            docs.setdefault(doc["kind"], []).append((path, doc))
+    return docs
+
+
+def port_of(addr):
+    return int(str(addr).rsplit(":", 1)[1])
+
+
+def cmd_k8s(_args):
+    docs = by_kind()
+    for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget",
+                 "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "Kustomization"):
+        if kind not in docs:
+            fail(f"{K8S}: no {kind}")
+    finish()
+    _, dep = docs["Deployment"][0]
+    _, svc = docs["Service"][0]
+    _, cm = docs["ConfigMap"][0]
+    _, pdb = docs["PodDisruptionBudget"][0]
+    _, hpa = docs["HorizontalPodAutoscaler"][0]
+    _, sm = docs["ServiceMonitor"][0]
+    kpath, kust = docs["Kustomization"][0]
+
+    # The embedded config: keys davaudit knows (DESIGN.md; deny_unknown_fields).
+    cfg_text = cm.get("data", {}).get("davaudit.yaml")
+    if not cfg_text:
+        fail("configmap.yaml: no data key davaudit.yaml")
+        finish()
+    import yaml  # noqa: PLC0415
+
+    cfg = yaml.safe_load(cfg_text)
+    # Sections davaudit knows (unknown keys are errors there). The keys inside are checked by
+    # `davaudit check-config` in the Rust test suite, which loads this same text.
+    sections = {"listen", "upstream", "admin", "forwarding", "audit", "log", "shutdown", "limits"}
+    for key in cfg:
+        if key not in sections:
+            fail(f"configmap.yaml davaudit.yaml: unknown section {key!r}")
+    for path in ("listen", "upstream.url", "admin.listen", "shutdown.drain_timeout"):
+        node = cfg
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            fail(f"configmap.yaml davaudit.yaml: {path} must be set explicitly")
+    finish()
+    proxy_port = port_of(cfg["listen"])
+    admin_port = port_of(cfg["admin"]["listen"])
+    for name, addr in (("listen", cfg["listen"]), ("admin.listen", cfg["admin"]["listen"])):
+        if not str(addr).startswith(("0.0.0.0:", "[::]:")):
+            fail(f"configmap.yaml: {name} must listen on all addresses in a pod, not {addr}")
+    drain = parse_duration(cfg.get("shutdown", {}).get("drain_timeout", "30s"))
+
+    pod = dep["spec"]["template"]["spec"]
+    if dep["spec"].get("replicas", 1) < 2:
+        fail("deployment.yaml: at least 2 replicas")
+    (c,) = pod["containers"]
+    pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if grace <= drain + pre_stop:
+        fail(f"deployment.yaml: terminationGracePeriodSeconds {grace} must exceed preStop "
+             f"{pre_stop}s + drain_timeout {drain:g}s")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    if ports.get("http") != proxy_port:
+        fail(f"deployment.yaml: port http {ports.get('http')} != config listen {proxy_port}")
+    if ports.get("metrics") != admin_port:
+        fail(f"deployment.yaml: port metrics {ports.get('metrics')} != admin.listen {admin_port}")
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = c.get(probe, {}).get("httpGet", {})
+        if get.get("path") != path or get.get("port") not in ("metrics", admin_port):
+            fail(f"deployment.yaml: {probe} must GET {path} on the admin port")
+    args = c.get("args", [])
+    mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    cm_name = cm["metadata"]["name"]
+    cfg_vol = [n for n, v in vols.items() if v.get("configMap", {}).get("name") == cm_name]
+    if not cfg_vol or mounts.get(cfg_vol[0], {}).get("mountPath") != "/etc/davaudit":
+        fail(f"deployment.yaml: ConfigMap {cm_name} must be mounted at /etc/davaudit")
+    if args[-2:] != ["--config", "/etc/davaudit/davaudit.yaml"]:
+        fail("deployment.yaml: args must end with --config /etc/davaudit/davaudit.yaml")
+    psc, csc = pod.get("securityContext", {}), c.get("securityContext", {})
+    if not psc.get("runAsNonRoot"):
+        fail("deployment.yaml: pod securityContext.runAsNonRoot must be true")
+    if not csc.get("readOnlyRootFilesystem") or csc.get("allowPrivilegeEscalation") is not False:
+        fail("deployment.yaml: readOnlyRootFilesystem and allowPrivilegeEscalation: false")
+    if csc.get("capabilities", {}).get("drop") != ["ALL"]:
+        fail("deployment.yaml: capabilities.drop must be [ALL]")
+    res = c.get("resources", {})
+    if not res.get("requests", {}).get("cpu") or not res.get("limits", {}).get("memory"):
+        fail("deployment.yaml: cpu request (the HPA needs it) and memory limit")
+
+    labels = dep["spec"]["selector"]["matchLabels"]
+    tmpl_labels = dep["spec"]["template"]["metadata"]["labels"]
+    if any(tmpl_labels.get(k) != v for k, v in labels.items()):
+        fail("deployment.yaml: the selector does not match the pod labels")
+    for name, sel in (("service.yaml", svc["spec"]["selector"]),
+                      ("pdb.yaml", pdb["spec"]["selector"]["matchLabels"])):
+        if sel != labels:
+            fail(f"{name}: selector {sel} != the Deployment's {labels}")
+    svc_ports = {p["name"]: p for p in svc["spec"]["ports"]}
+    if "metrics" not in svc_ports or svc_ports["metrics"].get("targetPort") not in (
+            "metrics", admin_port):
+        fail("service.yaml: a port named metrics targeting the admin port")
+    if "http" not in svc_ports:
+        fail("service.yaml: a port named http for the proxy")
+    if any(svc["metadata"]["labels"].get(k) != v
+           for k, v in sm["spec"]["selector"]["matchLabels"].items()):
+        fail("servicemonitor.yaml: its selector does not match the Service's labels")
+    if [e.get("port") for e in sm["spec"]["endpoints"]] != ["metrics"]:
+        fail("servicemonitor.yaml: one endpoint on the port named metrics")
+    if pdb["spec"].get("minAvailable") != 1:
+        fail("pdb.yaml: minAvailable 1")
+    target = hpa["spec"]["scaleTargetRef"]
+    if target.get("kind") != "Deployment" or target.get("name") != dep["metadata"]["name"]:
+        fail("hpa.yaml: scaleTargetRef must be the Deployment")
+    if hpa["spec"].get("minReplicas", 1) < 2:
+        fail("hpa.yaml: minReplicas must be at least 2")
+    listed = set(kust.get("resources", []))
+    present = {p.name for p in K8S.glob("*.yaml")} - {kpath.name}
+    if listed != present:
+        fail(f"kustomization.yaml: resources {sorted(listed)} != files {sorted(present)}")
+    finish()
+    print(f"  {sum(len(v) for v in docs.values())} documents consistent: ports "
+          f"{proxy_port}/{admin_port}, grace {grace}s > preStop {pre_stop}s + drain {drain:g}s")
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+def unit_settings(path):
+    settings = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def cmd_systemd(_args):
+    path = DEPLOY / "systemd" / "davaudit.service"
+    s = unit_settings(path)
+    drain = 30  # the default shutdown.drain_timeout the unit's config is expected to keep
+    stop = parse_duration(s.get("TimeoutStopSec", ["90s"])[-1])
+    if stop <= drain:
+        fail(f"{path}: TimeoutStopSec ({stop:g}s) must exceed drain_timeout ({drain}s)")
+    required = {
+        "DynamicUser": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+        "NoNewPrivileges": "yes", "PrivateTmp": "yes", "CapabilityBoundingSet": "",
+        "MemoryDenyWriteExecute": "yes", "LockPersonality": "yes", "Restart": "on-failure",
+        "KillSignal": "SIGTERM", "SystemCallFilter": "@system-service",
+    }
+    for key, value in required.items():
+        if value not in s.get(key, []):
+            fail(f"{path}: {key}={value} expected")
+    if not any("check-config" in v for v in s.get("ExecStartPre", [])):
+        fail(f"{path}: ExecStartPre must run davaudit check-config")
+    if "ExecReload" in s:
+        fail(f"{path}: davaudit has no SIGHUP reload yet; no ExecReload")
+    finish()
+    print(f"  hardening present; TimeoutStopSec {stop:g}s > drain_timeout {drain}s")
+
+
+# --------------------------------------------------------------------------- docker
+
+
+def cmd_docker(_args):
+    path = DEPLOY / "docker" / "Dockerfile"
+    text = path.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    froms = [ln.split()[1] for ln in lines if ln.upper().startswith("FROM ")]
+    if len(froms) < 2:
+        fail(f"{path}: multi-stage build expected")
+    if any(":" not in f and "@" not in f for f in froms):
+        fail(f"{path}: every FROM image needs a tag or digest (never implicit latest)")
+    checks = [
+        (r"cargo build --release --locked", "cargo build --release --locked"),
+        (r"^FROM gcr\.io/distroless/cc-debian12:nonroot", "distroless cc nonroot final stage"),
+        (r"^USER\s+(nonroot|65532)", "USER nonroot"),
+        (r"^EXPOSE\s+8080\s+9207", "EXPOSE 8080 9207"),
+        (r'^ENTRYPOINT \["/usr/local/bin/davaudit"\]', "exec-form ENTRYPOINT"),
+        (r'"/etc/davaudit/davaudit\.yaml"', "config at /etc/davaudit/davaudit.yaml"),
+    ]
+    for pattern, what in checks:
+        if not re.search(pattern, text, re.MULTILINE):
+            fail(f"{path}: {what} expected")
+    if re.search(r"^(ADD|COPY)\s+\.\s", text, re.MULTILINE) and not (
+            Path(".dockerignore").exists() or (DEPLOY / "docker" / "Dockerfile.dockerignore").exists()):
+        fail(f"{path}: COPY . needs a .dockerignore (target/ would be sent as context)")
+    finish()
+    print(f"  {len(froms)} stages ({', '.join(froms)}), non-root, pinned tags")
+
+
+# --------------------------------------------------------------------------- readme
+
+
+def cmd_readme(_args):
+    text = README.read_text(encoding="utf-8")
+    files = sorted(p for p in DEPLOY.rglob("*")
+                   if p.is_file() and p != README and "__pycache__" not in p.parts)
+    for p in files:
+        rel = p.relative_to(DEPLOY).as_posix()
+        if rel not in text:
+            fail(f"{README} does not mention {rel}")
+    finish()
+    print(f"  {len(files)} files under {DEPLOY}/ all referenced from {README}")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"sync": cmd_sync, "rules": cmd_rules, "grafana": cmd_grafana, "k8s": cmd_k8s,
+     "systemd": cmd_systemd, "docker": cmd_docker,
+     "readme": cmd_readme}[cmd](args)
+
+
+if __name__ == "__main__":
+    main()
