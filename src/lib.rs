@@ -51,13 +51,13 @@
 //!   `audit.stall_timeout` without progress, then it gives up as `lagging`.
 
 pub mod admin;
-// WIP pub mod app;
+pub mod app;
 pub mod audit;
-// WIP pub mod cli;
+pub mod cli;
 pub mod config;
 pub mod listener;
 pub mod multistatus;
-// WIP pub mod proxy;
+pub mod proxy;
 pub mod shutdown;
 pub mod telemetry;
 pub mod upstream;

@@ -1,4 +1,173 @@
-//! The audit (wiring in progress: the full module lands with the scanner API).
+//! Everything between "this response is a 207" and "a record exists".
+//!
+//! # Lifecycle
+//!
+//! [`Auditor::wrap`] looks at the response head. A 207 (any method), or a 4xx/5xx with an
+//! XML body (Apache mod_dav answers some DELETE/COPY/MOVE with 424 and a multistatus body),
+//! gets its body wrapped in a [`tee::TeeBody`]; anything else passes through untouched. The
+//! tee forwards every frame and queues a clone for the audit task ([`task`]), spawned here
+//! and owned by the response: it reads the queue, decodes ([`decode`]), scans
+//! ([`crate::multistatus`]), classifies with the method's routine rules ([`policy`]) and emits
+//! one telemetry event. When the body ends, is dropped by a departing client, or fails
+//! upstream, the tee reports it once and the task finishes with `clean`/`partial_failure`/
+//! `malformed`/`truncated`/`lagging`/`not_multistatus`. Nothing outlives its response.
+//!
+//! `wrap` never waits: it returns the wrapped response at once.
+
 pub mod decode;
 pub mod policy;
+pub mod task;
 pub mod tee;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, Response, StatusCode, header};
+use http_body_util::Either;
+use tracing::Instrument;
+
+use crate::config::{self, WhenBehind};
+use crate::multistatus::{self, Outcome, Report, Scanner};
+use crate::telemetry::Metrics;
+use crate::telemetry::events::{MultistatusScanned, RequestContext};
+use policy::Policy;
+use tee::{TeeBody, WhenFull};
+
+/// A response body as the proxy forwards it: untouched, or through the tee.
+pub type Body<B> = Either<B, TeeBody<B>>;
+
+/// Test hooks; all off in production.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// Make the scanner sleep this long per chunk (proves `wait`/`skip`/stall behaviour).
+    pub scan_delay: Option<Duration>,
+}
+
+/// Decides what to audit and starts the audit tasks. Built once at start.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    settings: config::Audit,
+    policy: Policy,
+    metrics: Arc<Metrics>,
+    hooks: Hooks,
+}
+
+impl Auditor {
+    pub fn new(settings: config::Audit, metrics: Arc<Metrics>, hooks: Hooks) -> Self {
+        let rules: Vec<policy::Rule> = settings
+            .routine
+            .iter()
+            .map(|rule| policy::Rule {
+                methods: rule.methods.clone(),
+                level: rule.level,
+                code: rule.code,
+            })
+            .collect();
+        Auditor {
+            policy: Policy::new(&rules),
+            settings,
+            metrics,
+            hooks,
+        }
+    }
+
+    /// Wraps the response body in a tee when it should be audited. Returns at once.
+    pub fn wrap<B>(
+        &self,
+        response: Response<B>,
+        context: RequestContext,
+        started: Instant,
+    ) -> Response<Body<B>>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let xml = is_xml(content_type);
+        let candidate = status == StatusCode::MULTI_STATUS
+            || (status.as_u16() >= 400 && content_type.is_some() && xml);
+        if !candidate {
+            return response.map(Either::Left);
+        }
+        let encoding = decode::parse(
+            response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let classify = self.policy.classifier(context.method.as_str());
+        let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
+        let Some(encoding) = encoding.filter(|_| !skip) else {
+            MultistatusScanned {
+                request: &context,
+                status: status.as_u16(),
+                report: &Report::empty(Outcome::Skipped),
+                classify: &classify,
+                max_logged_failures: 0,
+                duration: started.elapsed(),
+            }
+            .emit(&self.metrics);
+            return response.map(Either::Left);
+        };
+
+        let when_full = match self.settings.when_behind {
+            WhenBehind::Wait => WhenFull::Wait(self.settings.stall_timeout),
+            WhenBehind::Skip => WhenFull::Skip,
+        };
+        let limits = multistatus::Limits {
+            max_depth: self.settings.max_depth,
+            max_text: self.settings.max_text,
+            max_failures: self.settings.max_failures_kept,
+        };
+        let (parts, body) = response.into_parts();
+        let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
+        let span = tracing::info_span!("audit", request_id = %context.request_id);
+        let audit = task::AuditTask {
+            rx,
+            encoding,
+            scanner: Scanner::new(classify.clone(), limits),
+            classify,
+            context,
+            status: status.as_u16(),
+            started,
+            metrics: self.metrics.clone(),
+            max_logged_failures: self.settings.max_logged_failures,
+            delay: self.hooks.scan_delay,
+        };
+        tokio::spawn(audit.run().instrument(span));
+        Response::from_parts(parts, Either::Right(tee))
+    }
+}
+
+/// `application/xml`, `text/xml`, any `+xml` type, with any parameters; or no content type
+/// at all (some servers omit it on 207s).
+fn is_xml(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return true;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_xml;
+
+    #[test]
+    fn xml_content_types_are_recognised_with_parameters() {
+        assert!(is_xml(None));
+        assert!(is_xml(Some("application/xml; charset=\"utf-8\"")));
+        assert!(is_xml(Some("Text/XML")));
+        assert!(is_xml(Some("application/vnd.example+xml")));
+        assert!(!is_xml(Some("text/html")));
+        assert!(!is_xml(Some("application/json")));
+    }
+}

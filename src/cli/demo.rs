@@ -71,7 +71,7 @@ davaudit demo
 
 Try, in another terminal:
 
-  # a PROPFIND answered with 207: audited, clean (the 404s for unknown properties are routine)
+  # a PROPFIND answered with 207: audited, outcome clean
   curl -s -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml' \
     --data '<propfind xmlns="DAV:"><prop><displayname/><getetag/><quota-used-bytes/></prop></propfind>' \
     {proxy}/docs/

@@ -20,6 +20,7 @@ pub fn init(log: &config::Log) -> anyhow::Result<()> {
             .json()
             .flatten_event(true)
             .with_current_span(false)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
