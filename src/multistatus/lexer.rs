@@ -1,0 +1,1168 @@
+//! The XML lexer: a resumable byte-level state machine over UTF-8, fed chunks split anywhere,
+//! that checks well-formedness and reports only the elements the audit needs.
+//!
+//! It owns the element stack (names, to match end tags, and [`Role`]s), the namespace
+//! declarations on the audited path, and the text captured for the few elements whose text
+//! matters. It resolves namespaces only where an audited element can appear:
+//! the root, the children of `DAV:multistatus`, `DAV:response`, `DAV:propstat`, and the first
+//! child of `DAV:error`. Everything else (the bulk of a PROPFIND body: property values inside
+//! `DAV:prop`) is a *skipped subtree*: its text runs are passed over with `memchr`, its tags
+//! are only named and matched, its attributes are only scanned for quotes and `>`.
+//!
+//! Checked everywhere: tag nesting and end-tag names, comments (`--` inside), CDATA sections
+//! (inside the root only), processing instructions (an XML declaration only at the start),
+//! one DOCTYPE before the root (skipped, never processed: no entity is ever expanded), text
+//! outside the root (whitespace only), reference syntax (`&name;`, `&#N;`, `&#xH;` naming a
+//! legal character), `<` inside tags and attribute values, depth and name length.
+//! Checked on the audited path only: attribute syntax and namespace prefixes (an unbound
+//! prefix is malformed). Not checked: duplicate attributes, control characters, `]]>` in
+//! text, Unicode name character classes (any non-ASCII byte is a name byte).
+//!
+//! References: the five predefined entities and character references are decoded in kept
+//! text; any other well-formed `&name;` (declared in a skipped DOCTYPE or not) is kept raw,
+//! as written, never expanded and never an error.
+//!
+//! Errors carry the offset of the `<` or `&` that began the markup in which they were found
+//! (or the end of the body), so the same input gives the same error whatever its split.
+
+use memchr::{memchr, memchr2, memchr3};
+
+use super::limits::{Limits, MAX_BINDINGS, MAX_NAME, MAX_NS_URI, MAX_REF, MAX_STATUS, push_capped};
+use super::report::{Level, Malformed};
+
+/// What an open element is to the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The root, `DAV:multistatus`.
+    Multistatus,
+    /// A root element that is not `DAV:multistatus`: the body is `not_multistatus`.
+    Foreign,
+    /// `DAV:multistatus/DAV:response`: one entry.
+    Response,
+    /// `DAV:response/DAV:href`.
+    Href,
+    /// `DAV:response/DAV:status` or `DAV:propstat/DAV:status`.
+    Status(Level),
+    /// `DAV:response/DAV:propstat`.
+    Propstat,
+    /// `DAV:error` of a response or a propstat; `seen` once its first child was reported.
+    Error { owner: Level, seen: bool },
+    /// `DAV:responsedescription` of a response or a propstat.
+    Description(Level),
+    /// Anything else: its subtree is skipped.
+    Skip,
+}
+
+impl Role {
+    /// Children of this element may be audited elements: resolve their namespaces.
+    fn resolves_children(self) -> bool {
+        matches!(
+            self,
+            Role::Multistatus | Role::Response | Role::Propstat | Role::Error { seen: false, .. }
+        )
+    }
+
+    fn captures(self) -> Option<bool> {
+        match self {
+            Role::Status(_) => Some(true),
+            Role::Href | Role::Description(_) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Where the lexer reports audited elements.
+pub(crate) trait Sink {
+    /// An audited element started (never called for [`Role::Skip`]).
+    fn start(&mut self, role: Role);
+    /// An audited element ended; `text` is its captured text for href, status and
+    /// description (whitespace-trimmed at the start, capped), else empty.
+    fn end(&mut self, role: Role, text: &[u8]);
+    /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
+    fn error_child(&mut self, owner: Level, name: &str);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bang {
+    Unknown,
+    Comment,
+    Cdata,
+    Doctype,
+}
+
+impl Bang {
+    fn pattern(self) -> &'static [u8] {
+        match self {
+            Bang::Unknown => b"",
+            Bang::Comment => b"--",
+            Bang::Cdata => b"[CDATA[",
+            Bang::Doctype => b"DOCTYPE",
+        }
+    }
+}
+
+/// Inside `<!DOCTYPE ...>`: skipped, with enough structure to find its real end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dtd {
+    Keyword,
+    Outer { quote: u8 },
+    Subset { quote: u8 },
+    SubLt,
+    SubBang,
+    SubDash,
+    SubComment { dashes: u8 },
+    SubPi { question: bool },
+    After,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Character data (or whitespace outside the root).
+    Text,
+    /// After `&` in text, reading the reference name.
+    Ref,
+    /// After `<`.
+    Lt,
+    /// Reading a start-tag name.
+    StartName,
+    /// In a start tag on the audited path, between attributes; `ws` once whitespace was seen.
+    Attrs {
+        ws: bool,
+    },
+    AttrName,
+    AttrEq,
+    AttrQuote,
+    AttrValue {
+        quote: u8,
+    },
+    AttrRef {
+        quote: u8,
+    },
+    /// In a start tag of a skipped subtree: scanning for `>` outside quotes.
+    SkipTag {
+        quote: u8,
+        slash: bool,
+    },
+    /// After `/` in a start tag.
+    EmptyEnd,
+    /// Matching an end-tag name against the open element.
+    EndName {
+        matched: usize,
+    },
+    EndTail,
+    Bang {
+        kind: Bang,
+        matched: u8,
+    },
+    Comment {
+        dashes: u8,
+    },
+    Cdata {
+        brackets: u8,
+    },
+    Doctype(Dtd),
+    PiTarget,
+    Pi {
+        question: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Root {
+    NotYet,
+    Open,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// Start of the element's name in `Lexer::names`.
+    name: u32,
+    role: Role,
+}
+
+/// One `xmlns[:prefix]` declaration in scope; its prefix is `ns[prefix..uri]` and its URI
+/// `ns[uri..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Binding {
+    depth: usize,
+    prefix: u32,
+    uri: u32,
+    end: u32,
+    dav: bool,
+}
+
+/// The text of the href, status or description being read.
+#[derive(Debug, Default)]
+struct Capture {
+    /// Depth of the captured element; 0 when nothing is captured.
+    depth: usize,
+    /// Status mode: whitespace runs collapse to one space, capped at `MAX_STATUS`.
+    status: bool,
+    /// A whitespace run is pending (status mode).
+    space: bool,
+    cap: usize,
+    buf: Vec<u8>,
+}
+
+impl Capture {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.depth == 0 || bytes.is_empty() {
+            return;
+        }
+        if self.status {
+            for &b in bytes {
+                if self.buf.len() >= self.cap {
+                    return;
+                }
+                if is_ws(b) {
+                    self.space = !self.buf.is_empty();
+                } else {
+                    if self.space {
+                        self.buf.push(b' ');
+                        self.space = false;
+                    }
+                    self.buf.push(b);
+                }
+            }
+        } else {
+            let bytes = if self.buf.is_empty() {
+                bytes.trim_ascii_start()
+            } else {
+                bytes
+            };
+            push_capped(&mut self.buf, bytes, self.cap);
+        }
+    }
+}
+
+/// A decoded reference.
+enum Reference<'a> {
+    Char(char),
+    /// An entity other than the five predefined ones: kept as written.
+    Unknown(&'a [u8]),
+}
+
+fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static str> {
+    const BAD: &str = "invalid character reference";
+    let number = |digits: &[u8], radix: u32| -> Result<char, &'static str> {
+        if digits.is_empty() || digits.len() > 8 {
+            return Err(BAD);
+        }
+        let s = std::str::from_utf8(digits).map_err(|_| BAD)?;
+        let n = u32::from_str_radix(s, radix).map_err(|_| BAD)?;
+        let legal =
+            matches!(n, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF);
+        if !legal || s.starts_with('+') {
+            return Err(BAD);
+        }
+        char::from_u32(n).ok_or(BAD)
+    };
+    match name {
+        [b'#', b'x', hex @ ..] => number(hex, 16).map(Reference::Char),
+        [b'#', dec @ ..] => number(dec, 10).map(Reference::Char),
+        b"lt" => Ok(Reference::Char('<')),
+        b"gt" => Ok(Reference::Char('>')),
+        b"amp" => Ok(Reference::Char('&')),
+        b"apos" => Ok(Reference::Char('\'')),
+        b"quot" => Ok(Reference::Char('"')),
+        [first, rest @ ..] if is_name_start(*first) && !rest.contains(&b'#') => {
+            Ok(Reference::Unknown(name))
+        }
+        _ => Err("invalid entity reference"),
+    }
+}
+
+pub(crate) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+const NAME: u8 = 1;
+const START: u8 = 2;
+
+/// Byte classes for names: ASCII letters, `_`, `:` and any non-ASCII byte start a name;
+/// digits, `-` and `.` may follow.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic at run time.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80 {
+            NAME | START
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            NAME
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+fn class(b: u8) -> u8 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+fn is_name_start(b: u8) -> bool {
+    class(b) & START != 0
+}
+
+fn is_name_byte(b: u8) -> bool {
+    class(b) & NAME != 0
+}
+
+fn advance(rest: &[u8], n: usize) -> &[u8] {
+    rest.get(n..).unwrap_or_default()
+}
+
+/// The resumable lexer. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Lexer {
+    state: State,
+    /// Bytes lexed before the current chunk.
+    consumed: u64,
+    /// Offset of the `<` or `&` that began the current markup.
+    mark: u64,
+    max_depth: usize,
+    max_text: usize,
+    root: Root,
+    doctype_seen: bool,
+    /// Names of the open elements, then the start-tag name being read.
+    names: Vec<u8>,
+    /// Where the start-tag name being read begins in `names`.
+    pending: usize,
+    /// The start tag being read is on the audited path (resolve its namespace).
+    resolve: bool,
+    frames: Vec<Frame>,
+    bindings: Vec<Binding>,
+    ns: Vec<u8>,
+    /// The attribute value being read is a namespace declaration (the last binding).
+    declaring: bool,
+    /// Attribute name being read (audited path only).
+    attr: Vec<u8>,
+    /// Reference name being read.
+    refname: Vec<u8>,
+    /// First bytes of a processing-instruction target, lowercased, and its length.
+    pi: [u8; 3],
+    pi_len: usize,
+    capture: Capture,
+}
+
+type Step = Result<(), Malformed>;
+
+impl Lexer {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Lexer {
+            state: State::Text,
+            consumed: 0,
+            mark: 0,
+            max_depth: limits.max_depth,
+            max_text: limits.max_text,
+            root: Root::NotYet,
+            doctype_seen: false,
+            names: Vec::new(),
+            pending: 0,
+            resolve: false,
+            frames: Vec::new(),
+            bindings: Vec::new(),
+            ns: Vec::new(),
+            declaring: false,
+            attr: Vec::new(),
+            refname: Vec::new(),
+            pi: [0; 3],
+            pi_len: 0,
+            capture: Capture::default(),
+        }
+    }
+
+    /// Bytes of heap held (for tests of the constant-memory claim).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        [
+            self.names.capacity(),
+            self.frames
+                .capacity()
+                .saturating_mul(std::mem::size_of::<Frame>()),
+            self.bindings
+                .capacity()
+                .saturating_mul(std::mem::size_of::<Binding>()),
+            self.ns.capacity(),
+            self.attr.capacity(),
+            self.refname.capacity(),
+            self.capture.buf.capacity(),
+        ]
+        .iter()
+        .fold(0usize, |a, &b| a.saturating_add(b))
+    }
+
+    /// Bytes lexed so far.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    fn fail(&self, offset: u64, reason: &str) -> Malformed {
+        Malformed {
+            offset,
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Checks that the body ended where a document may end.
+    pub(crate) fn finish(&self) -> Step {
+        if self.state == State::Text && self.frames.is_empty() && self.root == Root::Done {
+            return Ok(());
+        }
+        let reason = if self.consumed == 0 {
+            "empty body"
+        } else if self.root == Root::NotYet {
+            "no root element"
+        } else {
+            "unexpected end of body"
+        };
+        Err(self.fail(self.consumed, reason))
+    }
+
+    /// Lexes one chunk (valid UTF-8, split on a character boundary).
+    pub(crate) fn run<S: Sink>(&mut self, chunk: &[u8], sink: &mut S) -> Step {
+        let base = self.consumed;
+        let result = self.lex(chunk, base, sink);
+        self.consumed = base.wrapping_add(chunk.len() as u64);
+        result
+    }
+
+    fn lex<S: Sink>(&mut self, chunk: &[u8], base: u64, sink: &mut S) -> Step {
+        let len = chunk.len();
+        let at = |rest: &[u8]| base.wrapping_add(len.wrapping_sub(rest.len()) as u64);
+        let mut rest = chunk;
+        while let Some(&b) = rest.first() {
+            match self.state {
+                State::Text => {
+                    if self.frames.is_empty() {
+                        // Prolog or epilog: whitespace, comments, PIs, DOCTYPE only.
+                        let n = rest.iter().position(|&b| !is_ws(b)).unwrap_or(rest.len());
+                        rest = advance(rest, n);
+                        match rest.first() {
+                            None => {}
+                            Some(b'<') => {
+                                self.mark = at(rest);
+                                rest = advance(rest, 1);
+                                self.state = State::Lt;
+                            }
+                            Some(_) => {
+                                return Err(self.fail(at(rest), "text outside the root element"));
+                            }
+                        }
+                        continue;
+                    }
+                    match memchr2(b'<', b'&', rest) {
+                        None => {
+                            self.capture.push(rest);
+                            rest = &[];
+                        }
+                        Some(i) => {
+                            let (text, tail) = rest.split_at_checked(i).unwrap_or((rest, &[]));
+                            self.capture.push(text);
+                            self.mark = at(tail);
+                            if tail.first() == Some(&b'&') {
+                                self.refname.clear();
+                                self.state = State::Ref;
+                            } else {
+                                self.state = State::Lt;
+                            }
+                            rest = advance(tail, 1);
+                        }
+                    }
+                }
+                State::Ref | State::AttrRef { .. } => {
+                    rest = advance(rest, 1);
+                    if b != b';' {
+                        if self.refname.len() >= MAX_REF {
+                            return Err(self.fail(self.mark, "reference too long"));
+                        }
+                        if !is_name_byte(b) && b != b'#' {
+                            return Err(self.fail(self.mark, "invalid reference (no ';')"));
+                        }
+                        self.refname.push(b);
+                        continue;
+                    }
+                    let decoded = match decode_reference(&self.refname) {
+                        Ok(d) => d,
+                        Err(reason) => return Err(self.fail(self.mark, reason)),
+                    };
+                    let mut utf8 = [0u8; 4];
+                    let (head, name, tail): (&[u8], &[u8], &[u8]) = match decoded {
+                        Reference::Char(c) => (c.encode_utf8(&mut utf8).as_bytes(), b"", b""),
+                        Reference::Unknown(name) => (b"&", name, b";"),
+                    };
+                    if let State::AttrRef { quote } = self.state {
+                        if self.declaring {
+                            let cap = self.uri_cap();
+                            for piece in [head, name, tail] {
+                                push_capped(&mut self.ns, piece, cap);
+                            }
+                        }
+                        self.state = State::AttrValue { quote };
+                    } else {
+                        for piece in [head, name, tail] {
+                            self.capture.push(piece);
+                        }
+                        self.state = State::Text;
+                    }
+                }
+                State::Lt => match b {
+                    b'/' => {
+                        if self.frames.is_empty() {
+                            return Err(self.fail(self.mark, "end tag without a start tag"));
+                        }
+                        rest = advance(rest, 1);
+                        self.state = State::EndName { matched: 0 };
+                    }
+                    b'!' => {
+                        rest = advance(rest, 1);
+                        self.state = State::Bang {
+                            kind: Bang::Unknown,
+                            matched: 0,
+                        };
+                    }
+                    b'?' => {
+                        rest = advance(rest, 1);
+                        self.pi_len = 0;
+                        self.state = State::PiTarget;
+                    }
+                    _ if is_name_start(b) => {
+                        if self.root == Root::Done {
+                            return Err(self.fail(self.mark, "content after the root element"));
+                        }
+                        if self.frames.len() >= self.max_depth {
+                            return Err(self.fail(self.mark, "too deep"));
+                        }
+                        self.pending = self.names.len();
+                        self.resolve = self
+                            .frames
+                            .last()
+                            .is_none_or(|f| f.role.resolves_children());
+                        self.state = State::StartName;
+                    }
+                    _ => return Err(self.fail(self.mark, "invalid character after '<'")),
+                },
+                State::StartName => {
+                    let n = rest
+                        .iter()
+                        .position(|&b| !is_name_byte(b))
+                        .unwrap_or(rest.len());
+                    let (name, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
+                    if self
+                        .names
+                        .len()
+                        .saturating_sub(self.pending)
+                        .saturating_add(n)
+                        > MAX_NAME
+                    {
+                        return Err(self.fail(self.mark, "name too long"));
+                    }
+                    self.names.extend_from_slice(name);
+                    rest = tail;
+                    let Some(&t) = rest.first() else { continue };
+                    rest = advance(rest, 1);
+                    match t {
+                        b'>' => self.start_tag(false, sink)?,
+                        b'/' => self.state = State::EmptyEnd,
+                        _ if is_ws(t) => {
+                            self.state = if self.resolve {
+                                State::Attrs { ws: true }
+                            } else {
+                                State::SkipTag {
+                                    quote: 0,
+                                    slash: false,
+                                }
+                            };
+                        }
+                        _ => return Err(self.fail(self.mark, "invalid character in element name")),
+                    }
+                }
+                State::SkipTag { quote, slash } => {
+                    if quote != 0 {
+                        let found = memchr(quote, rest);
+                        let scanned = rest.get(..found.unwrap_or(rest.len())).unwrap_or_default();
+                        if memchr(b'<', scanned).is_some() {
+                            return Err(self.fail(self.mark, "'<' in attribute value"));
+                        }
+                        match found {
+                            None => rest = &[],
+                            Some(i) => {
+                                rest = advance(rest, i.saturating_add(1));
+                                self.state = State::SkipTag {
+                                    quote: 0,
+                                    slash: false,
+                                };
+                            }
+                        }
+                        continue;
+                    }
+                    let found = memchr3(b'>', b'"', b'\'', rest);
+                    let scanned = rest.get(..found.unwrap_or(rest.len())).unwrap_or_default();
+                    if memchr(b'<', scanned).is_some() {
+                        return Err(self.fail(self.mark, "'<' inside a tag"));
+                    }
+                    let slash = match scanned.last() {
+                        Some(&last) => last == b'/',
+                        None => slash,
+                    };
+                    match found {
+                        None => {
+                            rest = &[];
+                            self.state = State::SkipTag { quote: 0, slash };
+                        }
+                        Some(i) => {
+                            let t = rest.get(i).copied().unwrap_or(b'>');
+                            rest = advance(rest, i.saturating_add(1));
+                            if t == b'>' {
+                                self.start_tag(slash, sink)?;
+                            } else {
+                                self.state = State::SkipTag {
+                                    quote: t,
+                                    slash: false,
+                                };
+                            }
+                        }
+                    }
+                }
+                State::Attrs { ws } => {
+                    if is_ws(b) {
+                        rest = advance(rest, 1);
+                        self.state = State::Attrs { ws: true };
+                    } else if b == b'>' {
+                        rest = advance(rest, 1);
+                        self.start_tag(false, sink)?;
+                    } else if b == b'/' {
+                        rest = advance(rest, 1);
+                        self.state = State::EmptyEnd;
+                    } else if is_name_start(b) {
+                        if !ws {
+                            return Err(self.fail(self.mark, "missing whitespace before attribute"));
+                        }
+                        self.attr.clear();
+                        self.state = State::AttrName;
+                    } else {
+                        return Err(self.fail(self.mark, "invalid character in tag"));
+                    }
+                }
+                State::AttrName => {
+                    let n = rest
+                        .iter()
+                        .position(|&b| !is_name_byte(b))
+                        .unwrap_or(rest.len());
+                    let (name, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
+                    if self.attr.len().saturating_add(n) > MAX_NAME {
+                        return Err(self.fail(self.mark, "name too long"));
+                    }
+                    self.attr.extend_from_slice(name);
+                    rest = tail;
+                    let Some(&t) = rest.first() else { continue };
+                    rest = advance(rest, 1);
+                    if t == b'=' {
+                        self.attribute_named()?;
+                        self.state = State::AttrQuote;
+                    } else if is_ws(t) {
+                        self.attribute_named()?;
+                        self.state = State::AttrEq;
+                    } else {
+                        return Err(self.fail(self.mark, "invalid character in attribute name"));
+                    }
+                }
+                State::AttrEq => {
+                    rest = advance(rest, 1);
+                    if b == b'=' {
+                        self.state = State::AttrQuote;
+                    } else if !is_ws(b) {
+                        return Err(self.fail(self.mark, "expected '=' after attribute name"));
+                    }
+                }
+                State::AttrQuote => {
+                    rest = advance(rest, 1);
+                    if b == b'"' || b == b'\'' {
+                        self.state = State::AttrValue { quote: b };
+                    } else if !is_ws(b) {
+                        return Err(self.fail(self.mark, "expected a quoted attribute value"));
+                    }
+                }
+                State::AttrValue { quote } => {
+                    let found = memchr3(quote, b'&', b'<', rest);
+                    let (value, tail) = rest
+                        .split_at_checked(found.unwrap_or(rest.len()))
+                        .unwrap_or((rest, &[]));
+                    if self.declaring {
+                        let cap = self.uri_cap();
+                        push_capped(&mut self.ns, value, cap);
+                    }
+                    rest = advance(tail, 1);
+                    match tail.first() {
+                        None => {}
+                        Some(b'&') => {
+                            self.refname.clear();
+                            self.state = State::AttrRef { quote };
+                        }
+                        Some(b'<') => return Err(self.fail(self.mark, "'<' in attribute value")),
+                        Some(_) => {
+                            self.attribute_done();
+                            self.state = State::Attrs { ws: false };
+                        }
+                    }
+                }
+                State::EmptyEnd => {
+                    if b != b'>' {
+                        return Err(self.fail(self.mark, "expected '>' after '/'"));
+                    }
+                    rest = advance(rest, 1);
+                    self.start_tag(true, sink)?;
+                }
+                State::EndName { matched } => {
+                    let start = self.frames.last().map_or(0, |f| f.name as usize);
+                    let expected = self.names.get(start..).unwrap_or_default();
+                    // Fast path: the whole name and the '>' are in this chunk.
+                    if matched == 0
+                        && let Some(after) = rest.strip_prefix(expected)
+                        && after.first() == Some(&b'>')
+                    {
+                        rest = advance(after, 1);
+                        self.end_tag(sink);
+                        continue;
+                    }
+                    let mut matched = matched;
+                    loop {
+                        let Some(&c) = rest.first() else {
+                            self.state = State::EndName { matched };
+                            break;
+                        };
+                        if let Some(&e) = expected.get(matched) {
+                            if c != e {
+                                return Err(
+                                    self.fail(self.mark, "end tag does not match the open element")
+                                );
+                            }
+                            matched = matched.saturating_add(1);
+                            rest = advance(rest, 1);
+                        } else if c == b'>' {
+                            rest = advance(rest, 1);
+                            self.end_tag(sink);
+                            break;
+                        } else if is_ws(c) {
+                            rest = advance(rest, 1);
+                            self.state = State::EndTail;
+                            break;
+                        } else {
+                            return Err(
+                                self.fail(self.mark, "end tag does not match the open element")
+                            );
+                        }
+                    }
+                }
+                State::EndTail => {
+                    rest = advance(rest, 1);
+                    if b == b'>' {
+                        self.end_tag(sink);
+                    } else if !is_ws(b) {
+                        return Err(self.fail(self.mark, "invalid end tag"));
+                    }
+                }
+                State::Bang { kind, matched } => {
+                    let kind = match kind {
+                        Bang::Unknown => match b {
+                            b'-' => Bang::Comment,
+                            b'[' => Bang::Cdata,
+                            b'D' => Bang::Doctype,
+                            _ => return Err(self.fail(self.mark, "invalid markup after '<!'")),
+                        },
+                        known => known,
+                    };
+                    let pattern = kind.pattern();
+                    if pattern.get(usize::from(matched)) != Some(&b) {
+                        return Err(self.fail(self.mark, "invalid markup after '<!'"));
+                    }
+                    rest = advance(rest, 1);
+                    let matched = matched.saturating_add(1);
+                    if usize::from(matched) < pattern.len() {
+                        self.state = State::Bang { kind, matched };
+                        continue;
+                    }
+                    self.state = match kind {
+                        Bang::Comment | Bang::Unknown => State::Comment { dashes: 0 },
+                        Bang::Cdata => {
+                            if self.frames.is_empty() {
+                                return Err(self.fail(self.mark, "CDATA outside the root element"));
+                            }
+                            State::Cdata { brackets: 0 }
+                        }
+                        Bang::Doctype => {
+                            if self.root != Root::NotYet || self.doctype_seen {
+                                return Err(self.fail(self.mark, "DOCTYPE not allowed here"));
+                            }
+                            self.doctype_seen = true;
+                            State::Doctype(Dtd::Keyword)
+                        }
+                    };
+                }
+                State::Comment { dashes } => {
+                    if dashes == 0 {
+                        match memchr(b'-', rest) {
+                            None => rest = &[],
+                            Some(i) => {
+                                rest = advance(rest, i.saturating_add(1));
+                                self.state = State::Comment { dashes: 1 };
+                            }
+                        }
+                        continue;
+                    }
+                    rest = advance(rest, 1);
+                    self.state = match (dashes, b) {
+                        (1, b'-') => State::Comment { dashes: 2 },
+                        (1, _) => State::Comment { dashes: 0 },
+                        (_, b'>') => State::Text,
+                        _ => return Err(self.fail(self.mark, "'--' inside a comment")),
+                    };
+                }
+                State::Cdata { brackets } => {
+                    if brackets == 0 {
+                        let found = memchr(b']', rest);
+                        let (text, tail) = rest
+                            .split_at_checked(found.unwrap_or(rest.len()))
+                            .unwrap_or((rest, &[]));
+                        self.capture.push(text);
+                        if !tail.is_empty() {
+                            self.state = State::Cdata { brackets: 1 };
+                        }
+                        rest = advance(tail, 1);
+                        continue;
+                    }
+                    match b {
+                        b']' => {
+                            rest = advance(rest, 1);
+                            if brackets >= 2 {
+                                self.capture.push(b"]");
+                            }
+                            self.state = State::Cdata { brackets: 2 };
+                        }
+                        b'>' if brackets >= 2 => {
+                            rest = advance(rest, 1);
+                            self.state = State::Text;
+                        }
+                        _ => {
+                            // Not the end: the brackets were text; `b` is looked at again.
+                            let held: &[u8] = if brackets >= 2 { b"]]" } else { b"]" };
+                            self.capture.push(held);
+                            self.state = State::Cdata { brackets: 0 };
+                        }
+                    }
+                }
+                State::Doctype(dtd) => {
+                    rest = self.doctype(dtd, rest)?;
+                }
+                State::PiTarget => {
+                    if self.pi_len == 0 && !is_name_start(b) {
+                        return Err(self.fail(self.mark, "invalid processing instruction target"));
+                    }
+                    let n = rest
+                        .iter()
+                        .position(|&b| !is_name_byte(b))
+                        .unwrap_or(rest.len());
+                    let (name, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
+                    for &c in name {
+                        if let Some(slot) = self.pi.get_mut(self.pi_len) {
+                            *slot = c.to_ascii_lowercase();
+                        }
+                        self.pi_len = self.pi_len.saturating_add(1);
+                    }
+                    rest = tail;
+                    let Some(&t) = rest.first() else { continue };
+                    if !is_ws(t) && t != b'?' {
+                        return Err(self.fail(self.mark, "invalid processing instruction target"));
+                    }
+                    if self.pi_len == 3 && &self.pi == b"xml" && self.mark != 0 {
+                        return Err(self.fail(self.mark, "XML declaration not at the start"));
+                    }
+                    rest = advance(rest, 1);
+                    self.state = State::Pi {
+                        question: t == b'?',
+                    };
+                }
+                State::Pi { question } => {
+                    if question {
+                        rest = advance(rest, 1);
+                        self.state = match b {
+                            b'>' => State::Text,
+                            b'?' => State::Pi { question: true },
+                            _ => State::Pi { question: false },
+                        };
+                        continue;
+                    }
+                    match memchr(b'?', rest) {
+                        None => rest = &[],
+                        Some(i) => {
+                            rest = advance(rest, i.saturating_add(1));
+                            self.state = State::Pi { question: true };
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips a DOCTYPE byte by byte (they are short; a long one costs time, not memory).
+    fn doctype<'a>(&mut self, mut dtd: Dtd, mut rest: &'a [u8]) -> Result<&'a [u8], Malformed> {
+        while let Some(&b) = rest.first() {
+            let mut consume = true;
+            dtd = match dtd {
+                Dtd::Keyword if is_ws(b) => Dtd::Outer { quote: 0 },
+                Dtd::Keyword => return Err(self.fail(self.mark, "invalid DOCTYPE")),
+                Dtd::Outer { quote } if quote != 0 => Dtd::Outer {
+                    quote: if b == quote { 0 } else { quote },
+                },
+                Dtd::Outer { .. } => match b {
+                    b'"' | b'\'' => Dtd::Outer { quote: b },
+                    b'[' => Dtd::Subset { quote: 0 },
+                    b'>' => {
+                        self.state = State::Text;
+                        return Ok(advance(rest, 1));
+                    }
+                    b'<' => return Err(self.fail(self.mark, "invalid DOCTYPE")),
+                    _ => Dtd::Outer { quote: 0 },
+                },
+                Dtd::Subset { quote } if quote != 0 => Dtd::Subset {
+                    quote: if b == quote { 0 } else { quote },
+                },
+                Dtd::Subset { .. } => match b {
+                    b'"' | b'\'' => Dtd::Subset { quote: b },
+                    b'<' => Dtd::SubLt,
+                    b']' => Dtd::After,
+                    _ => Dtd::Subset { quote: 0 },
+                },
+                Dtd::SubLt => match b {
+                    b'!' => Dtd::SubBang,
+                    b'?' => Dtd::SubPi { question: false },
+                    _ => {
+                        consume = false;
+                        Dtd::Subset { quote: 0 }
+                    }
+                },
+                Dtd::SubBang if b == b'-' => Dtd::SubDash,
+                Dtd::SubDash if b == b'-' => Dtd::SubComment { dashes: 0 },
+                Dtd::SubBang | Dtd::SubDash => {
+                    consume = false;
+                    Dtd::Subset { quote: 0 }
+                }
+                Dtd::SubComment { dashes } => match (dashes, b) {
+                    (0, b'-') => Dtd::SubComment { dashes: 1 },
+                    (0, _) => Dtd::SubComment { dashes: 0 },
+                    (1, b'-') => Dtd::SubComment { dashes: 2 },
+                    (1, _) => Dtd::SubComment { dashes: 0 },
+                    (_, b'>') => Dtd::Subset { quote: 0 },
+                    _ => return Err(self.fail(self.mark, "'--' inside a comment")),
+                },
+                Dtd::SubPi { question } => match b {
+                    b'>' if question => Dtd::Subset { quote: 0 },
+                    b'?' => Dtd::SubPi { question: true },
+                    _ => Dtd::SubPi { question: false },
+                },
+                Dtd::After if is_ws(b) => Dtd::After,
+                Dtd::After if b == b'>' => {
+                    self.state = State::Text;
+                    return Ok(advance(rest, 1));
+                }
+                Dtd::After => return Err(self.fail(self.mark, "invalid DOCTYPE")),
+            };
+            if consume {
+                rest = advance(rest, 1);
+            }
+        }
+        self.state = State::Doctype(dtd);
+        Ok(rest)
+    }
+
+    fn uri_cap(&self) -> usize {
+        self.bindings
+            .last()
+            .map_or(0, |b| (b.uri as usize).saturating_add(MAX_NS_URI))
+    }
+
+    /// An attribute name was read on the audited path: is it a namespace declaration?
+    fn attribute_named(&mut self) -> Step {
+        let prefix: &[u8] = match self.attr.as_slice() {
+            b"xmlns" => b"",
+            [b'x', b'm', b'l', b'n', b's', b':', prefix @ ..] => {
+                if prefix.is_empty() || prefix.contains(&b':') {
+                    return Err(self.fail(self.mark, "invalid namespace declaration"));
+                }
+                prefix
+            }
+            _ => {
+                self.declaring = false;
+                return Ok(());
+            }
+        };
+        if self.bindings.len() >= MAX_BINDINGS {
+            return Err(self.fail(self.mark, "too many namespace declarations"));
+        }
+        let start = self.ns.len();
+        self.ns.extend_from_slice(prefix);
+        let uri = u32::try_from(self.ns.len()).unwrap_or(u32::MAX);
+        self.bindings.push(Binding {
+            depth: self.frames.len().saturating_add(1),
+            prefix: u32::try_from(start).unwrap_or(u32::MAX),
+            uri,
+            end: uri,
+            dav: false,
+        });
+        self.declaring = true;
+        Ok(())
+    }
+
+    /// The value of the attribute being read is complete.
+    fn attribute_done(&mut self) {
+        if !std::mem::take(&mut self.declaring) {
+            return;
+        }
+        let end = self.ns.len();
+        if let Some(b) = self.bindings.last_mut() {
+            b.end = u32::try_from(end).unwrap_or(u32::MAX);
+            b.dav = self.ns.get(b.uri as usize..end) == Some(b"DAV:");
+        }
+    }
+
+    /// Resolves `qname` against the bindings in scope: `(is DAV:, namespace URI, local name)`.
+    fn resolve(&self, qname: &[u8]) -> Result<(bool, &[u8], usize), &'static str> {
+        let (prefix, local_at) = match memchr(b':', qname) {
+            None => (&b""[..], 0),
+            Some(i) => {
+                let prefix = qname.get(..i).unwrap_or_default();
+                let local = qname.get(i.saturating_add(1)..).unwrap_or_default();
+                if prefix.is_empty() || local.is_empty() || memchr(b':', local).is_some() {
+                    return Err("invalid qualified name");
+                }
+                (prefix, i.saturating_add(1))
+            }
+        };
+        for b in self.bindings.iter().rev() {
+            if self.ns.get(b.prefix as usize..b.uri as usize) == Some(prefix) {
+                let uri = self
+                    .ns
+                    .get(b.uri as usize..b.end as usize)
+                    .unwrap_or_default();
+                return Ok((b.dav, uri, local_at));
+            }
+        }
+        match prefix {
+            b"" => Ok((false, b"", local_at)),
+            b"xml" => Ok((false, b"http://www.w3.org/XML/1998/namespace", local_at)),
+            _ => Err("unbound namespace prefix"),
+        }
+    }
+
+    /// A start tag is complete: give the element its role and open it.
+    fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
+        self.state = State::Text;
+        if self.declaring {
+            // Cannot happen (a value always ends with its quote), kept for safety.
+            self.attribute_done();
+        }
+        let parent = self.frames.last().map(|f| f.role);
+        let mut role = Role::Skip;
+        if self.resolve {
+            let qname = self.names.get(self.pending..).unwrap_or_default();
+            let (dav, uri, local_at) = match self.resolve(qname) {
+                Ok(r) => r,
+                Err(reason) => return Err(self.fail(self.mark, reason)),
+            };
+            let local = qname.get(local_at..).unwrap_or_default();
+            role = match (parent, dav, local) {
+                (None, true, b"multistatus") => Role::Multistatus,
+                (None, _, _) => Role::Foreign,
+                (Some(Role::Multistatus), true, b"response") => Role::Response,
+                (Some(Role::Response), true, b"href") => Role::Href,
+                (Some(Role::Response), true, b"status") => Role::Status(Level::Response),
+                (Some(Role::Response), true, b"propstat") => Role::Propstat,
+                (Some(Role::Response), true, b"error") => Role::Error {
+                    owner: Level::Response,
+                    seen: false,
+                },
+                (Some(Role::Response), true, b"responsedescription") => {
+                    Role::Description(Level::Response)
+                }
+                (Some(Role::Propstat), true, b"status") => Role::Status(Level::Propstat),
+                (Some(Role::Propstat), true, b"error") => Role::Error {
+                    owner: Level::Propstat,
+                    seen: false,
+                },
+                (Some(Role::Propstat), true, b"responsedescription") => {
+                    Role::Description(Level::Propstat)
+                }
+                _ => Role::Skip,
+            };
+            if let Some(Role::Error { owner, seen: false }) = parent {
+                let mut scratch = Vec::new();
+                let cap = self.max_text;
+                if dav {
+                    push_capped(&mut scratch, b"DAV:", cap);
+                } else if !uri.is_empty() {
+                    push_capped(&mut scratch, b"{", cap);
+                    push_capped(&mut scratch, uri, cap);
+                    push_capped(&mut scratch, b"}", cap);
+                }
+                push_capped(&mut scratch, local, cap);
+                sink.error_child(owner, &String::from_utf8_lossy(&scratch));
+                if let Some(f) = self.frames.last_mut() {
+                    f.role = Role::Error { owner, seen: true };
+                }
+            }
+        }
+        self.frames.push(Frame {
+            name: u32::try_from(self.pending).unwrap_or(u32::MAX),
+            role,
+        });
+        self.root = Root::Open;
+        if role != Role::Skip {
+            sink.start(role);
+            if let Some(status) = role.captures() {
+                self.capture.depth = self.frames.len();
+                self.capture.status = status;
+                self.capture.space = false;
+                self.capture.cap = if status { MAX_STATUS } else { self.max_text };
+                self.capture.buf.clear();
+            }
+        }
+        if empty {
+            self.end_tag(sink);
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost element (its end tag matched).
+    fn end_tag<S: Sink>(&mut self, sink: &mut S) {
+        self.state = State::Text;
+        let depth = self.frames.len();
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        self.names.truncate(frame.name as usize);
+        while let Some(b) = self.bindings.last() {
+            if b.depth < depth {
+                break;
+            }
+            self.ns.truncate(b.prefix as usize);
+            self.bindings.pop();
+        }
+        if frame.role != Role::Skip {
+            if self.capture.depth == depth {
+                sink.end(frame.role, &self.capture.buf);
+                self.capture.depth = 0;
+                self.capture.buf.clear();
+            } else {
+                sink.end(frame.role, &[]);
+            }
+        }
+        if self.frames.is_empty() {
+            self.root = Root::Done;
+        }
+    }
+}

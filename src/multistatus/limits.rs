@@ -1,0 +1,72 @@
+//! Bounds that keep the scanner's memory constant whatever the body: element depth, bytes
+//! kept per text field, failures kept with details, and the fixed internal caps (name length,
+//! namespace declarations, reference length).
+//!
+//! Long text runs are never buffered: the lexer skips character data with `memchr` and only
+//! copies the text of the few elements it reports (`DAV:href`, `DAV:status`,
+//! `DAV:responsedescription`), each capped here. Counts are never capped.
+
+/// Caps a caller can choose. `Limits::default()` suits the proxy and `davaudit scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest element nesting accepted; a deeper element makes the body `Malformed` with
+    /// reason "too deep" (a legitimate multistatus is rarely deeper than 10).
+    pub max_depth: usize,
+    /// Bytes kept per text field of a failure (href, error, description), cut on a UTF-8
+    /// character boundary.
+    pub max_text: usize,
+    /// Failures kept with details; `Report::failure_count` still counts every failure.
+    pub max_failures: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 256,
+            max_text: 1024,
+            max_failures: 100,
+        }
+    }
+}
+
+/// Longest element or attribute name (bytes, prefix included) accepted; longer is
+/// `Malformed` ("name too long"). Names are kept per open element to check end tags, so this
+/// times `max_depth` bounds that stack.
+pub(crate) const MAX_NAME: usize = 1024;
+
+/// Namespace URIs are kept up to this many bytes (enough to print `{ns}name`).
+pub(crate) const MAX_NS_URI: usize = 1024;
+
+/// Namespace declarations in scope at once on the audited path (`DAV:multistatus`,
+/// `DAV:response`, `DAV:propstat`, `DAV:error` and their direct children); more is
+/// `Malformed` ("too many namespace declarations"). Declarations inside skipped subtrees
+/// (property values) are not kept at all.
+pub(crate) const MAX_BINDINGS: usize = 256;
+
+/// Longest entity or character reference name between `&` and `;`.
+pub(crate) const MAX_REF: usize = 64;
+
+/// Bytes of a `DAV:status` text kept for parsing, after leading whitespace is dropped and
+/// whitespace runs are collapsed; a status line needs far fewer.
+pub(crate) const MAX_STATUS: usize = 256;
+
+/// Bytes looked at before the first byte is lexed, to find a BOM or an XML declaration's
+/// `encoding`.
+pub(crate) const MAX_SNIFF: usize = 512;
+
+/// Appends `bytes` to `buf` without letting it grow past `cap`, cutting on a UTF-8 character
+/// boundary. `bytes` must start on a character boundary. Returns false once the cap was hit.
+pub(crate) fn push_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
+    let room = cap.saturating_sub(buf.len());
+    if bytes.len() <= room {
+        buf.extend_from_slice(bytes);
+        return true;
+    }
+    let mut n = room;
+    // Back off to a character boundary: never keep half a UTF-8 sequence.
+    while n > 0 && bytes.get(n).is_some_and(|b| b & 0xC0 == 0x80) {
+        n = n.saturating_sub(1);
+    }
+    buf.extend_from_slice(bytes.get(..n).unwrap_or_default());
+    false
+}

@@ -1,0 +1,242 @@
+//! [`Scanner`]: the sans-io front of the module. Bytes go in through [`Scanner::feed`] in
+//! chunks split anywhere; [`Scanner::finish`] returns the [`Report`]. It glues the charset
+//! front ([`super::charset`]), the lexer ([`super::lexer`]) and the tally
+//! ([`super::tally`]); no I/O, no time, no randomness, so any input replays exactly.
+
+use encoding_rs::DecoderResult;
+
+use super::charset::{self, Front};
+use super::lexer::Lexer;
+use super::limits::{Limits, MAX_SNIFF};
+use super::report::{Classify, Malformed, Outcome, Report};
+use super::tally::Tally;
+
+/// How the body ended, as seen by whoever fed the scanner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The whole body was fed: a document cut short is `Malformed`.
+    Complete,
+    /// The body ended early (upstream reset, client gone): outcome `Truncated`, counts so
+    /// far kept (a `Malformed` found before wins).
+    Truncated,
+    /// The audit fell behind and stopped: outcome `Lagging`, counts so far kept (a
+    /// `Malformed` found before wins).
+    Lagging,
+}
+
+/// Streaming multistatus scanner with constant memory. See the module docs.
+#[derive(Debug)]
+pub struct Scanner<C: Classify> {
+    front: Front,
+    lexer: Lexer,
+    tally: Tally<C>,
+    /// Bytes fed, before any transcoding.
+    bytes: u64,
+    /// Bytes of a UTF-8 BOM: lexer offsets + bom = body offsets.
+    bom: u64,
+    /// The first well-formedness error; input after it is ignored.
+    error: Option<Malformed>,
+}
+
+impl<C: Classify> Scanner<C> {
+    /// A scanner for one body. `classify` decides which statuses are failures.
+    pub fn new(classify: C, limits: Limits) -> Self {
+        Scanner {
+            front: Front::Sniff(Vec::new()),
+            lexer: Lexer::new(&limits),
+            tally: Tally::new(classify, limits),
+            bytes: 0,
+            bom: 0,
+            error: None,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Heap bytes held by the scanner's buffers (the constant-memory claim, for tests).
+    #[doc(hidden)]
+    pub fn heap_bytes(&self) -> usize {
+        let front = match &self.front {
+            Front::Sniff(head) => head.capacity(),
+            Front::Utf8 { .. } => 0,
+            Front::Transcode { out, .. } => out.capacity(),
+        };
+        front.saturating_add(self.lexer.heap_bytes())
+    }
+
+    /// Scans the next chunk of the body. Never panics; ignores input after a malformed one.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.bytes = self.bytes.saturating_add(chunk.len() as u64);
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.feed_inner(chunk) {
+            self.error = Some(e);
+        }
+    }
+
+    fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Malformed> {
+        let mut rest = chunk;
+        if let Front::Sniff(head) = &mut self.front {
+            let take = MAX_SNIFF.saturating_sub(head.len()).min(rest.len());
+            let (first, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
+            head.extend_from_slice(first);
+            rest = tail;
+            self.decide(false)?;
+        }
+        self.process(rest)
+    }
+
+    /// Chooses the encoding once the first bytes allow it, then lexes them.
+    fn decide(&mut self, eof: bool) -> Result<(), Malformed> {
+        let Front::Sniff(head) = &self.front else {
+            return Ok(());
+        };
+        let choice = match charset::sniff(head, eof) {
+            None => return Ok(()),
+            Some(choice) => choice?,
+        };
+        let Front::Sniff(head) = std::mem::replace(&mut self.front, choice.front) else {
+            return Ok(());
+        };
+        self.bom = choice.bom as u64;
+        self.process(head.get(choice.bom..).unwrap_or_default())
+    }
+
+    fn process(&mut self, bytes: &[u8]) -> Result<(), Malformed> {
+        let bom = self.bom;
+        let shift = |mut e: Malformed| {
+            e.offset = e.offset.saturating_add(bom);
+            e
+        };
+        match &mut self.front {
+            Front::Sniff(_) => Ok(()),
+            Front::Utf8 { carry, len } => {
+                let mut bytes = bytes;
+                if *len > 0 {
+                    let lead = carry.first().copied().unwrap_or(0);
+                    let need = charset::sequence_len(lead);
+                    while *len < need {
+                        let Some((&b, tail)) = bytes.split_first() else {
+                            return Ok(());
+                        };
+                        if let Some(slot) = carry.get_mut(*len) {
+                            *slot = b;
+                        }
+                        *len = len.saturating_add(1);
+                        bytes = tail;
+                    }
+                    let seq = carry.get(..need).unwrap_or_default();
+                    if std::str::from_utf8(seq).is_err() {
+                        return Err(shift(invalid_utf8(&self.lexer)));
+                    }
+                    *len = 0;
+                    self.lexer.run(seq, &mut self.tally).map_err(shift)?;
+                }
+                match std::str::from_utf8(bytes) {
+                    Ok(_) => self.lexer.run(bytes, &mut self.tally).map_err(shift),
+                    Err(e) => {
+                        let (valid, tail) = bytes
+                            .split_at_checked(e.valid_up_to())
+                            .unwrap_or((bytes, &[]));
+                        self.lexer.run(valid, &mut self.tally).map_err(shift)?;
+                        if e.error_len().is_some() || tail.len() > 3 {
+                            return Err(shift(invalid_utf8(&self.lexer)));
+                        }
+                        for (slot, &b) in carry.iter_mut().zip(tail) {
+                            *slot = b;
+                        }
+                        *len = tail.len();
+                        Ok(())
+                    }
+                }
+            }
+            Front::Transcode { decoder, out } => {
+                let mut bytes = bytes;
+                loop {
+                    let (result, read, written) =
+                        decoder.decode_to_utf8_without_replacement(bytes, out, false);
+                    let text = out.get(..written).unwrap_or_default();
+                    self.lexer.run(text, &mut self.tally)?;
+                    bytes = bytes.get(read..).unwrap_or_default();
+                    if charset::decoder_failed(&result) {
+                        return Err(invalid_encoding(&self.lexer, decoder.encoding().name()));
+                    }
+                    if result == DecoderResult::InputEmpty {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of the body: checks it may end here (for `Complete`) and returns the report.
+    pub fn finish(mut self, end: BodyEnd) -> Report {
+        if self.error.is_none()
+            && let Err(e) = self.finish_inner(end)
+        {
+            self.error = Some(e);
+        }
+        let mut report = Report::empty(Outcome::Clean);
+        let multistatus = self.tally.is_multistatus();
+        self.tally.report(&mut report);
+        report.bytes = self.bytes;
+        report.outcome = match (self.error.is_some(), end) {
+            (true, _) => Outcome::Malformed,
+            (false, BodyEnd::Truncated) => Outcome::Truncated,
+            (false, BodyEnd::Lagging) => Outcome::Lagging,
+            (false, BodyEnd::Complete) if !multistatus => Outcome::NotMultistatus,
+            (false, BodyEnd::Complete) if report.failure_count > 0 => Outcome::PartialFailure,
+            (false, BodyEnd::Complete) => Outcome::Clean,
+        };
+        report.malformed = self.error;
+        report
+    }
+
+    fn finish_inner(&mut self, end: BodyEnd) -> Result<(), Malformed> {
+        self.decide(true)?;
+        if end != BodyEnd::Complete {
+            return Ok(());
+        }
+        let bom = self.bom;
+        match &mut self.front {
+            Front::Utf8 { len, .. } if *len > 0 => {
+                return Err(Malformed {
+                    offset: self.lexer.consumed().saturating_add(bom),
+                    reason: "invalid UTF-8".to_owned(),
+                });
+            }
+            Front::Transcode { decoder, out } => {
+                let (result, _, written) =
+                    decoder.decode_to_utf8_without_replacement(&[], out, true);
+                let text = out.get(..written).unwrap_or_default();
+                self.lexer.run(text, &mut self.tally)?;
+                if charset::decoder_failed(&result) {
+                    return Err(invalid_encoding(&self.lexer, decoder.encoding().name()));
+                }
+            }
+            _ => {}
+        }
+        self.lexer.finish().map_err(|mut e| {
+            e.offset = e.offset.saturating_add(bom);
+            e
+        })
+    }
+}
+
+fn invalid_utf8(lexer: &Lexer) -> Malformed {
+    Malformed {
+        offset: lexer.consumed(),
+        reason: "invalid UTF-8".to_owned(),
+    }
+}
+
+fn invalid_encoding(lexer: &Lexer, name: &str) -> Malformed {
+    Malformed {
+        offset: lexer.consumed(),
+        reason: format!("invalid byte sequence for {name}"),
+    }
+}

@@ -1,0 +1,84 @@
+//! `DAV:status` text to [`Code`]: `HTTP/1.1 423 Locked` -> `423`.
+//!
+//! Accepted: optional XML whitespace around and between the parts, any version written
+//! `HTTP/<digits>[.<digits>]`, a three-digit code `100..=999`, an optional reason phrase.
+//! Anything else is [`Code::Invalid`] (counted, never dropped).
+
+use super::report::Code;
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Parses a status line (any whitespace, possibly truncated after the code).
+pub(crate) fn parse(text: &[u8]) -> Code {
+    let mut tokens = text.split(|&b| is_ws(b)).filter(|t| !t.is_empty());
+    let (Some(version), Some(code)) = (tokens.next(), tokens.next()) else {
+        return Code::Invalid;
+    };
+    if !is_version(version) {
+        return Code::Invalid;
+    }
+    match code {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            let digit = |d: &u8| u16::from(d.saturating_sub(b'0'));
+            let n = digit(a)
+                .saturating_mul(100)
+                .saturating_add(digit(b).saturating_mul(10))
+                .saturating_add(digit(c));
+            Code::Status(n)
+        }
+        _ => Code::Invalid,
+    }
+}
+
+/// `HTTP/` DIGIT+ [ `.` DIGIT+ ]
+fn is_version(v: &[u8]) -> bool {
+    let Some(rest) = v.strip_prefix(b"HTTP/") else {
+        return false;
+    };
+    let mut parts = rest.splitn(2, |&b| b == b'.');
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    let major = parts.next();
+    match parts.next() {
+        None => digits(major),
+        minor => digits(major) && digits(minor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_parse_to_codes() {
+        let cases: &[(&str, Code)] = &[
+            ("HTTP/1.1 200 OK", Code::Status(200)),
+            ("HTTP/1.1 423 Locked", Code::Status(423)),
+            (
+                "  \n\tHTTP/1.1\t424   Failed Dependency \r\n",
+                Code::Status(424),
+            ),
+            ("HTTP/1.0 404", Code::Status(404)),
+            ("HTTP/2 507 Insufficient Storage", Code::Status(507)),
+            ("HTTP/2.0 999", Code::Status(999)),
+            ("HTTP/1.1 100 Continue", Code::Status(100)),
+            ("HTTP/1.1 099 x", Code::Invalid),
+            ("HTTP/1.1 2000 OK", Code::Invalid),
+            ("HTTP/1.1 20 OK", Code::Invalid),
+            ("HTTP/1.1 200OK", Code::Invalid),
+            ("http/1.1 200 OK", Code::Invalid),
+            ("HTTP/ 200 OK", Code::Invalid),
+            ("HTTP/1. 200 OK", Code::Invalid),
+            ("HTTP/1.1.1 200 OK", Code::Invalid),
+            ("200 OK", Code::Invalid),
+            ("", Code::Invalid),
+            ("   ", Code::Invalid),
+            ("HTTP/1.1", Code::Invalid),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! What the audited elements say: entries, statuses per level and code, and the failures
+//! kept with their details. Fed by the lexer through [`Sink`]; turned into a [`Report`] by
+//! [`Tally::report`].
+//!
+//! Statuses are counted per entry when its `DAV:response` ends (a response-level
+//! `DAV:status` replaces the propstat-level ones, wherever it appears), or at the end of the
+//! body for an entry left open by a truncated or malformed body (counts up to there are kept).
+//! Failures are kept in two lists capped at `max_failures` each, root causes and 424 Failed
+//! Dependency, so a flood of 424s never pushes out the failure that caused them; the report
+//! lists root causes first.
+
+use std::collections::BTreeMap;
+
+use super::lexer::{Role, Sink};
+use super::limits::{Limits, MAX_STATUS, push_capped};
+use super::report::{Classify, Code, Failure, Level, Report};
+use super::status_line;
+
+/// Failures with details, capped per kind (root cause vs 424).
+#[derive(Debug, Default)]
+struct Kept {
+    causes: Vec<Failure>,
+    dependent: Vec<Failure>,
+}
+
+impl Kept {
+    fn push(&mut self, failure: Failure, cap: usize) {
+        let list = if failure.code == Code::Status(424) {
+            &mut self.dependent
+        } else {
+            &mut self.causes
+        };
+        if list.len() < cap {
+            list.push(failure);
+        }
+    }
+}
+
+/// Counts by code, few distinct codes per entry: a short list beats a map.
+#[derive(Debug, Default)]
+struct CodeCounts(Vec<(Code, u64)>);
+
+impl CodeCounts {
+    fn add(&mut self, code: Code) {
+        match self.0.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => self.0.push((code, 1)),
+        }
+    }
+}
+
+/// The open `DAV:propstat`.
+#[derive(Debug, Default)]
+struct Propstat {
+    /// Failing codes in document order (capped).
+    failing: Vec<Code>,
+    error: Option<String>,
+    description: Option<String>,
+}
+
+/// The open `DAV:response`.
+#[derive(Debug, Default)]
+struct Entry {
+    href: Option<String>,
+    response_codes: CodeCounts,
+    response_failing: Vec<Code>,
+    propstat_codes: CodeCounts,
+    /// Propstat-level failures with their propstat's details; href and response-level
+    /// error/description are filled in when the entry ends.
+    propstat_failing: Kept,
+    propstat: Option<Propstat>,
+    error: Option<String>,
+    description: Option<String>,
+}
+
+/// Accumulates one body's audit.
+#[derive(Debug)]
+pub(crate) struct Tally<C> {
+    classify: C,
+    limits: Limits,
+    multistatus: bool,
+    entries: u64,
+    response_status: BTreeMap<Code, u64>,
+    propstat_status: BTreeMap<Code, u64>,
+    failure_count: u64,
+    kept: Kept,
+    entry: Option<Entry>,
+}
+
+fn text(bytes: &[u8], cap: usize) -> String {
+    let mut kept = Vec::with_capacity(bytes.len().min(cap));
+    push_capped(&mut kept, bytes.trim_ascii(), cap);
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+impl<C: Classify> Tally<C> {
+    pub(crate) fn new(classify: C, limits: Limits) -> Self {
+        Tally {
+            classify,
+            limits,
+            multistatus: false,
+            entries: 0,
+            response_status: BTreeMap::new(),
+            propstat_status: BTreeMap::new(),
+            failure_count: 0,
+            kept: Kept::default(),
+            entry: None,
+        }
+    }
+
+    /// True once the root element was `DAV:multistatus`.
+    pub(crate) fn is_multistatus(&self) -> bool {
+        self.multistatus
+    }
+
+    fn end_propstat(&mut self) {
+        let cap = self.limits.max_failures;
+        let Some(entry) = self.entry.as_mut() else {
+            return;
+        };
+        let Some(ps) = entry.propstat.take() else {
+            return;
+        };
+        for code in ps.failing {
+            let failure = Failure {
+                href: String::new(),
+                level: Level::Propstat,
+                code,
+                error: ps.error.clone(),
+                description: ps.description.clone(),
+            };
+            entry.propstat_failing.push(failure, cap);
+        }
+    }
+
+    /// Counts the open entry (at its end tag, or at the end of the body).
+    fn end_entry(&mut self) {
+        self.end_propstat();
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let cap = self.limits.max_failures;
+        let href = entry.href.unwrap_or_default();
+        if !entry.response_codes.0.is_empty() {
+            for (code, n) in entry.response_codes.0 {
+                let slot = self.response_status.entry(code).or_insert(0);
+                *slot = slot.saturating_add(n);
+                if self.classify.is_failure(Level::Response, code) {
+                    self.failure_count = self.failure_count.saturating_add(n);
+                }
+            }
+            for code in entry.response_failing {
+                let failure = Failure {
+                    href: href.clone(),
+                    level: Level::Response,
+                    code,
+                    error: entry.error.clone(),
+                    description: entry.description.clone(),
+                };
+                self.kept.push(failure, cap);
+            }
+        } else {
+            for (code, n) in entry.propstat_codes.0 {
+                let slot = self.propstat_status.entry(code).or_insert(0);
+                *slot = slot.saturating_add(n);
+                if self.classify.is_failure(Level::Propstat, code) {
+                    self.failure_count = self.failure_count.saturating_add(n);
+                }
+            }
+            let Kept { causes, dependent } = entry.propstat_failing;
+            for mut failure in causes.into_iter().chain(dependent) {
+                failure.href.clone_from(&href);
+                if failure.error.is_none() {
+                    failure.error.clone_from(&entry.error);
+                }
+                if failure.description.is_none() {
+                    failure.description.clone_from(&entry.description);
+                }
+                self.kept.push(failure, cap);
+            }
+        }
+    }
+
+    /// Closes whatever is open and fills `report` with the counts and kept failures.
+    pub(crate) fn report(mut self, report: &mut Report) {
+        self.end_entry();
+        report.entries = self.entries;
+        report.response_status = self.response_status;
+        report.propstat_status = self.propstat_status;
+        report.failure_count = self.failure_count;
+        let Kept {
+            mut causes,
+            dependent,
+        } = self.kept;
+        causes.extend(dependent);
+        causes.truncate(self.limits.max_failures);
+        report.failures = causes;
+    }
+}
+
+impl<C: Classify> Sink for Tally<C> {
+    fn start(&mut self, role: Role) {
+        match role {
+            Role::Multistatus => self.multistatus = true,
+            Role::Response => {
+                self.end_entry();
+                self.entries = self.entries.saturating_add(1);
+                self.entry = Some(Entry::default());
+            }
+            Role::Propstat => {
+                if let Some(entry) = self.entry.as_mut() {
+                    entry.propstat = Some(Propstat::default());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, role: Role, captured: &[u8]) {
+        let max_text = self.limits.max_text;
+        let cap = self.limits.max_failures;
+        match role {
+            Role::Response => self.end_entry(),
+            Role::Propstat => self.end_propstat(),
+            Role::Href => {
+                if let Some(entry) = self.entry.as_mut()
+                    && entry.href.is_none()
+                {
+                    entry.href = Some(text(captured, max_text));
+                }
+            }
+            Role::Status(level) => {
+                let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
+                let failing = self.classify.is_failure(level, code);
+                let Some(entry) = self.entry.as_mut() else {
+                    return;
+                };
+                match level {
+                    Level::Response => {
+                        entry.response_codes.add(code);
+                        if failing && entry.response_failing.len() < cap.saturating_mul(2) {
+                            entry.response_failing.push(code);
+                        }
+                    }
+                    Level::Propstat => {
+                        entry.propstat_codes.add(code);
+                        if let Some(ps) = entry.propstat.as_mut()
+                            && failing
+                            && ps.failing.len() < cap.saturating_mul(2)
+                        {
+                            ps.failing.push(code);
+                        }
+                    }
+                }
+            }
+            Role::Description(level) => {
+                let Some(entry) = self.entry.as_mut() else {
+                    return;
+                };
+                let slot = match level {
+                    Level::Response => &mut entry.description,
+                    Level::Propstat => match entry.propstat.as_mut() {
+                        Some(ps) => &mut ps.description,
+                        None => return,
+                    },
+                };
+                if slot.is_none() {
+                    *slot = Some(text(captured, max_text));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn error_child(&mut self, owner: Level, name: &str) {
+        let Some(entry) = self.entry.as_mut() else {
+            return;
+        };
+        let slot = match owner {
+            Level::Response => &mut entry.error,
+            Level::Propstat => match entry.propstat.as_mut() {
+                Some(ps) => &mut ps.error,
+                None => return,
+            },
+        };
+        if slot.is_none() {
+            *slot = Some(text(name.as_bytes(), self.limits.max_text));
+        }
+    }
+}

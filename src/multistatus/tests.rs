@@ -1,0 +1,786 @@
+//! Unit and property tests of the scanner: every edge case of the audit semantics, split
+//! equivalence (exhaustive on small bodies, random on generated ones), constant memory on
+//! huge bodies generated on the fly, and the `tests/corpus` bodies against their
+//! independently counted expectations.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn scan(body: &[u8]) -> Report {
+    scan_slice(body, AllErrors, Limits::default())
+}
+
+/// Scans `body` whole, then checks every single split point and byte-at-a-time feeding give
+/// the same report.
+fn scan_checked(body: &[u8]) -> Report {
+    let whole = scan(body);
+    for cut in 0..=body.len() {
+        check_split_equivalence(body, &[cut]);
+    }
+    let mut s = Scanner::new(AllErrors, Limits::default());
+    for b in body {
+        s.feed(std::slice::from_ref(b));
+    }
+    assert_eq!(s.finish(BodyEnd::Complete), whole, "byte at a time");
+    whole
+}
+
+fn codes(map: &BTreeMap<Code, u64>) -> Vec<(String, u64)> {
+    map.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+}
+
+fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    list.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()
+}
+
+fn ms(inner: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">{inner}</D:multistatus>"#
+    )
+}
+
+fn resp_status(href: &str, status: &str) -> String {
+    format!("<D:response><D:href>{href}</D:href><D:status>{status}</D:status></D:response>")
+}
+
+fn resp_propstat(href: &str, statuses: &[&str]) -> String {
+    let ps: String = statuses
+        .iter()
+        .map(|s| {
+            format!("<D:propstat><D:prop><D:x/></D:prop><D:status>{s}</D:status></D:propstat>")
+        })
+        .collect();
+    format!("<D:response><D:href>{href}</D:href>{ps}</D:response>")
+}
+
+#[test]
+fn counts_levels_and_codes_under_the_d_prefix() {
+    let body = ms(&format!(
+        "{}{}{}",
+        resp_propstat("/a", &["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]),
+        resp_status("/b", "HTTP/1.1 423 Locked"),
+        resp_status("/c", "HTTP/1.1 424 Failed Dependency"),
+    ));
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::PartialFailure);
+    assert_eq!(r.entries, 3);
+    assert_eq!(codes(&r.propstat_status), pairs(&[("200", 1), ("404", 1)]));
+    assert_eq!(codes(&r.response_status), pairs(&[("423", 1), ("424", 1)]));
+    assert_eq!(r.failure_count, 3);
+    assert_eq!(r.bytes, body.len() as u64);
+    assert!(r.malformed.is_none());
+}
+
+#[test]
+fn clean_when_every_status_is_a_success() {
+    let r = scan_checked(ms(&resp_propstat("/a", &["HTTP/1.1 200 OK"])).as_bytes());
+    assert_eq!(r.outcome, Outcome::Clean);
+    assert_eq!(r.failure_count, 0);
+    assert!(r.failures.is_empty());
+}
+
+#[test]
+fn default_namespace_and_any_prefix_are_dav() {
+    let body = br#"<multistatus xmlns="DAV:"><response><href>/a</href><status>HTTP/1.1 403 Forbidden</status></response>
+        <lp1:response xmlns:lp1="DAV:"><lp1:href>/b</lp1:href><lp1:status>HTTP/1.1 500 x</lp1:status></lp1:response></multistatus>"#;
+    let r = scan_checked(body);
+    assert_eq!(r.entries, 2);
+    assert_eq!(codes(&r.response_status), pairs(&[("403", 1), ("500", 1)]));
+    assert_eq!(r.failures[0].href, "/a");
+    assert_eq!(r.failures[1].href, "/b");
+}
+
+#[test]
+fn elements_are_matched_by_namespace_not_prefix() {
+    // D is redeclared to another namespace on one response: that response is not DAV:.
+    let body = br#"<D:multistatus xmlns:D="DAV:">
+        <D:response xmlns:D="urn:not-dav"><D:status>HTTP/1.1 500 x</D:status></D:response>
+        <D:response><D:href>/ok</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response>
+        <x:response xmlns:x="DAV:"><x:href>/x</x:href>
+          <x:propstat xmlns:D="urn:other"><D:status>HTTP/1.1 500 no</D:status>
+            <x:status>HTTP/1.1 201 Created</x:status></x:propstat></x:response>
+        <response xmlns="DAV:"><href>/d</href><status>HTTP/1.1 204</status></response>
+    </D:multistatus>"#;
+    let r = scan_checked(body);
+    assert_eq!(r.entries, 3);
+    assert_eq!(codes(&r.response_status), pairs(&[("200", 1), ("204", 1)]));
+    assert_eq!(codes(&r.propstat_status), pairs(&[("201", 1)]));
+    assert_eq!(r.outcome, Outcome::Clean);
+}
+
+#[test]
+fn a_status_in_another_namespace_is_not_counted() {
+    let body = ms(r#"<D:response><D:href>/a</D:href><D:propstat><D:prop/>
+        <z:status xmlns:z="http://example.com/ns">HTTP/1.1 500 Nope</z:status>
+        <D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"#);
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(codes(&r.propstat_status), pairs(&[("200", 1)]));
+    assert_eq!(r.outcome, Outcome::Clean);
+}
+
+#[test]
+fn root_not_dav_multistatus_is_not_multistatus() {
+    for body in [
+        &b"<html><body>nope</body></html>"[..],
+        br#"<x:multistatus xmlns:x="urn:other"><x:response/></x:multistatus>"#,
+        br#"<D:error xmlns:D="DAV:"><D:lock-token-submitted/></D:error>"#,
+    ] {
+        let r = scan_checked(body);
+        assert_eq!(
+            r.outcome,
+            Outcome::NotMultistatus,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(r.entries, 0);
+    }
+    // Well-formedness is still checked to the end.
+    let r = scan(b"<html><body></html>");
+    assert_eq!(r.outcome, Outcome::Malformed);
+}
+
+#[test]
+fn comments_pis_and_cdata_are_handled() {
+    let body = br#"<?xml version="1.0"?>
+<!-- leading comment with <D:response> inside -->
+<?some-pi data <D:status>?>
+<D:multistatus xmlns:D="DAV:"><!-- <D:response><D:status>HTTP/1.1 500</D:status></D:response> -->
+<D:response><D:href><![CDATA[/a&b]]></D:href><D:status><![CDATA[HTTP/1.1 ]]><!-- x -->423<?pi ?> Locked</D:status>
+<D:responsedescription><![CDATA[ it ]] is ]]]>locked</D:responsedescription></D:response>
+<D:response><D:href>/p</D:href><D:propstat><D:prop><x:v xmlns:x="u"><![CDATA[</D:prop><D:response>]]><!-- </D:prop> --></x:v></D:prop>
+<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>
+</D:multistatus>
+<!-- trailing -->
+"#;
+    let r = scan_checked(body);
+    assert_eq!(r.entries, 2, "{r:?}");
+    assert_eq!(codes(&r.response_status), pairs(&[("423", 1)]));
+    assert_eq!(codes(&r.propstat_status), pairs(&[("200", 1)]));
+    assert_eq!(r.failures[0].href, "/a&b");
+    assert_eq!(
+        r.failures[0].description.as_deref(),
+        Some("it ]] is ]locked")
+    );
+}
+
+#[test]
+fn utf8_bom_is_skipped_and_counted_in_offsets() {
+    let mut body = vec![0xEF, 0xBB, 0xBF];
+    body.extend_from_slice(ms(&resp_status("/a", "HTTP/1.1 200 OK")).as_bytes());
+    let r = scan_checked(&body);
+    assert_eq!(r.outcome, Outcome::Clean);
+    assert_eq!(r.entries, 1);
+    let mut bad = vec![0xEF, 0xBB, 0xBF];
+    bad.extend_from_slice(b"<a></b>");
+    let r = scan_checked(&bad);
+    assert_eq!(r.malformed.unwrap().offset, 6);
+}
+
+fn utf16(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let units = bom.then_some(0xFEFF).into_iter().chain(s.encode_utf16());
+    for u in units {
+        out.extend_from_slice(&if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+#[test]
+fn utf16_bodies_with_a_bom_are_read() {
+    let doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-16"?>{}"#,
+        &ms(&resp_status("/é/ü€𝄞", "HTTP/1.1 423 Locked"))[38..]
+    );
+    for (be, bom) in [(false, true), (true, true), (false, false), (true, false)] {
+        let body = utf16(&doc, be, bom);
+        let r = scan_checked(&body);
+        assert_eq!(
+            r.outcome,
+            Outcome::PartialFailure,
+            "be={be} bom={bom} {r:?}"
+        );
+        assert_eq!(r.failures[0].href, "/é/ü€𝄞");
+        assert_eq!(r.bytes, body.len() as u64);
+    }
+    // An unpaired surrogate is malformed.
+    let mut body = utf16("<a>", false, true);
+    body.extend_from_slice(&[0x00, 0xD8, b'x', 0]);
+    assert_eq!(scan_checked(&body).outcome, Outcome::Malformed);
+}
+
+#[test]
+fn declared_single_byte_encodings_are_transcoded() {
+    for label in ["ISO-8859-1", "windows-1252", "latin1"] {
+        let mut body = format!(r#"<?xml version="1.0" encoding="{label}"?>"#).into_bytes();
+        body.extend_from_slice(br#"<D:multistatus xmlns:D="DAV:"><D:response><D:href>/caf"#);
+        body.push(0xE9); // é in both
+        body.extend_from_slice(
+            b"</D:href><D:status>HTTP/1.1 403 x</D:status><D:responsedescription>",
+        );
+        body.push(0x80); // euro sign in windows-1252 (ISO-8859-1 labels are windows-1252 in WHATWG)
+        body.extend_from_slice(b"</D:responsedescription></D:response></D:multistatus>");
+        let r = scan_checked(&body);
+        assert_eq!(r.outcome, Outcome::PartialFailure, "{label}: {r:?}");
+        assert_eq!(r.failures[0].href, "/café");
+        assert_eq!(r.failures[0].description.as_deref(), Some("€"));
+    }
+    let r = scan_checked(br#"<?xml version="1.0" encoding="x-no-such"?><a/>"#);
+    assert_eq!(r.outcome, Outcome::Malformed);
+    assert!(r.malformed.unwrap().reason.contains("unsupported encoding"));
+}
+
+#[test]
+fn invalid_utf8_is_malformed_at_its_offset() {
+    let mut body = b"<a>xx".to_vec();
+    body.extend_from_slice(&[0xE2, 0x28, 0xA1]);
+    body.extend_from_slice(b"</a>");
+    let r = scan_checked(&body);
+    assert_eq!(
+        r.malformed.unwrap(),
+        Malformed {
+            offset: 5,
+            reason: "invalid UTF-8".into()
+        }
+    );
+    // A character cut by the end of the body.
+    let r = scan_checked(&[b'<', b'a', b'/', b'>', 0xE2, 0x82]);
+    assert_eq!(r.malformed.unwrap().offset, 4);
+}
+
+#[test]
+fn entity_bomb_costs_nothing_and_is_never_expanded() {
+    let mut body = String::from(
+        r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!-- a comment with ]> and " quotes -->
+ <?pi with ]> inside?>
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">"#,
+    );
+    for i in 2..10 {
+        let prev = format!("&lol{};", i - 1).repeat(10);
+        body.push_str(&format!("\n <!ENTITY lol{i} '{prev}'>"));
+    }
+    body.push_str("\n]>\n");
+    let doc = ms(&resp_status("/&lol9;", "HTTP/1.1 500 &lol9;"));
+    body.push_str(&doc[doc.find("<D:multistatus").unwrap()..]);
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::PartialFailure, "{r:?}");
+    assert_eq!(r.failures[0].href, "/&lol9;");
+    assert!(r.heap_bytes_hint() < 64 * 1024);
+}
+
+trait HeapHint {
+    fn heap_bytes_hint(&self) -> usize;
+}
+impl HeapHint for Report {
+    fn heap_bytes_hint(&self) -> usize {
+        self.failures
+            .iter()
+            .map(|f| f.href.len() + f.error.as_ref().map_or(0, String::len))
+            .sum()
+    }
+}
+
+#[test]
+fn doctype_forms_are_skipped() {
+    for doctype in [
+        "<!DOCTYPE D:multistatus>",
+        r#"<!DOCTYPE D:multistatus SYSTEM "x>y.dtd">"#,
+        r#"<!DOCTYPE D:multistatus PUBLIC "-//x//EN" 'y]>.dtd' [ <!ELEMENT a ANY> ] >"#,
+    ] {
+        let body = format!(
+            "{doctype}<D:multistatus xmlns:D=\"DAV:\">{}</D:multistatus>",
+            resp_status("/a", "HTTP/1.1 200 OK")
+        );
+        let r = scan_checked(body.as_bytes());
+        assert_eq!(r.outcome, Outcome::Clean, "{doctype}: {r:?}");
+    }
+    // Only one DOCTYPE, only before the root.
+    assert_eq!(
+        scan(b"<!DOCTYPE a><!DOCTYPE a><a/>").outcome,
+        Outcome::Malformed
+    );
+    assert_eq!(scan(b"<a><!DOCTYPE a></a>").outcome, Outcome::Malformed);
+}
+
+#[test]
+fn references_are_decoded_in_kept_text() {
+    let body = ms(
+        r#"<D:response><D:href> /a&amp;b&#x2F;c&#47;&lt;&gt;&quot;&apos;&unknown; </D:href>
+        <D:status>&#x48;TTP/1.1&#32;507 x</D:status></D:response>"#,
+    );
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(codes(&r.response_status), pairs(&[("507", 1)]));
+    assert_eq!(r.failures[0].href, "/a&b/c/<>\"'&unknown;");
+    for bad in [
+        "&#0;",
+        "&#xD800;",
+        "&#;",
+        "&;",
+        "& x;",
+        "&a",
+        "&#x110000;",
+        "&#12a;",
+    ] {
+        let body = ms(&format!("<D:response>{bad}</D:response>"));
+        assert_eq!(
+            scan_checked(body.as_bytes()).outcome,
+            Outcome::Malformed,
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn status_lines_with_odd_whitespace_versions_and_garbage() {
+    let statuses = [
+        ("\n  HTTP/1.1\n  200\n  OK\n", "200"),
+        ("\tHTTP/1.0 404", "404"),
+        ("HTTP/2 423 Locked  ", "423"),
+        ("HTTP/1.1 42 Short", "invalid"),
+        ("OK", "invalid"),
+        ("", "invalid"),
+        ("HTTP/1.1 200OK", "invalid"),
+    ];
+    let inner: String = statuses.iter().map(|(s, _)| resp_status("/s", s)).collect();
+    let r = scan_checked(ms(&inner).as_bytes());
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, c) in statuses {
+        *want.entry(c.to_owned()).or_default() += 1;
+    }
+    let got: BTreeMap<String, u64> = codes(&r.response_status).into_iter().collect();
+    assert_eq!(got, want);
+    // invalid is a failure under AllErrors.
+    assert_eq!(r.failure_count, 4 + 2);
+}
+
+#[test]
+fn response_level_status_wins_over_propstats() {
+    let body = ms(
+        r#"<D:response><D:href>/a</D:href><D:propstat><D:prop/><D:status>HTTP/1.1 500 x</D:status></D:propstat>
+        <D:status>HTTP/1.1 200 OK</D:status></D:response>"#,
+    );
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(codes(&r.response_status), pairs(&[("200", 1)]));
+    assert!(r.propstat_status.is_empty());
+    assert_eq!(r.outcome, Outcome::Clean);
+}
+
+#[test]
+fn failure_details_error_child_and_description() {
+    let body = ms(
+        r#"<D:response><D:href>/locked/</D:href><D:href>/second</D:href>
+        <D:status>HTTP/1.1 423 Locked</D:status>
+        <D:error><D:lock-token-submitted><D:href>/inner</D:href></D:lock-token-submitted><D:other/></D:error>
+        <D:responsedescription>
+            The resource is locked
+        </D:responsedescription></D:response>
+        <D:response><D:href>/p</D:href><D:propstat><D:prop><D:getetag/></D:prop><D:status>HTTP/1.1 403 Forbidden</D:status>
+        <D:error><C:valid-x xmlns:C="urn:ietf:params:xml:ns:caldav"/></D:error></D:propstat>
+        <D:propstat><D:prop><D:x/></D:prop><D:status>HTTP/1.1 424 Failed Dependency</D:status></D:propstat>
+        <D:responsedescription>whole</D:responsedescription></D:response>"#,
+    );
+    let r = scan_checked(body.as_bytes());
+    let f = &r.failures;
+    assert_eq!(f.len(), 3, "{f:?}");
+    assert_eq!(f[0].href, "/locked/");
+    assert_eq!(f[0].level, Level::Response);
+    assert_eq!(f[0].code, Code::Status(423));
+    assert_eq!(f[0].error.as_deref(), Some("DAV:lock-token-submitted"));
+    assert_eq!(f[0].description.as_deref(), Some("The resource is locked"));
+    assert_eq!(f[1].href, "/p");
+    assert_eq!(f[1].level, Level::Propstat);
+    assert_eq!(
+        f[1].error.as_deref(),
+        Some("{urn:ietf:params:xml:ns:caldav}valid-x")
+    );
+    assert_eq!(f[1].description.as_deref(), Some("whole"));
+    assert_eq!(f[2].code, Code::Status(424));
+}
+
+#[test]
+fn failures_are_capped_but_counted_with_424s_last() {
+    let mut inner = String::new();
+    for i in 0..300 {
+        inner.push_str(&resp_status(
+            &format!("/dep{i}"),
+            "HTTP/1.1 424 Failed Dependency",
+        ));
+    }
+    inner.push_str(&resp_status("/cause", "HTTP/1.1 423 Locked"));
+    for i in 0..300 {
+        inner.push_str(&resp_status(&format!("/more{i}"), "HTTP/1.1 500 x"));
+    }
+    let limits = Limits {
+        max_failures: 10,
+        ..Limits::default()
+    };
+    let r = scan_slice(ms(&inner).as_bytes(), AllErrors, limits);
+    assert_eq!(r.failure_count, 601);
+    assert_eq!(r.failures.len(), 10);
+    assert_eq!(r.failures[0].href, "/cause");
+    assert!(r.failures.iter().all(|f| f.code != Code::Status(424)));
+    let r = scan_slice(
+        ms(&inner[..inner.find("/more0").unwrap() - 30]).as_bytes(),
+        AllErrors,
+        limits,
+    );
+    assert_eq!(r.failures[0].href, "/cause");
+    assert_eq!(r.failures[1].code, Code::Status(424));
+    assert_eq!(r.failures[1].href, "/dep0");
+}
+
+#[test]
+fn kept_text_is_capped_on_a_char_boundary() {
+    let limits = Limits {
+        max_text: 5,
+        ..Limits::default()
+    };
+    let body = ms(&resp_status("/ééé", "HTTP/1.1 500 x"));
+    let r = scan_slice(body.as_bytes(), AllErrors, limits);
+    assert_eq!(r.failures[0].href, "/éé");
+    let body = ms(
+        r#"<D:response><D:href>/</D:href><D:status>HTTP/1.1 500 x</D:status><D:error><D:a-very-long-name/></D:error></D:response>"#,
+    );
+    let r = scan_slice(body.as_bytes(), AllErrors, limits);
+    assert_eq!(r.failures[0].error.as_deref(), Some("DAV:a"));
+}
+
+#[test]
+fn truncated_and_lagging_keep_counts_so_far() {
+    let body = ms(&format!(
+        "{}{}",
+        resp_status("/a", "HTTP/1.1 500 x"),
+        resp_propstat("/b", &["HTTP/1.1 200 OK", "HTTP/1.1 403 x"])
+    ));
+    let cut = body.find("HTTP/1.1 403").unwrap();
+    for end in [BodyEnd::Truncated, BodyEnd::Lagging] {
+        let mut s = Scanner::new(AllErrors, Limits::default());
+        s.feed(&body.as_bytes()[..cut]);
+        let r = s.finish(end);
+        assert_eq!(
+            r.outcome,
+            if end == BodyEnd::Truncated {
+                Outcome::Truncated
+            } else {
+                Outcome::Lagging
+            }
+        );
+        assert_eq!(r.entries, 2);
+        assert_eq!(codes(&r.response_status), pairs(&[("500", 1)]));
+        assert_eq!(codes(&r.propstat_status), pairs(&[("200", 1)]));
+        assert_eq!(r.failure_count, 1);
+        assert_eq!(r.bytes, cut as u64);
+    }
+    // Complete: the same cut is malformed at the end, counts kept.
+    let mut s = Scanner::new(AllErrors, Limits::default());
+    s.feed(&body.as_bytes()[..cut]);
+    let r = s.finish(BodyEnd::Complete);
+    assert_eq!(r.outcome, Outcome::Malformed);
+    assert_eq!(r.malformed.unwrap().offset, cut as u64);
+    assert_eq!(r.entries, 2);
+    // Malformed wins over truncated.
+    let mut s = Scanner::new(AllErrors, Limits::default());
+    s.feed(b"<a></b>");
+    assert_eq!(s.finish(BodyEnd::Truncated).outcome, Outcome::Malformed);
+}
+
+#[test]
+fn malformed_bodies_report_offset_and_reason() {
+    let cases: &[(&str, u64, &str)] = &[
+        ("", 0, "empty body"),
+        ("  \n ", 4, "no root element"),
+        ("<a></b>", 3, "end tag does not match the open element"),
+        ("<a><b></a>", 6, "end tag does not match the open element"),
+        ("<a/><b/>", 4, "content after the root element"),
+        ("<a/>x", 4, "text outside the root element"),
+        ("x<a/>", 0, "text outside the root element"),
+        ("<a>", 3, "unexpected end of body"),
+        ("<a><!-- a -- b --></a>", 3, "'--' inside a comment"),
+        ("<a>< b/></a>", 3, "invalid character after '<'"),
+        ("<a x='<'/>", 0, "'<' in attribute value"),
+        ("<![CDATA[x]]><a/>", 0, "CDATA outside the root element"),
+        (
+            "<a/><?xml version='1.0'?>",
+            4,
+            "XML declaration not at the start",
+        ),
+        (
+            "<D:multistatus xmlns:D=\"DAV:\"><E:x/></D:multistatus>",
+            30,
+            "unbound namespace prefix",
+        ),
+        ("<a></a >x", 8, "text outside the root element"),
+    ];
+    for (body, offset, reason) in cases {
+        let r = scan_checked(body.as_bytes());
+        assert_eq!(r.outcome, Outcome::Malformed, "{body:?}");
+        let m = r.malformed.unwrap();
+        assert_eq!(
+            (m.offset, m.reason.as_str()),
+            (*offset, *reason),
+            "{body:?}"
+        );
+    }
+    // Counts up to the error are kept, input after it is ignored.
+    let body = format!(
+        "{}<D:oops></D:multistatus>",
+        &ms(&resp_status("/a", "HTTP/1.1 500 x"))[..]
+    );
+    let body = body.replacen("</D:multistatus>", "", 1);
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::Malformed);
+    assert_eq!(r.entries, 1);
+    assert_eq!(r.failure_count, 1);
+}
+
+#[test]
+fn depth_is_bounded() {
+    let limits = Limits {
+        max_depth: 10,
+        ..Limits::default()
+    };
+    let ok = format!("{}{}", "<a>".repeat(10), "</a>".repeat(10));
+    assert_eq!(
+        scan_slice(ok.as_bytes(), AllErrors, limits).outcome,
+        Outcome::NotMultistatus
+    );
+    let deep = format!("{}{}", "<a>".repeat(11), "</a>".repeat(11));
+    let r = scan_slice(deep.as_bytes(), AllErrors, limits);
+    assert_eq!(
+        r.malformed.unwrap(),
+        Malformed {
+            offset: 30,
+            reason: "too deep".into()
+        }
+    );
+    // Default limit: a million opening tags cost no more than the limit.
+    let deep = "<a>".repeat(1_000_000);
+    let mut s = Scanner::new(AllErrors, Limits::default());
+    s.feed(deep.as_bytes());
+    assert!(s.heap_bytes() < 64 * 1024, "{}", s.heap_bytes());
+    assert_eq!(
+        s.finish(BodyEnd::Complete).malformed.unwrap().reason,
+        "too deep"
+    );
+}
+
+/// Feeds a multistatus whose one property value is a `size`-byte text node, generated in
+/// 64 KiB chunks, checking the scanner's buffers stay small.
+fn huge_text_node(size: usize, in_cdata: bool) -> Report {
+    let mut s = Scanner::new(AllErrors, Limits::default());
+    s.feed(br#"<D:multistatus xmlns:D="DAV:"><D:response><D:href>/big</D:href><D:propstat><D:prop><C:calendar-data xmlns:C="urn:ietf:params:xml:ns:caldav">"#);
+    if in_cdata {
+        s.feed(b"<![CDATA[");
+    }
+    let chunk = "BEGIN:VCALENDAR &amp; ]] -- <x> \r\n".repeat(2048);
+    let chunk = if in_cdata {
+        chunk.replace("&amp;", "&").replace("<x>", "<![x")
+    } else {
+        chunk.replace("<x>", "x")
+    };
+    let mut fed = 0;
+    let mut peak = 0;
+    while fed < size {
+        s.feed(chunk.as_bytes());
+        fed += chunk.len();
+        peak = peak.max(s.heap_bytes());
+    }
+    if in_cdata {
+        s.feed(b"]]>");
+    }
+    s.feed(br#"</C:calendar-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>
+        <D:propstat><D:prop><D:x/></D:prop><D:status>HTTP/1.1 403 x</D:status></D:propstat></D:response></D:multistatus>"#);
+    assert!(peak < 64 * 1024, "peak heap {peak}");
+    s.finish(BodyEnd::Complete)
+}
+
+#[test]
+fn a_100_mb_text_node_costs_no_memory() {
+    for cdata in [false, true] {
+        let r = huge_text_node(100 << 20, cdata);
+        assert_eq!(r.outcome, Outcome::PartialFailure, "{r:?}");
+        assert_eq!(codes(&r.propstat_status), pairs(&[("200", 1), ("403", 1)]));
+        assert!(r.bytes > 100 << 20);
+    }
+}
+
+#[test]
+fn a_huge_status_or_href_text_is_capped() {
+    let status = format!("HTTP/1.1 500 {}", "reason ".repeat(100_000));
+    let href = format!("/{}", "a".repeat(1_000_000));
+    let body = ms(&resp_status(&href, &status));
+    let r = scan(body.as_bytes());
+    check_split_equivalence(body.as_bytes(), &[100, 1000, 100_000, 1_000_100]);
+    assert_eq!(codes(&r.response_status), pairs(&[("500", 1)]));
+    assert_eq!(r.failures[0].href.len(), 1024);
+}
+
+#[test]
+fn scanner_is_send_and_static() {
+    fn assert_send_static<T: Send + 'static>() {}
+    assert_send_static::<Scanner<AllErrors>>();
+}
+
+#[test]
+fn scan_reader_matches_scan_slice() {
+    let body = ms(&resp_status("/a", "HTTP/1.1 423 Locked"))
+        .repeat(1)
+        .into_bytes();
+    let r = scan_reader(&body[..], AllErrors, Limits::default()).unwrap();
+    assert_eq!(r, scan(&body));
+}
+
+// === property tests ===
+
+/// A generated entry and what it must count.
+#[derive(Debug, Clone)]
+enum Gen {
+    Response(u16),
+    Propstats(Vec<u16>),
+}
+
+fn code_strategy() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        Just(200u16),
+        Just(404),
+        Just(423),
+        Just(424),
+        Just(403),
+        Just(507),
+        100u16..1000
+    ]
+}
+
+fn gen_strategy() -> impl Strategy<Value = Gen> {
+    prop_oneof![
+        code_strategy().prop_map(Gen::Response),
+        prop::collection::vec(code_strategy(), 1..4).prop_map(Gen::Propstats),
+    ]
+}
+
+fn ws_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(""),
+        Just(" "),
+        Just("\n  "),
+        Just("\r\n\t"),
+        Just("<!-- c -->"),
+        Just("<?pi x?>")
+    ]
+    .prop_map(str::to_owned)
+}
+
+/// Renders `entries` with `prefix` ("" = default namespace), noise between elements, and
+/// property values holding DAV-looking content that must not count.
+fn render(entries: &[Gen], prefix: &str, noise: &[String]) -> String {
+    let mut n = noise.iter().cycle();
+    let mut w = || n.next().cloned().unwrap_or_default();
+    let p = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}:")
+    };
+    let decl = if prefix.is_empty() {
+        r#"xmlns="DAV:""#.to_owned()
+    } else {
+        format!(r#"xmlns:{prefix}="DAV:""#)
+    };
+    let mut s = format!("<?xml version=\"1.0\"?>{}<{p}multistatus {decl}>", w());
+    for (i, e) in entries.iter().enumerate() {
+        s.push_str(&format!(
+            "{}<{p}response>{}<{p}href>/r{i}</{p}href>{}",
+            w(),
+            w(),
+            w()
+        ));
+        match e {
+            Gen::Response(c) => s.push_str(&format!(
+                "<{p}status>{}HTTP/1.1 {c} X{}</{p}status>",
+                w(),
+                w()
+            )),
+            Gen::Propstats(codes) => {
+                for c in codes {
+                    s.push_str(&format!(
+                        "<{p}propstat>{}<{p}prop><{p}displayname>n{i}</{p}displayname><v:x xmlns:v=\"urn:v\" xmlns:{q}=\"urn:redeclared\"><{p}response><{p}status>HTTP/1.1 500 no</{p}status></{p}response><![CDATA[</{p}prop>]]></v:x></{p}prop>{}<{p}status>HTTP/1.1 {c} Y</{p}status>{}</{p}propstat>",
+                        w(), w(), w(), q = if prefix.is_empty() { "zz" } else { prefix }
+                    ));
+                }
+            }
+        }
+        s.push_str(&format!("{}</{p}response>", w()));
+    }
+    s.push_str(&format!("{}</{p}multistatus>{}", w(), w()));
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_documents_give_their_counts_whatever_the_split(
+        entries in prop::collection::vec(gen_strategy(), 0..12),
+        prefix in prop_oneof![Just(""), Just("D"), Just("d"), Just("lp1"), Just("ns0")],
+        noise in prop::collection::vec(ws_strategy(), 1..8),
+        splits in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let body = render(&entries, prefix, &noise);
+        let r = scan(body.as_bytes());
+        let mut resp: BTreeMap<Code, u64> = BTreeMap::new();
+        let mut ps: BTreeMap<Code, u64> = BTreeMap::new();
+        for e in &entries {
+            match e {
+                Gen::Response(c) => *resp.entry(Code::Status(*c)).or_default() += 1,
+                Gen::Propstats(cs) => for c in cs { *ps.entry(Code::Status(*c)).or_default() += 1 },
+            }
+        }
+        let failures = resp.iter().chain(ps.iter()).filter(|(c, _)| c.is_error()).map(|(_, n)| n).sum::<u64>();
+        prop_assert_eq!(r.entries, entries.len() as u64, "{}", body);
+        prop_assert_eq!(&r.response_status, &resp);
+        prop_assert_eq!(&r.propstat_status, &ps);
+        prop_assert_eq!(r.failure_count, failures);
+        prop_assert_eq!(r.outcome, if failures > 0 { Outcome::PartialFailure } else { Outcome::Clean });
+        check_split_equivalence(body.as_bytes(), &splits);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_split_equivalently(
+        data in prop::collection::vec(prop_oneof![
+            any::<u8>(),
+            Just(b'<'), Just(b'>'), Just(b'/'), Just(b'-'), Just(b'!'), Just(b'['), Just(b']'), Just(b'&'), Just(b';'), Just(b'"'),
+        ], 0..200),
+        splits in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        check_split_equivalence(&data, &splits);
+    }
+
+    #[test]
+    fn mutated_documents_split_equivalently(
+        entries in prop::collection::vec(gen_strategy(), 1..4),
+        noise in prop::collection::vec(ws_strategy(), 1..4),
+        cut in any::<usize>(),
+        junk in prop::collection::vec(any::<u8>(), 0..4),
+        splits in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let mut body = render(&entries, "D", &noise).into_bytes();
+        let at = cut % (body.len() + 1);
+        body.splice(at..at, junk);
+        check_split_equivalence(&body, &splits);
+    }
+}
