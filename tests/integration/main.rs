@@ -16,11 +16,11 @@
 
 mod support;
 
+mod audit_dav;
 mod fixtures_selftest;
-// mod transparency;
-// mod forwarding;
-// mod upstream_failures;
-// mod audit_dav;
+mod forwarding;
+mod transparency;
+mod upstream_failures;
 // mod audit_edge_cases;
 // mod admin;
 // mod config;
