@@ -105,7 +105,11 @@ pub async fn run_with_hooks(
         auditor,
         metrics.clone(),
     ));
-    let admin = Arc::new(Admin::new(metrics.clone(), readiness.clone(), draining.clone()));
+    let admin = Arc::new(Admin::new(
+        metrics.clone(),
+        readiness.clone(),
+        draining.clone(),
+    ));
 
     let proxy_listener = bind("proxy", config.listen).await?;
     let admin_listener = bind("admin", config.admin.listen).await?;

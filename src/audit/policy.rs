@@ -114,9 +114,21 @@ mod tests {
     #[test]
     fn report_paging_507_is_routine_only_for_report_and_search() {
         let policy = Policy::default();
-        assert!(!policy.classifier("REPORT").is_failure(Level::Response, Code::Status(507)));
-        assert!(!policy.classifier("SEARCH").is_failure(Level::Response, Code::Status(507)));
-        assert!(policy.classifier("DELETE").is_failure(Level::Response, Code::Status(507)));
+        assert!(
+            !policy
+                .classifier("REPORT")
+                .is_failure(Level::Response, Code::Status(507))
+        );
+        assert!(
+            !policy
+                .classifier("SEARCH")
+                .is_failure(Level::Response, Code::Status(507))
+        );
+        assert!(
+            policy
+                .classifier("DELETE")
+                .is_failure(Level::Response, Code::Status(507))
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, LogFormat, Log};
+use crate::config::{Config, Log, LogFormat};
 use crate::{app, shutdown, telemetry};
 
 #[derive(Debug, clap::Args)]

@@ -143,8 +143,7 @@ mod tests {
     fn public_destination_moves_to_the_upstream_origin() {
         let (public, target) = origins();
         assert_eq!(
-            rewrite_destination("http://DAV.example:8080/a/b%20c?x=1", &public, &target)
-                .as_deref(),
+            rewrite_destination("http://DAV.example:8080/a/b%20c?x=1", &public, &target).as_deref(),
             Some("http://127.0.0.1:8081/a/b%20c?x=1")
         );
     }

@@ -2,8 +2,8 @@
 //! `Forwarded` (RFC 7239), `Host`, and the request id. Pure functions over a `HeaderMap`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -80,10 +80,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
     }
     element.push_str(";proto=");
     element.push_str(downstream.scheme);
-    let value = match headers
-        .get(header::FORWARDED)
-        .and_then(|v| v.to_str().ok())
-    {
+    let value = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
         Some(previous) if !previous.trim().is_empty() => format!("{previous}, {element}"),
         _ => element,
     };
@@ -177,7 +174,14 @@ mod tests {
         let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             names,
-            ["depth", "destination", "overwrite", "if", "lock-token", "timeout"]
+            [
+                "depth",
+                "destination",
+                "overwrite",
+                "if",
+                "lock-token",
+                "timeout"
+            ]
         );
     }
 

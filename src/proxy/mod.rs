@@ -80,10 +80,8 @@ impl Proxy {
                 let response = self.auditor.wrap(response, context, started);
                 response.map(Either::Left)
             }
-            Err(error) => {
-                rescue::respond(&error, &context, started.elapsed(), &self.metrics)
-                    .map(Either::Right)
-            }
+            Err(error) => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                .map(Either::Right),
         };
         RequestFinished {
             method,

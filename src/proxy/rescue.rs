@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::telemetry::events::{RequestContext, UpstreamRequestFailed};
 use crate::telemetry::Metrics;
+use crate::telemetry::events::{RequestContext, UpstreamRequestFailed};
 use crate::upstream::{self, Kind};
 
 /// The status a client gets for an upstream failure of this kind.

@@ -12,17 +12,54 @@ use crate::multistatus::Code;
 /// Traefik and Caddy fold these into one value; an auditing proxy must not.
 const KNOWN_METHODS: &[&str] = &[
     // HTTP
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
     // WebDAV
-    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
     // DeltaV
-    "VERSION-CONTROL", "REPORT", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MKWORKSPACE", "UPDATE",
-    "LABEL", "MERGE", "MKACTIVITY", "BASELINE-CONTROL",
+    "VERSION-CONTROL",
+    "REPORT",
+    "CHECKOUT",
+    "CHECKIN",
+    "UNCHECKOUT",
+    "MKWORKSPACE",
+    "UPDATE",
+    "LABEL",
+    "MERGE",
+    "MKACTIVITY",
+    "BASELINE-CONTROL",
     // ordered collections, redirect references, ACL, CalDAV, SEARCH, BIND
-    "ORDERPATCH", "MKREDIRECTREF", "UPDATEREDIRECTREF", "ACL", "MKCALENDAR", "SEARCH", "BIND",
-    "UNBIND", "REBIND",
+    "ORDERPATCH",
+    "MKREDIRECTREF",
+    "UPDATEREDIRECTREF",
+    "ACL",
+    "MKCALENDAR",
+    "SEARCH",
+    "BIND",
+    "UNBIND",
+    "REBIND",
     // Exchange
-    "BCOPY", "BDELETE", "BMOVE", "BPROPFIND", "BPROPPATCH", "SUBSCRIBE", "UNSUBSCRIBE", "POLL",
+    "BCOPY",
+    "BDELETE",
+    "BMOVE",
+    "BPROPFIND",
+    "BPROPPATCH",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "POLL",
     "NOTIFY",
 ];
 
@@ -38,7 +75,10 @@ pub struct MethodLabel {
 
 impl MethodLabel {
     pub fn as_str(self) -> &'static str {
-        KNOWN_METHODS.get(self.index).copied().unwrap_or(OTHER_METHOD)
+        KNOWN_METHODS
+            .get(self.index)
+            .copied()
+            .unwrap_or(OTHER_METHOD)
     }
 
     /// Position in [`all_methods`], for pre-resolved metric handles.

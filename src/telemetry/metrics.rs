@@ -12,8 +12,7 @@ use crate::upstream::Kind;
 /// Buckets for time to response headers: WebDAV spans 1 ms GETs to minutes-long
 /// `Depth: infinity` PROPFINDs.
 const DURATION_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    120.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
 /// The metric families and the registry holding them.

@@ -114,7 +114,10 @@ async fn wait_holds_the_frame_until_the_audit_frees_budget() {
         4,
         WhenFull::Wait(Duration::from_secs(1)),
     );
-    assert_eq!(tee.frame().await.unwrap().unwrap().into_data().unwrap(), "1234");
+    assert_eq!(
+        tee.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "1234"
+    );
     let next = tokio::spawn(async move {
         let frame = tee.frame().await.unwrap().unwrap();
         (frame.into_data().unwrap(), tee)
@@ -161,5 +164,8 @@ async fn a_frame_larger_than_the_queue_is_sent_with_the_whole_budget() {
     );
     let client = tee.collect().await.unwrap().to_bytes();
     assert_eq!(&client[..], b"0123456789");
-    assert_eq!(drain(&mut rx), (b"0123456789".to_vec(), vec![End::Complete]));
+    assert_eq!(
+        drain(&mut rx),
+        (b"0123456789".to_vec(), vec![End::Complete])
+    );
 }
