@@ -292,7 +292,13 @@ impl Readiness {
     }
 
     /// Probes the upstream every `interval` until `shutdown` is cancelled.
-    pub async fn probe(self, origin: Uri, timeout: Duration, interval: Duration, shutdown: CancellationToken) {
+    pub async fn probe(
+        self,
+        origin: Uri,
+        timeout: Duration,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) {
         let Some(authority) = origin.authority().cloned() else {
             return;
         };
