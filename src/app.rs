@@ -22,7 +22,7 @@ use crate::admin::Admin;
 use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
-use crate::proxy::Proxy;
+use crate::proxy::{self, Proxy};
 use crate::telemetry::Metrics;
 use crate::upstream::{self, Readiness, Upstream};
 
@@ -99,12 +99,12 @@ pub async fn run_with_hooks(
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
     let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks);
-    let proxy = Arc::new(Proxy::new(
-        upstream.clone(),
-        config.forwarding.clone(),
-        auditor,
-        metrics.clone(),
-    ));
+    let settings = proxy::Settings {
+        forwarding: config.forwarding.clone(),
+        max_request_body: config.limits.max_request_body,
+        idle_timeout: config.upstream.idle_timeout,
+    };
+    let proxy = Arc::new(Proxy::new(upstream.clone(), settings, auditor, metrics.clone()));
     let admin = Arc::new(Admin::new(
         metrics.clone(),
         readiness.clone(),
@@ -123,7 +123,12 @@ pub async fn run_with_hooks(
     let proxy_options = Options {
         name: "proxy",
         max_connections: config.limits.max_connections,
-        header_read_timeout: config.limits.header_read_timeout,
+        // hyper's header-read timer also runs while a keep-alive connection waits for its
+        // next request, so it is the keep-alive idle timeout too: the smaller one wins.
+        header_read_timeout: config
+            .limits
+            .header_read_timeout
+            .min(config.limits.keepalive_timeout),
         drain_timeout: config.shutdown.drain_timeout,
     };
     let proxy_task = tokio::spawn(

@@ -29,6 +29,7 @@
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
+//! - [`body`]: idle timeouts and the request size limit on both legs' bodies.
 //! - [`audit`]: tee, decode, audit task, failure policy.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
 //! - [`telemetry`]: the audit sink: metrics registry, typed events, logging set-up.
@@ -53,6 +54,7 @@
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod listener;

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
+
+use crate::body::{self, RequestBody};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -68,6 +70,19 @@ pub struct Error {
 impl Error {
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The request body's own failure (too large, idle, client gone), when that is what
+    /// ended the exchange: a downstream fault, not an upstream one.
+    pub fn request_body(&self) -> Option<&body::Error> {
+        let mut cause: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
+        while let Some(err) = cause {
+            if let Some(body) = err.downcast_ref::<body::Error>() {
+                return Some(body);
+            }
+            cause = err.source();
+        }
+        None
     }
 
     fn timeout(after: Duration, what: &str) -> Self {
@@ -150,7 +165,7 @@ pub enum BuildError {
 /// The pooled client to the one upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: HyperClient<HttpsConnector<HttpConnector>, Incoming>,
+    client: HyperClient<HttpsConnector<HttpConnector>, RequestBody>,
     /// Scheme and authority every request is sent to.
     origin: Uri,
     response_timeout: Duration,
@@ -191,7 +206,7 @@ impl Upstream {
     }
 
     /// Sends one request and waits for the response headers, at most `response_timeout`.
-    pub async fn send(&self, request: Request<Incoming>) -> Result<Response<Incoming>, Error> {
+    pub async fn send(&self, request: Request<RequestBody>) -> Result<Response<Incoming>, Error> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(Error::from_client(error)),

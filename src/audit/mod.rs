@@ -75,7 +75,7 @@ impl Auditor {
     pub fn wrap<B>(
         &self,
         response: Response<B>,
-        context: RequestContext,
+        context: Arc<RequestContext>,
         started: Instant,
     ) -> Response<Body<B>>
     where

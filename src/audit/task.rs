@@ -29,7 +29,7 @@ pub(super) struct AuditTask {
     pub(super) encoding: Encoding,
     pub(super) scanner: Scanner<MethodPolicy>,
     pub(super) classify: MethodPolicy,
-    pub(super) context: RequestContext,
+    pub(super) context: Arc<RequestContext>,
     pub(super) status: u16,
     pub(super) started: Instant,
     pub(super) metrics: Arc<Metrics>,

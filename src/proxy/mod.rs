@@ -13,7 +13,7 @@ pub mod rescue;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -23,15 +23,26 @@ use hyper::body::Incoming;
 
 use crate::audit::{self, Auditor};
 use crate::config;
-use crate::telemetry::events::{RequestContext, RequestFinished};
+use crate::body::{RequestBody, ResponseBody};
+use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
 use crate::telemetry::{Metrics, labels};
-use crate::upstream::Upstream;
+use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
 
-/// The response body davaudit sends: the upstream's (maybe tee'd to the audit), or a short
-/// synthetic one for 502/504.
-pub type ProxyBody = Either<audit::Body<Incoming>, Full<Bytes>>;
+/// The response body davaudit sends: the upstream's (guarded by the idle timeout, maybe
+/// tee'd to the audit), or a short synthetic one (502, 504, 413, ...).
+pub type ProxyBody = Either<audit::Body<ResponseBody>, Full<Bytes>>;
+
+/// What the handler needs from the config, copied out once at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub forwarding: config::Forwarding,
+    /// `limits.max_request_body`.
+    pub max_request_body: Option<u64>,
+    /// `upstream.idle_timeout`, for both bodies.
+    pub idle_timeout: Duration,
+}
 
 /// Everything one request needs, built once at start and shared by every connection.
 #[derive(Debug)]
@@ -39,6 +50,8 @@ pub struct Proxy {
     upstream: Upstream,
     upstream_origin: Origin,
     forwarding: config::Forwarding,
+    max_request_body: Option<u64>,
+    idle_timeout: Duration,
     auditor: Auditor,
     metrics: Arc<Metrics>,
     /// `http` or `https`: how clients reach this listener.
@@ -48,7 +61,7 @@ pub struct Proxy {
 impl Proxy {
     pub fn new(
         upstream: Upstream,
-        forwarding: config::Forwarding,
+        settings: Settings,
         auditor: Auditor,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -57,31 +70,41 @@ impl Proxy {
         Proxy {
             upstream,
             upstream_origin,
-            forwarding,
+            forwarding: settings.forwarding,
+            max_request_body: settings.max_request_body,
+            idle_timeout: settings.idle_timeout,
             auditor,
             metrics,
             scheme: "http",
         }
     }
 
-    /// Proxies one request. Never fails: upstream errors become 502/504 responses.
+    /// Proxies one request. Never fails: upstream errors become 502/504 responses, request
+    /// body errors 413/408/400.
     pub async fn handle(
         &self,
         mut request: Request<Incoming>,
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
-        let context = self.prepare(&mut request, peer);
+        let context = Arc::new(self.prepare(&mut request, peer));
         let method = context.method_label;
-        let response = match self.upstream.send(request).await {
-            Ok(response) => {
-                let mut response = response;
+        let response = match self.send(request).await {
+            Ok(mut response) => {
                 headers::remove_hop_by_hop(response.headers_mut());
-                let response = self.auditor.wrap(response, context, started);
-                response.map(Either::Left)
+                let response = self.guard(response, &context);
+                self.auditor.wrap(response, context, started).map(Either::Left)
             }
-            Err(error) => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
-                .map(Either::Right),
+            Err(Rejected::TooLarge(limit)) => {
+                rescue::too_large(limit, &context).map(Either::Right)
+            }
+            Err(Rejected::Upstream(error)) => match error.request_body() {
+                Some(body_error) => {
+                    rescue::respond_request_body(body_error, &context).map(Either::Right)
+                }
+                None => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                    .map(Either::Right),
+            },
         };
         RequestFinished {
             method,
@@ -90,6 +113,51 @@ impl Proxy {
         }
         .emit(&self.metrics);
         Ok(response)
+    }
+
+    /// Sends the request upstream with its body guarded (size limit, idle timeout). A declared
+    /// `Content-Length` over the limit is refused before anything is sent.
+    async fn send(&self, request: Request<Incoming>) -> Result<Response<Incoming>, Rejected> {
+        if let Some(limit) = self.max_request_body {
+            let declared = request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|len| len > limit) {
+                return Err(Rejected::TooLarge(limit));
+            }
+        }
+        let request = request
+            .map(|body| RequestBody::new(body, self.max_request_body, self.idle_timeout));
+        self.upstream.send(request).await.map_err(Rejected::Upstream)
+    }
+
+    /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
+    fn guard(
+        &self,
+        response: Response<Incoming>,
+        context: &Arc<RequestContext>,
+    ) -> Response<ResponseBody> {
+        let status = response.status().as_u16();
+        let metrics = self.metrics.clone();
+        let context = context.clone();
+        let idle = self.idle_timeout;
+        response.map(move |body| {
+            ResponseBody::new(
+                body,
+                idle,
+                Box::new(move |failure, error| {
+                    UpstreamBodyFailed {
+                        request: &context,
+                        status,
+                        failure,
+                        error,
+                    }
+                    .emit(&metrics);
+                }),
+            )
+        })
     }
 
     /// Turns the client's request into the upstream request, in place, and returns the
@@ -188,6 +256,13 @@ impl Proxy {
             headers.insert(IF, new);
         }
     }
+}
+
+/// Why a request got no upstream response.
+enum Rejected {
+    /// The declared body is over `limits.max_request_body`.
+    TooLarge(u64),
+    Upstream(upstream::Error),
 }
 
 const DESTINATION: header::HeaderName = header::HeaderName::from_static("destination");

@@ -9,7 +9,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
 use crate::telemetry::Metrics;
-use crate::telemetry::events::{RequestContext, UpstreamRequestFailed};
+use crate::body;
+use crate::telemetry::events::{RequestBodyFailed, RequestContext, UpstreamRequestFailed};
 use crate::upstream::{self, Kind};
 
 /// The status a client gets for an upstream failure of this kind.
@@ -41,6 +42,41 @@ pub fn respond(
         Kind::Reset => "the upstream WebDAV server closed the connection",
         Kind::Protocol => "the upstream WebDAV server sent an invalid response",
     };
+    text(status, reason, request)
+}
+
+/// The client's own request body ended the exchange: 413 (over `limits.max_request_body`),
+/// 408 (idle), 400 (broken upload). Logged, not counted as an upstream error.
+pub fn respond_request_body(
+    error: &body::Error,
+    request: &RequestContext,
+) -> Response<Full<Bytes>> {
+    let (status, reason) = match error {
+        body::Error::TooLarge { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than this proxy accepts",
+        ),
+        body::Error::Idle(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body stopped arriving",
+        ),
+        body::Error::Inner(_) => (StatusCode::BAD_REQUEST, "the request body was cut off"),
+    };
+    RequestBodyFailed {
+        request,
+        status: status.as_u16(),
+        error,
+    }
+    .emit();
+    text(status, reason, request)
+}
+
+/// 413 before anything is sent upstream: the declared Content-Length is over the limit.
+pub fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> {
+    respond_request_body(&body::Error::TooLarge { limit }, request)
+}
+
+fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
     let body = format!(
         "{} {}: {reason} (request id {})\n",
         status.as_u16(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::labels::{self, MethodLabel};
 use super::metrics::Metrics;
 use crate::multistatus::{Classify, Level, Outcome, Report};
-use crate::upstream;
+use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
 #[derive(Debug, Clone)]
@@ -67,6 +67,60 @@ impl UpstreamRequestFailed<'_> {
             duration_ms = self.duration.as_millis() as u64,
             error = %ErrorChain(self.error),
             "upstream request failed",
+        );
+    }
+}
+
+/// The upstream's response body failed after the headers were sent: the client sees a
+/// broken body. Counted as an upstream error (`timeout` when idle, `reset` when broken).
+#[derive(Debug)]
+pub struct UpstreamBodyFailed<'a> {
+    pub request: &'a RequestContext,
+    pub status: u16,
+    pub failure: body::Failure,
+    pub error: &'a body::Error,
+}
+
+impl UpstreamBodyFailed<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        let kind = match self.failure {
+            body::Failure::Idle => upstream::Kind::Timeout,
+            body::Failure::Broken => upstream::Kind::Reset,
+        };
+        metrics
+            .upstream_errors
+            .with_label_values(&[kind.as_str()])
+            .inc();
+        tracing::warn!(
+            request_id = %self.request.request_id,
+            method = %self.request.method,
+            path = %self.request.path,
+            kind = kind.as_str(),
+            status = self.status,
+            error = %ErrorChain(self.error),
+            "upstream response body failed",
+        );
+    }
+}
+
+/// The client's request body failed (too large, idle, connection gone): a downstream fault,
+/// answered with `status` (413, 408 or 400) and not counted as an upstream error.
+#[derive(Debug)]
+pub struct RequestBodyFailed<'a> {
+    pub request: &'a RequestContext,
+    pub status: u16,
+    pub error: &'a body::Error,
+}
+
+impl RequestBodyFailed<'_> {
+    pub fn emit(&self) {
+        tracing::info!(
+            request_id = %self.request.request_id,
+            method = %self.request.method,
+            path = %self.request.path,
+            status = self.status,
+            error = %ErrorChain(self.error),
+            "request body failed",
         );
     }
 }

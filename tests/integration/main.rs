@@ -19,6 +19,7 @@ mod support;
 mod audit_dav;
 mod fixtures_selftest;
 mod forwarding;
+mod limits;
 mod transparency;
 mod upstream_failures;
 // mod audit_edge_cases;

@@ -1,0 +1,254 @@
+//! Body guards for both legs of a proxied exchange: an idle timeout (no frame for
+//! `upstream.idle_timeout`), a size limit on request bodies (`limits.max_request_body`), and
+//! on response bodies the report of a failure mid-body, so it is logged and counted once.
+//!
+//! There is deliberately no whole-body timeout: WebDAV uploads and downloads can take hours.
+//! The idle timer is re-armed lazily: each frame only records `Instant::now()`, and the timer
+//! is moved forward when it fires early, so a fast stream costs no timer-wheel work per frame.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+/// Why a guarded body stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request body is larger than `limits.max_request_body`.
+    #[error("request body larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// No frame for the idle timeout.
+    #[error("no body bytes for {0:?}")]
+    Idle(Duration),
+    /// The peer's body failed (connection reset, malformed chunking).
+    #[error(transparent)]
+    Inner(#[from] hyper::Error),
+}
+
+/// Lazily re-armed idle timer.
+struct IdleTimer {
+    idle: Duration,
+    last: Instant,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl IdleTimer {
+    fn new(idle: Duration) -> Self {
+        IdleTimer {
+            idle,
+            last: Instant::now(),
+            sleep: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn touch(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// Ready when `idle` has passed since the last frame.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            ready!(self.sleep.as_mut().poll(cx));
+            match self.last.checked_add(self.idle) {
+                Some(deadline) if deadline > Instant::now() => self.sleep.as_mut().reset(deadline),
+                _ => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+/// The request body on its way upstream.
+pub struct RequestBody<B = hyper::body::Incoming> {
+    inner: B,
+    limit: Option<u64>,
+    seen: u64,
+    timer: IdleTimer,
+}
+
+impl<B> fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("limit", &self.limit)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub fn new(inner: B, limit: Option<u64>, idle: Duration) -> Self {
+        RequestBody {
+            inner,
+            limit,
+            seen: 0,
+            timer: IdleTimer::new(idle),
+        }
+    }
+}
+
+impl<B> Body for RequestBody<B>
+where
+    B: Body<Data = Bytes, Error = hyper::Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.timer.touch();
+                if let Some(data) = frame.data_ref() {
+                    this.seen = this.seen.saturating_add(data.len() as u64);
+                    if let Some(limit) = this.limit
+                        && this.seen > limit
+                    {
+                        return Poll::Ready(Some(Err(Error::TooLarge { limit })));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(Error::Inner(error)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                ready!(this.timer.poll_expired(cx));
+                Poll::Ready(Some(Err(Error::Idle(this.timer.idle))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// How a response body failed mid-way; reported once to the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The upstream stopped sending for the idle timeout.
+    Idle,
+    /// The upstream's body broke (reset, bad chunking).
+    Broken,
+}
+
+/// Called once when a response body fails mid-way (boxed once per response, not per frame).
+pub type OnFailure = Box<dyn FnOnce(Failure, &Error) + Send>;
+
+/// The response body on its way to the client.
+pub struct ResponseBody<B = hyper::body::Incoming> {
+    inner: B,
+    timer: IdleTimer,
+    /// Called once if the body fails; `None` afterwards.
+    on_failure: Option<OnFailure>,
+}
+
+impl<B> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub fn new(inner: B, idle: Duration, on_failure: OnFailure) -> Self {
+        ResponseBody {
+            inner,
+            timer: IdleTimer::new(idle),
+            on_failure: Some(on_failure),
+        }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes, Error = hyper::Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        let (failure, error) = match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.timer.touch();
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(error))) => (Failure::Broken, Error::Inner(error)),
+            Poll::Pending => {
+                ready!(this.timer.poll_expired(cx));
+                (Failure::Idle, Error::Idle(this.timer.idle))
+            }
+        };
+        if let Some(report) = this.on_failure.take() {
+            report(failure, &error);
+        }
+        Poll::Ready(Some(Err(error)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timer_fires_only_after_a_quiet_period() {
+        let mut timer = IdleTimer::new(Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        timer.touch();
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let fired = std::future::poll_fn(|cx| Poll::Ready(timer.poll_expired(cx).is_ready())).await;
+        assert!(!fired, "a frame 6 s ago keeps the body alive");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let fired = std::future::poll_fn(|cx| Poll::Ready(timer.poll_expired(cx).is_ready())).await;
+        assert!(fired);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_response_body_fails_with_idle_and_reports_once() {
+        let stalled = StreamBody::new(futures_util::stream::pending::<
+            Result<Frame<Bytes>, hyper::Error>,
+        >());
+        let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = reports.clone();
+        let body = ResponseBody::new(
+            stalled,
+            Duration::from_secs(3),
+            Box::new(move |failure, _e: &Error| {
+                assert_eq!(failure, Failure::Idle);
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        );
+        let result = body.collect().await;
+        assert!(matches!(result, Err(Error::Idle(_))));
+        assert_eq!(reports.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
