@@ -784,3 +784,71 @@ proptest! {
         check_split_equivalence(&body, &splits);
     }
 }
+
+// === tests/corpus ===
+
+/// The DESIGN.md default routine rules, written here so this test does not depend on
+/// `audit::policy`.
+struct DefaultRules(String);
+
+impl Classify for DefaultRules {
+    fn is_failure(&self, level: Level, code: Code) -> bool {
+        if !code.is_error() {
+            return false;
+        }
+        let m = self.0.as_str();
+        let routine = match (level, code) {
+            (Level::Propstat, Code::Status(404)) => matches!(m, "PROPFIND" | "REPORT" | "SEARCH"),
+            (Level::Response, Code::Status(404)) => m == "REPORT",
+            (Level::Response, Code::Status(507)) => matches!(m, "REPORT" | "SEARCH"),
+            _ => false,
+        };
+        !routine
+    }
+}
+
+#[test]
+fn every_corpus_body_gives_its_independently_counted_expectations() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut checked = 0;
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+                continue;
+            }
+            let expected_path = path.with_extension("expected.json");
+            let expected: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
+            let method = expected["method"].as_str().unwrap().to_owned();
+            let body = std::fs::read(&path).unwrap();
+            let r = scan_slice(&body, DefaultRules(method), Limits::default());
+            let name = path.display();
+            assert_eq!(r.outcome.as_str(), expected["outcome"].as_str().unwrap(), "{name}: {r:?}");
+            // Split anywhere gives the same report.
+            check_split_equivalence(&body, &[1, body.len() / 3, body.len() / 2 + 1]);
+            if r.outcome == Outcome::Malformed {
+                checked += 1;
+                continue;
+            }
+            assert_eq!(r.entries, expected["entries"].as_u64().unwrap(), "{name}");
+            for (level, key) in [(&r.response_status, "response_status"), (&r.propstat_status, "propstat_status")] {
+                let want: BTreeMap<String, u64> = expected[key]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+                    .collect();
+                let got: BTreeMap<String, u64> = codes(level).into_iter().collect();
+                assert_eq!(got, want, "{name} {key}");
+            }
+            assert_eq!(r.failure_count, expected["failure_count"].as_u64().unwrap(), "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} corpus files");
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Independent oracle for tests/corpus: counts each <name>.xml with Python's standard library
+(xml.etree.ElementTree over expat, namespace-aware) and writes <name>.expected.json.
+
+Never uses davaudit. Semantics (DESIGN.md "Audit semantics"):
+- root must be {DAV:}multistatus, else outcome not_multistatus with zero counts;
+- entry = each {DAV:}response child of the root;
+- response-level: the entry's {DAV:}status children; if it has none, propstat-level: each
+  {DAV:}propstat/{DAV:}status child;
+- status text = all character data inside the element (itertext, CDATA included);
+  code = 3 digits 100..999 after an HTTP/<d>[.<d>] version, else "invalid";
+- failure = code >= 400 or invalid, unless a default routine rule matches (method, level,
+  code): PROPFIND/REPORT/SEARCH propstat 404; REPORT response 404; REPORT/SEARCH response 507;
+- a body expat rejects is "malformed" (counts are not recorded: expat stops at the error).
+
+The method comes from the existing expected.json ("method"), else from the file name prefix
+(propfind-, proppatch-, lock-, delete-, move-, copy-, report-, search-), else PROPFIND.
+
+Usage: python3 tests/corpus/count.py [--check]   (--check: fail if any file would change)
+"""
+import json
+import pathlib
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+DAV = "{DAV:}"
+HERE = pathlib.Path(__file__).resolve().parent
+PREFIXES = ["propfind", "proppatch", "lock", "delete", "move", "copy", "report", "search"]
+
+
+def code_of(text):
+    tokens = [t for t in re.split(r"[ \t\r\n]+", text) if t]
+    if (len(tokens) >= 2 and re.fullmatch(r"HTTP/[0-9]+(\.[0-9]+)?", tokens[0])
+            and re.fullmatch(r"[1-9][0-9][0-9]", tokens[1])):
+        return tokens[1]
+    return "invalid"
+
+
+def is_failure(method, level, code):
+    if code != "invalid" and int(code) < 400:
+        return False
+    routine = (
+        (level == "propstat" and code == "404" and method in ("PROPFIND", "REPORT", "SEARCH"))
+        or (level == "response" and code == "404" and method == "REPORT")
+        or (level == "response" and code == "507" and method in ("REPORT", "SEARCH"))
+    )
+    return not routine
+
+
+def count(path, method):
+    out = {"method": method}
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        out.update({"outcome": "malformed", "note": "expat: " + str(e)})
+        return out
+    levels = {"response": {}, "propstat": {}}
+    entries = failures = 0
+    if root.tag == DAV + "multistatus":
+        for resp in root.findall(DAV + "response"):
+            entries += 1
+            found = [("response", s) for s in resp.findall(DAV + "status")]
+            if not found:
+                found = [("propstat", s) for ps in resp.findall(DAV + "propstat")
+                         for s in ps.findall(DAV + "status")]
+            for level, status in found:
+                code = code_of("".join(status.itertext()))
+                levels[level][code] = levels[level].get(code, 0) + 1
+                failures += is_failure(method, level, code)
+        outcome = "partial_failure" if failures else "clean"
+    else:
+        outcome = "not_multistatus"
+    out.update({
+        "outcome": outcome,
+        "entries": entries,
+        "response_status": dict(sorted(levels["response"].items())),
+        "propstat_status": dict(sorted(levels["propstat"].items())),
+        "failure_count": failures,
+    })
+    return out
+
+
+def main():
+    check = "--check" in sys.argv
+    changed = []
+    for xml in sorted(HERE.glob("*/*.xml")):
+        exp = xml.with_name(xml.stem + ".expected.json")
+        old = json.loads(exp.read_text()) if exp.exists() else {}
+        method = old.get("method")
+        if not method:
+            prefix = xml.stem.split("-")[0]
+            method = prefix.upper() if prefix in PREFIXES else "PROPFIND"
+        new = count(xml, method)
+        text = json.dumps(new, indent=2, ensure_ascii=False) + "\n"
+        if not exp.exists() or exp.read_text() != text:
+            changed.append(str(exp.relative_to(HERE)))
+            if not check:
+                exp.write_text(text)
+    for c in changed:
+        print(("stale: " if check else "wrote: ") + c)
+    sys.exit(1 if check and changed else 0)
+
+
+if __name__ == "__main__":
+    main()
