@@ -1,19 +1,23 @@
 //! Wiring: the one module that builds every part and connects them. `main` and the
 //! integration tests both start davaudit through [`run`].
 //!
-//! Start-up order: metrics, upstream client, auditor, proxy; bind both listeners (an error
-//! names the address); spawn the listeners and the readiness probe; return [`Running`].
+//! Start-up order: metrics, upstream client, auditor, proxy (and the TLS acceptor); bind both
+//! listeners (an error names the address); spawn the listeners and the readiness probe;
+//! return [`Running`]. A [`Reloader`] swaps in a new proxy (and acceptor) on SIGHUP.
 //! Shutdown order: `/readyz` turns 503, the proxy listener stops accepting and drains
 //! (bounded by `shutdown.drain_timeout`), then the admin listener stops, so the last scrape
 //! sees the final counters.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use http::Uri;
 use tokio::net::TcpListener;
+use crate::tls::SharedAcceptor;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -38,14 +42,17 @@ pub enum Error {
     },
     #[error(transparent)]
     Upstream(#[from] upstream::BuildError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::Error),
 }
 
-/// A started davaudit: its bound addresses and the handle to stop it.
+/// A started davaudit: its bound addresses and the handles to reload and stop it.
 #[derive(Debug)]
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
     metrics: Arc<Metrics>,
+    reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
     shutdown: CancellationToken,
     /// The supervisor: finishes once both listeners have drained.
@@ -66,6 +73,11 @@ impl Running {
         &self.metrics
     }
 
+    /// A handle that applies a new config to the running instance (SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
     /// Begins a graceful shutdown and waits until it is over.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
@@ -78,6 +90,86 @@ impl Running {
             tracing::error!(%error, "shutdown supervisor failed");
         }
     }
+}
+
+/// Applies a new config without dropping connections: the next request uses the new
+/// upstream, timeouts, forwarding settings and audit rules; in-flight requests finish with
+/// the old ones. Settings bound to the sockets (addresses, connection limits, header
+/// timeouts, drain timeout, turning TLS on or off) need a restart and are reported.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    state: Arc<ReloadState>,
+}
+
+#[derive(Debug)]
+struct ReloadState {
+    /// The handler every new request loads.
+    proxy: Arc<ArcSwap<Proxy>>,
+    /// The TLS acceptor every new connection loads, when TLS is on.
+    tls: Option<SharedAcceptor>,
+    /// The upstream origin the readiness probe checks.
+    origin: Arc<ArcSwap<Uri>>,
+    metrics: Arc<Metrics>,
+    hooks: Hooks,
+    /// The config in force, to tell which changed keys need a restart.
+    current: Mutex<Config>,
+}
+
+impl Reloader {
+    /// Builds everything from `config` first; only if all of it is valid is it swapped in.
+    /// Returns the changed keys that only take effect after a restart.
+    pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
+        let state = &self.state;
+        let proxy = build_proxy(&config, &state.metrics, &state.hooks)?;
+        let acceptor = match (&state.tls, &config.tls) {
+            (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
+            _ => None,
+        };
+        let mut current = state
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let restart = restart_needed(&current, &config);
+        state.proxy.store(Arc::new(proxy));
+        state.origin.store(Arc::new(config.upstream.url.clone()));
+        if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
+            swap.replace(acceptor);
+        }
+        *current = config;
+        Ok(restart)
+    }
+}
+
+/// Keys whose change needs a restart, because they are bound to the listeners.
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    let mut check = |key, changed: bool| {
+        if changed {
+            keys.push(key);
+        }
+    };
+    check("listen", old.listen != new.listen);
+    check("admin.listen", old.admin.listen != new.admin.listen);
+    check("limits", old.limits.max_connections != new.limits.max_connections
+        || old.limits.header_read_timeout != new.limits.header_read_timeout
+        || old.limits.keepalive_timeout != new.limits.keepalive_timeout
+        || old.limits.max_header_bytes != new.limits.max_header_bytes);
+    check("shutdown.drain_timeout", old.shutdown != new.shutdown);
+    check("tls", old.tls.is_some() != new.tls.is_some());
+    check("log.format", old.log.format != new.log.format);
+    keys
+}
+
+fn build_proxy(config: &Config, metrics: &Arc<Metrics>, hooks: &Hooks) -> Result<Proxy, Error> {
+    let upstream = Upstream::new(&config.upstream)?;
+    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks.clone());
+    let settings = proxy::Settings {
+        forwarding: config.forwarding.clone(),
+        max_request_body: config.limits.max_request_body,
+        idle_timeout: config.upstream.idle_timeout,
+        scheme: if config.tls.is_some() { "https" } else { "http" },
+    };
+    Ok(Proxy::new(upstream, settings, auditor, metrics.clone()))
 }
 
 /// Starts davaudit; it runs until `signal` resolves or [`Running::shutdown`] is called.
@@ -95,16 +187,14 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::new());
-    let upstream = Upstream::new(&config.upstream)?;
+    let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(&config, &metrics, &hooks)?));
+    let tls = match &config.tls {
+        Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
+        None => None,
+    };
+    let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
-    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks);
-    let settings = proxy::Settings {
-        forwarding: config.forwarding.clone(),
-        max_request_body: config.limits.max_request_body,
-        idle_timeout: config.upstream.idle_timeout,
-    };
-    let proxy = Arc::new(Proxy::new(upstream.clone(), settings, auditor, metrics.clone()));
     let admin = Arc::new(Admin::new(
         metrics.clone(),
         readiness.clone(),
@@ -130,12 +220,15 @@ pub async fn run_with_hooks(
             .header_read_timeout
             .min(config.limits.keepalive_timeout),
         drain_timeout: config.shutdown.drain_timeout,
+        max_header_bytes: config.limits.max_header_bytes,
+        tls: tls.clone(),
     };
+    let current = proxy.clone();
     let proxy_task = tokio::spawn(
         listener::serve(
             proxy_listener,
             move |request, peer| {
-                let proxy = proxy.clone();
+                let proxy = current.load_full();
                 async move { proxy.handle(request, peer).await }
             },
             proxy_options,
@@ -148,6 +241,8 @@ pub async fn run_with_hooks(
         max_connections: 256,
         header_read_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
+        max_header_bytes: 16 * 1024,
+        tls: None,
     };
     let admin_task = tokio::spawn(
         listener::serve(
@@ -164,7 +259,7 @@ pub async fn run_with_hooks(
     tokio::spawn(
         readiness
             .probe(
-                upstream.origin().clone(),
+                origin.clone(),
                 config.upstream.connect_timeout,
                 Duration::from_secs(5),
                 admin_stop.clone(),
@@ -176,6 +271,7 @@ pub async fn run_with_hooks(
         proxy = %proxy_addr,
         admin = %admin_addr,
         upstream = %config.upstream.url,
+        tls = config.tls.is_some(),
         "listening"
     );
 
@@ -197,10 +293,21 @@ pub async fn run_with_hooks(
         tracing::info!("stopped");
     });
 
+    let reloader = Reloader {
+        state: Arc::new(ReloadState {
+            proxy,
+            tls,
+            origin,
+            metrics: metrics.clone(),
+            hooks,
+            current: Mutex::new(config),
+        }),
+    };
     Ok(Running {
         proxy_addr,
         admin_addr,
         metrics,
+        reloader,
         shutdown,
         done,
     })

@@ -25,7 +25,7 @@
 //! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`).
 //! - [`config`]: YAML in, a validated [`config::Config`] out.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
-//! - [`listener`]: accept loop (HTTP/1.1 + h2c), graceful drain.
+//! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
@@ -62,4 +62,5 @@ pub mod multistatus;
 pub mod proxy;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;

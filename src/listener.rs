@@ -1,6 +1,7 @@
 //! The accept loop, shared by the proxy and admin listeners: HTTP/1.1 and h2c (hyper-util
-//! auto), a connection limit, accept-error backoff, and a graceful drain bounded by a
-//! deadline once the shutdown token is cancelled.
+//! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit,
+//! accept-error backoff, and a graceful drain bounded by a deadline once the shutdown token
+//! is cancelled.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -16,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use crate::tls::SharedAcceptor;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -31,6 +33,10 @@ pub struct Options {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may take to finish after shutdown.
     pub drain_timeout: Duration,
+    /// Largest request head; hyper answers 431 beyond it (at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// TLS: the current acceptor (swapped on reload), or `None` for plain HTTP and h2c.
+    pub tls: Option<SharedAcceptor>,
 }
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
@@ -52,6 +58,7 @@ pub async fn serve<H, F, B>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192))
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
@@ -88,12 +95,43 @@ pub async fn serve<H, F, B>(
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let service = service_fn(move |request| handler(request, peer));
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
+        let Some(tls) = &options.tls else {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(
+                async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(error = %error, "connection ended with an error");
+                    }
+                    drop(slot);
+                }
+                .instrument(span),
+            );
+            continue;
+        };
+        // The handshake runs in the connection's task, bounded like a header read, so a
+        // silent client cannot hold the accept loop. Drain covers connections past it.
+        let acceptor = tls.current();
+        let builder = builder.clone();
+        let handshake_timeout = options.header_read_timeout;
+        let watcher = graceful.watcher();
         tokio::spawn(
             async move {
-                if let Err(error) = connection.await {
+                let stream =
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                if let Err(error) = watcher.watch(connection.into_owned()).await {
                     tracing::debug!(error = %error, "connection ended with an error");
                 }
                 drop(slot);

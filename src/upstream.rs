@@ -20,6 +20,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
@@ -295,6 +296,16 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 
 // === readiness ===
 
+/// `host:port` to connect to for an origin URI.
+fn target(origin: &Uri) -> Option<String> {
+    let authority = origin.authority()?;
+    let port = authority.port_u16().unwrap_or(match origin.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    Some(format!("{}:{port}", authority.host().trim_matches(['[', ']'])))
+}
+
 /// Whether the upstream accepted a TCP connection at the last probe. Shared with `/readyz`.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness {
@@ -307,26 +318,24 @@ impl Readiness {
     }
 
     /// Probes the upstream every `interval` until `shutdown` is cancelled.
+    /// Probes the upstream every `interval` until `shutdown` is cancelled. `origin` is read
+    /// at each probe, so a reload that changes the upstream is followed.
     pub async fn probe(
         self,
-        origin: Uri,
+        origin: Arc<ArcSwap<Uri>>,
         timeout: Duration,
         interval: Duration,
         shutdown: CancellationToken,
     ) {
-        let Some(authority) = origin.authority().cloned() else {
-            return;
-        };
-        let port = authority.port_u16().unwrap_or(match origin.scheme_str() {
-            Some("https") => 443,
-            _ => 80,
-        });
-        let target = format!("{}:{port}", authority.host().trim_matches(['[', ']']));
         loop {
-            let ok = matches!(
-                tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target)).await,
-                Ok(Ok(_))
-            );
+            let origin = origin.load_full();
+            let ok = match target(&origin) {
+                Some(target) => matches!(
+                    tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target)).await,
+                    Ok(Ok(_))
+                ),
+                None => false,
+            };
             if ok != self.reachable.swap(ok, Ordering::Relaxed) {
                 if ok {
                     tracing::info!(upstream = %origin, "upstream reachable");

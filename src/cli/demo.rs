@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    telemetry::logging::init(&Log {
+    let _log = telemetry::logging::init(&Log {
         format: LogFormat::Text,
         level: "info".to_owned(),
     })?;

@@ -66,6 +66,18 @@ pub struct Config {
     pub shutdown: Shutdown,
     /// Protection of the client side.
     pub limits: Limits,
+    /// TLS on the client listener (rustls), for deployments without a TLS ingress.
+    /// `None` (default): plain HTTP/1.1 and h2c.
+    pub tls: Option<ListenTls>,
+}
+
+/// `tls`: serve clients over TLS (HTTP/1.1 and h2 by ALPN). Reloaded on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenTls {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// `upstream`: the one WebDAV server davaudit forwards to.
@@ -236,6 +248,9 @@ pub struct Limits {
     /// Larger request bodies get 413. `None` (default): unlimited.
     #[serde(serialize_with = "ser::size_opt")]
     pub max_request_body: Option<u64>,
+    /// Largest request head (request line and headers); larger ones get 431. Default 64KiB.
+    #[serde(serialize_with = "ser::size_usize")]
+    pub max_header_bytes: usize,
 }
 
 impl Config {

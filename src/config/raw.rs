@@ -16,7 +16,7 @@ use super::value::{
     UpstreamUrl,
 };
 use super::{
-    Admin, Audit, Config, Forwarding, Limits, Log, LogFormat, RoutineRule, Shutdown, Upstream,
+    Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, RoutineRule, Shutdown, Upstream,
     UpstreamTls, WhenBehind,
 };
 
@@ -48,6 +48,14 @@ pub(super) struct RawConfig {
     log: Option<RawLog>,
     shutdown: Option<RawShutdown>,
     limits: Option<RawLimits>,
+    tls: Option<RawListenTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with cert_file and key_file")]
+struct RawListenTls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
 }
 
 impl Default for RawConfig {
@@ -61,6 +69,7 @@ impl Default for RawConfig {
             log: None,
             shutdown: None,
             limits: None,
+            tls: None,
         }
     }
 }
@@ -231,6 +240,7 @@ struct RawLimits {
     header_read_timeout: HumanDuration,
     keepalive_timeout: HumanDuration,
     max_request_body: Option<ByteSize>,
+    max_header_bytes: ByteSize,
 }
 
 impl Default for RawLimits {
@@ -240,6 +250,7 @@ impl Default for RawLimits {
             header_read_timeout: secs(30),
             keepalive_timeout: secs(75),
             max_request_body: None,
+            max_header_bytes: ByteSize(64 << 10),
         }
     }
 }
@@ -285,6 +296,10 @@ impl RawConfig {
         let log = self.log.unwrap_or_default();
         let shutdown = self.shutdown.unwrap_or_default();
         let limits = self.limits.unwrap_or_default();
+        let listen_tls = self.tls.map(|t| ListenTls {
+            cert_file: t.cert_file,
+            key_file: t.key_file,
+        });
         let size = |n: ByteSize| usize::try_from(n.0).unwrap_or(usize::MAX);
         Config {
             listen: self.listen.0,
@@ -343,7 +358,9 @@ impl RawConfig {
                 header_read_timeout: limits.header_read_timeout.0,
                 keepalive_timeout: limits.keepalive_timeout.0,
                 max_request_body: limits.max_request_body.map(|b| b.0),
+                max_header_bytes: size(limits.max_header_bytes),
             },
+            tls: listen_tls,
         }
     }
 }
@@ -396,6 +413,13 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
     }
     if c.limits.max_connections == 0 {
         return Err(("limits.max_connections", "must be at least 1".to_owned()));
+    }
+    if c.limits.max_header_bytes < 8192 {
+        return Err((
+            "limits.max_header_bytes",
+            "must be at least 8KiB (ordinary WebDAV requests carry long If and Lock-Token headers)"
+                .to_owned(),
+        ));
     }
     if c.limits.max_request_body == Some(0) {
         return Err((

@@ -42,6 +42,8 @@ pub struct Settings {
     pub max_request_body: Option<u64>,
     /// `upstream.idle_timeout`, for both bodies.
     pub idle_timeout: Duration,
+    /// `http` or `https`: how clients reach the listener (`tls` set or not).
+    pub scheme: &'static str,
 }
 
 /// Everything one request needs, built once at start and shared by every connection.
@@ -75,7 +77,7 @@ impl Proxy {
             idle_timeout: settings.idle_timeout,
             auditor,
             metrics,
-            scheme: "http",
+            scheme: settings.scheme,
         }
     }
 

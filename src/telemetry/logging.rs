@@ -1,28 +1,61 @@
 //! Logging set-up: tracing-subscriber with the configured format (JSON or text) and level;
-//! `RUST_LOG`, when set, wins over `log.level`.
+//! `RUST_LOG`, when set, wins over `log.level`. The level can be changed later (SIGHUP)
+//! through the returned [`LogHandle`]; the format cannot.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 use crate::config::{self, LogFormat};
 
-/// Installs the global subscriber. Returns an error if one is already installed or the level
-/// directive does not parse.
-pub fn init(log: &config::Log) -> anyhow::Result<()> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::try_new(&log.level)?,
+/// Changes the log filter of the installed subscriber.
+#[derive(Debug, Clone)]
+pub struct LogHandle {
+    filter: reload::Handle<EnvFilter, Registry>,
+    /// Set when `RUST_LOG` chose the filter: config reloads then leave it alone.
+    from_env: bool,
+}
+
+impl LogHandle {
+    /// Applies `log.level` from a reloaded config (unless `RUST_LOG` is in charge).
+    pub fn set_level(&self, level: &str) -> anyhow::Result<()> {
+        if self.from_env {
+            return Ok(());
+        }
+        let filter = EnvFilter::try_new(level)?;
+        self.filter
+            .reload(filter)
+            .map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))
+    }
+}
+
+/// Installs the global subscriber. Fails if one is already installed or the level directive
+/// does not parse.
+pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
+    let (directives, from_env) = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => (directives, true),
+        _ => (log.level.clone(), false),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let (filter, handle) = reload::Layer::new(EnvFilter::try_new(directives)?);
+    let registry = tracing_subscriber::registry().with(filter);
     let result = match log.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    Ok(LogHandle {
+        filter: handle,
+        from_env,
+    })
 }
