@@ -104,7 +104,8 @@ async fn scan_decoded(
     mut scanner: Scanner<MethodPolicy>,
     delay: Option<Duration>,
 ) -> Report {
-    let (stream, end) = Frames::new(rx, delay);
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    let (stream, end) = Frames::new(rx.clone(), delay);
     let mut reader = decode::reader(encoding, StreamReader::new(stream));
     let mut buf = vec![0u8; 64 * 1024];
     let mut decode_error = None;
@@ -119,6 +120,20 @@ async fn scan_decoded(
         }
     }
     drop(reader);
+    // Decoders stop at the end of the compressed stream without asking for more input, so
+    // the tee's end message may still be queued: read on to it (and past any trailing bytes).
+    if end.is_unset()
+        && let Ok(rx) = Arc::try_unwrap(rx)
+    {
+        let mut rx = rx.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        end.set(loop {
+            match rx.recv().await {
+                Some(Message::Data(..)) => continue,
+                Some(Message::End(end)) => break end,
+                None => break End::Cancelled,
+            }
+        });
+    }
     let end = end.get();
     let mut report = scanner.finish(body_end(end));
     // A decode error on a body that ended early is the truncation itself.
@@ -136,7 +151,8 @@ async fn scan_decoded(
 
 /// The queue as a byte stream for the decoder; remembers how the body ended.
 struct Frames {
-    rx: Receiver,
+    /// Shared with the task, which drains it after the decoder stops.
+    rx: Arc<std::sync::Mutex<Receiver>>,
     end: EndSlot,
     delay: Option<Pin<Box<tokio::time::Sleep>>>,
     delay_each: Option<Duration>,
@@ -153,6 +169,10 @@ impl EndSlot {
         }
     }
 
+    fn is_unset(&self) -> bool {
+        self.0.lock().map(|slot| slot.is_none()).unwrap_or(true)
+    }
+
     fn get(&self) -> End {
         self.0
             .lock()
@@ -163,7 +183,7 @@ impl EndSlot {
 }
 
 impl Frames {
-    fn new(rx: Receiver, delay: Option<Duration>) -> (Self, EndSlot) {
+    fn new(rx: Arc<std::sync::Mutex<Receiver>>, delay: Option<Duration>) -> (Self, EndSlot) {
         let end = EndSlot::default();
         let frames = Frames {
             rx,
@@ -186,7 +206,11 @@ impl Stream for Frames {
             std::task::ready!(sleep.as_mut().poll(cx));
             self.delay = None;
         }
-        match std::task::ready!(self.rx.poll_recv(cx)) {
+        let polled = match self.rx.lock() {
+            Ok(mut rx) => rx.poll_recv(cx),
+            Err(_) => Poll::Ready(None),
+        };
+        match std::task::ready!(polled) {
             Some(Message::Data(bytes, _budget)) => Poll::Ready(Some(Ok(bytes))),
             Some(Message::End(end)) => {
                 self.end.set(end);
