@@ -10,14 +10,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::tls::SharedAcceptor;
 use arc_swap::ArcSwap;
 use http::Uri;
 use tokio::net::TcpListener;
-use crate::tls::SharedAcceptor;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -150,10 +150,13 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     };
     check("listen", old.listen != new.listen);
     check("admin.listen", old.admin.listen != new.admin.listen);
-    check("limits", old.limits.max_connections != new.limits.max_connections
-        || old.limits.header_read_timeout != new.limits.header_read_timeout
-        || old.limits.keepalive_timeout != new.limits.keepalive_timeout
-        || old.limits.max_header_bytes != new.limits.max_header_bytes);
+    check(
+        "limits",
+        old.limits.max_connections != new.limits.max_connections
+            || old.limits.header_read_timeout != new.limits.header_read_timeout
+            || old.limits.keepalive_timeout != new.limits.keepalive_timeout
+            || old.limits.max_header_bytes != new.limits.max_header_bytes,
+    );
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
     check("log.format", old.log.format != new.log.format);
@@ -167,7 +170,11 @@ fn build_proxy(config: &Config, metrics: &Arc<Metrics>, hooks: &Hooks) -> Result
         forwarding: config.forwarding.clone(),
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
-        scheme: if config.tls.is_some() { "https" } else { "http" },
+        scheme: if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
     };
     Ok(Proxy::new(upstream, settings, auditor, metrics.clone()))
 }
@@ -187,7 +194,9 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::new());
-    let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(&config, &metrics, &hooks)?));
+    let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
+        &config, &metrics, &hooks,
+    )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
         None => None,

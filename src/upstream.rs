@@ -16,11 +16,11 @@ use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 
 use crate::body::{self, RequestBody};
+use arc_swap::ArcSwap;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
@@ -303,7 +303,10 @@ fn target(origin: &Uri) -> Option<String> {
         Some("https") => 443,
         _ => 80,
     });
-    Some(format!("{}:{port}", authority.host().trim_matches(['[', ']'])))
+    Some(format!(
+        "{}:{port}",
+        authority.host().trim_matches(['[', ']'])
+    ))
 }
 
 /// Whether the upstream accepted a TCP connection at the last probe. Shared with `/readyz`.

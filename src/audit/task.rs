@@ -125,7 +125,9 @@ async fn scan_decoded(
     if end.is_unset()
         && let Ok(rx) = Arc::try_unwrap(rx)
     {
-        let mut rx = rx.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rx = rx
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         end.set(loop {
             match rx.recv().await {
                 Some(Message::Data(..)) => continue,

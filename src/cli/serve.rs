@@ -39,7 +39,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "config loaded"
         );
         let running = app::run(config, shutdown::signal()).await?;
-        tokio::spawn(reload_on_hangup(args.config.clone(), running.reloader(), log));
+        tokio::spawn(reload_on_hangup(
+            args.config.clone(),
+            running.reloader(),
+            log,
+        ));
         running.wait().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -16,8 +16,8 @@ use super::value::{
     UpstreamUrl,
 };
 use super::{
-    Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, RoutineRule, Shutdown, Upstream,
-    UpstreamTls, WhenBehind,
+    Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, RoutineRule, Shutdown,
+    Upstream, UpstreamTls, WhenBehind,
 };
 
 /// Smallest `audit.queue_bytes`: below it, ordinary frames would not fit and every 207 lags.
@@ -52,7 +52,10 @@ pub(super) struct RawConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping with cert_file and key_file")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with cert_file and key_file"
+)]
 struct RawListenTls {
     cert_file: PathBuf,
     key_file: PathBuf,

@@ -33,7 +33,11 @@ async fn a_chunked_body_over_the_limit_gets_413() {
     .await;
     assert_eq!(upload.status.as_u16(), 413);
     let m = proxy.metrics().await;
-    assert_eq!(m.get("davaudit_upstream_errors_total", &[]), 0.0, "a client fault");
+    assert_eq!(
+        m.get("davaudit_upstream_errors_total", &[]),
+        0.0,
+        "a client fault"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +63,10 @@ async fn an_upstream_that_stalls_mid_body_is_cut_off_and_counted_as_timeout() {
     let proxy = Proxy::start_with(&upstream.url(), "upstream: {idle_timeout: 200ms}").await;
     let download = stream("GET", &proxy.url_for("/slow"), &[], client::empty()).await;
     assert_eq!(download.status.as_u16(), 200);
-    assert!(download.error.is_some(), "the client must see the body break off");
+    assert!(
+        download.error.is_some(),
+        "the client must see the body break off"
+    );
     proxy
         .metrics_when(|m| m.get("davaudit_upstream_errors_total", &[("kind", "timeout")]) == 1.0)
         .await;
@@ -92,7 +99,10 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
     first.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(first.read_response(false).await.status, 200);
     let mut second = RawConn::connect(proxy.addr()).await;
-    assert!(second.closed_by_peer().await, "over the limit: closed without an answer");
+    assert!(
+        second.closed_by_peer().await,
+        "over the limit: closed without an answer"
+    );
     drop(first);
     // Once the slot is free, connections are served again.
     wait_until("a connection slot is free again", || async {
