@@ -4,7 +4,7 @@
 
 pub mod check_config;
 pub mod demo;
-// pub mod scan; (lands with the scanner's CLI)
+pub mod scan;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -29,6 +29,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Validate a config file and print the effective config.
     CheckConfig(check_config::Args),
+    /// Audit saved 207 bodies (`-` reads standard input).
+    Scan(scan::Args),
     /// Run the proxy in front of an embedded WebDAV server over a temporary folder.
     Demo(demo::Args),
 }
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         (Some(Command::CheckConfig(args)), None) => check_config::run(args),
+        (Some(Command::Scan(args)), None) => scan::run(args),
         (Some(Command::Demo(args)), None) => demo::run(args),
     };
     match result {
