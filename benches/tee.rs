@@ -1,7 +1,10 @@
 //! The cost of auditing without XML: `TeeBody` vs a plain pass-through of the same frames,
 //! 1 byte to 64 KiB per frame. Reported as throughput; compare the two lines of one size.
 //! Run: `cargo bench --bench tee`.
-#![allow(clippy::unwrap_used, reason = "a benchmark: a failure should stop it loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark: a failure should stop it loudly"
+)]
 
 use std::collections::VecDeque;
 use std::pin::Pin;

@@ -22,8 +22,8 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
 use crate::audit::{self, Auditor};
-use crate::config;
 use crate::body::{RequestBody, ResponseBody};
+use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
 use crate::telemetry::{Metrics, labels};
 use crate::upstream::{self, Upstream};
@@ -95,11 +95,11 @@ impl Proxy {
             Ok(mut response) => {
                 headers::remove_hop_by_hop(response.headers_mut());
                 let response = self.guard(response, &context);
-                self.auditor.wrap(response, context, started).map(Either::Left)
+                self.auditor
+                    .wrap(response, context, started)
+                    .map(Either::Left)
             }
-            Err(Rejected::TooLarge(limit)) => {
-                rescue::too_large(limit, &context).map(Either::Right)
-            }
+            Err(Rejected::TooLarge(limit)) => rescue::too_large(limit, &context).map(Either::Right),
             Err(Rejected::Upstream(error)) => match error.request_body() {
                 Some(body_error) => {
                     rescue::respond_request_body(body_error, &context).map(Either::Right)
@@ -130,9 +130,12 @@ impl Proxy {
                 return Err(Rejected::TooLarge(limit));
             }
         }
-        let request = request
-            .map(|body| RequestBody::new(body, self.max_request_body, self.idle_timeout));
-        self.upstream.send(request).await.map_err(Rejected::Upstream)
+        let request =
+            request.map(|body| RequestBody::new(body, self.max_request_body, self.idle_timeout));
+        self.upstream
+            .send(request)
+            .await
+            .map_err(Rejected::Upstream)
     }
 
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.

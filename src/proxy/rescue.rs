@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::telemetry::Metrics;
 use crate::body;
+use crate::telemetry::Metrics;
 use crate::telemetry::events::{RequestBodyFailed, RequestContext, UpstreamRequestFailed};
 use crate::upstream::{self, Kind};
 
