@@ -467,8 +467,11 @@ def cmd_systemd(_args):
             fail(f"{path}: {key}={value} expected")
     if not any("check-config" in v for v in s.get("ExecStartPre", [])):
         fail(f"{path}: ExecStartPre must run davaudit check-config")
-    if "ExecReload" in s:
-        fail(f"{path}: davaudit has no SIGHUP reload yet; no ExecReload")
+    reload = s.get("ExecReload", [])
+    if not any("kill -HUP $MAINPID" in v for v in reload):
+        fail(f"{path}: ExecReload must send SIGHUP (davaudit reloads its config on it)")
+    if not any("check-config" in v for v in reload):
+        fail(f"{path}: ExecReload must check the config before sending SIGHUP")
     finish()
     print(f"  hardening present; TimeoutStopSec {stop:g}s > drain_timeout {drain}s")
 
