@@ -273,6 +273,17 @@ fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static str> {
     }
 }
 
+/// The first `<` or `&`: a short scalar look first, as most text runs between tags are a
+/// newline or a short value, then `memchr2`.
+fn find_markup(s: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let (head, tail) = s.split_at_checked(SHORT).unwrap_or((s, &[]));
+    if let Some(i) = head.iter().position(|&b| b == b'<' || b == b'&') {
+        return Some(i);
+    }
+    memchr2(b'<', b'&', tail).map(|i| i.saturating_add(SHORT))
+}
+
 pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -454,6 +465,12 @@ impl Lexer {
                             }
                         }
                         continue;
+                    }
+                    if self.capture.depth == 0 {
+                        rest = advance(rest, self.skim(rest, sink));
+                        if rest.is_empty() || self.frames.is_empty() {
+                            continue;
+                        }
                     }
                     match memchr2(b'<', b'&', rest) {
                         None => {
@@ -907,6 +924,69 @@ impl Lexer {
             }
         }
         Ok(())
+    }
+
+    /// The fast path for the bulk of a body: text, attribute-less start tags in skipped
+    /// subtrees, empty elements and end tags, while no text is captured. Returns the bytes
+    /// consumed; stops before anything else (a reference, a tag with attributes, a tag on
+    /// the audited path, a tag split by the chunk end), which the state machine then handles
+    /// from `Text` exactly as if this path did not exist.
+    fn skim<S: Sink>(&mut self, chunk: &[u8], sink: &mut S) -> usize {
+        let mut pos = 0usize;
+        loop {
+            let rest = chunk.get(pos..).unwrap_or_default();
+            let Some(i) = find_markup(rest) else {
+                return chunk.len();
+            };
+            let lt = pos.saturating_add(i);
+            let tag = rest.get(i..).unwrap_or_default();
+            match tag {
+                [b'<', b'/', name @ ..] => {
+                    let start = self.frames.last().map_or(0, |f| f.name as usize);
+                    let expected = self.names.get(start..).unwrap_or_default();
+                    match name.strip_prefix(expected) {
+                        Some([b'>', ..]) => {
+                            pos = lt.saturating_add(expected.len()).saturating_add(3);
+                            self.end_tag(sink);
+                            if self.frames.is_empty() {
+                                return pos;
+                            }
+                        }
+                        _ => return lt,
+                    }
+                }
+                [b'<', first, after @ ..] if is_name_start(*first) => {
+                    let resolving = self
+                        .frames
+                        .last()
+                        .is_none_or(|f| f.role.resolves_children());
+                    if resolving || self.frames.len() >= self.max_depth {
+                        return lt;
+                    }
+                    let n = after.iter().position(|&b| !is_name_byte(b));
+                    let Some(n) = n.filter(|&n| n < MAX_NAME) else {
+                        return lt;
+                    };
+                    let name = tag.get(1..n.saturating_add(2)).unwrap_or_default();
+                    match after.get(n..) {
+                        Some([b'>', ..]) => {
+                            let start = self.names.len();
+                            self.names.extend_from_slice(name);
+                            self.frames.push(Frame {
+                                name: u32::try_from(start).unwrap_or(u32::MAX),
+                                role: Role::Skip,
+                            });
+                            pos = lt.saturating_add(name.len()).saturating_add(2);
+                        }
+                        Some([b'/', b'>', ..]) => {
+                            pos = lt.saturating_add(name.len()).saturating_add(3);
+                        }
+                        _ => return lt,
+                    }
+                }
+                _ => return lt,
+            }
+        }
     }
 
     /// Skips a DOCTYPE byte by byte (they are short; a long one costs time, not memory).

@@ -828,7 +828,11 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
             let body = std::fs::read(&path).unwrap();
             let r = scan_slice(&body, DefaultRules(method), Limits::default());
             let name = path.display();
-            assert_eq!(r.outcome.as_str(), expected["outcome"].as_str().unwrap(), "{name}: {r:?}");
+            assert_eq!(
+                r.outcome.as_str(),
+                expected["outcome"].as_str().unwrap(),
+                "{name}: {r:?}"
+            );
             // Split anywhere gives the same report.
             check_split_equivalence(&body, &[1, body.len() / 3, body.len() / 2 + 1]);
             if r.outcome == Outcome::Malformed {
@@ -836,7 +840,10 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 continue;
             }
             assert_eq!(r.entries, expected["entries"].as_u64().unwrap(), "{name}");
-            for (level, key) in [(&r.response_status, "response_status"), (&r.propstat_status, "propstat_status")] {
+            for (level, key) in [
+                (&r.response_status, "response_status"),
+                (&r.propstat_status, "propstat_status"),
+            ] {
                 let want: BTreeMap<String, u64> = expected[key]
                     .as_object()
                     .unwrap()
@@ -846,7 +853,11 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 let got: BTreeMap<String, u64> = codes(level).into_iter().collect();
                 assert_eq!(got, want, "{name} {key}");
             }
-            assert_eq!(r.failure_count, expected["failure_count"].as_u64().unwrap(), "{name}");
+            assert_eq!(
+                r.failure_count,
+                expected["failure_count"].as_u64().unwrap(),
+                "{name}"
+            );
             checked += 1;
         }
     }
