@@ -206,10 +206,14 @@ struct Capture {
 }
 
 impl Capture {
+    #[inline]
     fn push(&mut self, bytes: &[u8]) {
-        if self.depth == 0 || bytes.is_empty() {
-            return;
+        if self.depth != 0 && !bytes.is_empty() {
+            self.push_kept(bytes);
         }
+    }
+
+    fn push_kept(&mut self, bytes: &[u8]) {
         if self.status {
             for &b in bytes {
                 if self.buf.len() >= self.cap {
@@ -273,15 +277,55 @@ fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static str> {
     }
 }
 
-/// The first `<` or `&`: a short scalar look first, as most text runs between tags are a
-/// newline or a short value, then `memchr2`.
-fn find_markup(s: &[u8]) -> Option<usize> {
-    const SHORT: usize = 16;
-    let (head, tail) = s.split_at_checked(SHORT).unwrap_or((s, &[]));
-    if let Some(i) = head.iter().position(|&b| b == b'<' || b == b'&') {
-        return Some(i);
+/// Byte equality without a `memcmp` call: names are short.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
     }
-    memchr2(b'<', b'&', tail).map(|i| i.saturating_add(SHORT))
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let word = |c: &[u8]| c.try_into().map_or(0, u64::from_ne_bytes);
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
+
+/// The first `<` or `&`: a word-at-a-time look at the first 32 bytes first, as most text
+/// runs between tags are a newline or a short value, then `memchr2`.
+#[inline(always)]
+fn find_markup(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LT: u64 = 0x3C3C_3C3C_3C3C_3C3C;
+    const AMP: u64 = 0x2626_2626_2626_2626;
+    let mut at = 0usize;
+    let mut words = s.chunks_exact(8);
+    for chunk in (&mut words).take(4) {
+        let w = chunk.try_into().map_or(0, u64::from_le_bytes);
+        let lt = w ^ LT;
+        let amp = w ^ AMP;
+        // A zero byte in `lt` or `amp` marks a match (exact for the lowest match).
+        let hit = (lt.wrapping_sub(LO) & !lt | amp.wrapping_sub(LO) & !amp) & HI;
+        if hit != 0 {
+            return Some(at.wrapping_add((hit.trailing_zeros() >> 3) as usize));
+        }
+        at = at.wrapping_add(8);
+    }
+    let rest = s.get(at..).unwrap_or_default();
+    if at < 32 {
+        // Fewer than 8 bytes left.
+        return rest
+            .iter()
+            .position(|&b| b == b'<' || b == b'&')
+            .map(|i| i.wrapping_add(at));
+    }
+    memchr2(b'<', b'&', rest).map(|i| i.wrapping_add(at))
 }
 
 pub(crate) fn is_ws(b: u8) -> bool {
@@ -312,14 +356,17 @@ static CLASS: [u8; 256] = {
     t
 };
 
+#[inline(always)]
 fn class(b: u8) -> u8 {
     CLASS.get(usize::from(b)).copied().unwrap_or(0)
 }
 
+#[inline(always)]
 fn is_name_start(b: u8) -> bool {
     class(b) & START != 0
 }
 
+#[inline(always)]
 fn is_name_byte(b: u8) -> bool {
     class(b) & NAME != 0
 }
@@ -466,11 +513,9 @@ impl Lexer {
                         }
                         continue;
                     }
-                    if self.capture.depth == 0 {
-                        rest = advance(rest, self.skim(rest, sink));
-                        if rest.is_empty() || self.frames.is_empty() {
-                            continue;
-                        }
+                    rest = advance(rest, self.skim(rest, at(rest), sink)?);
+                    if rest.is_empty() || self.frames.is_empty() {
+                        continue;
                     }
                     match memchr2(b'<', b'&', rest) {
                         None => {
@@ -926,65 +971,77 @@ impl Lexer {
         Ok(())
     }
 
-    /// The fast path for the bulk of a body: text, attribute-less start tags in skipped
-    /// subtrees, empty elements and end tags, while no text is captured. Returns the bytes
-    /// consumed; stops before anything else (a reference, a tag with attributes, a tag on
-    /// the audited path, a tag split by the chunk end), which the state machine then handles
-    /// from `Text` exactly as if this path did not exist.
-    fn skim<S: Sink>(&mut self, chunk: &[u8], sink: &mut S) -> usize {
+    /// The fast path for the bulk of a body: text, attribute-less start tags, empty
+    /// elements and end tags. `base` is the offset of `chunk`. Returns the bytes consumed;
+    /// stops before anything else (a reference, a tag with attributes, comments, CDATA, PIs,
+    /// a tag cut by the end of the chunk, the end of the root), which the state machine then
+    /// handles from `Text` exactly as if this path did not exist.
+    fn skim<S: Sink>(&mut self, chunk: &[u8], base: u64, sink: &mut S) -> Result<usize, Malformed> {
         let mut pos = 0usize;
         loop {
             let rest = chunk.get(pos..).unwrap_or_default();
             let Some(i) = find_markup(rest) else {
-                return chunk.len();
+                self.capture.push(rest);
+                return Ok(chunk.len());
             };
+            if self.capture.depth != 0 {
+                self.capture.push(rest.get(..i).unwrap_or_default());
+            }
             let lt = pos.saturating_add(i);
             let tag = rest.get(i..).unwrap_or_default();
             match tag {
                 [b'<', b'/', name @ ..] => {
                     let start = self.frames.last().map_or(0, |f| f.name as usize);
                     let expected = self.names.get(start..).unwrap_or_default();
-                    match name.strip_prefix(expected) {
-                        Some([b'>', ..]) => {
-                            pos = lt.saturating_add(expected.len()).saturating_add(3);
-                            self.end_tag(sink);
-                            if self.frames.is_empty() {
-                                return pos;
-                            }
-                        }
-                        _ => return lt,
+                    let len = expected.len();
+                    if name.get(len) != Some(&b'>')
+                        || !name.get(..len).is_some_and(|n| same(n, expected))
+                    {
+                        return Ok(lt);
+                    }
+                    pos = lt.saturating_add(len).saturating_add(3);
+                    self.end_tag(sink);
+                    if self.frames.is_empty() {
+                        return Ok(pos);
                     }
                 }
                 [b'<', first, after @ ..] if is_name_start(*first) => {
+                    if self.frames.len() >= self.max_depth {
+                        return Ok(lt);
+                    }
+                    let n = after.iter().position(|&b| !is_name_byte(b));
+                    let Some(n) = n.filter(|&n| n < MAX_NAME) else {
+                        return Ok(lt);
+                    };
+                    let name = tag.get(1..n.saturating_add(2)).unwrap_or_default();
+                    let empty = match after.get(n..) {
+                        Some([b'>', ..]) => false,
+                        Some([b'/', b'>', ..]) => true,
+                        _ => return Ok(lt),
+                    };
+                    pos = lt
+                        .saturating_add(name.len())
+                        .saturating_add(if empty { 3 } else { 2 });
                     let resolving = self
                         .frames
                         .last()
                         .is_none_or(|f| f.role.resolves_children());
-                    if resolving || self.frames.len() >= self.max_depth {
-                        return lt;
-                    }
-                    let n = after.iter().position(|&b| !is_name_byte(b));
-                    let Some(n) = n.filter(|&n| n < MAX_NAME) else {
-                        return lt;
-                    };
-                    let name = tag.get(1..n.saturating_add(2)).unwrap_or_default();
-                    match after.get(n..) {
-                        Some([b'>', ..]) => {
-                            let start = self.names.len();
-                            self.names.extend_from_slice(name);
-                            self.frames.push(Frame {
-                                name: u32::try_from(start).unwrap_or(u32::MAX),
-                                role: Role::Skip,
-                            });
-                            pos = lt.saturating_add(name.len()).saturating_add(2);
-                        }
-                        Some([b'/', b'>', ..]) => {
-                            pos = lt.saturating_add(name.len()).saturating_add(3);
-                        }
-                        _ => return lt,
+                    if resolving {
+                        self.mark = base.wrapping_add(lt as u64);
+                        self.pending = self.names.len();
+                        self.resolve = true;
+                        self.names.extend_from_slice(name);
+                        self.start_tag(empty, sink)?;
+                    } else if !empty {
+                        let start = self.names.len();
+                        self.names.extend_from_slice(name);
+                        self.frames.push(Frame {
+                            name: u32::try_from(start).unwrap_or(u32::MAX),
+                            role: Role::Skip,
+                        });
                     }
                 }
-                _ => return lt,
+                _ => return Ok(lt),
             }
         }
     }
@@ -1124,7 +1181,11 @@ impl Lexer {
             }
         };
         for b in self.bindings.iter().rev() {
-            if self.ns.get(b.prefix as usize..b.uri as usize) == Some(prefix) {
+            if self
+                .ns
+                .get(b.prefix as usize..b.uri as usize)
+                .is_some_and(|p| same(p, prefix))
+            {
                 let uri = self
                     .ns
                     .get(b.uri as usize..b.end as usize)

@@ -58,10 +58,13 @@ struct Propstat {
     description: Option<String>,
 }
 
-/// The open `DAV:response`.
+/// The open `DAV:response` (reused from one entry to the next: no allocation per entry).
 #[derive(Debug, Default)]
 struct Entry {
-    href: Option<String>,
+    open: bool,
+    /// The first `DAV:href`, trimmed and capped; kept as bytes until a failure needs it.
+    href: Vec<u8>,
+    has_href: bool,
     response_codes: CodeCounts,
     response_failing: Vec<Code>,
     propstat_codes: CodeCounts,
@@ -84,7 +87,7 @@ pub(crate) struct Tally<C> {
     propstat_status: BTreeMap<Code, u64>,
     failure_count: u64,
     kept: Kept,
-    entry: Option<Entry>,
+    entry: Entry,
 }
 
 fn text(bytes: &[u8], cap: usize) -> String {
@@ -104,7 +107,7 @@ impl<C: Classify> Tally<C> {
             propstat_status: BTreeMap::new(),
             failure_count: 0,
             kept: Kept::default(),
-            entry: None,
+            entry: Entry::default(),
         }
     }
 
@@ -115,9 +118,7 @@ impl<C: Classify> Tally<C> {
 
     fn end_propstat(&mut self) {
         let cap = self.limits.max_failures;
-        let Some(entry) = self.entry.as_mut() else {
-            return;
-        };
+        let entry = &mut self.entry;
         let Some(ps) = entry.propstat.take() else {
             return;
         };
@@ -135,23 +136,25 @@ impl<C: Classify> Tally<C> {
 
     /// Counts the open entry (at its end tag, or at the end of the body).
     fn end_entry(&mut self) {
-        self.end_propstat();
-        let Some(entry) = self.entry.take() else {
+        if !self.entry.open {
             return;
-        };
+        }
+        self.end_propstat();
         let cap = self.limits.max_failures;
-        let href = entry.href.unwrap_or_default();
+        let entry = &mut self.entry;
+        entry.open = false;
+        let href = || String::from_utf8_lossy(&entry.href).into_owned();
         if !entry.response_codes.0.is_empty() {
-            for (code, n) in entry.response_codes.0 {
+            for &(code, n) in &entry.response_codes.0 {
                 let slot = self.response_status.entry(code).or_insert(0);
                 *slot = slot.saturating_add(n);
                 if self.classify.is_failure(Level::Response, code) {
                     self.failure_count = self.failure_count.saturating_add(n);
                 }
             }
-            for code in entry.response_failing {
+            for &code in &entry.response_failing {
                 let failure = Failure {
-                    href: href.clone(),
+                    href: href(),
                     level: Level::Response,
                     code,
                     error: entry.error.clone(),
@@ -160,16 +163,16 @@ impl<C: Classify> Tally<C> {
                 self.kept.push(failure, cap);
             }
         } else {
-            for (code, n) in entry.propstat_codes.0 {
+            for &(code, n) in &entry.propstat_codes.0 {
                 let slot = self.propstat_status.entry(code).or_insert(0);
                 *slot = slot.saturating_add(n);
                 if self.classify.is_failure(Level::Propstat, code) {
                     self.failure_count = self.failure_count.saturating_add(n);
                 }
             }
-            let Kept { causes, dependent } = entry.propstat_failing;
+            let Kept { causes, dependent } = std::mem::take(&mut entry.propstat_failing);
             for mut failure in causes.into_iter().chain(dependent) {
-                failure.href.clone_from(&href);
+                failure.href = href();
                 if failure.error.is_none() {
                     failure.error.clone_from(&entry.error);
                 }
@@ -179,6 +182,22 @@ impl<C: Classify> Tally<C> {
                 self.kept.push(failure, cap);
             }
         }
+    }
+
+    /// Opens a new entry, reusing the buffers of the last one.
+    fn start_entry(&mut self) {
+        self.end_entry();
+        let e = &mut self.entry;
+        e.open = true;
+        e.href.clear();
+        e.has_href = false;
+        e.response_codes.0.clear();
+        e.response_failing.clear();
+        e.propstat_codes.0.clear();
+        e.propstat_failing = Kept::default();
+        e.propstat = None;
+        e.error = None;
+        e.description = None;
     }
 
     /// Closes whatever is open and fills `report` with the counts and kept failures.
@@ -203,14 +222,11 @@ impl<C: Classify> Sink for Tally<C> {
         match role {
             Role::Multistatus => self.multistatus = true,
             Role::Response => {
-                self.end_entry();
+                self.start_entry();
                 self.entries = self.entries.saturating_add(1);
-                self.entry = Some(Entry::default());
             }
-            Role::Propstat => {
-                if let Some(entry) = self.entry.as_mut() {
-                    entry.propstat = Some(Propstat::default());
-                }
+            Role::Propstat if self.entry.open => {
+                self.entry.propstat = Some(Propstat::default());
             }
             _ => {}
         }
@@ -223,18 +239,19 @@ impl<C: Classify> Sink for Tally<C> {
             Role::Response => self.end_entry(),
             Role::Propstat => self.end_propstat(),
             Role::Href => {
-                if let Some(entry) = self.entry.as_mut()
-                    && entry.href.is_none()
-                {
-                    entry.href = Some(text(captured, max_text));
+                let entry = &mut self.entry;
+                if entry.open && !entry.has_href {
+                    entry.has_href = true;
+                    push_capped(&mut entry.href, captured.trim_ascii(), max_text);
                 }
             }
             Role::Status(level) => {
                 let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
                 let failing = self.classify.is_failure(level, code);
-                let Some(entry) = self.entry.as_mut() else {
+                let entry = &mut self.entry;
+                if !entry.open {
                     return;
-                };
+                }
                 match level {
                     Level::Response => {
                         entry.response_codes.add(code);
@@ -254,9 +271,10 @@ impl<C: Classify> Sink for Tally<C> {
                 }
             }
             Role::Description(level) => {
-                let Some(entry) = self.entry.as_mut() else {
+                let entry = &mut self.entry;
+                if !entry.open {
                     return;
-                };
+                }
                 let slot = match level {
                     Level::Response => &mut entry.description,
                     Level::Propstat => match entry.propstat.as_mut() {
@@ -273,9 +291,10 @@ impl<C: Classify> Sink for Tally<C> {
     }
 
     fn error_child(&mut self, owner: Level, name: &str) {
-        let Some(entry) = self.entry.as_mut() else {
+        let entry = &mut self.entry;
+        if !entry.open {
             return;
-        };
+        }
         let slot = match owner {
             Level::Response => &mut entry.error,
             Level::Propstat => match entry.propstat.as_mut() {
