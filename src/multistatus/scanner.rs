@@ -128,6 +128,12 @@ impl<C: Classify> Scanner<C> {
                         }
                         *len = len.saturating_add(1);
                         bytes = tail;
+                        // Fail as soon as the bytes so far cannot start a character, as a
+                        // whole feed would.
+                        let so_far = carry.get(..*len).unwrap_or_default();
+                        if std::str::from_utf8(so_far).is_err_and(|e| e.error_len().is_some()) {
+                            return Err(shift(invalid_utf8(&self.lexer)));
+                        }
                     }
                     let seq = carry.get(..need).unwrap_or_default();
                     if std::str::from_utf8(seq).is_err() {

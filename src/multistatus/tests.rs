@@ -644,6 +644,12 @@ fn scan_reader_matches_scan_slice() {
     assert_eq!(r, scan(&body));
 }
 
+#[test]
+fn fuzz_crash_utf8_prefix_invalidated_across_a_split() {
+    // fuzz/artifacts crash-2084490b: `F4` ends one chunk, ` ` starts the next.
+    check_split_equivalence(&[32, 32, 32, 32, 32, 32, 244, 32], &[7]);
+}
+
 // === property tests ===
 
 /// A generated entry and what it must count.
