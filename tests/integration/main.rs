@@ -16,15 +16,15 @@
 
 mod support;
 
+mod admin;
 mod audit_dav;
+mod audit_edge_cases;
 mod fixtures_selftest;
 mod forwarding;
 mod limits;
 mod transparency;
 mod upstream_failures;
-// mod audit_edge_cases;
-// mod admin;
 // mod config;
-// mod shutdown;
+mod shutdown;
 // mod corpus;
-// mod cli;
+mod cli;

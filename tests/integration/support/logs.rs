@@ -112,6 +112,7 @@ impl LogCapture {
 
     /// Captures with `EnvFilter` directives (e.g. `"davaudit=debug"`).
     pub(crate) fn start_with(filter: &str) -> LogCapture {
+        keep_two_dispatchers_registered();
         let buf = Buf::default();
         let subscriber = tracing_subscriber::fmt()
             .json()
@@ -162,4 +163,18 @@ impl LogCapture {
         })
         .await
     }
+}
+
+/// Keeps one extra dispatcher (a `NoSubscriber`, default of no thread) registered for the
+/// whole test run.
+///
+/// Why: tracing-core caches each callsite's interest the first time the callsite is hit.
+/// While at most one dispatcher is registered (`has_just_one`), it asks only the *hitting
+/// thread's* default: a test without a capture hitting `multistatus partial failure` first
+/// then caches `never`, and a capture running at that moment on another thread never sees
+/// that event (seen: `audit_dav`'s WARN missing when the whole binary runs). With this one
+/// always registered, every capture makes two, and new callsites ask every live dispatcher.
+fn keep_two_dispatchers_registered() {
+    static KEEP: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    KEEP.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::new()));
 }

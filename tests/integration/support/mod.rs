@@ -33,7 +33,7 @@ pub(crate) use self::{
     logs::LogCapture,
     oracle::{OracleCounts, count, decode},
     scrape::Metrics,
-    upstream::{FakeUpstream, RawUpstream, Reply, RequestRecord},
+    upstream::{FakeUpstream, GeneratedMultistatus, RawUpstream, Reply, RequestRecord},
 };
 
 use std::future::Future;
@@ -53,6 +53,15 @@ pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     match tokio::time::timeout(TIMEOUT, fut).await {
         Ok(out) => out,
         Err(_) => panic!("timed out after {TIMEOUT:?}: {what}"),
+    }
+}
+
+/// [`within`] with its own bound, for the few tests whose work grows with a large body
+/// (still only a hang detector, never a timing assertion).
+pub(crate) async fn within_for<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("timed out after {limit:?}: {what}"),
     }
 }
 

@@ -84,6 +84,8 @@ enum Source {
     Bytes(Bytes),
     /// `len` bytes of [`super::hash::pattern`], generated while sending.
     Pattern(u64),
+    /// A valid multistatus document generated while sending.
+    Multistatus(GeneratedMultistatus),
 }
 
 impl Source {
@@ -91,6 +93,7 @@ impl Source {
         match self {
             Source::Bytes(b) => b.len() as u64,
             Source::Pattern(n) => *n,
+            Source::Multistatus(g) => g.len(),
         }
     }
 
@@ -98,7 +101,150 @@ impl Source {
         match self {
             Source::Bytes(b) => b.slice(offset as usize..offset as usize + len),
             Source::Pattern(_) => Bytes::from(pattern(offset, len)),
+            Source::Multistatus(g) => Bytes::from(g.slice(offset, len)),
         }
+    }
+}
+
+/// A well-formed `DAV:multistatus` body of `entries` `DAV:response` elements, produced on the
+/// fly at any offset (never stored), with counts known in advance. Every entry has the same
+/// length (padded with spaces) and a distinct href (`/big/NNNNNNNNNNNN`); entry `i` is of kind
+/// `i % 4`:
+///
+/// 0. response-level `204 No Content`;
+/// 1. two propstats: `200` (DAV:displayname) and `404` (a dead property);
+/// 2. response-level `423 Locked` with `DAV:lock-token-submitted`;
+/// 3. response-level `424 Failed Dependency`.
+///
+/// Under the default routine rules a PROPFIND has failures 423 and 424 (the propstat 404 is
+/// routine); compare with [`GeneratedMultistatus::status_counts`] and
+/// [`GeneratedMultistatus::failure_counts`]. A client checks what it received with
+/// [`GeneratedMultistatus::slice`] (byte comparison, cheap even in debug builds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GeneratedMultistatus {
+    entries: u64,
+}
+
+const GEN_HEADER: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+    <D:multistatus xmlns:D=\"DAV:\" xmlns:Z=\"urn:example:z\">\n";
+const GEN_FOOTER: &str = "</D:multistatus>\n";
+/// Bytes per entry, padding included.
+const GEN_ENTRY_LEN: usize = 320;
+/// Digits of the entry number in the href.
+const GEN_DIGITS: usize = 12;
+const GEN_HREF_PREFIX: &str = "<D:response><D:href>/big/";
+
+impl GeneratedMultistatus {
+    pub(crate) fn new(entries: u64) -> Self {
+        GeneratedMultistatus { entries }
+    }
+
+    /// The number of entries of a body of about `bytes` bytes (at least 1).
+    pub(crate) fn with_size(bytes: u64) -> Self {
+        let fixed = (GEN_HEADER.len() + GEN_FOOTER.len()) as u64;
+        GeneratedMultistatus::new((bytes.saturating_sub(fixed) / GEN_ENTRY_LEN as u64).max(1))
+    }
+
+    pub(crate) fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Total body length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        (GEN_HEADER.len() + GEN_FOOTER.len()) as u64 + self.entries * GEN_ENTRY_LEN as u64
+    }
+
+    /// The whole body (for small instances only).
+    pub(crate) fn whole(self) -> Vec<u8> {
+        self.slice(0, usize::try_from(self.len()).expect("small body"))
+    }
+
+    /// Entries of kind `k` (`i % 4 == k`) among `0..entries`.
+    fn of_kind(&self, k: u64) -> u64 {
+        self.entries / 4 + u64::from(self.entries % 4 > k)
+    }
+
+    /// Statuses by (level, code): compare with `davaudit_multistatus_entries_total`.
+    pub(crate) fn status_counts(&self) -> std::collections::BTreeMap<(&'static str, String), u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for (level, code, n) in [
+            ("response", "204", self.of_kind(0)),
+            ("propstat", "200", self.of_kind(1)),
+            ("propstat", "404", self.of_kind(1)),
+            ("response", "423", self.of_kind(2)),
+            ("response", "424", self.of_kind(3)),
+        ] {
+            if n > 0 {
+                out.insert((level, code.to_owned()), n);
+            }
+        }
+        out
+    }
+
+    /// Failures by (level, code) for a PROPFIND under the default routine rules.
+    pub(crate) fn propfind_failure_counts(
+        &self,
+    ) -> std::collections::BTreeMap<(&'static str, String), u64> {
+        self.status_counts()
+            .into_iter()
+            .filter(|((_, code), _)| code == "423" || code == "424")
+            .collect()
+    }
+
+    /// Entry `i`, exactly [`GEN_ENTRY_LEN`] bytes.
+    fn entry(i: u64) -> [u8; GEN_ENTRY_LEN] {
+        let body = match i % 4 {
+            0 => "</D:href><D:status>HTTP/1.1 204 No Content</D:status>",
+            1 => {
+                "</D:href><D:propstat><D:prop><D:displayname>x</D:displayname></D:prop>\
+                 <D:status>HTTP/1.1 200 OK</D:status></D:propstat><D:propstat><D:prop>\
+                 <Z:color/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
+            }
+            2 => {
+                "</D:href><D:status>HTTP/1.1 423 Locked</D:status>\
+                 <D:error><D:lock-token-submitted/></D:error>"
+            }
+            _ => "</D:href><D:status>HTTP/1.1 424 Failed Dependency</D:status>",
+        };
+        let digits = format!("{i:0GEN_DIGITS$}");
+        assert_eq!(digits.len(), GEN_DIGITS, "entry number too large");
+        let mut out = [b' '; GEN_ENTRY_LEN];
+        let mut at = 0;
+        for part in [GEN_HREF_PREFIX, &digits, body] {
+            out[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        let end = b"</D:response>\n";
+        assert!(at + end.len() <= GEN_ENTRY_LEN, "entry template too long");
+        out[GEN_ENTRY_LEN - end.len()..].copy_from_slice(end);
+        out
+    }
+
+    /// `len` bytes of the body starting at `offset`.
+    pub(crate) fn slice(&self, offset: u64, len: usize) -> Vec<u8> {
+        let header = GEN_HEADER.len() as u64;
+        let entries_end = header + self.entries * GEN_ENTRY_LEN as u64;
+        assert!(offset + len as u64 <= self.len(), "slice beyond the body");
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let pos = offset + out.len() as u64;
+            let want = len - out.len();
+            let (piece, from): (&[u8], u64) = if pos < header {
+                (GEN_HEADER.as_bytes(), pos)
+            } else if pos < entries_end {
+                let i = (pos - header) / GEN_ENTRY_LEN as u64;
+                let entry = Self::entry(i);
+                let from = (pos - header) % GEN_ENTRY_LEN as u64;
+                let n = want.min(GEN_ENTRY_LEN - from as usize);
+                out.extend_from_slice(&entry[from as usize..from as usize + n]);
+                continue;
+            } else {
+                (GEN_FOOTER.as_bytes(), pos - entries_end)
+            };
+            let rest = &piece[from as usize..];
+            out.extend_from_slice(&rest[..want.min(rest.len())]);
+        }
+        out
     }
 }
 
@@ -180,6 +326,21 @@ impl Reply {
         self
     }
 
+    /// A generated multistatus body (see [`GeneratedMultistatus`]), produced on the fly and
+    /// never stored; sent in 64 KiB frames unless `.framed(n)`. Use with `Reply::status(207)`
+    /// plus a content type, or through [`Reply::generated_multistatus`].
+    pub(crate) fn multistatus_source(mut self, generated: GeneratedMultistatus) -> Self {
+        self.source = Source::Multistatus(generated);
+        self
+    }
+
+    /// 207 with an XML content type and a generated multistatus body.
+    pub(crate) fn generated_multistatus(generated: GeneratedMultistatus) -> Self {
+        Reply::status(207)
+            .header("content-type", "application/xml; charset=\"utf-8\"")
+            .multistatus_source(generated)
+    }
+
     /// Sends the body in frames of `n` bytes (`1` = one frame per byte). HTTP/1.1: each
     /// frame becomes one chunk.
     pub(crate) fn framed(mut self, n: usize) -> Self {
@@ -230,7 +391,7 @@ impl Reply {
         self.frame_size.is_some()
             || self.frame_delay.is_some()
             || self.reset_after.is_some()
-            || matches!(self.source, Source::Pattern(_))
+            || matches!(self.source, Source::Pattern(_) | Source::Multistatus(_))
     }
 
     async fn into_response(self) -> Response<ChanBody> {
@@ -260,7 +421,7 @@ async fn produce(reply: Reply, tx: mpsc::Sender<FrameResult>) {
     let total = reply.source.len();
     let frame = reply.frame_size.unwrap_or(match reply.source {
         Source::Bytes(ref b) => b.len().max(1),
-        Source::Pattern(_) => PATTERN_FRAME,
+        Source::Pattern(_) | Source::Multistatus(_) => PATTERN_FRAME,
     }) as u64;
     let limit = reply.reset_after.unwrap_or(total).min(total);
     let mut offset = 0;

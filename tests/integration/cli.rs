@@ -1,0 +1,330 @@
+//! The `davaudit` binary as users run it (`CARGO_BIN_EXE_davaudit`): `check-config` on every
+//! shipped config and on broken ones (`FILE:LINE:COL: key: message`, exit 1), the usage
+//! errors (exit 2), a missing config file, `--version`; `scan --json` on the corpus.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::within;
+
+const BIN: &str = env!("CARGO_BIN_EXE_davaudit");
+
+/// Runs `davaudit ARGS` (bounded; killed if it outlives the bound).
+async fn davaudit(args: &[&str]) -> Output {
+    let child = tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    within(&format!("davaudit {}", args.join(" ")), child)
+        .await
+        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
+}
+
+/// The `.yaml` files of a directory of the repository, sorted.
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A temporary file with `content` (a config, or a body for `scan`).
+fn config_file(content: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut file, content.as_bytes()).expect("write temp file");
+    file
+}
+
+#[tokio::test]
+async fn check_config_accepts_every_shipped_config_and_prints_loadable_yaml() {
+    let files: Vec<PathBuf> = ["config", "config/examples"]
+        .iter()
+        .flat_map(|dir| yaml_files(dir))
+        .collect();
+    assert!(files.len() >= 4, "shipped configs: {files:?}");
+    for file in files {
+        let path = file.to_str().expect("UTF-8 path");
+        let out = davaudit(&["check-config", path]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "check-config {path}: {}",
+            text(&out.stderr)
+        );
+        let effective: serde_yaml::Value = serde_yaml::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("check-config {path} printed invalid YAML: {e}\n{stdout}"));
+        assert!(
+            effective
+                .get("upstream")
+                .and_then(|u| u.get("url"))
+                .is_some(),
+            "the effective config has upstream.url:\n{stdout}"
+        );
+        // The effective config is itself a valid config, and a fixed point.
+        let again = config_file(&stdout);
+        let out = davaudit(&["check-config", again.path().to_str().unwrap()]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the effective config of {path} is rejected: {}",
+            text(&out.stderr)
+        );
+        let reprinted: serde_yaml::Value = serde_yaml::from_str(&text(&out.stdout)).unwrap();
+        assert_eq!(reprinted, effective, "effective config of {path} is stable");
+    }
+}
+
+/// Runs `check-config` on `content` and returns (the file's path, stderr) after checking the
+/// exit code is 1 and stdout is empty.
+async fn rejected(content: &str) -> (String, String) {
+    let file = config_file(content);
+    let path = file.path().to_str().expect("UTF-8 path").to_owned();
+    let out = davaudit(&["check-config", &path]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    (path, stderr)
+}
+
+/// Splits `FILE:LINE:COL: key: message` (FILE being `path`).
+fn located<'a>(path: &str, stderr: &'a str) -> (usize, usize, &'a str, &'a str) {
+    let line = stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "one line: {stderr}");
+    let rest = line
+        .strip_prefix(path)
+        .and_then(|r| r.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("starts with the file name {path}: {stderr}"));
+    let mut parts = rest.splitn(4, ':');
+    let mut number = || {
+        parts
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("FILE:LINE:COL: {stderr}"))
+    };
+    let (line_no, column) = (number(), number());
+    let key = parts.next().unwrap_or_default().trim();
+    let message = parts.next().unwrap_or_default().trim();
+    (line_no, column, key, message)
+}
+
+#[tokio::test]
+async fn check_config_locates_an_unknown_key() {
+    let (path, stderr) = rejected("upstream:\n  url: http://127.0.0.1:8081\n  bogus: 1\n").await;
+    let (line, column, key, message) = located(&path, &stderr);
+    assert_eq!((line, column), (3, 3), "{stderr}");
+    assert_eq!(key, "upstream.bogus", "{stderr}");
+    assert!(message.contains("unknown"), "{stderr}");
+    assert!(
+        message.contains("connect_timeout"),
+        "lists the known keys: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn check_config_locates_a_bad_duration() {
+    let (path, stderr) =
+        rejected("upstream:\n  url: http://127.0.0.1:8081\n  connect_timeout: 5 parsecs\n").await;
+    let (line, column, key, message) = located(&path, &stderr);
+    assert_eq!((line, column), (3, 20), "{stderr}");
+    assert_eq!(key, "upstream.connect_timeout", "{stderr}");
+    assert!(message.contains("5 parsecs"), "quotes the value: {stderr}");
+}
+
+#[tokio::test]
+async fn a_missing_config_file_is_named_in_the_error() {
+    let out = davaudit(&["--config", "missing.yaml"]).await;
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success() && out.status.code().is_some(),
+        "{:?}",
+        out.status
+    );
+    assert!(stderr.contains("missing.yaml"), "{stderr}");
+    // Same for the explicit subcommand.
+    let out = davaudit(&["serve", "--config", "missing.yaml"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("missing.yaml"));
+}
+
+#[tokio::test]
+async fn no_arguments_is_a_usage_error_with_a_hint() {
+    let out = davaudit(&[]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+    assert!(stderr.contains("--help"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_unknown_subcommand_is_a_usage_error() {
+    let out = davaudit(&["frobnicate"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn version_prints_the_package_version() {
+    let out = davaudit(&["--version"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        concat!("davaudit ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// davaudit scan
+
+/// Every `tests/corpus/*/*.xml` with its `.expected.json` (written by `count.py`, never by
+/// davaudit).
+fn corpus() -> Vec<(PathBuf, serde_json::Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/corpus")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let mut bodies: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("corpus dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+            .collect();
+        bodies.sort();
+        for body in bodies {
+            let expected = body.with_extension("expected.json");
+            let text = std::fs::read_to_string(&expected)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+            out.push((body, json));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn scan_json_gives_every_corpus_body_its_expected_counts() {
+    let corpus = corpus();
+    assert!(corpus.len() >= 40, "corpus bodies: {}", corpus.len());
+    let mut malformed = 0;
+    for (body, expected) in corpus {
+        let path = body.to_str().expect("UTF-8 path");
+        let method = expected["method"].as_str().expect("method");
+        let outcome = expected["outcome"].as_str().expect("outcome");
+        let out = davaudit(&["scan", "--json", "--method", method, path]).await;
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        let want_code = if outcome == "malformed" { 1 } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(want_code),
+            "scan {path} ({outcome}): {stderr}"
+        );
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "one JSON line per file: {stdout}"
+        );
+        let got: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("scan --json {path}: {e}: {stdout}"));
+        assert_eq!(got["file"], path, "{stdout}");
+        assert_eq!(got["outcome"], outcome, "{path}: {stdout}");
+        if outcome == "malformed" {
+            // Only the outcome is recorded for malformed bodies (davaudit keeps counts up to
+            // the error, expat does not).
+            malformed += 1;
+            continue;
+        }
+        for key in ["entries", "response_status", "propstat_status"] {
+            assert_eq!(got[key], expected[key], "{path}: {key}: {stdout}");
+        }
+        let failures = got["failures"].as_array().expect("failures array");
+        assert_eq!(
+            failures.len() as u64,
+            expected["failure_count"].as_u64().expect("failure_count"),
+            "{path}: failures: {stdout}"
+        );
+        for failure in failures {
+            for key in ["href", "level", "code", "error", "description"] {
+                assert!(
+                    failure.get(key).is_some(),
+                    "{path}: failure without {key}: {stdout}"
+                );
+            }
+        }
+    }
+    assert!(malformed >= 3, "the corpus has malformed bodies");
+}
+
+#[tokio::test]
+async fn scan_of_a_malformed_body_exits_1() {
+    let file = config_file(
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href>\
+         <D:status>HTTP/1.1 423 Locked</D:status></D:response></D:propstat>",
+    );
+    let path = file.path().to_str().expect("UTF-8 path");
+    let out = davaudit(&["scan", "--json", "--method", "DELETE", path]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("one JSON object");
+    assert_eq!(got["outcome"], "malformed");
+    // Counts up to the error are kept.
+    assert_eq!(got["entries"], 1);
+    assert_eq!(got["response_status"]["423"], 1);
+
+    // A clean body next to it does not hide the malformed one.
+    let clean = config_file(
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href>\
+         <D:status>HTTP/1.1 200 OK</D:status></D:response></D:multistatus>",
+    );
+    let clean_path = clean.path().to_str().expect("UTF-8 path");
+    let out = davaudit(&["scan", clean_path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = davaudit(&["scan", "--json", clean_path, path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+}
+
+#[tokio::test]
+async fn scan_reads_standard_input() {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["scan", "--json", "--method", "DELETE", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn davaudit scan -");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stdin,
+        b"<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/x</D:href>\
+          <D:status>HTTP/1.1 423 Locked</D:status></D:response></D:multistatus>",
+    )
+    .await
+    .expect("write stdin");
+    drop(stdin);
+    let out = within("davaudit scan -", child.wait_with_output())
+        .await
+        .expect("scan output");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(got["outcome"], "partial_failure");
+    assert_eq!(got["failures"][0]["href"], "/x");
+    assert_eq!(got["failures"][0]["code"], "423");
+}
