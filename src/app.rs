@@ -27,6 +27,7 @@ use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
+use crate::recent::RecentFailures;
 use crate::telemetry::Metrics;
 use crate::upstream::{self, Readiness, Upstream};
 
@@ -111,6 +112,11 @@ struct ReloadState {
     origin: Arc<ArcSwap<Uri>>,
     metrics: Arc<Metrics>,
     hooks: Hooks,
+    /// The live view's ring: created once, so it survives reloads (resized by them).
+    recent: Arc<RecentFailures>,
+    /// Whether the live view was on at start (`admin.ui` needs a restart); off, nothing is
+    /// recorded.
+    live_view: bool,
     /// The config in force, to tell which changed keys need a restart.
     current: Mutex<Config>,
 }
@@ -120,7 +126,7 @@ impl Reloader {
     /// Returns the changed keys that only take effect after a restart.
     pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
-        let proxy = build_proxy(&config, &state.metrics, &state.hooks)?;
+        let proxy = build_proxy(&config, &state.metrics, &state.hooks, &state.recent)?;
         let acceptor = match (&state.tls, &config.tls) {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
@@ -135,6 +141,9 @@ impl Reloader {
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
         }
+        state
+            .recent
+            .set_capacity(ring_size(&config, state.live_view));
         *current = config;
         Ok(restart)
     }
@@ -150,6 +159,7 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     };
     check("listen", old.listen != new.listen);
     check("admin.listen", old.admin.listen != new.admin.listen);
+    check("admin.ui", old.admin.ui != new.admin.ui);
     check(
         "limits",
         old.limits.max_connections != new.limits.max_connections
@@ -163,9 +173,24 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     keys
 }
 
-fn build_proxy(config: &Config, metrics: &Arc<Metrics>, hooks: &Hooks) -> Result<Proxy, Error> {
+/// `audit.recent_failures`, or 0 when the live view is off (nobody could read the ring).
+fn ring_size(config: &Config, live_view: bool) -> usize {
+    if live_view {
+        config.audit.recent_failures
+    } else {
+        0
+    }
+}
+
+fn build_proxy(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    hooks: &Hooks,
+    recent: &Arc<RecentFailures>,
+) -> Result<Proxy, Error> {
     let upstream = Upstream::new(&config.upstream)?;
-    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks.clone());
+    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks.clone())
+        .with_recent(recent.clone());
     let settings = proxy::Settings {
         forwarding: config.forwarding.clone(),
         max_request_body: config.limits.max_request_body,
@@ -194,8 +219,10 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let metrics = Arc::new(Metrics::new());
+    let live_view = config.admin.ui_enabled();
+    let recent = Arc::new(RecentFailures::new(ring_size(&config, live_view)));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
-        &config, &metrics, &hooks,
+        &config, &metrics, &hooks, &recent,
     )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
@@ -204,11 +231,10 @@ pub async fn run_with_hooks(
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
-    let admin = Arc::new(Admin::new(
-        metrics.clone(),
-        readiness.clone(),
-        draining.clone(),
-    ));
+    let admin = Arc::new(
+        Admin::new(metrics.clone(), readiness.clone(), draining.clone())
+            .with_live_view(recent.clone(), &config.admin),
+    );
 
     let proxy_listener = bind("proxy", config.listen).await?;
     let admin_listener = bind("admin", config.admin.listen).await?;
@@ -309,6 +335,8 @@ pub async fn run_with_hooks(
             origin,
             metrics: metrics.clone(),
             hooks,
+            recent,
+            live_view,
             current: Mutex::new(config),
         }),
     };

@@ -33,7 +33,8 @@
 //! - [`audit`]: tee, decode, audit task, failure policy.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
 //! - [`telemetry`]: the audit sink: metrics registry, typed events, logging set-up.
-//! - [`admin`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`recent`]: the bounded ring of recent partial failures behind the live view.
+//! - [`admin`]: `/metrics`, `/healthz`, `/readyz`; the live view `/` and `/failures`.
 //!
 //! # Lexicon
 //!
@@ -60,6 +61,7 @@ pub mod config;
 pub mod listener;
 pub mod multistatus;
 pub mod proxy;
+pub mod recent;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

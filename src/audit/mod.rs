@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::config::{self, WhenBehind};
 use crate::multistatus::{self, Outcome, Report, Scanner};
+use crate::recent::RecentFailures;
 use crate::telemetry::Metrics;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 use policy::Policy;
@@ -50,6 +51,8 @@ pub struct Auditor {
     policy: Policy,
     metrics: Arc<Metrics>,
     hooks: Hooks,
+    /// The live view's ring (shared by every auditor across reloads); `None`: not recorded.
+    recent: Option<Arc<RecentFailures>>,
 }
 
 impl Auditor {
@@ -68,7 +71,14 @@ impl Auditor {
             settings,
             metrics,
             hooks,
+            recent: None,
         }
+    }
+
+    /// Records responses whose audit counted failures in `recent` (the live view).
+    pub fn with_recent(mut self, recent: Arc<RecentFailures>) -> Self {
+        self.recent = Some(recent);
+        self
     }
 
     /// Wraps the response body in a tee when it should be audited. Returns at once.
@@ -108,6 +118,7 @@ impl Auditor {
                 classify: &classify,
                 max_logged_failures: 0,
                 duration: started.elapsed(),
+                recent: None,
             }
             .emit(&self.metrics);
             return response.map(Either::Left);
@@ -135,6 +146,7 @@ impl Auditor {
             started,
             metrics: self.metrics.clone(),
             max_logged_failures: self.settings.max_logged_failures,
+            recent: self.recent.clone(),
             delay: self.hooks.scan_delay,
         };
         tokio::spawn(audit.run().instrument(span));

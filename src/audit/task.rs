@@ -19,6 +19,7 @@ use super::decode::{self, Encoding};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
+use crate::recent::RecentFailures;
 use crate::telemetry::Metrics;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 
@@ -34,6 +35,8 @@ pub(super) struct AuditTask {
     pub(super) started: Instant,
     pub(super) metrics: Arc<Metrics>,
     pub(super) max_logged_failures: usize,
+    /// The live view's ring, when it is on.
+    pub(super) recent: Option<Arc<RecentFailures>>,
     /// Test hook: sleep this long before scanning each chunk (a slow scanner).
     pub(super) delay: Option<Duration>,
 }
@@ -50,6 +53,7 @@ impl AuditTask {
             started,
             metrics,
             max_logged_failures,
+            recent,
             delay,
         } = self;
         let report = if encoding == Encoding::Identity {
@@ -65,6 +69,7 @@ impl AuditTask {
             classify: &classify,
             max_logged_failures,
             duration: started.elapsed(),
+            recent: recent.as_deref(),
         }
         .emit(&metrics);
     }

@@ -118,7 +118,20 @@ pub struct UpstreamTls {
 pub struct Admin {
     /// Default `127.0.0.1:9207` (loopback: metrics are not for the public).
     pub listen: SocketAddr,
+    /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
+    /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
+    pub ui: Option<bool>,
 }
+
+impl Admin {
+    /// Whether the live view is served (see [`Admin::ui`]).
+    pub fn ui_enabled(&self) -> bool {
+        self.ui.unwrap_or_else(|| self.listen.ip().is_loopback())
+    }
+}
+
+/// The largest `audit.recent_failures`: the ring is a live view, not a history.
+pub const MAX_RECENT_FAILURES: usize = 10_000;
 
 /// `forwarding`: what the proxy changes on the way upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,6 +173,8 @@ pub struct Audit {
     pub max_failures_kept: usize,
     /// Deepest XML nesting scanned; deeper bodies end as `malformed`. Default 256.
     pub max_depth: usize,
+    /// Responses with failures kept for the live view (`/failures`); 0 keeps none. Default 200.
+    pub recent_failures: usize,
 }
 
 /// `audit.when_behind`.

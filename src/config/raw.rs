@@ -16,8 +16,8 @@ use super::value::{
     UpstreamUrl,
 };
 use super::{
-    Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, RoutineRule, Shutdown,
-    Upstream, UpstreamTls, WhenBehind,
+    Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, MAX_RECENT_FAILURES,
+    RoutineRule, Shutdown, Upstream, UpstreamTls, WhenBehind,
 };
 
 /// Smallest `audit.queue_bytes`: below it, ordinary frames would not fit and every 207 lags.
@@ -122,11 +122,16 @@ struct RawTls {
 )]
 struct RawAdmin {
     listen: ListenAddr,
+    /// Absent or null: on only for a loopback `listen`.
+    ui: Option<bool>,
 }
 
 impl Default for RawAdmin {
     fn default() -> Self {
-        RawAdmin { listen: addr(9207) }
+        RawAdmin {
+            listen: addr(9207),
+            ui: None,
+        }
     }
 }
 
@@ -173,6 +178,7 @@ struct RawAudit {
     max_text: ByteSize,
     max_failures_kept: usize,
     max_depth: usize,
+    recent_failures: usize,
 }
 
 impl Default for RawAudit {
@@ -187,6 +193,7 @@ impl Default for RawAudit {
             max_text: ByteSize(1024),
             max_failures_kept: 100,
             max_depth: 256,
+            recent_failures: 200,
         }
     }
 }
@@ -320,6 +327,7 @@ impl RawConfig {
             },
             admin: Admin {
                 listen: admin.listen.0,
+                ui: admin.ui,
             },
             forwarding: Forwarding {
                 rewrite_destination: forwarding.rewrite_destination,
@@ -348,6 +356,7 @@ impl RawConfig {
                 max_text: size(audit.max_text),
                 max_failures_kept: audit.max_failures_kept,
                 max_depth: audit.max_depth,
+                recent_failures: audit.recent_failures,
             },
             log: Log {
                 format: log.format,
@@ -412,6 +421,12 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
         return Err((
             "audit.max_depth",
             format!("must be at least {MIN_DEPTH} (a DAV:status sits 4 levels deep)"),
+        ));
+    }
+    if c.audit.recent_failures > MAX_RECENT_FAILURES {
+        return Err((
+            "audit.recent_failures",
+            format!("at most {MAX_RECENT_FAILURES} (the live view's ring; logs are the history)"),
         ));
     }
     if c.limits.max_connections == 0 {

@@ -50,6 +50,8 @@ fn defaults() {
     assert_eq!(c.upstream.tls.ca_file, None);
     assert!(!c.upstream.tls.insecure_skip_verify);
     assert_eq!(c.admin.listen, addr("127.0.0.1:9207"));
+    assert_eq!(c.admin.ui, None);
+    assert!(c.admin.ui_enabled());
     assert!(c.forwarding.rewrite_destination);
     assert!(c.forwarding.x_forwarded);
     assert!(!c.forwarding.forwarded);
@@ -64,6 +66,7 @@ fn defaults() {
     assert_eq!(c.audit.max_text, 1024);
     assert_eq!(c.audit.max_failures_kept, 100);
     assert_eq!(c.audit.max_depth, 256);
+    assert_eq!(c.audit.recent_failures, 200);
     assert_eq!(c.log.format, LogFormat::Json);
     assert_eq!(c.log.level, "info");
     assert_eq!(c.shutdown.drain_timeout, Duration::from_secs(30));
@@ -128,6 +131,7 @@ upstream:
     insecure_skip_verify: false
 admin:
   listen: 0.0.0.0:19207
+  ui: true
 forwarding:
   rewrite_destination: false
   x_forwarded: false
@@ -145,6 +149,7 @@ audit:
   max_text: 100
   max_failures_kept: 7
   max_depth: 64
+  recent_failures: 17
 log:
   format: text
   level: info,davaudit=debug
@@ -172,6 +177,9 @@ fn every_key_round_trips() {
         Some(Path::new("/etc/davaudit/ca.pem"))
     );
     assert_eq!(c.admin.listen, addr("0.0.0.0:19207"));
+    assert_eq!(c.admin.ui, Some(true));
+    assert!(c.admin.ui_enabled());
+    assert_eq!(c.audit.recent_failures, 17);
     assert!(!c.forwarding.rewrite_destination && !c.forwarding.x_forwarded);
     assert!(c.forwarding.forwarded && c.forwarding.preserve_host);
     assert_eq!(c.forwarding.request_id_header, "x-trace-id");
@@ -212,6 +220,55 @@ fn every_key_round_trips() {
     ] {
         assert!(printed.contains(line), "{line:?} missing from:\n{printed}");
     }
+}
+
+#[test]
+fn admin_ui_is_on_by_default_only_on_loopback() {
+    let ui = |admin: &str| {
+        let c = ok(&format!("{MINIMAL}admin: {admin}\n"));
+        (c.admin.ui, c.admin.ui_enabled())
+    };
+    assert_eq!(ui("{listen: '127.0.0.1:9207'}"), (None, true));
+    assert_eq!(ui("{listen: '[::1]:9207'}"), (None, true));
+    assert_eq!(ui("{listen: '0.0.0.0:9207'}"), (None, false));
+    assert_eq!(ui("{listen: '10.1.2.3:9207'}"), (None, false));
+    assert_eq!(ui("{listen: '0.0.0.0:9207', ui: true}"), (Some(true), true));
+    assert_eq!(
+        ui("{listen: '127.0.0.1:9207', ui: false}"),
+        (Some(false), false)
+    );
+    assert_eq!(ui("{listen: '127.0.0.1:9207', ui: null}"), (None, true));
+    assert_err(
+        &format!("{MINIMAL}admin:\n  ui: yes please\n"),
+        "test.yaml:4:7: admin.ui: ",
+        "boolean",
+    );
+}
+
+#[test]
+fn recent_failures_is_bounded() {
+    assert_eq!(
+        ok(&format!("{MINIMAL}audit: {{recent_failures: 0}}\n"))
+            .audit
+            .recent_failures,
+        0
+    );
+    assert_eq!(
+        ok(&format!("{MINIMAL}audit: {{recent_failures: 10000}}\n"))
+            .audit
+            .recent_failures,
+        10_000
+    );
+    assert_err(
+        &format!("{MINIMAL}audit:\n  recent_failures: 10001\n"),
+        "test.yaml:4:20: audit.recent_failures: ",
+        "at most 10000",
+    );
+    assert_err(
+        &format!("{MINIMAL}audit:\n  recent_failures: -1\n"),
+        "test.yaml:4:",
+        "audit.recent_failures",
+    );
 }
 
 #[test]

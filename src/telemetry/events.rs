@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::labels::{self, MethodLabel};
 use super::metrics::Metrics;
 use crate::multistatus::{Classify, Level, Outcome, Report};
+use crate::recent::{RecentFailures, Sighting};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
@@ -138,6 +139,8 @@ pub struct MultistatusScanned<'a, C> {
     pub max_logged_failures: usize,
     /// Time from the request arriving to the end of the audit.
     pub duration: Duration,
+    /// The live view's ring: responses with failures are recorded there (`None`: off).
+    pub recent: Option<&'a RecentFailures>,
 }
 
 impl<C: Classify> MultistatusScanned<'_, C> {
@@ -159,6 +162,18 @@ impl<C: Classify> MultistatusScanned<'_, C> {
             }
         }
         self.log();
+        // Returns at once (no lock) unless the audit counted a failure.
+        if let Some(recent) = self.recent {
+            recent.record(&Sighting {
+                request_id: &self.request.request_id,
+                method: self.request.method.as_str(),
+                path: &self.request.path,
+                status: self.status,
+                report,
+                classify: self.classify,
+                max_failures: self.max_logged_failures,
+            });
+        }
     }
 
     fn log(&self) {

@@ -22,6 +22,7 @@ mod audit_edge_cases;
 mod fixtures_selftest;
 mod forwarding;
 mod limits;
+mod live_view;
 mod transparency;
 mod upstream_failures;
 // mod config;

@@ -1,6 +1,11 @@
 //! The admin listener's service: `/metrics` (Prometheus text format), `/healthz` (the
 //! process is alive) and `/readyz` (config loaded, upstream reachable, not draining). It stays
 //! up while the proxy drains, so the last scrape sees the final counters.
+//!
+//! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
+//! the recent partial failures), on or off per `admin.ui`.
+
+mod live;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,8 +16,11 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use crate::config;
+use crate::recent::RecentFailures;
 use crate::telemetry::Metrics;
 use crate::upstream::Readiness;
+use live::LiveView;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
@@ -21,6 +29,8 @@ pub struct Admin {
     readiness: Readiness,
     /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
     draining: Arc<AtomicBool>,
+    /// `/` and `/failures`; off unless [`Admin::with_live_view`] turned it on.
+    live: LiveView,
 }
 
 impl Admin {
@@ -29,7 +39,14 @@ impl Admin {
             metrics,
             readiness,
             draining,
+            live: LiveView::Off("not configured"),
         }
+    }
+
+    /// Serves the live view of `recent` at `/` and `/failures` when `admin.ui` allows it.
+    pub fn with_live_view(mut self, recent: Arc<RecentFailures>, admin: &config::Admin) -> Self {
+        self.live = LiveView::new(recent, admin);
+        self
     }
 
     pub async fn handle(
@@ -58,6 +75,11 @@ impl Admin {
                     text(StatusCode::OK, "ready\n")
                 }
             }
+            "/" | "/failures" => self.live.handle(&request),
+            _ if self.live.is_on() => text(
+                StatusCode::NOT_FOUND,
+                "not found; try / (live view), /failures, /metrics, /healthz or /readyz\n",
+            ),
             _ => text(
                 StatusCode::NOT_FOUND,
                 "not found; try /metrics, /healthz or /readyz\n",
