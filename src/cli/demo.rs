@@ -68,6 +68,7 @@ davaudit demo
   WebDAV server (dav-server over {folder}): http://{dav_addr}/
   davaudit proxy in front of it:            {proxy}/
   metrics:                                  {metrics}
+  live view of recent partial failures:     {live}/
 
 Try, in another terminal:
 
@@ -87,6 +88,7 @@ Try, in another terminal:
 Ctrl-C stops the demo and removes the folder.
 "#,
         folder = folder.path().display(),
+        live = format!("http://{}", running.admin_addr()),
     );
     running.wait().await;
     Ok(ExitCode::SUCCESS)
