@@ -123,3 +123,22 @@ async fn shutdown_returns_after_the_drain_timeout_when_a_response_never_ends() {
     assert!(refuses_connections(addr).await, "proxy listener closed");
     drop(response);
 }
+
+#[tokio::test]
+#[ignore = "bug: after the drain timeout Running::shutdown returns but the in-flight connection task lives on (src/listener.rs serve never aborts what is left)"]
+async fn connections_left_after_the_drain_timeout_are_closed() {
+    let gate = Arc::new(Semaphore::new(0));
+    let upstream = gated_upstream(body_bytes(), gate).await;
+    let proxy = Proxy::start_with(&upstream.url(), "shutdown: {drain_timeout: 200ms}").await;
+    let response = HttpClient::http1()
+        .request("GET", &proxy.url_for("/never.bin"), &[], client::empty())
+        .await;
+    assert_eq!(response.status(), 200);
+    proxy.stop().await;
+    // The drain is over: what was still in flight is cut, not served on by a task nobody owns.
+    let streamed = read_streamed(response).await;
+    assert!(
+        streamed.error.is_some(),
+        "the response should break off: {streamed:?}"
+    );
+}
