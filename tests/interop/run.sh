@@ -746,6 +746,17 @@ else
   record - prometheus FAIL "series differ from davaudit's /metrics (see above)"
 fi
 
+log "== live view (issue 9): headless Chromium renders apache's davaudit admin page"
+BROWSER_OUT=${BROWSER_OUT:-/tmp/davaudit-interop-browser}
+rm -rf "$BROWSER_OUT"
+if OUT="$BROWSER_OUT" timeout 300 bash "$HERE/browser.sh" "${A[apache]}" >"$WORK/logs/browser.log" 2>&1; then
+  tail -n 6 "$WORK/logs/browser.log" | indent
+  record - live-view OK "Chromium's DOM lists every failing href; screenshots in $BROWSER_OUT"
+else
+  indent <"$WORK/logs/browser.log"
+  record - live-view FAIL "tests/interop/browser.sh ${A[apache]} (see above)"
+fi
+
 # --------------------------------------------------------------------------------------------
 # summary
 
