@@ -19,6 +19,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -65,9 +66,12 @@ pub async fn serve<H, F, B>(
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut backoff = Duration::from_millis(5);
 
+    // Connection tasks live here, so the ones still open at the drain deadline are cut.
+    let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => {
                     backoff = Duration::from_millis(5);
@@ -99,7 +103,7 @@ pub async fn serve<H, F, B>(
         let Some(tls) = &options.tls else {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection.into_owned());
-            tokio::spawn(
+            connections.spawn(
                 async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(error = %error, "connection ended with an error");
@@ -116,7 +120,7 @@ pub async fn serve<H, F, B>(
         let builder = builder.clone();
         let handshake_timeout = options.header_read_timeout;
         let watcher = graceful.watcher();
-        tokio::spawn(
+        connections.spawn(
             async move {
                 let stream =
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
@@ -148,10 +152,11 @@ pub async fn serve<H, F, B>(
         () = tokio::time::sleep(options.drain_timeout) => {
             tracing::warn!(
                 listener = options.name,
-                connections_left = options.max_connections.saturating_sub(slots.available_permits()),
+                connections_left = connections.len(),
                 drain_timeout = ?options.drain_timeout,
-                "drain timed out"
+                "drain timed out; closing the connections left"
             );
         }
     }
+    connections.shutdown().await;
 }

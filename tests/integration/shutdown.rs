@@ -125,7 +125,6 @@ async fn shutdown_returns_after_the_drain_timeout_when_a_response_never_ends() {
 }
 
 #[tokio::test]
-#[ignore = "bug: after the drain timeout Running::shutdown returns but the in-flight connection task lives on (src/listener.rs serve never aborts what is left)"]
 async fn connections_left_after_the_drain_timeout_are_closed() {
     let gate = Arc::new(Semaphore::new(0));
     let upstream = gated_upstream(body_bytes(), gate).await;
