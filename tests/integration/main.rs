@@ -14,6 +14,11 @@
 //! - `corpus`: every tests/corpus body gives its expected.json counts.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test, with its location"
+)]
+
 mod support;
 
 mod admin;
@@ -23,6 +28,7 @@ mod fixtures_selftest;
 mod forwarding;
 mod limits;
 mod live_view;
+mod reload;
 mod transparency;
 mod upstream_failures;
 // mod config;
