@@ -175,7 +175,14 @@ mod tests {
         names.sort_unstable();
         assert_eq!(
             names,
-            ["depth", "destination", "if", "lock-token", "overwrite", "timeout"]
+            [
+                "depth",
+                "destination",
+                "if",
+                "lock-token",
+                "overwrite",
+                "timeout"
+            ]
         );
     }
 
