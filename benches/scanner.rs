@@ -47,7 +47,7 @@ fn entry(out: &mut String, i: usize) {
 "#,
         len = i.wrapping_mul(7919) % 1_000_000,
     );
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         out.push_str(
             "<D:propstat>\n<D:prop>\n<g0:quota-used-bytes/>\n</D:prop>\n<D:status>HTTP/1.1 404 Not Found</D:status>\n</D:propstat>\n",
         );

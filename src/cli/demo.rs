@@ -62,6 +62,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let running = app::run(Config::demo(listen, admin, upstream), shutdown::signal()).await?;
     let proxy = format!("http://{}", running.proxy_addr());
     let metrics = format!("http://{}/metrics", running.admin_addr());
+    let live = format!("http://{}", running.admin_addr());
     println!(
         r#"
 davaudit demo
@@ -88,7 +89,6 @@ Try, in another terminal:
 Ctrl-C stops the demo and removes the folder.
 "#,
         folder = folder.path().display(),
-        live = format!("http://{}", running.admin_addr()),
     );
     running.wait().await;
     Ok(ExitCode::SUCCESS)

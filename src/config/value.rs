@@ -231,7 +231,7 @@ pub(super) fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
     for (name, scale) in DURATION_UNITS {
         let scale = u128::from(scale);
-        if millis != 0 && millis % scale == 0 {
+        if millis != 0 && millis.is_multiple_of(scale) {
             return format!("{}{name}", millis / scale);
         }
     }
@@ -279,7 +279,7 @@ pub(super) fn serialize_size<S: Serializer>(n: u64, s: S) -> Result<S::Ok, S::Er
         ("MiB", 1 << 20),
         ("KiB", 1 << 10),
     ] {
-        if n != 0 && n % scale == 0 {
+        if n != 0 && n.is_multiple_of(scale) {
             return s.collect_str(&format_args!("{}{unit}", n / scale));
         }
     }
@@ -323,14 +323,13 @@ fn parse_upstream_url(s: &str) -> Result<Uri, String> {
     if authority.host().is_empty() {
         return Err(format!("invalid URL {s:?}: a host is required"));
     }
-    if let Some(pq) = uri.path_and_query() {
-        if pq.as_str() != "/" && !pq.as_str().is_empty() {
+    if let Some(pq) = uri.path_and_query()
+        && pq.as_str() != "/" && !pq.as_str().is_empty() {
             return Err(format!(
                 "invalid URL {s:?}: a path or query ({pq}) is not supported; davaudit forwards \
                  request paths unchanged, so give only the origin (scheme, host, port)"
             ));
         }
-    }
     Ok(uri)
 }
 

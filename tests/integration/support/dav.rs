@@ -126,11 +126,10 @@ impl DavFileSystem for RefusingFs {
         path: &'a DavPath,
         options: OpenOptions,
     ) -> FsFuture<'a, Box<dyn DavFile>> {
-        if options.write || options.append || options.create || options.create_new {
-            if let Err(e) = self.rules.check(Op::Write, &[path]) {
+        if (options.write || options.append || options.create || options.create_new)
+            && let Err(e) = self.rules.check(Op::Write, &[path]) {
                 return refuse(e);
             }
-        }
         DavFileSystem::open(&self.inner, path, options)
     }
 
