@@ -324,12 +324,14 @@ fn parse_upstream_url(s: &str) -> Result<Uri, String> {
         return Err(format!("invalid URL {s:?}: a host is required"));
     }
     if let Some(pq) = uri.path_and_query()
-        && pq.as_str() != "/" && !pq.as_str().is_empty() {
-            return Err(format!(
-                "invalid URL {s:?}: a path or query ({pq}) is not supported; davaudit forwards \
+        && pq.as_str() != "/"
+        && !pq.as_str().is_empty()
+    {
+        return Err(format!(
+            "invalid URL {s:?}: a path or query ({pq}) is not supported; davaudit forwards \
                  request paths unchanged, so give only the origin (scheme, host, port)"
-            ));
-        }
+        ));
+    }
     Ok(uri)
 }
 

@@ -127,9 +127,10 @@ impl DavFileSystem for RefusingFs {
         options: OpenOptions,
     ) -> FsFuture<'a, Box<dyn DavFile>> {
         if (options.write || options.append || options.create || options.create_new)
-            && let Err(e) = self.rules.check(Op::Write, &[path]) {
-                return refuse(e);
-            }
+            && let Err(e) = self.rules.check(Op::Write, &[path])
+        {
+            return refuse(e);
+        }
         DavFileSystem::open(&self.inner, path, options)
     }
 
