@@ -1,7 +1,7 @@
 //! [`Scanner`]: the sans-io front of the module. Bytes go in through [`Scanner::feed`] in
 //! chunks split anywhere; [`Scanner::finish`] returns the [`Report`]. It glues the charset
-//! front ([`super::charset`]), the lexer ([`super::lexer`]) and the tally
-//! ([`super::tally`]); no I/O, no time, no randomness, so any input replays exactly.
+//! front (`charset`), the lexer (`lexer`) and the tally
+//! (`tally`); no I/O, no time, no randomness, so any input replays exactly.
 
 use encoding_rs::DecoderResult;
 

@@ -3,7 +3,7 @@
 //! [`Proxy::handle`] reads as the steps it takes: prepare the headers ([`headers`]), rewrite
 //! `Destination`/`If` ([`destination`]), send upstream with the response-header timeout
 //! ([`crate::upstream`]), on error answer 502/504 ([`rescue`]), on success hand the response
-//! to the audit ([`crate::audit::wrap`]), and count the top-level status. Bodies stream in
+//! to the audit ([`crate::audit::Auditor::wrap`]), and count the top-level status. Bodies stream in
 //! both directions; nothing here buffers or reads them.
 
 pub mod destination;

@@ -96,7 +96,7 @@ pub fn method(name: &str) -> MethodLabel {
     MethodLabel { index }
 }
 
-/// Every method label value, `OTHER` last (the order of [`MethodLabel::index`]).
+/// Every method label value, `OTHER` last (the order of the label index).
 pub fn all_methods() -> impl Iterator<Item = &'static str> {
     KNOWN_METHODS
         .iter()
