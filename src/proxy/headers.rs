@@ -21,8 +21,29 @@ const HOP_BY_HOP: &[&str] = &[
     "trailer",
 ];
 
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == KEEP_ALIVE
+        || *name == PROXY_CONNECTION
+        || *name == header::TE
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::UPGRADE
+        || *name == header::PROXY_AUTHORIZATION
+        || *name == header::PROXY_AUTHENTICATE
+        || *name == header::TRAILER
+}
+
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -51,19 +72,22 @@ pub struct Downstream<'a> {
 /// Appends the client to `X-Forwarded-For` and sets `X-Forwarded-Proto` / `X-Forwarded-Host`.
 pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
     let peer = downstream.peer.ip().to_string();
-    let xff = HeaderName::from_static("x-forwarded-for");
+    let xff = X_FORWARDED_FOR;
     let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
         Some(previous) if !previous.trim().is_empty() => format!("{previous}, {peer}"),
         _ => peer,
     };
     insert_str(headers, xff, &value);
-    insert_str(
-        headers,
-        HeaderName::from_static("x-forwarded-proto"),
-        downstream.scheme,
+    headers.insert(
+        X_FORWARDED_PROTO,
+        if downstream.scheme == "https" {
+            HeaderValue::from_static("https")
+        } else {
+            HeaderValue::from_static("http")
+        },
     );
     if let Some(host) = downstream.host {
-        insert_str(headers, HeaderName::from_static("x-forwarded-host"), host);
+        insert_str(headers, X_FORWARDED_HOST, host);
     }
 }
 
@@ -136,7 +160,13 @@ fn new_request_id() -> String {
     });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:08x}{n:016x}", *PREFIX)
+    let value = (u128::from(*PREFIX) << 64) | u128::from(n);
+    let mut out = [0u8; 24];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let nibble = (value >> (4 * (23 - i))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct Proxy {
     metrics: Arc<Metrics>,
     /// `http` or `https`: how clients reach this listener.
     scheme: &'static str,
+    /// The upstream's `Host` value, built once.
+    upstream_host: Option<HeaderValue>,
 }
 
 impl Proxy {
@@ -69,7 +71,12 @@ impl Proxy {
     ) -> Self {
         let upstream_origin = Origin::of(upstream.origin())
             .expect("config validated the upstream URL as http(s) with a host");
+        let upstream_host = upstream
+            .origin()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
         Proxy {
+            upstream_host,
             upstream,
             upstream_origin,
             forwarding: settings.forwarding,
@@ -198,7 +205,7 @@ impl Proxy {
             self.rewrite_destination(headers, public_host.as_deref());
         }
         if !forwarding.preserve_host || public_host.is_none() {
-            if let Ok(value) = HeaderValue::from_str(&self.upstream_origin_authority()) {
+            if let Some(value) = self.upstream_host.clone() {
                 headers.insert(header::HOST, value);
             }
         } else if let Some(host) = public_host.as_deref()
@@ -225,15 +232,10 @@ impl Proxy {
         }
     }
 
-    fn upstream_origin_authority(&self) -> String {
-        self.upstream
-            .origin()
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .unwrap_or_default()
-    }
-
     fn rewrite_destination(&self, headers: &mut http::HeaderMap, public_host: Option<&str>) {
+        if !headers.contains_key(DESTINATION) && !headers.contains_key(IF) {
+            return;
+        }
         let Some(public) = public_host.and_then(|host| Origin::new(self.scheme, host)) else {
             return;
         };
