@@ -29,23 +29,7 @@ pub(crate) async fn assert_audited_like_oracle(
             oracle.failure_counts(method),
         ),
     ] {
-        let mut seen = std::collections::BTreeMap::new();
-        for labels in after.labels_of(family) {
-            if labels.get("method").map(String::as_str) != Some(method) {
-                continue;
-            }
-            let pairs: Vec<(&str, &str)> = labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let delta = after.delta(before, family, &pairs);
-            if delta != 0.0 {
-                seen.insert(
-                    (labels["level"].clone(), labels["code"].clone()),
-                    delta as u64,
-                );
-            }
-        }
+        let seen = after.level_code_deltas(before, family, method);
         let expected: std::collections::BTreeMap<_, _> = expected
             .into_iter()
             .map(|((level, code), n)| ((level.to_owned(), code), n))

@@ -14,26 +14,8 @@ use crate::support::*;
 
 type Counts = BTreeMap<(String, String), u64>;
 
-/// Per-(level, code) deltas of `family` for `method`, zero deltas left out.
 fn deltas(after: &Metrics, before: &Metrics, family: &str, method: &str) -> Counts {
-    let mut seen = Counts::new();
-    for labels in after.labels_of(family) {
-        if labels.get("method").map(String::as_str) != Some(method) {
-            continue;
-        }
-        let pairs: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let delta = after.delta(before, family, &pairs);
-        if delta != 0.0 {
-            seen.insert(
-                (labels["level"].clone(), labels["code"].clone()),
-                delta as u64,
-            );
-        }
-    }
-    seen
+    after.level_code_deltas(before, family, method)
 }
 
 fn owned(counts: BTreeMap<(&'static str, String), u64>) -> Counts {

@@ -110,6 +110,34 @@ impl Metrics {
         self.get(name, labels) - before.get(name, labels)
     }
 
+    /// Per-(level, code) deltas of an audit family (`davaudit_multistatus_entries_total`,
+    /// `..._failures_total`) for one method; zero deltas are left out.
+    pub(crate) fn level_code_deltas(
+        &self,
+        before: &Metrics,
+        family: &str,
+        method: &str,
+    ) -> BTreeMap<(String, String), u64> {
+        let mut seen = BTreeMap::new();
+        for labels in self.labels_of(family) {
+            if labels.get("method").map(String::as_str) != Some(method) {
+                continue;
+            }
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let delta = self.delta(before, family, &pairs);
+            if delta != 0.0 {
+                seen.insert(
+                    (labels["level"].clone(), labels["code"].clone()),
+                    delta as u64,
+                );
+            }
+        }
+        seen
+    }
+
     /// True when the family has a `# TYPE` line or at least one sample (histograms:
     /// `name_bucket`, `name_sum`, `name_count` count for `name`).
     pub(crate) fn has_family(&self, name: &str) -> bool {
