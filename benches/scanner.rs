@@ -6,6 +6,14 @@
 //! Run: `cargo bench --bench scanner`. Criterion reports each as throughput; after it, an
 //! interleaved best-of-N pass prints `scanner MB/s`, `quick-xml Reader MB/s` and the ratio.
 //! `SCANNER_BENCH_MB` changes the body size.
+//!
+//! Instruction counts (deterministic, unlike wall time on a shared machine):
+//! `SCANNER_BENCH_ONCE=apache|harness` scans one ~20 MB body (`SCANNER_BENCH_MB` changes
+//! it) once in `scan_once` and exits, e.g.
+//! `SCANNER_BENCH_ONCE=harness valgrind --tool=callgrind --toggle-collect='*scan_once*'
+//! target/release/deps/scanner-*` (Ir / body bytes = instructions per byte). `apache` is the
+//! body below; `harness` is the load harness's body (`bench/backend`: 20-entry cycle with
+//! propstat 200/404, response-level 423 with `DAV:error`, 403).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -68,6 +76,72 @@ pub fn propfind_body(mb: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The load harness's entry `i` (same bytes as `bench/backend`'s `entry`).
+fn harness_entry(out: &mut String, i: usize) {
+    use std::fmt::Write;
+    let dir = "/dav/q1-2026";
+    match i % 20 {
+        3 | 11 | 17 => {
+            let _ = writeln!(
+                out,
+                "<d:response><d:href>{dir}/d{i:06}.odt</d:href>\
+<d:status>HTTP/1.1 423 Locked</d:status><d:error><d:lock-token-submitted>\
+<d:href>{dir}/</d:href></d:lock-token-submitted></d:error>\
+<d:responsedescription>The resource is locked by another client.</d:responsedescription>\
+</d:response>"
+            );
+        }
+        7 => {
+            let _ = writeln!(
+                out,
+                "<d:response><d:href>{dir}/p{i:06}/</d:href>\
+<d:status>HTTP/1.1 403 Forbidden</d:status></d:response>"
+            );
+        }
+        k => {
+            let _ = write!(
+                out,
+                "<d:response><d:href>{dir}/r{i:06}.pdf</d:href><d:propstat><d:prop>\
+<d:displayname>r{i:06}.pdf</d:displayname>\
+<d:getcontentlength>{len}</d:getcontentlength>\
+<d:getlastmodified>Tue, 03 Mar 2026 10:{mm:02}:{ss:02} GMT</d:getlastmodified>\
+<d:getetag>&quot;{etag:08x}&quot;</d:getetag><d:resourcetype/></d:prop>\
+<d:status>HTTP/1.1 200 OK</d:status></d:propstat>",
+                len = 1000 + i * 37 % 900_000,
+                mm = i / 60 % 60,
+                ss = i % 60,
+                etag = (i as u32).wrapping_mul(2_654_435_761),
+            );
+            if k != 5 && k != 13 {
+                out.push_str(
+                    "<d:propstat><d:prop><oc:checksums/></d:prop>\
+<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>",
+                );
+            }
+            out.push_str("</d:response>\n");
+        }
+    }
+}
+
+/// The load harness's multistatus of about `mb` MiB.
+fn harness_body(mb: usize) -> Vec<u8> {
+    let mut s = String::with_capacity((mb << 20) + 4096);
+    s.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus xmlns:d=\"DAV:\" xmlns:oc=\"http://owncloud.org/ns\">\n");
+    let mut i = 0;
+    while s.len() < mb << 20 {
+        harness_entry(&mut s, i);
+        i += 1;
+    }
+    s.push_str("</d:multistatus>\n");
+    s.into_bytes()
+}
+
+/// One scan, alone in its function so callgrind can count just it (`--toggle-collect`).
+#[inline(never)]
+fn scan_once(body: &[u8]) -> u64 {
+    scanner(black_box(body))
+}
+
 fn scanner(body: &[u8]) -> u64 {
     let mut s = Scanner::new(AllErrors, Limits::default());
     for chunk in body.chunks(64 * 1024) {
@@ -105,10 +179,20 @@ fn best_of(n: usize, body: &[u8], f: fn(&[u8]) -> u64) -> Duration {
 }
 
 fn main() {
-    let mb = std::env::var("SCANNER_BENCH_MB")
+    let mb_var = std::env::var("SCANNER_BENCH_MB")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .and_then(|v| v.parse().ok());
+    if let Ok(which) = std::env::var("SCANNER_BENCH_ONCE") {
+        let mb = mb_var.unwrap_or(20);
+        let body = match which.as_str() {
+            "harness" => harness_body(mb),
+            _ => propfind_body(mb),
+        };
+        let entries = scan_once(&body);
+        println!("{which}: {} bytes, {entries} entries", body.len());
+        return;
+    }
+    let mb = mb_var.unwrap_or(100);
     let body = propfind_body(mb);
     let mut c = Criterion::default()
         .sample_size(10)

@@ -10,12 +10,19 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The first whitespace-separated token of `s` and what follows it.
+#[inline(always)]
+fn token(s: &[u8]) -> (&[u8], &[u8]) {
+    let start = s.iter().position(|&b| !is_ws(b)).unwrap_or(s.len());
+    let s = s.get(start..).unwrap_or_default();
+    let end = s.iter().position(|&b| is_ws(b)).unwrap_or(s.len());
+    s.split_at_checked(end).unwrap_or((s, &[]))
+}
+
 /// Parses a status line (any whitespace, possibly truncated after the code).
 pub(crate) fn parse(text: &[u8]) -> Code {
-    let mut tokens = text.split(|&b| is_ws(b)).filter(|t| !t.is_empty());
-    let (Some(version), Some(code)) = (tokens.next(), tokens.next()) else {
-        return Code::Invalid;
-    };
+    let (version, rest) = token(text);
+    let (code, _) = token(rest);
     if !is_version(version) {
         return Code::Invalid;
     }
@@ -37,17 +44,18 @@ fn is_version(v: &[u8]) -> bool {
     let Some(rest) = v.strip_prefix(b"HTTP/") else {
         return false;
     };
-    let mut parts = rest.splitn(2, |&b| b == b'.');
-    let digits =
-        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    let major = parts.next();
-    match parts.next() {
-        None => digits(major),
-        minor => digits(major) && digits(minor),
+    let digits = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_digit);
+    match rest.iter().position(|&b| b == b'.') {
+        None => digits(rest),
+        Some(i) => {
+            digits(rest.get(..i).unwrap_or_default())
+                && digits(rest.get(i.saturating_add(1)..).unwrap_or_default())
+        }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 
@@ -79,6 +87,38 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+
+    /// The straightforward reading, kept as the reference for the hand-written `parse`.
+    fn reference(text: &[u8]) -> Code {
+        let mut tokens = text.split(|&b| is_ws(b)).filter(|t| !t.is_empty());
+        let (Some(version), Some(code)) = (tokens.next(), tokens.next()) else {
+            return Code::Invalid;
+        };
+        let version_ok = version.strip_prefix(b"HTTP/").is_some_and(|rest| {
+            let mut parts = rest.splitn(2, |&b| b == b'.');
+            let digits = |p: Option<&[u8]>| {
+                p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+            };
+            let major = parts.next();
+            match parts.next() {
+                None => digits(major),
+                minor => digits(major) && digits(minor),
+            }
+        });
+        match (version_ok, code) {
+            (true, [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9']) => Code::Status(
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+            ),
+            _ => Code::Invalid,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_matches_the_reference(text in "[HTP/. 0-9\t\r\nOKx]{0,24}") {
+            proptest::prop_assert_eq!(parse(text.as_bytes()), reference(text.as_bytes()));
         }
     }
 }

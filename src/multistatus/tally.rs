@@ -24,6 +24,21 @@ struct Kept {
 }
 
 impl Kept {
+    /// A failure with `code` would still be kept (checked before building one).
+    fn room(&self, code: Code, cap: usize) -> bool {
+        let list = if code == Code::Status(424) {
+            &self.dependent
+        } else {
+            &self.causes
+        };
+        list.len() < cap
+    }
+
+    fn clear(&mut self) {
+        self.causes.clear();
+        self.dependent.clear();
+    }
+
     fn push(&mut self, failure: Failure, cap: usize) {
         let list = if failure.code == Code::Status(424) {
             &mut self.dependent
@@ -49,9 +64,10 @@ impl CodeCounts {
     }
 }
 
-/// The open `DAV:propstat`.
+/// The open `DAV:propstat` (reused from one propstat to the next).
 #[derive(Debug, Default)]
 struct Propstat {
+    open: bool,
     /// Failing codes in document order (capped).
     failing: Vec<Code>,
     error: Option<String>,
@@ -71,7 +87,7 @@ struct Entry {
     /// Propstat-level failures with their propstat's details; href and response-level
     /// error/description are filled in when the entry ends.
     propstat_failing: Kept,
-    propstat: Option<Propstat>,
+    propstat: Propstat,
     error: Option<String>,
     description: Option<String>,
 }
@@ -93,7 +109,17 @@ pub(crate) struct Tally<C> {
 fn text(bytes: &[u8], cap: usize) -> String {
     let mut kept = Vec::with_capacity(bytes.len().min(cap));
     push_capped(&mut kept, bytes.trim_ascii(), cap);
-    String::from_utf8_lossy(&kept).into_owned()
+    match String::from_utf8(kept) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 impl<C: Classify> Tally<C> {
@@ -119,10 +145,16 @@ impl<C: Classify> Tally<C> {
     fn end_propstat(&mut self) {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
-        let Some(ps) = entry.propstat.take() else {
+        let ps = &mut entry.propstat;
+        if !std::mem::take(&mut ps.open) {
             return;
-        };
-        for code in ps.failing {
+        }
+        for &code in &ps.failing {
+            // A failure the body's list has no room for is never kept: do not build it
+            // (the list only grows, and `end_entry` pushes these into it).
+            if !entry.propstat_failing.room(code, cap) || !self.kept.room(code, cap) {
+                continue;
+            }
             let failure = Failure {
                 href: String::new(),
                 level: Level::Propstat,
@@ -143,7 +175,7 @@ impl<C: Classify> Tally<C> {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
         entry.open = false;
-        let href = || String::from_utf8_lossy(&entry.href).into_owned();
+        let href = || lossy(&entry.href);
         if !entry.response_codes.0.is_empty() {
             for &(code, n) in &entry.response_codes.0 {
                 let slot = self.response_status.entry(code).or_insert(0);
@@ -153,6 +185,9 @@ impl<C: Classify> Tally<C> {
                 }
             }
             for &code in &entry.response_failing {
+                if !self.kept.room(code, cap) {
+                    continue;
+                }
                 let failure = Failure {
                     href: href(),
                     level: Level::Response,
@@ -170,8 +205,8 @@ impl<C: Classify> Tally<C> {
                     self.failure_count = self.failure_count.saturating_add(n);
                 }
             }
-            let Kept { causes, dependent } = std::mem::take(&mut entry.propstat_failing);
-            for mut failure in causes.into_iter().chain(dependent) {
+            let Kept { causes, dependent } = &mut entry.propstat_failing;
+            for mut failure in causes.drain(..).chain(dependent.drain(..)) {
                 failure.href = href();
                 if failure.error.is_none() {
                     failure.error.clone_from(&entry.error);
@@ -194,8 +229,8 @@ impl<C: Classify> Tally<C> {
         e.response_codes.0.clear();
         e.response_failing.clear();
         e.propstat_codes.0.clear();
-        e.propstat_failing = Kept::default();
-        e.propstat = None;
+        e.propstat_failing.clear();
+        e.propstat.open = false;
         e.error = None;
         e.description = None;
     }
@@ -226,7 +261,11 @@ impl<C: Classify> Sink for Tally<C> {
                 self.entries = self.entries.saturating_add(1);
             }
             Role::Propstat if self.entry.open => {
-                self.entry.propstat = Some(Propstat::default());
+                let ps = &mut self.entry.propstat;
+                ps.open = true;
+                ps.failing.clear();
+                ps.error = None;
+                ps.description = None;
             }
             _ => {}
         }
@@ -261,10 +300,8 @@ impl<C: Classify> Sink for Tally<C> {
                     }
                     Level::Propstat => {
                         entry.propstat_codes.add(code);
-                        if let Some(ps) = entry.propstat.as_mut()
-                            && failing
-                            && ps.failing.len() < cap.saturating_mul(2)
-                        {
+                        let ps = &mut entry.propstat;
+                        if ps.open && failing && ps.failing.len() < cap.saturating_mul(2) {
                             ps.failing.push(code);
                         }
                     }
@@ -277,10 +314,8 @@ impl<C: Classify> Sink for Tally<C> {
                 }
                 let slot = match level {
                     Level::Response => &mut entry.description,
-                    Level::Propstat => match entry.propstat.as_mut() {
-                        Some(ps) => &mut ps.description,
-                        None => return,
-                    },
+                    Level::Propstat if entry.propstat.open => &mut entry.propstat.description,
+                    Level::Propstat => return,
                 };
                 if slot.is_none() {
                     *slot = Some(text(captured, max_text));
@@ -297,10 +332,8 @@ impl<C: Classify> Sink for Tally<C> {
         }
         let slot = match owner {
             Level::Response => &mut entry.error,
-            Level::Propstat => match entry.propstat.as_mut() {
-                Some(ps) => &mut ps.error,
-                None => return,
-            },
+            Level::Propstat if entry.propstat.open => &mut entry.propstat.error,
+            Level::Propstat => return,
         };
         if slot.is_none() {
             *slot = Some(text(name.as_bytes(), self.limits.max_text));
