@@ -185,11 +185,76 @@ struct Frame {
 /// `ns[uri..end]`.
 #[derive(Debug, Clone, Copy)]
 struct Binding {
+    /// Unique per declaration read (see `Memo`).
+    serial: u64,
     depth: usize,
     prefix: u32,
     uri: u32,
     end: u32,
     dav: bool,
+}
+
+/// Longest qualified name whose role is memoised.
+const MEMO_NAME: usize = 24;
+/// Memo slots (a power of two).
+const MEMO_SLOTS: usize = 32;
+
+/// A role resolved before: children of `DAV:multistatus`, `DAV:response` and
+/// `DAV:propstat` repeat the same few names, so their namespace resolution and role are
+/// looked up by (parent, qualified name). A memo holds while the declaration its prefix
+/// resolved to is still in scope (same `serial` at the same index) and no declaration since
+/// re-bound a prefix already in scope (same `shadow`): then the prefix still resolves to it.
+#[derive(Debug, Clone, Copy)]
+struct Memo {
+    /// Index in `Lexer::bindings` of the declaration the prefix resolved to.
+    binding: u32,
+    /// Its `Binding::serial`; 0 matches no declaration.
+    serial: u64,
+    /// `Lexer::shadow` when stored.
+    shadow: u64,
+    parent: u8,
+    len: u8,
+    name: [u8; MEMO_NAME],
+    role: Role,
+}
+
+const NO_MEMO: Memo = Memo {
+    binding: 0,
+    serial: 0,
+    shadow: 0,
+    parent: 0,
+    len: 0,
+    name: [0; MEMO_NAME],
+    role: Role::Skip,
+};
+
+/// The memo key of a parent whose children's roles may be memoised.
+fn memo_parent(parent: Option<Role>) -> Option<u8> {
+    match parent {
+        Some(Role::Multistatus) => Some(1),
+        Some(Role::Response) => Some(2),
+        Some(Role::Propstat) => Some(3),
+        _ => None,
+    }
+}
+
+fn memo_slot(parent: u8, qname: &[u8]) -> usize {
+    // Collision-free on the audited names under the usual prefixes (`d:`, `D:`, `lp1:`,
+    // none, ...).
+    let last = usize::from(qname.last().copied().unwrap_or(0));
+    last.wrapping_add(qname.len())
+        .wrapping_add(usize::from(parent).wrapping_mul(4))
+        & MEMO_SLOTS.wrapping_sub(1)
+}
+
+/// A qualified name resolved against the declarations in scope.
+struct Resolved<'a> {
+    dav: bool,
+    uri: &'a [u8],
+    /// Where the local name starts in the qualified name.
+    local_at: usize,
+    /// Index in `Lexer::bindings` of the declaration used, if any.
+    binding: Option<usize>,
 }
 
 /// The text of the href, status or description being read.
@@ -418,6 +483,11 @@ pub(crate) struct Lexer {
     pi: [u8; 3],
     pi_len: usize,
     capture: Capture,
+    /// Serial of the last namespace declaration pushed (each gets a new one).
+    serial: u64,
+    /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
+    shadow: u64,
+    memo: [Memo; MEMO_SLOTS],
 }
 
 type Step = Result<(), Malformed>;
@@ -444,6 +514,9 @@ impl Lexer {
             pi: [0; 3],
             pi_len: 0,
             capture: Capture::default(),
+            serial: 0,
+            shadow: 0,
+            memo: [NO_MEMO; MEMO_SLOTS],
         }
     }
 
@@ -1156,7 +1229,18 @@ impl Lexer {
         let start = self.ns.len();
         self.ns.extend_from_slice(prefix);
         let uri = u32::try_from(self.ns.len()).unwrap_or(u32::MAX);
+        let shadows = self.bindings.iter().any(|b| {
+            self.ns
+                .get(b.prefix as usize..b.uri as usize)
+                .is_some_and(|p| same(p, prefix))
+        });
+        if shadows {
+            self.shadow = self.shadow.wrapping_add(1);
+        }
+        self.serial = self.serial.wrapping_add(1);
+        let serial = self.serial;
         self.bindings.push(Binding {
+            serial,
             depth: self.frames.len().saturating_add(1),
             prefix: u32::try_from(start).unwrap_or(u32::MAX),
             uri,
@@ -1180,19 +1264,21 @@ impl Lexer {
     }
 
     /// Resolves `qname` against the bindings in scope: `(is DAV:, namespace URI, local name)`.
-    fn resolve(&self, qname: &[u8]) -> Result<(bool, &[u8], usize), &'static str> {
-        let (prefix, local_at) = match memchr(b':', qname) {
+    /// Also the index of the declaration used, if any.
+    fn resolve(&self, qname: &[u8]) -> Result<Resolved<'_>, &'static str> {
+        // Names are short: a plain loop beats a `memchr` call.
+        let (prefix, local_at) = match qname.iter().position(|&b| b == b':') {
             None => (&b""[..], 0),
             Some(i) => {
                 let prefix = qname.get(..i).unwrap_or_default();
                 let local = qname.get(i.saturating_add(1)..).unwrap_or_default();
-                if prefix.is_empty() || local.is_empty() || memchr(b':', local).is_some() {
+                if prefix.is_empty() || local.is_empty() || local.contains(&b':') {
                     return Err("invalid qualified name");
                 }
                 (prefix, i.saturating_add(1))
             }
         };
-        for b in self.bindings.iter().rev() {
+        for (i, b) in self.bindings.iter().enumerate().rev() {
             if self
                 .ns
                 .get(b.prefix as usize..b.uri as usize)
@@ -1202,12 +1288,27 @@ impl Lexer {
                     .ns
                     .get(b.uri as usize..b.end as usize)
                     .unwrap_or_default();
-                return Ok((b.dav, uri, local_at));
+                return Ok(Resolved {
+                    dav: b.dav,
+                    uri,
+                    local_at,
+                    binding: Some(i),
+                });
             }
         }
         match prefix {
-            b"" => Ok((false, b"", local_at)),
-            b"xml" => Ok((false, b"http://www.w3.org/XML/1998/namespace", local_at)),
+            b"" => Ok(Resolved {
+                dav: false,
+                uri: b"",
+                local_at,
+                binding: None,
+            }),
+            b"xml" => Ok(Resolved {
+                dav: false,
+                uri: b"http://www.w3.org/XML/1998/namespace",
+                local_at,
+                binding: None,
+            }),
             _ => Err("unbound namespace prefix"),
         }
     }
@@ -1221,9 +1322,37 @@ impl Lexer {
         }
         let parent = self.frames.last().map(|f| f.role);
         let mut role = Role::Skip;
-        if self.resolve {
+        let memo = memo_parent(parent).map(|key| {
             let qname = self.names.get(self.pending..).unwrap_or_default();
-            let (dav, uri, local_at) = match self.resolve(qname) {
+            (key, memo_slot(key, qname))
+        });
+        let hit = self.resolve
+            && memo.is_some_and(|(key, slot)| {
+                let qname = self.names.get(self.pending..).unwrap_or_default();
+                self.memo.get(slot).is_some_and(|m| {
+                    m.shadow == self.shadow
+                        && m.parent == key
+                        && self
+                            .bindings
+                            .get(m.binding as usize)
+                            .is_some_and(|b| b.serial == m.serial)
+                        && m.name
+                            .get(..usize::from(m.len))
+                            .is_some_and(|n| same(n, qname))
+                })
+            });
+        if hit {
+            if let Some(m) = memo.and_then(|(_, slot)| self.memo.get(slot)) {
+                role = m.role;
+            }
+        } else if self.resolve {
+            let qname = self.names.get(self.pending..).unwrap_or_default();
+            let Resolved {
+                dav,
+                uri,
+                local_at,
+                binding: used,
+            } = match self.resolve(qname) {
                 Ok(r) => r,
                 Err(reason) => return Err(self.fail(self.mark, reason)),
             };
@@ -1267,6 +1396,29 @@ impl Lexer {
                 if let Some(f) = self.frames.last_mut() {
                     f.role = Role::Error { owner, seen: true };
                 }
+            }
+            // Only names bound by a declaration are memoised (an unbound default namespace
+            // could be declared later without re-binding anything).
+            if let Some((key, slot)) = memo
+                && let Some(binding) = used
+                && let Some(serial) = self.bindings.get(binding).map(|b| b.serial)
+                && let Ok(binding) = u32::try_from(binding)
+                && let Some(m) = self.memo.get_mut(slot)
+                && qname.len() <= MEMO_NAME
+            {
+                let mut name = [0u8; MEMO_NAME];
+                if let Some(dst) = name.get_mut(..qname.len()) {
+                    dst.copy_from_slice(qname);
+                }
+                *m = Memo {
+                    binding,
+                    serial,
+                    shadow: self.shadow,
+                    parent: key,
+                    len: u8::try_from(qname.len()).unwrap_or(0),
+                    name,
+                    role,
+                };
             }
         }
         self.frames.push(Frame {

@@ -119,6 +119,44 @@ fn elements_are_matched_by_namespace_not_prefix() {
 }
 
 #[test]
+fn repeated_names_follow_every_redeclaration() {
+    // The same qualified names again and again under changing declarations: the roles the
+    // lexer remembers per name must follow each one.
+    let body = br#"<D:multistatus xmlns:D="DAV:">
+        <D:response><D:href>/1</D:href><D:status>HTTP/1.1 201 a</D:status></D:response>
+        <x:response xmlns:x="DAV:" xmlns:D="urn:x"><D:href>/no</D:href>
+          <D:status>HTTP/1.1 500 b</D:status><x:href>/2</x:href><x:status>HTTP/1.1 202</x:status></x:response>
+        <D:response><D:href>/3</D:href><D:status>HTTP/1.1 203 c</D:status></D:response>
+        <D:response xmlns:a="DAV:"><a:href>/4</a:href><a:status>HTTP/1.1 204</a:status></D:response>
+        <D:response xmlns:a="urn:a"><a:href>/no</a:href><a:status>HTTP/1.1 500</a:status>
+          <D:href>/5</D:href><D:status>HTTP/1.1 205</D:status></D:response>
+        <D:response><status>HTTP/1.1 500</status><D:status>HTTP/1.1 206</D:status></D:response>
+        <D:response xmlns="DAV:"><href>/7</href><status>HTTP/1.1 207</status></D:response>
+        <D:response xmlns="urn:d"><status>HTTP/1.1 500</status><D:status>HTTP/1.1 208</D:status></D:response>
+        <D:response><D:propstat><D:prop/><D:status>HTTP/1.1 209</D:status></D:propstat>
+          <D:propstat xmlns:D="urn:p"><D:status>HTTP/1.1 500</D:status></D:propstat></D:response>
+        <D:response><D:propstat><D:status>HTTP/1.1 210</D:status></D:propstat></D:response>
+    </D:multistatus>"#;
+    let r = scan_checked(body);
+    assert_eq!(r.entries, 10);
+    assert_eq!(
+        codes(&r.response_status),
+        pairs(&[
+            ("201", 1),
+            ("202", 1),
+            ("203", 1),
+            ("204", 1),
+            ("205", 1),
+            ("206", 1),
+            ("207", 1),
+            ("208", 1)
+        ])
+    );
+    assert_eq!(codes(&r.propstat_status), pairs(&[("209", 1), ("210", 1)]));
+    assert_eq!(r.outcome, Outcome::Clean);
+}
+
+#[test]
 fn a_status_in_another_namespace_is_not_counted() {
     let body = ms(r#"<D:response><D:href>/a</D:href><D:propstat><D:prop/>
         <z:status xmlns:z="http://example.com/ns">HTTP/1.1 500 Nope</z:status>
