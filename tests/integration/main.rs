@@ -6,6 +6,8 @@
 //! - `transparency`: every method round-trips; bodies/statuses byte-identical.
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
+//! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
+//! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
@@ -26,9 +28,11 @@ mod audit_dav;
 mod audit_edge_cases;
 mod fixtures_selftest;
 mod forwarding;
+mod hostile;
 mod limits;
 mod live_view;
 mod reload;
+mod soak;
 mod transparency;
 mod upstream_failures;
 // mod config;
