@@ -8,6 +8,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::tls::SharedAcceptor;
@@ -98,14 +99,23 @@ pub async fn serve<H, F, B>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let service = service_fn(move |request| handler(request, peer));
+        // Set by the first request: until then the connection runs against a deadline.
+        let served = Arc::new(AtomicBool::new(false));
+        let first = served.clone();
+        let service = service_fn(move |request| {
+            first.store(true, Ordering::Relaxed);
+            handler(request, peer)
+        });
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
+        let first_request = options.header_read_timeout;
         let Some(tls) = &options.tls else {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection.into_owned());
             connections.spawn(
                 async move {
-                    if let Err(error) = connection.await {
+                    if let Err(error) =
+                        until_first_request(connection, &served, first_request).await
+                    {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                     drop(slot);
@@ -135,7 +145,8 @@ pub async fn serve<H, F, B>(
                         }
                     };
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = watcher.watch(connection.into_owned()).await {
+                let connection = watcher.watch(connection.into_owned());
+                if let Err(error) = until_first_request(connection, &served, first_request).await {
                     tracing::debug!(error = %error, "connection ended with an error");
                 }
                 drop(slot);
@@ -159,4 +170,30 @@ pub async fn serve<H, F, B>(
         }
     }
     connections.shutdown().await;
+}
+
+/// Runs a connection, but drops it when no request arrived within `deadline` of the accept.
+/// hyper's header-read timer starts only once hyper-util's auto builder has told HTTP/1 from
+/// h2, so a client that sends nothing (or half the h2 preface), or an h2c client that never
+/// opens a stream, would otherwise hold a connection slot for ever.
+async fn until_first_request<F, E>(
+    connection: F,
+    served: &AtomicBool,
+    deadline: Duration,
+) -> Result<(), E>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = &mut connection => result,
+        () = tokio::time::sleep(deadline) => {
+            if served.load(Ordering::Relaxed) {
+                connection.await
+            } else {
+                tracing::debug!(?deadline, "no request in time; connection closed");
+                Ok(())
+            }
+        }
+    }
 }

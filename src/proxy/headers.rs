@@ -44,12 +44,13 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
+    // Bytes, not `to_str`: a value with one non-ASCII byte must still have its valid tokens
+    // honoured, or the fields it names would be forwarded.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim_ascii()).ok())
         .collect();
     for name in named {
         headers.remove(name);
@@ -86,8 +87,12 @@ pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
             HeaderValue::from_static("http")
         },
     );
-    if let Some(host) = downstream.host {
-        insert_str(headers, X_FORWARDED_HOST, host);
+    match downstream.host {
+        Some(host) => insert_str(headers, X_FORWARDED_HOST, host),
+        // Never pass on a client's own claim about the public host.
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
     }
 }
 

@@ -96,6 +96,15 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
+        if let Some(reason) = invalid_host(&request) {
+            RequestFinished {
+                method: labels::method(request.method().as_str()),
+                status: 400,
+                duration: started.elapsed(),
+            }
+            .emit(&self.metrics);
+            return Ok(rescue::bad_request(reason).map(Either::Right));
+        }
         let context = Arc::new(self.prepare(&mut request, peer));
         let method = context.method_label;
         let response = match self.send(request).await {
@@ -262,6 +271,20 @@ impl Proxy {
         {
             headers.insert(IF, new);
         }
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host line. hyper leaves the check to
+/// the application; forwarding such a request would let a client make davaudit and a
+/// Host-checking upstream disagree about the public host.
+fn invalid_host<B>(request: &Request<B>) -> Option<&'static str> {
+    if request.version() != Version::HTTP_11 {
+        return None;
+    }
+    match request.headers().get_all(header::HOST).iter().count() {
+        1 => None,
+        0 => Some("an HTTP/1.1 request needs a Host header"),
+        _ => Some("more than one Host header"),
     }
 }
 

@@ -76,6 +76,19 @@ pub fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> 
     respond_request_body(&body::Error::TooLarge { limit }, request)
 }
 
+/// 400 for a request davaudit refuses to forward as it is (not logged: a client error).
+pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!(
+        "400 Bad Request: {reason}\n"
+    ))));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
     let body = format!(
         "{} {}: {reason} (request id {})\n",

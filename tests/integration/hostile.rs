@@ -146,17 +146,16 @@ async fn run_attack(attack: &Attack) -> u16 {
             }
         ),
     }
-    // Every response the client got was counted once; the rejections never reached the proxy.
+    // Every forwarded request was counted once; rejections are either hyper's (never reach
+    // the handler, not counted) or davaudit's own 400 (counted under code 400).
+    let forwarded = |m: &Metrics| {
+        (m.delta(&before, "davaudit_requests_total", &[])
+            - m.delta(&before, "davaudit_requests_total", &[("code", "400")])) as usize
+    };
     let after = proxy
-        .metrics_when(|m| {
-            m.delta(&before, "davaudit_requests_total", &[]) as usize == seen_lines.len()
-        })
+        .metrics_when(|m| forwarded(m) == seen_lines.len())
         .await;
-    assert_eq!(
-        after.delta(&before, "davaudit_requests_total", &[]) as usize,
-        seen_lines.len(),
-        "{name}"
-    );
+    assert_eq!(forwarded(&after), seen_lines.len(), "{name}");
     status
 }
 
@@ -517,7 +516,6 @@ async fn a_client_that_sends_half_a_head_is_closed_after_the_header_read_timeout
 /// the first bytes to choose HTTP/1.1 or h2 with no timeout, and hyper's header read timer
 /// only starts once HTTP/1.1 was chosen. 10,000 silent sockets lock every client out.
 #[tokio::test]
-#[ignore = "bug: src/listener.rs: a client that sends nothing (or half the h2 preface) is never closed; header_read_timeout does not cover hyper-util auto's version sniffing"]
 async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
     let upstream = echo_upstream().await;
     let proxy = Proxy::start_with(&upstream.url(), "limits: {header_read_timeout: 300ms}").await;
@@ -532,7 +530,6 @@ async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
 /// header read timeout nor an idle timeout (`limits.keepalive_timeout` is only given to
 /// hyper's HTTP/1 builder), so the connection and its slot are held for ever.
 #[tokio::test]
-#[ignore = "bug: src/listener.rs: an h2c connection that opens no stream is never closed (no header-read or keep-alive timeout on the h2 side)"]
 async fn an_h2c_client_that_stops_after_the_preface_is_closed() {
     let upstream = echo_upstream().await;
     let proxy = Proxy::start_with(&upstream.url(), "limits: {header_read_timeout: 300ms}").await;
@@ -1273,7 +1270,6 @@ async fn faulty_exchange(kind: usize, client: &HttpClient, proxy: &Proxy, failin
 /// not reach the upstream either, since upstreams behind a trusted proxy build absolute URLs
 /// (password-reset links, hrefs) from it.
 #[tokio::test]
-#[ignore = "bug: src/proxy/headers.rs add_x_forwarded: with no Host (HTTP/1.0, or HTTP/1.1 without Host) the client's own X-Forwarded-Host is forwarded unchanged"]
 async fn a_client_cannot_choose_the_x_forwarded_host_the_upstream_sees() {
     let upstream = echo_upstream().await;
     let proxy = Proxy::start(&upstream.url()).await;
@@ -1304,7 +1300,6 @@ async fn a_client_cannot_choose_the_x_forwarded_host_the_upstream_sees() {
 /// RFC 9110 §7.6.1: every field the Connection header names is removed before forwarding.
 /// A Connection value that also carries a non-ASCII byte must not switch that off.
 #[tokio::test]
-#[ignore = "bug: src/proxy/headers.rs remove_hop_by_hop: a Connection value that is not visible ASCII (to_str fails) is skipped whole, so the fields it names are forwarded"]
 async fn fields_named_by_a_connection_header_with_odd_bytes_are_still_removed() {
     let upstream = echo_upstream().await;
     let proxy = Proxy::start(&upstream.url()).await;
@@ -1328,7 +1323,6 @@ async fn fields_named_by_a_connection_header_with_odd_bytes_are_still_removed() 
 /// Host as X-Forwarded-Host), which lets a client make davaudit and a Host-checking upstream
 /// disagree about the public host.
 #[tokio::test]
-#[ignore = "bug: src/proxy/mod.rs: an HTTP/1.1 request with no Host or two Host lines is forwarded instead of answered 400 (RFC 9112 §3.2)"]
 async fn a_request_with_no_host_or_two_hosts_is_rejected() {
     run_attacks(&[
         Attack::reject(
