@@ -602,6 +602,12 @@ impl Lexer {
                     if rest.is_empty() || self.frames.is_empty() {
                         continue;
                     }
+                    if let [b'&', after @ ..] = rest
+                        && let Some(n) = self.skim_reference(after)
+                    {
+                        rest = advance(after, n.saturating_add(1));
+                        continue;
+                    }
                     match memchr2(b'<', b'&', rest) {
                         None => {
                             self.capture.push(rest);
@@ -1085,6 +1091,20 @@ impl Lexer {
                         return Ok(lt);
                     }
                     pos = lt.saturating_add(len).saturating_add(3);
+                    // A skipped element with no declarations, not the root: just pop it
+                    // (what `end_tag` does for it).
+                    let depth = self.frames.len();
+                    if depth > 1
+                        && let Some(&Frame {
+                            name,
+                            role: Role::Skip,
+                        }) = self.frames.last()
+                        && self.bindings.last().is_none_or(|b| b.depth < depth)
+                    {
+                        self.frames.pop();
+                        self.names.truncate(name as usize);
+                        continue;
+                    }
                     self.end_tag(sink);
                     if self.frames.is_empty() {
                         return Ok(pos);
@@ -1129,6 +1149,30 @@ impl Lexer {
                 _ => return Ok(lt),
             }
         }
+    }
+
+    /// A whole, well-formed reference at the start of `after` (just past the `&`): what the
+    /// `Ref` state does, at once; returns the length of its name. `None` leaves it (and its
+    /// errors) to the state machine.
+    fn skim_reference(&mut self, after: &[u8]) -> Option<usize> {
+        let window = after.get(..=MAX_REF).unwrap_or(after);
+        let n = window.iter().position(|&b| b == b';')?;
+        let name = after.get(..n).unwrap_or_default();
+        if !name.iter().all(|&b| is_name_byte(b) || b == b'#') {
+            return None;
+        }
+        let decoded = decode_reference(name).ok()?;
+        if self.capture.depth != 0 {
+            let mut utf8 = [0u8; 4];
+            let (head, name, tail): (&[u8], &[u8], &[u8]) = match decoded {
+                Reference::Char(c) => (c.encode_utf8(&mut utf8).as_bytes(), b"", b""),
+                Reference::Unknown(name) => (b"&", name, b";"),
+            };
+            for piece in [head, name, tail] {
+                self.capture.push(piece);
+            }
+        }
+        Some(n)
     }
 
     /// Skips a DOCTYPE byte by byte (they are short; a long one costs time, not memory).

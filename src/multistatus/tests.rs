@@ -564,7 +564,21 @@ fn malformed_bodies_report_offset_and_reason() {
             "unbound namespace prefix",
         ),
         ("<a></a >x", 8, "text outside the root element"),
+        ("<a>&bogus</a>", 3, "invalid reference (no ';')"),
+        ("<a><b>x&#0;</b></a>", 7, "invalid character reference"),
+        ("<a>&;</a>", 3, "invalid entity reference"),
+        ("<a>&x#y;</a>", 3, "invalid entity reference"),
+        ("<a>&x y;</a>", 3, "invalid reference (no ';')"),
     ];
+    let long = format!("<a>&{};</a>", "x".repeat(65));
+    let r = scan_checked(long.as_bytes());
+    let m = r.malformed.unwrap();
+    assert_eq!((m.offset, m.reason.as_str()), (3, "reference too long"));
+    let longest = format!("<a>&{};</a>", "x".repeat(64));
+    assert_eq!(
+        scan_checked(longest.as_bytes()).outcome,
+        Outcome::NotMultistatus
+    );
     for (body, offset, reason) in cases {
         let r = scan_checked(body.as_bytes());
         assert_eq!(r.outcome, Outcome::Malformed, "{body:?}");
