@@ -70,7 +70,8 @@ impl IdleTimer {
 
 /// The request body on its way upstream.
 pub struct RequestBody<B = hyper::body::Incoming> {
-    inner: B,
+    /// `None`: an empty body (a request replayed on a fresh upstream connection).
+    inner: Option<B>,
     limit: Option<u64>,
     seen: u64,
     timer: IdleTimer,
@@ -86,9 +87,19 @@ impl<B> fmt::Debug for RequestBody<B> {
 }
 
 impl<B> RequestBody<B> {
+    /// A body with no bytes.
+    pub fn empty(idle: Duration) -> Self {
+        RequestBody {
+            inner: None,
+            limit: None,
+            seen: 0,
+            timer: IdleTimer::new(idle),
+        }
+    }
+
     pub fn new(inner: B, limit: Option<u64>, idle: Duration) -> Self {
         RequestBody {
-            inner,
+            inner: Some(inner),
             limit,
             seen: 0,
             timer: IdleTimer::new(idle),
@@ -108,7 +119,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.timer.touch();
                 if let Some(data) = frame.data_ref() {
@@ -131,11 +145,13 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
 

@@ -146,12 +146,31 @@ impl Proxy {
                 return Err(Rejected::TooLarge(limit));
             }
         }
+        // A safe request without a body can be sent again if the upstream drops it unanswered
+        // (a pooled connection closing just as the request was written). Nothing else is
+        // ever replayed: not a PUT, DELETE, MOVE, COPY, PROPPATCH or LOCK, nor a request
+        // whose body bytes went out.
+        let replay = (is_safe(request.method()) && http_body::Body::is_end_stream(request.body()))
+            .then(|| {
+                let mut again = Request::new(());
+                *again.method_mut() = request.method().clone();
+                *again.uri_mut() = request.uri().clone();
+                *again.version_mut() = request.version();
+                *again.headers_mut() = request.headers().clone();
+                again
+            });
         let request =
             request.map(|body| RequestBody::new(body, self.max_request_body, self.idle_timeout));
-        self.upstream
-            .send(request)
-            .await
-            .map_err(Rejected::Upstream)
+        match self.upstream.send(request).await {
+            Err(error) if error.kind() == upstream::Kind::Reset && replay.is_some() => {
+                tracing::debug!(%error, "upstream dropped a safe request unanswered; sending it once more");
+                let again = replay
+                    .map(|r| r.map(|()| RequestBody::empty(self.idle_timeout)))
+                    .expect("checked is_some");
+                self.upstream.send(again).await.map_err(Rejected::Upstream)
+            }
+            result => result.map_err(Rejected::Upstream),
+        }
     }
 
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
@@ -272,6 +291,14 @@ impl Proxy {
             headers.insert(IF, new);
         }
     }
+}
+
+/// Methods that change nothing on the server (RFC 9110 §9.2.1, RFC 4918, RFC 3253, RFC 5323).
+fn is_safe(method: &http::Method) -> bool {
+    matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PROPFIND" | "REPORT" | "SEARCH"
+    )
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host line. hyper leaves the check to

@@ -837,7 +837,6 @@ async fn a_pooled_connection_the_upstream_closed_while_idle_is_replaced() {
 /// nothing answered. An idempotent request (here GET and PROPFIND) could be sent again on a
 /// fresh connection; davaudit answers 502.
 #[tokio::test]
-#[ignore = "bug: src/upstream.rs: an idempotent request on a reused pooled connection that the upstream closes unanswered gets 502, not one retry on a fresh connection"]
 async fn an_idempotent_request_on_a_pooled_connection_dropped_unanswered_is_retried_once() {
     for method in ["GET", "PROPFIND", "HEAD", "OPTIONS"] {
         let upstream = Scripted::start(Script {
