@@ -91,6 +91,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Clean,
+        Outcome::PartialFailure,
+        Outcome::Malformed,
+        Outcome::Truncated,
+        Outcome::Lagging,
+        Outcome::NotMultistatus,
+        Outcome::Skipped,
+    ];
+
     /// The metric label value.
     pub fn as_str(self) -> &'static str {
         match self {
