@@ -7,6 +7,7 @@
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
+//! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `hostile_framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `hostile_headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
@@ -31,6 +32,7 @@ mod audit_edge_cases;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
+mod hostile_cardinality;
 mod hostile_framing;
 mod hostile_headers;
 mod limits;
