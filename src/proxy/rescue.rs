@@ -89,6 +89,21 @@ pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     response
 }
 
+/// 503 when `limits.max_upstream_requests` are in flight; nothing is sent upstream.
+pub fn upstream_busy() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(
+        b"503 Service Unavailable: too many requests in flight to the upstream; retry\n",
+    )));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 /// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
 pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(format!(
