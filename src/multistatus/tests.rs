@@ -425,7 +425,11 @@ fn a_trailing_response_status_never_hides_propstat_failures() {
     );
     assert_eq!(r.outcome, Outcome::PartialFailure);
     assert_eq!(r.failure_count, 3);
-    let kept: Vec<_> = r.failures.iter().map(|f| (f.level, f.code.to_string())).collect();
+    let kept: Vec<_> = r
+        .failures
+        .iter()
+        .map(|f| (f.level, f.code.to_string()))
+        .collect();
     assert_eq!(
         kept,
         [
