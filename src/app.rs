@@ -290,6 +290,7 @@ pub async fn run_with_hooks(
                 origin.clone(),
                 config.upstream.connect_timeout,
                 Duration::from_secs(5),
+                telemetry.clone(),
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),

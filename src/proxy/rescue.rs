@@ -84,6 +84,14 @@ pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     )
 }
 
+/// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
+pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
+    plain::response(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("501 Not Implemented: {reason}\n"),
+    )
+}
+
 fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
     let body = format!(
         "{} {}: {reason} (request id {})\n",

@@ -107,6 +107,40 @@ impl UpstreamBodyFailed<'_> {
     }
 }
 
+/// One readiness probe of the upstream ended: `error` is `None` when it accepted a TCP
+/// connection. Sets `davaudit_upstream_up` and `davaudit_upstream_probe_error{kind}` (1 for
+/// the kind of the last failed probe); logs only a change (`changed`).
+#[derive(Debug)]
+pub struct UpstreamProbed<'a> {
+    pub upstream: &'a http::Uri,
+    pub error: Option<upstream::Kind>,
+    pub changed: bool,
+}
+
+impl UpstreamProbed<'_> {
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
+        metrics.upstream_up.set(i64::from(self.error.is_none()));
+        for kind in upstream::PROBE_KINDS {
+            metrics
+                .upstream_probe_error
+                .with_label_values(&[kind.as_str()])
+                .set(i64::from(self.error == Some(kind)));
+        }
+        if !self.changed {
+            return;
+        }
+        match self.error {
+            None => tracing::info!(upstream = %self.upstream, "upstream reachable"),
+            Some(kind) => tracing::warn!(
+                upstream = %self.upstream,
+                kind = kind.as_str(),
+                "upstream unreachable"
+            ),
+        }
+    }
+}
+
 /// The client's request body failed (too large, idle, connection gone): a downstream fault,
 /// answered with `status` (413, 408 or 400) and not counted as an upstream error.
 #[derive(Debug)]

@@ -16,6 +16,8 @@ pub mod recent;
 
 #[cfg(test)]
 mod bound_tests;
+#[cfg(test)]
+mod contract_tests;
 
 pub use events::RequestContext;
 pub use metrics::Metrics;
