@@ -36,6 +36,8 @@ CONTRACT = {
     "davaudit_audit_bytes_total": set(),
     "davaudit_upstream_errors_total": {"kind"},
     "davaudit_build_info": {"version"},
+    "davaudit_upstream_up": set(),
+    "davaudit_upstream_probe_error": {"kind"},
 }
 HISTOGRAMS = {"davaudit_request_duration_seconds"}
 LABEL_VALUES = {

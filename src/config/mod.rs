@@ -200,14 +200,7 @@ pub struct RoutineRule {
 }
 
 impl RoutineRule {
-    /// True when this rule excuses `code` at `level` in a response to `method`.
-    pub fn matches(&self, method: &str, level: Level, code: u16) -> bool {
-        self.level == level
-            && self.code == code
-            && self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-    }
-
-    /// The rules that apply when `audit.routine` is absent (DESIGN.md, "Audit semantics").
+    /// The one definition of the rules that apply when `audit.routine` is absent (DESIGN.md, "Audit semantics"); `crate::audit::policy` is the one matcher.
     pub fn defaults() -> Vec<RoutineRule> {
         let rule = |methods: &[&str], level, code| RoutineRule {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
