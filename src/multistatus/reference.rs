@@ -16,8 +16,8 @@
 //! Audit semantics (those of DESIGN.md / the README, as the scanner implements them):
 //! an entry is a `DAV:response` child of the `DAV:multistatus` root; its `DAV:status`
 //! children are response-level statuses, the `DAV:status` children of its `DAV:propstat`s
-//! are propstat-level statuses, and an entry with any response-level status counts those
-//! only. Failure details: the entry's first `DAV:href` (trimmed), the first child of
+//! are propstat-level statuses, and every one counts where it stands (also where the RFC 4918
+//! DTD allows only one). Failure details: the entry's first `DAV:href` (trimmed), the first child of
 //! `DAV:error` and the `DAV:responsedescription` (the propstat's, else the entry's). The
 //! five predefined entities and character references are decoded; any other entity
 //! reference is kept raw (`&name;`), never expanded. A DOCTYPE is skipped, never applied.
@@ -553,27 +553,25 @@ impl<C: Classify> Walk<C> {
         }
     }
 
-    /// Counts the entry: its response-level statuses if it has any, else its propstats'.
+    /// Counts the entry: every status where it stands, response-level ones first (their
+    /// failures listed first), then each propstat's.
     fn end_entry(&mut self) {
         self.end_propstat();
         let Some(entry) = self.entry.take() else {
             return;
         };
         let href = entry.href.clone().unwrap_or_default();
-        if !entry.response.is_empty() {
-            for code in entry.response {
-                self.count(Level::Response, code);
-                if self.classify.is_failure(Level::Response, code) {
-                    self.keep(Failure {
-                        href: href.clone(),
-                        level: Level::Response,
-                        code,
-                        error: entry.error.clone(),
-                        description: entry.description.clone(),
-                    });
-                }
+        for code in entry.response {
+            self.count(Level::Response, code);
+            if self.classify.is_failure(Level::Response, code) {
+                self.keep(Failure {
+                    href: href.clone(),
+                    level: Level::Response,
+                    code,
+                    error: entry.error.clone(),
+                    description: entry.description.clone(),
+                });
             }
-            return;
         }
         for (code, error, description) in entry.propstat {
             self.count(Level::Propstat, code);
