@@ -154,7 +154,8 @@ pub struct Forwarding {
 pub struct Audit {
     /// Off: 207 bodies are forwarded and counted as outcome `skipped`. Default true.
     pub enabled: bool,
-    /// Log events per response that list failures; counts are never capped. Default 10.
+    /// Failing entries listed in a response's log event and live-view record; counts are never
+    /// capped. Default 10.
     pub max_logged_failures: usize,
     /// Bytes in flight between the tee and the scanner. Default 4MiB, at least 64KiB.
     #[serde(serialize_with = "ser::size_usize")]
