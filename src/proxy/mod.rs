@@ -26,7 +26,7 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
-use crate::telemetry::{Metrics, labels};
+use crate::telemetry::{Telemetry, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
@@ -58,7 +58,7 @@ pub struct Proxy {
     max_request_body: Option<u64>,
     idle_timeout: Duration,
     auditor: Auditor,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     /// `http` or `https`: how clients reach this listener.
     scheme: &'static str,
     /// The upstream's `Host` value, built once.
@@ -72,7 +72,7 @@ impl Proxy {
         upstream: Upstream,
         settings: Settings,
         auditor: Auditor,
-        metrics: Arc<Metrics>,
+        telemetry: Telemetry,
     ) -> Self {
         let upstream_origin = Origin::of(upstream.origin())
             .expect("config validated the upstream URL as http(s) with a host");
@@ -88,7 +88,7 @@ impl Proxy {
             max_request_body: settings.max_request_body,
             idle_timeout: settings.idle_timeout,
             auditor,
-            metrics,
+            telemetry,
             scheme: settings.scheme,
             upstream_slots: settings.upstream_slots,
         }
@@ -108,7 +108,7 @@ impl Proxy {
                 status: 400,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(rescue::bad_request(reason).map(Either::Right));
         }
         if request.method() == http::Method::CONNECT {
@@ -119,7 +119,7 @@ impl Proxy {
                 status: 501,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(
                 rescue::not_implemented("davaudit does not tunnel CONNECT requests")
                     .map(Either::Right),
@@ -128,13 +128,13 @@ impl Proxy {
         // Bounds upstream work (and sockets) whatever the clients do: h2 multiplies each
         // connection by its streams. Refused at once, never queued.
         let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
-            self.metrics.upstream_busy.inc();
+            self.telemetry.metrics().upstream_busy.inc();
             RequestFinished {
                 method: labels::method(request.method().as_str()),
                 status: 503,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(rescue::upstream_busy().map(Either::Right));
         };
         let context = Arc::new(self.prepare(&mut request, peer));
@@ -152,7 +152,7 @@ impl Proxy {
                 Some(body_error) => {
                     rescue::respond_request_body(body_error, &context).map(Either::Right)
                 }
-                None => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                None => rescue::respond(&error, &context, started.elapsed(), &self.telemetry)
                     .map(Either::Right),
             },
         };
@@ -161,7 +161,7 @@ impl Proxy {
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
-        .emit(&self.metrics);
+        .emit(&self.telemetry);
         Ok(response)
     }
 
@@ -215,7 +215,7 @@ impl Proxy {
         slot: OwnedSemaphorePermit,
     ) -> Response<ResponseBody> {
         let status = response.status().as_u16();
-        let metrics = self.metrics.clone();
+        let telemetry = self.telemetry.clone();
         let context = context.clone();
         let idle = self.idle_timeout;
         response.map(move |body| {
@@ -230,7 +230,7 @@ impl Proxy {
                         failure,
                         error,
                     }
-                    .emit(&metrics);
+                    .emit(&telemetry);
                 }),
             )
         })
