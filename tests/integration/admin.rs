@@ -288,7 +288,11 @@ async fn the_readme_metrics_table_matches_metrics_exactly() {
     assert_eq!(
         m.get_exact(
             "davaudit_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("revision", env!("DAVAUDIT_REVISION")),
+                ("rust_version", env!("DAVAUDIT_RUST_VERSION")),
+            ]
         ),
         Some(1.0)
     );
