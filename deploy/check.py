@@ -10,7 +10,9 @@ Subcommands (run from the repository root):
   docker             Dockerfile invariants (pins, numeric user, labels, strip, healthcheck)
   readme             every file under deploy/ is referenced from deploy/README.md
 
-Standard library only, except PyYAML for the YAML subcommands.
+The metric names, label names and label values (and the config sections) are read from the
+contract in DESIGN.md at the repository root. Standard library only, except PyYAML for the
+YAML subcommands.
 """
 
 import json
@@ -26,24 +28,56 @@ DASHBOARD = DEPLOY / "grafana" / "davaudit.json"
 PROMETHEUSRULE = K8S / "prometheusrule.yaml"
 RULE_SOURCES = [PROM / "recording.yml", PROM / "alerts.yml"]
 
-# The metrics contract (DESIGN.md, "Metrics"): name -> label names.
-CONTRACT = {
-    "davaudit_requests_total": {"method", "code"},
-    "davaudit_request_duration_seconds": {"method"},
-    "davaudit_multistatus_total": {"method", "outcome"},
-    "davaudit_multistatus_entries_total": {"method", "level", "code"},
-    "davaudit_multistatus_failures_total": {"method", "level", "code"},
-    "davaudit_audit_bytes_total": set(),
-    "davaudit_upstream_errors_total": {"kind"},
-    "davaudit_build_info": {"version", "revision", "rust_version"},
-}
-HISTOGRAMS = {"davaudit_request_duration_seconds"}
-LABEL_VALUES = {
-    "outcome": {"clean", "partial_failure", "malformed", "truncated", "lagging",
-                "not_multistatus", "skipped"},
-    "kind": {"connect", "timeout", "reset", "protocol"},
-    "level": {"response", "propstat"},
-}
+# The contract lives in DESIGN.md at the repository root (§3.2 Configuration, §3.3 Metrics);
+# these checks read it from there rather than keeping a copy.
+DESIGN = Path("DESIGN.md")
+
+
+def design_section(title):
+    """The text of the DESIGN.md section whose `###` heading ends with `title`."""
+    text = DESIGN.read_text(encoding="utf-8")
+    m = re.search(rf"^###\s+[\d.]*\s*{re.escape(title)}\s*$(.*?)(?=^#{{1,3}}\s)", text,
+                  re.MULTILINE | re.DOTALL)
+    if not m:
+        sys.exit(f"{DESIGN}: no '### {title}' section")
+    return m.group(1)
+
+
+_contract = {}
+
+
+def contract():
+    """(families, histograms, label values) from DESIGN.md's metric and label tables."""
+    if not _contract:
+        section = design_section("Metrics")
+        families, histograms, values = {}, set(), {}
+        for m in re.finditer(r"^\|\s*`(davaudit_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|([^|]*)\|",
+                             section, re.MULTILINE):
+            name, kind, labels = m.groups()
+            families[name] = set(re.findall(r"`(\w+)`", labels))
+            if kind == "histogram":
+                histograms.add(name)
+        # Closed label sets: rows whose values cell lists only `value`s (not `code`).
+        for m in re.finditer(r"^\|\s*`(\w+)`\s*\|((?:\s*`[^`|]+`)+)\s*\|\s*$", section,
+                             re.MULTILINE):
+            label, cell = m.groups()
+            if not label.startswith("davaudit_"):
+                values[label] = set(re.findall(r"`([^`]+)`", cell))
+        if len(families) < 8 or not {"outcome", "kind", "level", "method"} <= set(values):
+            sys.exit(f"{DESIGN}: cannot read the metric families and label values tables "
+                     f"of '### Metrics' (found {sorted(families)}, {sorted(values)})")
+        _contract.update(families=families, histograms=histograms, values=values)
+    return _contract["families"], _contract["histograms"], _contract["values"]
+
+
+def config_sections():
+    """Top-level config keys named in DESIGN.md's configuration table."""
+    keys = re.findall(r"^\|\s*`([a-z_]+)[`.]", design_section("Configuration"), re.MULTILINE)
+    if not keys:
+        sys.exit(f"{DESIGN}: no config keys in '### Configuration'")
+    return set(keys)
+
+
 SEVERITIES = {"warning", "critical"}
 
 failures = []
@@ -157,17 +191,18 @@ def github_anchors(markdown):
 
 def check_metric_names(where, text):
     """Every davaudit_* name is in the contract; label matchers use contract labels/values."""
+    families, histograms, label_values = contract()
     for m in re.finditer(r"\bdavaudit_[a-z0-9_]+", text):
         name = m.group(0)
         base = name
         for suffix in ("_bucket", "_sum", "_count"):
-            if name.endswith(suffix) and name[: -len(suffix)] in HISTOGRAMS:
+            if name.endswith(suffix) and name[: -len(suffix)] in histograms:
                 base = name[: -len(suffix)]
-        if base not in CONTRACT:
+        if base not in families:
             fail(f"{where}: {name} is not a contract metric (DESIGN.md, Metrics)")
             continue
-        allowed = CONTRACT[base] | {"job", "instance", "namespace", "pod", "service"}
-        if base in HISTOGRAMS:
+        allowed = families[base] | {"job", "instance", "namespace", "pod", "service"}
+        if base in histograms:
             allowed = allowed | {"le"}
         rest = text[m.end():]
         sel = re.match(r"\s*\{([^}]*)\}", rest)
@@ -177,8 +212,8 @@ def check_metric_names(where, text):
             label, op, value = lm.groups()
             if label not in allowed:
                 fail(f"{where}: {name} has no label {label!r}")
-            if label in LABEL_VALUES and op in ("=", "!=") and "$" not in value:
-                if value not in LABEL_VALUES[label]:
+            if label in label_values and op in ("=", "!=") and "$" not in value:
+                if value not in label_values[label]:
                     fail(f"{where}: {label}={value!r} is not a contract value of {label}")
 
 
@@ -334,7 +369,7 @@ def cmd_k8s(_args):
     _, sm = docs["ServiceMonitor"][0]
     kpath, kust = docs["Kustomization"][0]
 
-    # The embedded config: keys davaudit knows (DESIGN.md; deny_unknown_fields).
+    # The embedded config: keys davaudit knows (DESIGN.md, Configuration; deny_unknown_fields).
     cfg_text = cm.get("data", {}).get("davaudit.yaml")
     if not cfg_text:
         fail("configmap.yaml: no data key davaudit.yaml")
@@ -344,7 +379,7 @@ def cmd_k8s(_args):
     cfg = yaml.safe_load(cfg_text)
     # Sections davaudit knows (unknown keys are errors there). The keys inside are checked by
     # `davaudit check-config` in the Rust test suite, which loads this same text.
-    sections = {"listen", "upstream", "admin", "forwarding", "audit", "log", "shutdown", "limits"}
+    sections = config_sections()
     for key in cfg:
         if key not in sections:
             fail(f"configmap.yaml davaudit.yaml: unknown section {key!r}")

@@ -299,6 +299,7 @@ pub async fn run_with_hooks(
                 origin.clone(),
                 config.upstream.connect_timeout,
                 Duration::from_secs(5),
+                metrics.clone(),
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),

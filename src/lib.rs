@@ -51,6 +51,9 @@
 //! - Bounded: memory per connection does not grow with the body size.
 //! - The audit never breaks forwarding: it may pace the stream for at most
 //!   `audit.stall_timeout` without progress, then it gives up as `lagging`.
+//!
+//! `DESIGN.md` at the repository root is the design and contract document: audit semantics,
+//! and the CLI, config keys, metrics, log events, admin paths and exit codes operators rely on.
 
 pub mod admin;
 pub mod app;

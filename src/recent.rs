@@ -35,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
-use crate::multistatus::{Classify, Code, Failure, Level, Outcome, Report};
+use crate::multistatus::{Code, Failure, Level, Outcome, Report};
 
 /// Minutes covered by the per-minute counts (the page's chart).
 pub const MINUTES: usize = 60;
@@ -107,14 +107,12 @@ impl Serialize for Counts {
 
 /// What the audit task knows about a response when its audit ends.
 #[derive(Debug)]
-pub struct Sighting<'a, C> {
+pub struct Sighting<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     pub status: u16,
     pub report: &'a Report,
-    /// The classifier the scanner used, to tell failing codes from the others.
-    pub classify: &'a C,
     /// `audit.max_logged_failures`: failing entries kept per record.
     pub max_failures: usize,
 }
@@ -227,7 +225,7 @@ impl RecentFailures {
     }
 
     /// Records `sighting` when its audit counted a failure; otherwise does nothing.
-    pub fn record<C: Classify>(&self, sighting: &Sighting<'_, C>) {
+    pub fn record(&self, sighting: &Sighting<'_>) {
         if sighting.report.failure_count == 0 || self.capacity() == 0 {
             return;
         }
@@ -235,14 +233,12 @@ impl RecentFailures {
     }
 
     /// [`RecentFailures::record`] at a given time (tests).
-    fn push<C: Classify>(&self, sighting: &Sighting<'_, C>, time_ms: u64) {
+    fn push(&self, sighting: &Sighting<'_>, time_ms: u64) {
         let report = sighting.report;
         let mut failing = BTreeMap::new();
         for level in [Level::Response, Level::Propstat] {
-            for (&code, &n) in report.statuses(level) {
-                if sighting.classify.is_failure(level, code) {
-                    *failing.entry(code).or_insert(0u64) += n;
-                }
+            for (&code, &n) in report.failing(level) {
+                *failing.entry(code).or_insert(0u64) += n;
             }
         }
         let failed: Vec<Failure> = report
@@ -407,7 +403,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::multistatus::AllErrors;
 
     fn failure(href: &str, level: Level, code: u16) -> Failure {
         Failure {
@@ -428,6 +423,8 @@ mod tests {
             (Code::Status(403), 1),
             (Code::Status(424), n424),
         ]);
+        report.propstat_failing =
+            BTreeMap::from([(Code::Status(403), 1), (Code::Status(424), n424)]);
         report.failures.push(failure(href, Level::Propstat, 403));
         for _ in 0..n424 {
             report.failures.push(failure(href, Level::Propstat, 424));
@@ -436,14 +433,13 @@ mod tests {
         report
     }
 
-    fn sighting<'a>(path: &'a str, report: &'a Report) -> Sighting<'a, AllErrors> {
+    fn sighting<'a>(path: &'a str, report: &'a Report) -> Sighting<'a> {
         Sighting {
             request_id: "req-1",
             method: "PROPPATCH",
             path,
             status: 207,
             report,
-            classify: &AllErrors,
             max_failures: 10,
         }
     }
@@ -618,7 +614,6 @@ mod tests {
             path: &long_path,
             status: 207,
             report,
-            classify: &AllErrors,
             max_failures: MAX_FAILURES,
         };
         // 100,000 responses with 51 failures each, texts at the cap.
@@ -637,6 +632,13 @@ mod tests {
         worst.response_status = (100..=999).map(|c| (Code::Status(c), 1)).collect();
         worst.response_status.insert(Code::Invalid, 1);
         worst.propstat_status = worst.response_status.clone();
+        worst.response_failing = worst
+            .response_status
+            .iter()
+            .filter(|(code, _)| code.is_error())
+            .map(|(&code, &n)| (code, n))
+            .collect();
+        worst.propstat_failing = worst.response_failing.clone();
         for i in 0..2 * CAPACITY as u64 {
             recent.push(&sighting(&worst), T0 + 100_000 + i);
         }

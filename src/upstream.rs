@@ -309,43 +309,56 @@ fn target(origin: &Uri) -> Option<String> {
     ))
 }
 
-/// Whether the upstream accepted a TCP connection at the last probe. Shared with `/readyz`.
+/// Whether the upstream accepted a TCP connection at the last probe. Exported as
+/// `davaudit_upstream_up`; `/readyz` does not follow it (see `admin`).
 #[derive(Debug, Clone, Default)]
 pub struct Readiness {
     reachable: Arc<AtomicBool>,
 }
 
+/// The kinds a failed probe can have (a TCP connect: refused/unresolvable, or too slow).
+pub const PROBE_KINDS: [Kind; 2] = [Kind::Connect, Kind::Timeout];
+
 impl Readiness {
-    pub fn is_ready(&self) -> bool {
+    /// The upstream accepted a TCP connection at the last probe.
+    pub fn is_reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
     }
 
-    /// Probes the upstream every `interval` until `shutdown` is cancelled.
     /// Probes the upstream every `interval` until `shutdown` is cancelled. `origin` is read
-    /// at each probe, so a reload that changes the upstream is followed.
+    /// at each probe, so a reload that changes the upstream is followed. Each result goes to
+    /// `metrics` (`davaudit_upstream_up`, `davaudit_upstream_probe_error`); a change is
+    /// logged once.
     pub async fn probe(
         self,
         origin: Arc<ArcSwap<Uri>>,
         timeout: Duration,
         interval: Duration,
+        metrics: Arc<crate::telemetry::Metrics>,
         shutdown: CancellationToken,
     ) {
         loop {
             let origin = origin.load_full();
-            let ok = match target(&origin) {
-                Some(target) => matches!(
-                    tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target)).await,
-                    Ok(Ok(_))
-                ),
-                None => false,
-            };
-            if ok != self.reachable.swap(ok, Ordering::Relaxed) {
-                if ok {
-                    tracing::info!(upstream = %origin, "upstream reachable");
-                } else {
-                    tracing::warn!(upstream = %origin, "upstream unreachable");
+            let error = match target(&origin) {
+                Some(target) => {
+                    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target))
+                        .await
+                    {
+                        Ok(Ok(_)) => None,
+                        Ok(Err(_)) => Some(Kind::Connect),
+                        Err(_) => Some(Kind::Timeout),
+                    }
                 }
+                None => Some(Kind::Connect),
+            };
+            let ok = error.is_none();
+            let changed = ok != self.reachable.swap(ok, Ordering::Relaxed);
+            crate::telemetry::events::UpstreamProbed {
+                upstream: &origin,
+                error,
+                changed,
             }
+            .emit(&metrics);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}

@@ -1,6 +1,13 @@
 //! The admin listener's service: `/metrics` (Prometheus text format), `/healthz` (the
-//! process is alive) and `/readyz` (config loaded, upstream reachable, not draining). It stays
-//! up while the proxy drains, so the last scrape sees the final counters.
+//! process is alive) and `/readyz` (listening and not draining). It stays up while the proxy
+//! drains, so the last scrape sees the final counters.
+//!
+//! Readiness does not follow the upstream, on purpose: every replica shares the one
+//! upstream, so an outage would turn every pod unready at once, traffic would stop, and the
+//! traffic-guarded alerts would fall silent with it. Serving on, clients get a prompt 502 and
+//! the outage shows in `davaudit_upstream_up`, `davaudit_upstream_errors_total` and the
+//! `DavauditUpstreamDown` alert. `/readyz` says in its body whether the upstream answered
+//! the last probe.
 //!
 //! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
 //! the recent partial failures), on or off per `admin.ui`.
@@ -69,8 +76,11 @@ impl Admin {
             "/readyz" => {
                 if self.draining.load(Ordering::Relaxed) {
                     text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-                } else if !self.readiness.is_ready() {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "upstream unreachable\n")
+                } else if !self.readiness.is_reachable() {
+                    text(
+                        StatusCode::OK,
+                        "ready; upstream unreachable at the last probe\n",
+                    )
                 } else {
                     text(StatusCode::OK, "ready\n")
                 }

@@ -57,17 +57,8 @@ pub struct Auditor {
 
 impl Auditor {
     pub fn new(settings: config::Audit, metrics: Arc<Metrics>, hooks: Hooks) -> Self {
-        let rules: Vec<policy::Rule> = settings
-            .routine
-            .iter()
-            .map(|rule| policy::Rule {
-                methods: rule.methods.clone(),
-                level: rule.level,
-                code: rule.code,
-            })
-            .collect();
         Auditor {
-            policy: Policy::new(&rules),
+            policy: Policy::new(&settings.routine),
             settings,
             metrics,
             hooks,
@@ -108,14 +99,12 @@ impl Auditor {
                 .get(header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
         );
-        let classify = self.policy.classifier(context.method.as_str());
         let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
         let Some(encoding) = encoding.filter(|_| !skip) else {
             MultistatusScanned {
                 request: &context,
                 status: status.as_u16(),
                 report: &Report::empty(Outcome::Skipped),
-                classify: &classify,
                 max_logged_failures: 0,
                 duration: started.elapsed(),
                 recent: None,
@@ -139,8 +128,7 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             encoding,
-            scanner: Scanner::new(classify.clone(), limits),
-            classify,
+            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits),
             context,
             status: status.as_u16(),
             started,

@@ -4,40 +4,15 @@
 //! `(method, level, code)` matches. The defaults excuse what WebDAV clients cause on purpose:
 //! a PROPFIND/REPORT/SEARCH asking for a property the resource lacks (propstat 404), a REPORT
 //! naming a member that is gone (response 404, RFC 6578 sync-collection, multiget), and
-//! REPORT/SEARCH paging (response 507, RFC 6578 §3.6 / RFC 5323 §5.9). Pure; built once at start.
+//! REPORT/SEARCH paging (response 507, RFC 6578 §3.6 / RFC 5323 §5.9). The rules themselves,
+//! defaults included, are the config's ([`RoutineRule`]); this module is the one matcher, used
+//! by the proxy, `davaudit scan` and the tests. Pure; built once at start.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::config::RoutineRule;
 use crate::multistatus::{Classify, Code, Level};
-
-/// One routine rule: statuses at `level` with `code` are not failures for these methods.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    /// Upper-case method names the rule applies to.
-    pub methods: Vec<String>,
-    pub level: Level,
-    pub code: u16,
-}
-
-impl Rule {
-    fn new(methods: &[&str], level: Level, code: u16) -> Self {
-        Rule {
-            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
-            level,
-            code,
-        }
-    }
-}
-
-/// The rules DESIGN.md names as defaults (used when the config has no `audit.routine` key).
-pub fn default_rules() -> Vec<Rule> {
-    vec![
-        Rule::new(&["PROPFIND", "REPORT", "SEARCH"], Level::Propstat, 404),
-        Rule::new(&["REPORT"], Level::Response, 404),
-        Rule::new(&["REPORT", "SEARCH"], Level::Response, 507),
-    ]
-}
 
 /// The routine rules indexed by method, so a request resolves its classifier with one lookup.
 #[derive(Debug, Clone)]
@@ -47,7 +22,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn new(rules: &[Rule]) -> Self {
+    /// Indexes `rules` (the config's `audit.routine`, already upper-case) by method.
+    pub fn new(rules: &[RoutineRule]) -> Self {
         let mut grouped: HashMap<String, Vec<(Level, u16)>> = HashMap::new();
         for rule in rules {
             for method in &rule.methods {
@@ -80,7 +56,7 @@ impl Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy::new(&default_rules())
+        Policy::new(&RoutineRule::defaults())
     }
 }
 
@@ -138,6 +114,28 @@ mod tests {
         assert!(p.is_failure(Level::Propstat, Code::Invalid));
         assert!(!p.is_failure(Level::Propstat, Code::Status(200)));
         assert!(!p.is_failure(Level::Response, Code::Status(302)));
+    }
+
+    #[test]
+    fn methods_match_case_sensitively_as_rules_are_upper_case() {
+        // Config upper-cases `method:`; `scan --method` upper-cases its argument; a request
+        // method is case-sensitive (RFC 9110 §9.1), so `propfind` is not PROPFIND.
+        let policy = Policy::default();
+        assert!(
+            policy
+                .classifier("propfind")
+                .is_failure(Level::Propstat, Code::Status(404))
+        );
+        let lower = Policy::new(&[RoutineRule {
+            methods: vec!["lock".into()],
+            level: Level::Response,
+            code: 423,
+        }]);
+        assert!(
+            !lower
+                .classifier("LOCK")
+                .is_failure(Level::Response, Code::Status(423))
+        );
     }
 
     #[test]

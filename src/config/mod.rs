@@ -192,7 +192,8 @@ pub struct Forwarding {
 pub struct Audit {
     /// Off: 207 bodies are forwarded and counted as outcome `skipped`. Default true.
     pub enabled: bool,
-    /// Log events per response that list failures; counts are never capped. Default 10.
+    /// Failing entries listed in a response's log event and live-view record; counts are never
+    /// capped. Default 10.
     pub max_logged_failures: usize,
     /// Bytes in flight between the tee and the scanner. Default 4MiB, at least 64KiB.
     #[serde(serialize_with = "ser::size_usize")]
@@ -238,14 +239,7 @@ pub struct RoutineRule {
 }
 
 impl RoutineRule {
-    /// True when this rule excuses `code` at `level` in a response to `method`.
-    pub fn matches(&self, method: &str, level: Level, code: u16) -> bool {
-        self.level == level
-            && self.code == code
-            && self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-    }
-
-    /// The rules that apply when `audit.routine` is absent (DESIGN.md, "Audit semantics").
+    /// The one definition of the rules that apply when `audit.routine` is absent (DESIGN.md, "Audit semantics"); `crate::audit::policy` is the one matcher.
     pub fn defaults() -> Vec<RoutineRule> {
         let rule = |methods: &[&str], level, code| RoutineRule {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),

@@ -46,14 +46,6 @@ pub enum Code {
 }
 
 impl Code {
-    /// `Some(n)` for a numeric code.
-    pub fn as_u16(self) -> Option<u16> {
-        match self {
-            Code::Status(n) => Some(n),
-            Code::Invalid => None,
-        }
-    }
-
     /// A failure unless a routine rule says otherwise: >= 400, or not a status at all.
     pub fn is_error(self) -> bool {
         match self {
@@ -162,9 +154,15 @@ pub struct Report {
     pub response_status: BTreeMap<Code, u64>,
     /// Propstat-level statuses by code.
     pub propstat_status: BTreeMap<Code, u64>,
+    /// Response-level statuses the classifier called failures, by code (a subset of
+    /// `response_status`, same counts).
+    pub response_failing: BTreeMap<Code, u64>,
+    /// Propstat-level statuses the classifier called failures, by code (a subset of
+    /// `propstat_status`, same counts).
+    pub propstat_failing: BTreeMap<Code, u64>,
     /// Failures kept with details, root causes first and 424s last; capped in number.
     pub failures: Vec<Failure>,
-    /// Every failure counted, kept or not.
+    /// Every failure counted, kept or not: the sum of both `*_failing` maps.
     pub failure_count: u64,
     /// Set when `outcome` is `Malformed`.
     pub malformed: Option<Malformed>,
@@ -180,6 +178,8 @@ impl Report {
             entries: 0,
             response_status: BTreeMap::new(),
             propstat_status: BTreeMap::new(),
+            response_failing: BTreeMap::new(),
+            propstat_failing: BTreeMap::new(),
             failures: Vec::new(),
             failure_count: 0,
             malformed: None,
@@ -192,6 +192,14 @@ impl Report {
         match level {
             Level::Response => &self.response_status,
             Level::Propstat => &self.propstat_status,
+        }
+    }
+
+    /// The failing counts of one level (what the classifier called a failure, by code).
+    pub fn failing(&self, level: Level) -> &BTreeMap<Code, u64> {
+        match level {
+            Level::Response => &self.response_failing,
+            Level::Propstat => &self.propstat_failing,
         }
     }
 }

@@ -101,6 +101,8 @@ pub(crate) struct Tally<C> {
     entries: u64,
     response_status: BTreeMap<Code, u64>,
     propstat_status: BTreeMap<Code, u64>,
+    response_failing: BTreeMap<Code, u64>,
+    propstat_failing: BTreeMap<Code, u64>,
     failure_count: u64,
     kept: Kept,
     entry: Entry,
@@ -131,6 +133,8 @@ impl<C: Classify> Tally<C> {
             entries: 0,
             response_status: BTreeMap::new(),
             propstat_status: BTreeMap::new(),
+            response_failing: BTreeMap::new(),
+            propstat_failing: BTreeMap::new(),
             failure_count: 0,
             kept: Kept::default(),
             entry: Entry::default(),
@@ -182,6 +186,8 @@ impl<C: Classify> Tally<C> {
                 *slot = slot.saturating_add(n);
                 if self.classify.is_failure(Level::Response, code) {
                     self.failure_count = self.failure_count.saturating_add(n);
+                    let failing = self.response_failing.entry(code).or_insert(0);
+                    *failing = failing.saturating_add(n);
                 }
             }
             for &code in &entry.response_failing {
@@ -203,6 +209,8 @@ impl<C: Classify> Tally<C> {
                 *slot = slot.saturating_add(n);
                 if self.classify.is_failure(Level::Propstat, code) {
                     self.failure_count = self.failure_count.saturating_add(n);
+                    let failing = self.propstat_failing.entry(code).or_insert(0);
+                    *failing = failing.saturating_add(n);
                 }
             }
             let Kept { causes, dependent } = &mut entry.propstat_failing;
@@ -241,6 +249,8 @@ impl<C: Classify> Tally<C> {
         report.entries = self.entries;
         report.response_status = self.response_status;
         report.propstat_status = self.propstat_status;
+        report.response_failing = self.response_failing;
+        report.propstat_failing = self.propstat_failing;
         report.failure_count = self.failure_count;
         let Kept {
             mut causes,

@@ -82,6 +82,34 @@ fn counts_levels_and_codes_under_the_d_prefix() {
 }
 
 #[test]
+fn the_report_carries_the_failing_counts_its_classifier_decided() {
+    // PROPFIND: propstat 404 is routine, response 404 and propstat 403 are failures.
+    let body = ms(&format!(
+        "{}{}{}",
+        resp_propstat("/a", &["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]),
+        resp_propstat("/b", &["HTTP/1.1 404 Not Found", "HTTP/1.1 403 Forbidden"]),
+        resp_status("/c", "HTTP/1.1 404 Not Found"),
+    ));
+    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND");
+    let r = scan_slice(body.as_bytes(), classify, Limits::default());
+    assert_eq!(r.outcome, Outcome::PartialFailure);
+    assert_eq!(
+        codes(&r.propstat_status),
+        pairs(&[("200", 1), ("403", 1), ("404", 2)])
+    );
+    assert_eq!(codes(r.failing(Level::Propstat)), pairs(&[("403", 1)]));
+    assert_eq!(codes(r.failing(Level::Response)), pairs(&[("404", 1)]));
+    assert_eq!(r.failure_count, 2);
+    // Without routine rules every error is failing, and the counts follow.
+    let all = scan(body.as_bytes());
+    assert_eq!(
+        codes(&all.propstat_failing),
+        pairs(&[("403", 1), ("404", 2)])
+    );
+    assert_eq!(all.failure_count, 4);
+}
+
+#[test]
 fn clean_when_every_status_is_a_success() {
     let r = scan_checked(ms(&resp_propstat("/a", &["HTTP/1.1 200 OK"])).as_bytes());
     assert_eq!(r.outcome, Outcome::Clean);
@@ -811,6 +839,11 @@ proptest! {
         prop_assert_eq!(&r.response_status, &resp);
         prop_assert_eq!(&r.propstat_status, &ps);
         prop_assert_eq!(r.failure_count, failures);
+        let failing = |m: &BTreeMap<Code, u64>| -> BTreeMap<Code, u64> {
+            m.iter().filter(|(c, _)| c.is_error()).map(|(&c, &n)| (c, n)).collect()
+        };
+        prop_assert_eq!(&r.response_failing, &failing(&resp));
+        prop_assert_eq!(&r.propstat_failing, &failing(&ps));
         prop_assert_eq!(r.outcome, if failures > 0 { Outcome::PartialFailure } else { Outcome::Clean });
         check_split_equivalence(body.as_bytes(), &splits);
     }
@@ -843,26 +876,6 @@ proptest! {
 
 // === tests/corpus ===
 
-/// The DESIGN.md default routine rules, written here so this test does not depend on
-/// `audit::policy`.
-struct DefaultRules(String);
-
-impl Classify for DefaultRules {
-    fn is_failure(&self, level: Level, code: Code) -> bool {
-        if !code.is_error() {
-            return false;
-        }
-        let m = self.0.as_str();
-        let routine = match (level, code) {
-            (Level::Propstat, Code::Status(404)) => matches!(m, "PROPFIND" | "REPORT" | "SEARCH"),
-            (Level::Response, Code::Status(404)) => m == "REPORT",
-            (Level::Response, Code::Status(507)) => matches!(m, "REPORT" | "SEARCH"),
-            _ => false,
-        };
-        !routine
-    }
-}
-
 #[test]
 fn every_corpus_body_gives_its_independently_counted_expectations() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
@@ -882,7 +895,9 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
             let method = expected["method"].as_str().unwrap().to_owned();
             let body = std::fs::read(&path).unwrap();
-            let r = scan_slice(&body, DefaultRules(method), Limits::default());
+            // The default routine rules through the one matcher the proxy and `scan` use.
+            let classify = crate::audit::policy::Policy::default().classifier(&method);
+            let r = scan_slice(&body, classify, Limits::default());
             let name = path.display();
             assert_eq!(
                 r.outcome.as_str(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::labels::{self, MethodLabel};
 use super::metrics::Metrics;
-use crate::multistatus::{Classify, Level, Outcome, Report};
+use crate::multistatus::{Level, Outcome, Report};
 use crate::recent::{RecentFailures, Sighting};
 use crate::{body, upstream};
 
@@ -104,6 +104,39 @@ impl UpstreamBodyFailed<'_> {
     }
 }
 
+/// One readiness probe of the upstream ended: `error` is `None` when it accepted a TCP
+/// connection. Sets `davaudit_upstream_up` and `davaudit_upstream_probe_error{kind}` (1 for
+/// the kind of the last failed probe); logs only a change (`changed`).
+#[derive(Debug)]
+pub struct UpstreamProbed<'a> {
+    pub upstream: &'a http::Uri,
+    pub error: Option<upstream::Kind>,
+    pub changed: bool,
+}
+
+impl UpstreamProbed<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics.upstream_up.set(i64::from(self.error.is_none()));
+        for kind in upstream::PROBE_KINDS {
+            metrics
+                .upstream_probe_error
+                .with_label_values(&[kind.as_str()])
+                .set(i64::from(self.error == Some(kind)));
+        }
+        if !self.changed {
+            return;
+        }
+        match self.error {
+            None => tracing::info!(upstream = %self.upstream, "upstream reachable"),
+            Some(kind) => tracing::warn!(
+                upstream = %self.upstream,
+                kind = kind.as_str(),
+                "upstream unreachable"
+            ),
+        }
+    }
+}
+
 /// The client's request body failed (too large, idle, connection gone): a downstream fault,
 /// answered with `status` (413, 408 or 400) and not counted as an upstream error.
 #[derive(Debug)]
@@ -128,13 +161,11 @@ impl RequestBodyFailed<'_> {
 
 /// The audit of one multistatus body ended.
 #[derive(Debug)]
-pub struct MultistatusScanned<'a, C> {
+pub struct MultistatusScanned<'a> {
     pub request: &'a RequestContext,
     /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
     pub status: u16,
     pub report: &'a Report,
-    /// The same classifier the scanner used, to count failures per (level, code).
-    pub classify: &'a C,
     /// How many failing entries to list in the log event.
     pub max_logged_failures: usize,
     /// Time from the request arriving to the end of the audit.
@@ -143,7 +174,7 @@ pub struct MultistatusScanned<'a, C> {
     pub recent: Option<&'a RecentFailures>,
 }
 
-impl<C: Classify> MultistatusScanned<'_, C> {
+impl MultistatusScanned<'_> {
     pub fn emit(&self, metrics: &Metrics) {
         let method = self.request.method_label.as_str();
         let report = self.report;
@@ -156,9 +187,10 @@ impl<C: Classify> MultistatusScanned<'_, C> {
             for (&code, &n) in report.statuses(level) {
                 let values = [method, level.as_str(), labels::code(code)];
                 metrics.entries.with_label_values(&values).inc_by(n);
-                if self.classify.is_failure(level, code) {
-                    metrics.failures.with_label_values(&values).inc_by(n);
-                }
+            }
+            for (&code, &n) in report.failing(level) {
+                let values = [method, level.as_str(), labels::code(code)];
+                metrics.failures.with_label_values(&values).inc_by(n);
             }
         }
         self.log();
@@ -170,7 +202,6 @@ impl<C: Classify> MultistatusScanned<'_, C> {
                 path: &self.request.path,
                 status: self.status,
                 report,
-                classify: self.classify,
                 max_failures: self.max_logged_failures,
             });
         }

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
     pub(crate) upstream_errors: IntCounterVec,
+    pub(crate) upstream_up: IntGauge,
+    pub(crate) upstream_probe_error: IntGaugeVec,
     /// Pre-resolved per-method histograms: the one metric touched on every request.
     durations: Vec<Histogram>,
 }
@@ -63,6 +65,29 @@ impl Metrics {
         let upstream_errors = counter(
             "davaudit_upstream_errors_total",
             "Upstream faults by kind.",
+            &["kind"],
+        );
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric registered once");
+            g
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric registered once");
+            g
+        };
+        let upstream_up = gauge(
+            "davaudit_upstream_up",
+            "1 when the upstream accepted a TCP connection at the last readiness probe (every 5s), else 0.",
+        );
+        let upstream_probe_error = gauge_vec(
+            "davaudit_upstream_probe_error",
+            "1 for the kind of the last failed upstream probe (connect, timeout); all 0 while the upstream is up.",
             &["kind"],
         );
         let request_duration = HistogramVec::new(
@@ -113,6 +138,9 @@ impl Metrics {
         for kind in Kind::ALL {
             upstream_errors.with_label_values(&[kind.as_str()]);
         }
+        for kind in crate::upstream::PROBE_KINDS {
+            upstream_probe_error.with_label_values(&[kind.as_str()]);
+        }
         let durations = labels::all_methods()
             .map(|m| request_duration.with_label_values(&[m]))
             .collect();
@@ -125,6 +153,8 @@ impl Metrics {
             failures,
             audit_bytes,
             upstream_errors,
+            upstream_up,
+            upstream_probe_error,
             durations,
         }
     }

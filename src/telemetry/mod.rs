@@ -10,5 +10,8 @@ pub mod labels;
 pub mod logging;
 pub mod metrics;
 
+#[cfg(test)]
+mod bound_tests;
+
 pub use events::RequestContext;
 pub use metrics::Metrics;

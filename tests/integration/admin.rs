@@ -40,24 +40,44 @@ async fn healthz_answers_200_even_when_the_upstream_is_unreachable() {
 }
 
 #[tokio::test]
-async fn readyz_answers_200_once_the_upstream_is_reachable() {
+async fn readyz_answers_200_and_upstream_up_is_1_once_the_upstream_is_reachable() {
     let upstream = FakeUpstream::always(Reply::ok("x")).await;
     let proxy = Proxy::start(&upstream.url()).await;
     let url = format!("{}/readyz", proxy.admin_url());
-    let body = wait_until("/readyz to answer 200", || async {
+    wait_until("/readyz to say ready", || async {
         let (status, _, body) = get(&url).await;
-        (status == 200).then_some(body)
+        (status == 200 && body == "ready\n").then_some(())
     })
     .await;
-    assert_eq!(body, "ready\n");
+    let m = proxy
+        .metrics_when(|m| m.get("davaudit_upstream_up", &[]) == 1.0)
+        .await;
+    for kind in ["connect", "timeout"] {
+        assert_eq!(
+            m.get_exact("davaudit_upstream_probe_error", &[("kind", kind)]),
+            Some(0.0)
+        );
+    }
 }
 
+/// Readiness does not follow the upstream (issue 16): with every pod unready an outage would
+/// stop traffic and silence the traffic-guarded alerts. The outage shows in the metrics.
 #[tokio::test]
-async fn readyz_answers_503_while_the_upstream_is_unreachable() {
+async fn an_unreachable_upstream_keeps_readyz_200_and_sets_upstream_up_to_0() {
     let proxy = Proxy::start(&refused_url().await).await;
+    let m = proxy
+        .metrics_when(|m| {
+            m.get_exact("davaudit_upstream_probe_error", &[("kind", "connect")]) == Some(1.0)
+        })
+        .await;
+    assert_eq!(m.get_exact("davaudit_upstream_up", &[]), Some(0.0));
+    assert_eq!(
+        m.get_exact("davaudit_upstream_probe_error", &[("kind", "timeout")]),
+        Some(0.0)
+    );
     let (status, headers, body) = get(&format!("{}/readyz", proxy.admin_url())).await;
-    assert_eq!(status, 503);
-    assert_eq!(body, "upstream unreachable\n");
+    assert_eq!(status, 200);
+    assert_eq!(body, "ready; upstream unreachable at the last probe\n");
     assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
 }
 
@@ -349,6 +369,9 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
         ),
         ("kind", &["connect", "timeout", "reset", "protocol"][..]),
         ("version", &[env!("CARGO_PKG_VERSION")][..]),
+        // Fixed at build time: one value per binary.
+        ("revision", &[env!("DAVAUDIT_REVISION")][..]),
+        ("rust_version", &[env!("DAVAUDIT_RUST_VERSION")][..]),
     ]);
     let host = proxy.addr().ip().to_string();
     for sample in m.samples.iter().filter(|s| s.name.starts_with("davaudit_")) {

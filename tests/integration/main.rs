@@ -7,6 +7,7 @@
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
+//! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
@@ -31,6 +32,7 @@ mod audit_edge_cases;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
+mod hostile_cardinality;
 mod limits;
 mod live_view;
 mod reload;

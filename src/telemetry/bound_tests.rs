@@ -1,0 +1,140 @@
+//! The worst case of metric cardinality, measured: every method label with every status the
+//! upstream can send (all 900 codes at both levels inside a 207, and as top-level status),
+//! every outcome and every upstream error kind. The series count of `/metrics` that results
+//! is the bound the README states; this test keeps the two equal.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::events::{MultistatusScanned, RequestContext, RequestFinished};
+use super::labels;
+use super::metrics::Metrics;
+use crate::multistatus::{Code, Outcome, Report};
+
+/// A method name that resolves to `label` (`OTHER` needs an unknown one).
+fn method_for(label: &str) -> http::Method {
+    let name = if label == labels::OTHER_METHOD {
+        "FROBNICATE"
+    } else {
+        label
+    };
+    http::Method::from_bytes(name.as_bytes()).expect("method name")
+}
+
+/// A report with every code `100..=999` and `invalid` at both levels.
+fn every_code(outcome: Outcome) -> Report {
+    let all: BTreeMap<Code, u64> = (100..=999u16)
+        .map(Code::Status)
+        .chain(std::iter::once(Code::Invalid))
+        .map(|c| (c, 1))
+        .collect();
+    let failing: BTreeMap<Code, u64> = all
+        .iter()
+        .filter(|(code, _)| code.is_error())
+        .map(|(&code, &n)| (code, n))
+        .collect();
+    Report {
+        response_status: all.clone(),
+        propstat_status: all,
+        response_failing: failing.clone(),
+        propstat_failing: failing,
+        entries: 1802,
+        failure_count: 1200,
+        ..Report::empty(outcome)
+    }
+}
+
+/// Sample lines in the text exposition: the series Prometheus stores.
+fn series(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The figure after `worst case: ` in the README's metrics section.
+fn readme_bound() -> usize {
+    let readme = include_str!("../../README.md");
+    let at = readme
+        .find("worst case: ")
+        .expect("README states the series bound as `worst case: N series`");
+    let digits: String = readme[at + "worst case: ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("a number after `worst case: `")
+}
+
+#[test]
+fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the_readme() {
+    let metrics = Metrics::new();
+    for label in labels::all_methods() {
+        let request = RequestContext {
+            method: method_for(label),
+            method_label: labels::method(label),
+            path: "/".to_owned(),
+            request_id: "r".to_owned(),
+        };
+        for status in 100..=999u16 {
+            RequestFinished {
+                method: request.method_label,
+                status,
+                duration: Duration::from_millis(1),
+            }
+            .emit(&metrics);
+        }
+        for outcome in Outcome::ALL {
+            let report = every_code(outcome);
+            MultistatusScanned {
+                request: &request,
+                status: 207,
+                report: &report,
+                max_logged_failures: 0,
+                duration: Duration::from_millis(1),
+                recent: None,
+            }
+            .emit(&metrics);
+        }
+    }
+    let text = String::from_utf8(metrics.encode()).expect("UTF-8 exposition");
+    let lines = series(&text);
+
+    // Every code label comes from the closed set.
+    let closed: std::collections::BTreeSet<&str> = labels::all_codes().collect();
+    for line in &lines {
+        if let Some(at) = line.find("code=\"") {
+            let value = &line[at + 6..];
+            let value = &value[..value.find('"').expect("closing quote")];
+            assert!(
+                closed.contains(value),
+                "open code label {value:?} in {line}"
+            );
+        }
+    }
+    let methods = labels::all_methods().count();
+    let count = |family: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .count()
+    };
+    // Top-level statuses: 100..=999 are all valid, so every label but `invalid`.
+    assert_eq!(count("davaudit_requests_total"), methods * 69);
+    assert_eq!(
+        count("davaudit_multistatus_entries_total"),
+        methods * 2 * 70
+    );
+    assert_eq!(
+        count("davaudit_multistatus_failures_total"),
+        methods * 2 * labels::all_failure_codes().count()
+    );
+
+    let bound = readme_bound();
+    assert_eq!(
+        lines.len(),
+        bound,
+        "the worst case gives {} series; README.md says `worst case: {bound} series`: \
+         update the README (and CHANGELOG) when a metric family or label value is added",
+        lines.len()
+    );
+}
