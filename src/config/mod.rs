@@ -13,6 +13,8 @@
 //! Runtime modules receive their own section (`&config::Upstream`, `&config::Audit`), never
 //! the whole `Config`.
 
+#[cfg(test)]
+mod design_tests;
 mod error;
 mod overrides;
 mod raw;

@@ -2,9 +2,11 @@
 //! kept with their details. Fed by the lexer through [`Sink`]; turned into a [`Report`] by
 //! [`Tally::report`].
 //!
-//! Statuses are counted per entry when its `DAV:response` ends (a response-level
-//! `DAV:status` replaces the propstat-level ones, wherever it appears), or at the end of the
-//! body for an entry left open by a truncated or malformed body (counts up to there are kept).
+//! Statuses are counted per entry when its `DAV:response` ends, or at the end of the body for
+//! an entry left open by a truncated or malformed body (counts up to there are kept). Every
+//! `DAV:status` counts where it stands: each `response/status` at response level, each
+//! `response/propstat/status` at propstat level, even where the DTD allows only one of them
+//! (a response with both, a propstat with two statuses).
 //! Failures are kept in two lists capped at `max_failures` each, root causes and 424 Failed
 //! Dependency, so a flood of 424s never pushes out the failure that caused them; the report
 //! lists root causes first.
@@ -180,50 +182,49 @@ impl<C: Classify> Tally<C> {
         let entry = &mut self.entry;
         entry.open = false;
         let href = || lossy(&entry.href);
-        if !entry.response_codes.0.is_empty() {
-            for &(code, n) in &entry.response_codes.0 {
-                let slot = self.response_status.entry(code).or_insert(0);
-                *slot = slot.saturating_add(n);
-                if self.classify.is_failure(Level::Response, code) {
-                    self.failure_count = self.failure_count.saturating_add(n);
-                    let failing = self.response_failing.entry(code).or_insert(0);
-                    *failing = failing.saturating_add(n);
-                }
+        // Every `DAV:status` counts where it stands: a response-level one never hides the
+        // propstat-level ones of the same entry (the DTD forbids both, servers send both).
+        for &(code, n) in &entry.response_codes.0 {
+            let slot = self.response_status.entry(code).or_insert(0);
+            *slot = slot.saturating_add(n);
+            if self.classify.is_failure(Level::Response, code) {
+                self.failure_count = self.failure_count.saturating_add(n);
+                let failing = self.response_failing.entry(code).or_insert(0);
+                *failing = failing.saturating_add(n);
             }
-            for &code in &entry.response_failing {
-                if !self.kept.room(code, cap) {
-                    continue;
-                }
-                let failure = Failure {
-                    href: href(),
-                    level: Level::Response,
-                    code,
-                    error: entry.error.clone(),
-                    description: entry.description.clone(),
-                };
-                self.kept.push(failure, cap);
+        }
+        for &code in &entry.response_failing {
+            if !self.kept.room(code, cap) {
+                continue;
             }
-        } else {
-            for &(code, n) in &entry.propstat_codes.0 {
-                let slot = self.propstat_status.entry(code).or_insert(0);
-                *slot = slot.saturating_add(n);
-                if self.classify.is_failure(Level::Propstat, code) {
-                    self.failure_count = self.failure_count.saturating_add(n);
-                    let failing = self.propstat_failing.entry(code).or_insert(0);
-                    *failing = failing.saturating_add(n);
-                }
+            let failure = Failure {
+                href: href(),
+                level: Level::Response,
+                code,
+                error: entry.error.clone(),
+                description: entry.description.clone(),
+            };
+            self.kept.push(failure, cap);
+        }
+        for &(code, n) in &entry.propstat_codes.0 {
+            let slot = self.propstat_status.entry(code).or_insert(0);
+            *slot = slot.saturating_add(n);
+            if self.classify.is_failure(Level::Propstat, code) {
+                self.failure_count = self.failure_count.saturating_add(n);
+                let failing = self.propstat_failing.entry(code).or_insert(0);
+                *failing = failing.saturating_add(n);
             }
-            let Kept { causes, dependent } = &mut entry.propstat_failing;
-            for mut failure in causes.drain(..).chain(dependent.drain(..)) {
-                failure.href = href();
-                if failure.error.is_none() {
-                    failure.error.clone_from(&entry.error);
-                }
-                if failure.description.is_none() {
-                    failure.description.clone_from(&entry.description);
-                }
-                self.kept.push(failure, cap);
+        }
+        let Kept { causes, dependent } = &mut entry.propstat_failing;
+        for mut failure in causes.drain(..).chain(dependent.drain(..)) {
+            failure.href = href();
+            if failure.error.is_none() {
+                failure.error.clone_from(&entry.error);
             }
+            if failure.description.is_none() {
+                failure.description.clone_from(&entry.description);
+            }
+            self.kept.push(failure, cap);
         }
     }
 

@@ -435,16 +435,37 @@ fn status_lines_with_odd_whitespace_versions_and_garbage() {
     assert_eq!(r.failure_count, 4 + 2);
 }
 
+/// Issue 14 item 4: a trailing response-level `200 OK` used to replace the propstat-level
+/// statuses of its entry, so any number of 403/424s read `clean`. Every status counts where
+/// it stands, as expat and libxml2 report them.
 #[test]
-fn response_level_status_wins_over_propstats() {
+fn a_trailing_response_status_never_hides_propstat_failures() {
     let body = ms(
-        r#"<D:response><D:href>/a</D:href><D:propstat><D:prop/><D:status>HTTP/1.1 500 x</D:status></D:propstat>
+        r#"<D:response><D:href>/a</D:href><D:propstat><D:prop/><D:status>HTTP/1.1 403 x</D:status></D:propstat>
+        <D:propstat><D:prop/><D:status>HTTP/1.1 424 y</D:status><D:status>HTTP/1.1 409 z</D:status></D:propstat>
         <D:status>HTTP/1.1 200 OK</D:status></D:response>"#,
     );
     let r = scan_checked(body.as_bytes());
     assert_eq!(codes(&r.response_status), pairs(&[("200", 1)]));
-    assert!(r.propstat_status.is_empty());
-    assert_eq!(r.outcome, Outcome::Clean);
+    assert_eq!(
+        codes(&r.propstat_status),
+        pairs(&[("403", 1), ("409", 1), ("424", 1)])
+    );
+    assert_eq!(r.outcome, Outcome::PartialFailure);
+    assert_eq!(r.failure_count, 3);
+    let kept: Vec<_> = r
+        .failures
+        .iter()
+        .map(|f| (f.level, f.code.to_string()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (Level::Propstat, "403".to_owned()),
+            (Level::Propstat, "409".to_owned()),
+            (Level::Propstat, "424".to_owned())
+        ]
+    );
 }
 
 #[test]

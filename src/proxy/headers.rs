@@ -60,6 +60,18 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Prepares an upstream response's head for the client: RFC 9112 §6.3 says that when a
+/// response carries both `Transfer-Encoding` and `Content-Length`, the transfer coding
+/// frames the body (hyper's client reads it that way) and an intermediary removes the
+/// received `Content-Length` before forwarding. Kept, a stale length would cut the client's
+/// copy short while the audit read the whole body. Then the hop-by-hop fields go.
+pub fn prepare_response(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    remove_hop_by_hop(headers);
+}
+
 /// What the proxy knows about the downstream side of one request.
 #[derive(Debug, Clone)]
 pub struct Downstream<'a> {
@@ -94,6 +106,22 @@ pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
             headers.remove(X_FORWARDED_HOST);
         }
     }
+}
+
+/// Removes the client's `X-Forwarded-For`, `-Proto` and `-Host` (davaudit sets `Forwarded`
+/// instead, and an upstream that reads these must not find the client's own claims).
+pub fn remove_x_forwarded(headers: &mut HeaderMap) {
+    headers.remove(X_FORWARDED_FOR);
+    headers.remove(X_FORWARDED_PROTO);
+    headers.remove(X_FORWARDED_HOST);
+}
+
+/// `host[:port]` of an authority: any user info (`user:pw@`) removed. User info cannot
+/// contain an unescaped `@`, so everything up to the last one goes.
+pub fn without_user_info(authority: &str) -> &str {
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 /// Appends one `Forwarded` element (RFC 7239): `for=...;host=...;proto=...`.
@@ -222,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn a_response_framed_by_chunks_loses_its_content_length() {
+        let mut headers = map(&[
+            ("content-length", "10"),
+            ("transfer-encoding", "chunked"),
+            ("content-type", "application/xml"),
+        ]);
+        prepare_response(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("content-type"));
+        let mut headers = map(&[("content-length", "10")]);
+        prepare_response(&mut headers);
+        assert_eq!(headers["content-length"], "10");
+    }
+
+    #[test]
     fn x_forwarded_for_appends_the_peer() {
         let mut headers = map(&[("x-forwarded-for", "10.0.0.1")]);
         let downstream = Downstream {
@@ -233,6 +276,16 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "dav.example");
+    }
+
+    #[test]
+    fn user_info_is_not_part_of_a_host() {
+        assert_eq!(
+            without_user_info("user:pw@evil.example:80"),
+            "evil.example:80"
+        );
+        assert_eq!(without_user_info("a@b@[::1]:8080"), "[::1]:8080");
+        assert_eq!(without_user_info("dav.example"), "dav.example");
     }
 
     #[test]

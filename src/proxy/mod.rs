@@ -105,11 +105,25 @@ impl Proxy {
             .emit(&self.metrics);
             return Ok(rescue::bad_request(reason).map(Either::Right));
         }
+        if request.method() == http::Method::CONNECT {
+            // A tunnel request: davaudit is a reverse proxy and has no tunnel to give. Sent
+            // upstream, it would get the client no answer (or open a tunnel to who knows what).
+            RequestFinished {
+                method: labels::method(request.method().as_str()),
+                status: 501,
+                duration: started.elapsed(),
+            }
+            .emit(&self.metrics);
+            return Ok(
+                rescue::not_implemented("davaudit does not tunnel CONNECT requests")
+                    .map(Either::Right),
+            );
+        }
         let context = Arc::new(self.prepare(&mut request, peer));
         let method = context.method_label;
         let response = match self.send(request).await {
             Ok(mut response) => {
-                headers::remove_hop_by_hop(response.headers_mut());
+                headers::prepare_response(response.headers_mut());
                 let response = self.guard(response, &context);
                 self.auditor
                     .wrap(response, context, started)
@@ -203,17 +217,19 @@ impl Proxy {
     /// Turns the client's request into the upstream request, in place, and returns the
     /// context the audit and the logs carry.
     fn prepare(&self, request: &mut Request<Incoming>, peer: SocketAddr) -> RequestContext {
+        // RFC 9112 §3.2.2: an absolute-form target's authority wins over Host. Either may
+        // carry user info (`user:pw@host`), which is never part of the public host.
         let public_host = request
             .uri()
             .authority()
-            .map(|a| a.as_str().to_owned())
+            .map(|a| a.as_str())
             .or_else(|| {
                 request
                     .headers()
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
-                    .map(str::to_owned)
-            });
+            })
+            .map(|authority| headers::without_user_info(authority).to_owned());
         let forwarding = &self.forwarding;
         let headers = request.headers_mut();
         headers::remove_hop_by_hop(headers);
@@ -222,11 +238,18 @@ impl Proxy {
             scheme: self.scheme,
             host: public_host.as_deref(),
         };
+        // Both families say the same thing, and an upstream may read either: once davaudit
+        // speaks for the client in one, the client's own claims in the other are dropped.
+        // With both off davaudit leaves both alone (it sits behind a proxy that sets them).
         if forwarding.x_forwarded {
             headers::add_x_forwarded(headers, &downstream);
+        } else if forwarding.forwarded {
+            headers::remove_x_forwarded(headers);
         }
         if forwarding.forwarded {
             headers::add_forwarded(headers, &downstream);
+        } else if forwarding.x_forwarded {
+            headers.remove(header::FORWARDED);
         }
         let request_id = headers::request_id(headers, &forwarding.request_id_header);
         if forwarding.rewrite_destination {

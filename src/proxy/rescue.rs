@@ -89,6 +89,19 @@ pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     response
 }
 
+/// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
+pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!(
+        "501 Not Implemented: {reason}\n"
+    ))));
+    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
     let body = format!(
         "{} {}: {reason} (request id {})\n",

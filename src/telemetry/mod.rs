@@ -12,6 +12,8 @@ pub mod metrics;
 
 #[cfg(test)]
 mod bound_tests;
+#[cfg(test)]
+mod contract_tests;
 
 pub use events::RequestContext;
 pub use metrics::Metrics;

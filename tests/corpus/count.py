@@ -5,8 +5,9 @@
 Never uses davaudit. Semantics (DESIGN.md "Audit semantics"):
 - root must be {DAV:}multistatus, else outcome not_multistatus with zero counts;
 - entry = each {DAV:}response child of the root;
-- response-level: the entry's {DAV:}status children; if it has none, propstat-level: each
-  {DAV:}propstat/{DAV:}status child;
+- response-level: each of the entry's {DAV:}status children; propstat-level: each
+  {DAV:}propstat/{DAV:}status child; both counted where they stand (a response with both, a
+  propstat with two statuses: every one counts);
 - status text = all character data inside the element (itertext, CDATA included);
   code = 3 digits 100..999 after an HTTP/<d>[.<d>] version, else "invalid";
 - failure = code >= 400 or invalid, unless a default routine rule matches (method, level,
@@ -61,9 +62,8 @@ def count(path, method):
         for resp in root.findall(DAV + "response"):
             entries += 1
             found = [("response", s) for s in resp.findall(DAV + "status")]
-            if not found:
-                found = [("propstat", s) for ps in resp.findall(DAV + "propstat")
-                         for s in ps.findall(DAV + "status")]
+            found += [("propstat", s) for ps in resp.findall(DAV + "propstat")
+                      for s in ps.findall(DAV + "status")]
             for level, status in found:
                 code = code_of("".join(status.itertext()))
                 levels[level][code] = levels[level].get(code, 0) + 1

@@ -8,6 +8,8 @@
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
 //! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
+//! - `hostile_framing`: a hostile upstream's framing (Content-Length beside chunked).
+//! - `hostile_headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
@@ -29,10 +31,13 @@ mod support;
 mod admin;
 mod audit_dav;
 mod audit_edge_cases;
+mod content_codings;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
 mod hostile_cardinality;
+mod hostile_framing;
+mod hostile_headers;
 mod limits;
 mod live_view;
 mod reload;

@@ -15,8 +15,8 @@ DESIGN.md ("Audit semantics"), computed without any davaudit code:
     partial    number of bodies with at least one failure (one WARN log event each)
 
 Which bodies are audited: every 207, and every 4xx/5xx whose content type is XML. An entry is
-one DAV:response; with a DAV:status child that is its response-level status, otherwise each
-DAV:propstat/DAV:status is a propstat-level status. Elements are matched by namespace URI,
+one DAV:response; each DAV:status child is a response-level status and each
+DAV:propstat/DAV:status a propstat-level status, both counted where they stand. Elements are matched by namespace URI,
 never by prefix. A failure is a code >= 400 that no default routine rule excuses.
 """
 
@@ -60,14 +60,11 @@ def audited(status, ctype):
 def statuses(root):
     """Yield (level, code) for every status of every DAV:response."""
     for resp in root.iter(DAV + "response"):
-        direct = resp.find(DAV + "status")
-        if direct is not None:
-            yield "response", status_code(direct.text)
-            continue
+        for direct in resp.findall(DAV + "status"):
+            yield "response", status_code("".join(direct.itertext()))
         for propstat in resp.findall(DAV + "propstat"):
-            st = propstat.find(DAV + "status")
-            if st is not None:
-                yield "propstat", status_code(st.text)
+            for st in propstat.findall(DAV + "status"):
+                yield "propstat", status_code("".join(st.itertext()))
 
 
 def count(manifest):

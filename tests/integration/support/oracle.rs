@@ -3,9 +3,9 @@
 //!
 //! - entry = each `DAV:response` child of the `DAV:multistatus` root (a `DAV:response`
 //!   nested elsewhere, e.g. inside a dead property value, is not an entry);
-//! - an entry with a `DAV:status` child has ONE response-level status (the first such
-//!   child); otherwise each `DAV:propstat/DAV:status` (first status per propstat) is a
-//!   propstat-level status;
+//! - every `DAV:status` child of an entry is a response-level status and every
+//!   `DAV:propstat/DAV:status` a propstat-level one: each counts where it stands, even where
+//!   the DTD allows only one (a response with both, a propstat with two statuses);
 //! - code = the 3 digits of `HTTP/<version> NNN [reason]` (surrounding XML whitespace allowed,
 //!   100..=999), else `invalid`;
 //! - failure = code >= 400 or `invalid`, unless a routine rule `(method, level, code)`
@@ -160,31 +160,31 @@ pub(crate) fn count(body: &[u8]) -> OracleCounts {
         let href = child(response, "href").map(text_of).unwrap_or_default();
         let resp_error = child(response, "error").and_then(first_element_name);
         let resp_desc = child(response, "responsedescription").map(text_of);
-        if let Some(status) = child(response, "status") {
-            counts.statuses.push(OracleStatus {
-                href,
-                level: "response",
-                code: code_of(&text_of(status)),
-                error: resp_error,
-                description: resp_desc,
-            });
-            continue;
-        }
-        for propstat in response.children().filter(|n| is_dav(*n, "propstat")) {
-            let Some(status) = child(propstat, "status") else {
-                continue;
-            };
+        // Every status counts where it stands: response-level ones first (the scanner keeps
+        // an entry's failures in that order), then each propstat's, all of them.
+        for status in response.children().filter(|n| is_dav(*n, "status")) {
             counts.statuses.push(OracleStatus {
                 href: href.clone(),
-                level: "propstat",
+                level: "response",
                 code: code_of(&text_of(status)),
-                error: child(propstat, "error")
-                    .and_then(first_element_name)
-                    .or_else(|| resp_error.clone()),
-                description: child(propstat, "responsedescription")
-                    .map(text_of)
-                    .or_else(|| resp_desc.clone()),
+                error: resp_error.clone(),
+                description: resp_desc.clone(),
             });
+        }
+        for propstat in response.children().filter(|n| is_dav(*n, "propstat")) {
+            for status in propstat.children().filter(|n| is_dav(*n, "status")) {
+                counts.statuses.push(OracleStatus {
+                    href: href.clone(),
+                    level: "propstat",
+                    code: code_of(&text_of(status)),
+                    error: child(propstat, "error")
+                        .and_then(first_element_name)
+                        .or_else(|| resp_error.clone()),
+                    description: child(propstat, "responsedescription")
+                        .map(text_of)
+                        .or_else(|| resp_desc.clone()),
+                });
+            }
         }
     }
     for s in &counts.statuses {
@@ -358,30 +358,11 @@ fn read_all(mut r: impl Read) -> Vec<u8> {
     out
 }
 
-/// zstd through async-compression (already a dependency) over an in-memory slice: the
-/// reader never returns Pending, so one poll loop with a no-op waker drives it.
+/// zstd through the zstd crate (every frame when decoding).
 fn zstd(data: &[u8], compress: bool) -> Vec<u8> {
-    use async_compression::tokio::bufread::{ZstdDecoder, ZstdEncoder};
-    use tokio::io::{AsyncRead, ReadBuf};
-
-    fn drain(mut r: std::pin::Pin<&mut (dyn AsyncRead + Send)>) -> Vec<u8> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let mut buf = ReadBuf::new(&mut chunk);
-            match r.as_mut().poll_read(&mut cx, &mut buf) {
-                std::task::Poll::Ready(Ok(())) if buf.filled().is_empty() => return out,
-                std::task::Poll::Ready(Ok(())) => out.extend_from_slice(buf.filled()),
-                std::task::Poll::Ready(Err(e)) => panic!("zstd: {e}"),
-                std::task::Poll::Pending => panic!("zstd: in-memory reader returned Pending"),
-            }
-        }
-    }
-
     if compress {
-        drain(std::pin::pin!(ZstdEncoder::new(data)))
+        zstd::stream::encode_all(data, 3).expect("zstd")
     } else {
-        drain(std::pin::pin!(ZstdDecoder::new(data)))
+        zstd::stream::decode_all(data).expect("zstd")
     }
 }
