@@ -79,19 +79,21 @@ async fn scan(
     let mut decode_error: Option<DecodeError> = None;
     let end = loop {
         match rx.recv().await {
-            Some(Message::Data(bytes, budget)) => {
+            Some(Message::Data(chunks, budget)) => {
                 if let Some(delay) = delay {
                     tokio::time::sleep(delay).await;
                 }
-                match decoder.as_mut() {
-                    None => scanner.feed(&bytes),
-                    // After a decode error the rest is only drained: budget back, no work.
-                    Some(decoder) if decode_error.is_none() => {
-                        if let Err(error) = decoder.push(&bytes, &mut |out| scanner.feed(out)) {
-                            decode_error = Some(error);
+                for bytes in &chunks {
+                    match decoder.as_mut() {
+                        None => scanner.feed(bytes),
+                        // After a decode error the rest is only drained: budget back, no work.
+                        Some(decoder) if decode_error.is_none() => {
+                            if let Err(error) = decoder.push(bytes, &mut |out| scanner.feed(out)) {
+                                decode_error = Some(error);
+                            }
                         }
+                        Some(_) => {}
                     }
-                    Some(_) => {}
                 }
                 drop(budget);
             }
