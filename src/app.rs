@@ -120,8 +120,9 @@ struct ReloadState {
     /// `limits.max_upstream_requests`, shared by every proxy a reload builds, so requests
     /// still in flight on an old one keep counting.
     upstream_slots: Arc<Semaphore>,
-    /// The config in force, to tell which changed keys need a restart.
-    current: Mutex<Config>,
+    /// The config the listeners were started with (never replaced by a reload): a changed
+    /// bound key is reported on every reload until a restart, and a key changed back is not.
+    bound: Mutex<Config>,
 }
 
 impl Reloader {
@@ -139,11 +140,12 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
-        let mut current = state
-            .current
+        // Held to the end: reloads apply one at a time.
+        let bound = state
+            .bound
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let restart = restart_needed(&current, &config);
+        let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
@@ -153,7 +155,7 @@ impl Reloader {
             .telemetry
             .recent()
             .set_capacity(ring_size(&config, state.live_view));
-        *current = config;
+        drop(bound);
         Ok(restart)
     }
 }
@@ -360,7 +362,7 @@ pub async fn run_with_hooks(
             hooks,
             live_view,
             upstream_slots,
-            current: Mutex::new(config),
+            bound: Mutex::new(config),
         }),
     };
     Ok(Running {
