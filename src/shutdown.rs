@@ -1,7 +1,15 @@
 //! The shutdown signal: SIGTERM or SIGINT (Ctrl-C). `main` passes [`signal`] to
 //! `app::run`; tests pass their own future or call `Running::shutdown`.
+//!
+//! A second SIGTERM or SIGINT during the drain exits at once (status 143 or 130, as a shell
+//! reports a process killed by that signal): whoever sends it has decided not to wait.
 
-/// Resolves on the first SIGTERM or SIGINT.
+/// Exit status after a second SIGTERM during the drain (128 + 15).
+pub const FORCED_EXIT_SIGTERM: i32 = 143;
+/// Exit status after a second SIGINT during the drain (128 + 2).
+pub const FORCED_EXIT_SIGINT: i32 = 130;
+
+/// Resolves on the first SIGTERM or SIGINT; from then on, a second one ends the process.
 pub async fn signal() {
     #[cfg(unix)]
     {
@@ -11,10 +19,24 @@ pub async fn signal() {
             signal(SignalKind::interrupt()),
         ) {
             (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
-                    _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
-                }
+                let first = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                // A second SIGTERM or SIGINT exits at once (below).
+                tracing::info!(signal = first, "shutting down");
+                tokio::spawn(async move {
+                    let (second, status) = tokio::select! {
+                        _ = term.recv() => ("SIGTERM", FORCED_EXIT_SIGTERM),
+                        _ = int.recv() => ("SIGINT", FORCED_EXIT_SIGINT),
+                    };
+                    tracing::warn!(
+                        signal = second,
+                        status,
+                        "second signal during the drain: exiting now, in-flight requests are cut"
+                    );
+                    std::process::exit(status);
+                });
             }
             _ => {
                 let _ = tokio::signal::ctrl_c().await;
