@@ -12,21 +12,28 @@
 //! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
 //! the recent partial failures), on or off per `admin.ui`.
 
+mod body;
 mod live;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::telemetry::Telemetry;
 use crate::upstream::Readiness;
 use crate::{config, plain};
+pub use body::AdminBody;
+use body::Renders;
 use live::LiveView;
+
+/// `/metrics` answers in flight at once (each at most the metric set's worst case, about
+/// 2 MiB); more get 503.
+const METRICS_IN_FLIGHT: usize = 8;
+/// `/failures` answers in flight at once (each at most about 1 MiB); more get 503.
+const FAILURES_IN_FLIGHT: usize = 4;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
@@ -37,6 +44,11 @@ pub struct Admin {
     draining: Arc<AtomicBool>,
     /// `/` and `/failures`; off unless [`Admin::with_live_view`] turned it on.
     live: LiveView,
+    /// On a loopback admin address every path answers only to `localhost` or an IP-literal
+    /// Host (DNS rebinding could otherwise let a web page read `/metrics`).
+    local_hosts_only: bool,
+    metrics_renders: Renders,
+    failures_renders: Renders,
 }
 
 impl Admin {
@@ -46,35 +58,48 @@ impl Admin {
             readiness,
             draining,
             live: LiveView::Off("not configured"),
+            local_hosts_only: false,
+            metrics_renders: Renders::new(METRICS_IN_FLIGHT),
+            failures_renders: Renders::new(FAILURES_IN_FLIGHT),
         }
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
-    /// allows it.
+    /// allows it; on a loopback `admin.listen`, checks the Host of every request.
     pub fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
+        self.local_hosts_only = admin.listen.ip().is_loopback();
         self
     }
 
     pub async fn handle(
         &self,
         request: Request<Incoming>,
-    ) -> Result<Response<Full<Bytes>>, Infallible> {
+    ) -> Result<Response<AdminBody>, Infallible> {
         if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Ok(
+                plain::response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+                    .map(AdminBody::from),
+            );
+        }
+        if self.local_hosts_only && !live::local_host(&request) {
             return Ok(plain::response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed\n",
-            ));
+                StatusCode::FORBIDDEN,
+                "this admin listener is on a loopback address and answers only to localhost \
+                 or an IP address (DNS rebinding protection)\n",
+            )
+            .map(AdminBody::from));
         }
         let response = match request.uri().path() {
             "/metrics" => {
-                let mut response =
-                    Response::new(Full::new(Bytes::from(self.telemetry.metrics().encode())));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                response
+                let Some(permit) = self.metrics_renders.try_acquire() else {
+                    return Ok(body::busy());
+                };
+                return Ok(body::large(
+                    self.telemetry.metrics().encode(),
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    permit,
+                ));
             }
             "/healthz" => plain::response(StatusCode::OK, "ok\n"),
             "/readyz" => {
@@ -89,7 +114,7 @@ impl Admin {
                     plain::response(StatusCode::OK, "ready\n")
                 }
             }
-            "/" | "/failures" => self.live.handle(&request),
+            "/" | "/failures" => return Ok(self.live.handle(&request, &self.failures_renders)),
             _ if self.live.is_on() => plain::response(
                 StatusCode::NOT_FOUND,
                 "not found; try / (live view), /failures, /metrics, /healthz or /readyz\n",
@@ -99,6 +124,6 @@ impl Admin {
                 "not found; try /metrics, /healthz or /readyz\n",
             ),
         };
-        Ok(response)
+        Ok(response.map(AdminBody::from))
     }
 }

@@ -7,6 +7,7 @@
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
+//! - `hostile_admin`: /failures bounded in size and readers; Host check on a loopback admin.
 //! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `hostile_framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `hostile_headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
@@ -37,6 +38,7 @@ mod content_codings;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
+mod hostile_admin;
 mod hostile_cardinality;
 mod hostile_framing;
 mod hostile_headers;
