@@ -2,7 +2,7 @@
 //! `app::run`; tests pass their own future or call `Running::shutdown`.
 
 /// Resolves on the first SIGTERM or SIGINT.
-pub async fn signal() {
+pub(crate) async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

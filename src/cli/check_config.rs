@@ -11,13 +11,13 @@ use crate::config;
 
 /// Arguments of `davaudit check-config`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The YAML config file to check.
     pub file: PathBuf,
 }
 
 /// Runs the command; a bad config is an exit code, not an `Err`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match config::load(&args.file) {
         Ok(config) => {
             print!(

@@ -2,10 +2,10 @@
 //! 0 success; 1 a failed check (`check-config` on a bad file, `scan` on a malformed body) or a
 //! runtime error; 2 a usage error (clap's own).
 
-pub mod check_config;
-pub mod demo;
-pub mod scan;
-pub mod serve;
+pub(crate) mod check_config;
+pub(crate) mod demo;
+pub(crate) mod scan;
+pub(crate) mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 /// A reverse proxy for WebDAV that audits 207 Multi-Status responses.
 #[derive(Debug, Parser)]
 #[command(name = "davaudit", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (YAML); same as `davaudit serve --config FILE`.
     #[arg(long, short = 'c', global = false)]
     pub config: Option<PathBuf>,
@@ -24,7 +24,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the proxy.
     Serve(serve::Args),
     /// Validate a config file and print the effective config.

@@ -12,13 +12,13 @@ use crate::telemetry::logging::LogHandle;
 use crate::{app, config, shutdown, telemetry};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Config file (YAML).
     #[arg(long, short = 'c')]
     pub config: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = match config::load(&args.config) {
         Ok(config) => config,
         Err(error) => {
