@@ -116,8 +116,9 @@ struct ReloadState {
     /// Whether the live view was on at start (`admin.ui` needs a restart); off, nothing is
     /// recorded.
     live_view: bool,
-    /// The config in force, to tell which changed keys need a restart.
-    current: Mutex<Config>,
+    /// The config the listeners were started with (never replaced by a reload): a changed
+    /// bound key is reported on every reload until a restart, and a key changed back is not.
+    bound: Mutex<Config>,
 }
 
 impl Reloader {
@@ -130,11 +131,12 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
-        let mut current = state
-            .current
+        // Held to the end: reloads apply one at a time.
+        let bound = state
+            .bound
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let restart = restart_needed(&current, &config);
+        let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
@@ -144,7 +146,7 @@ impl Reloader {
             .telemetry
             .recent()
             .set_capacity(ring_size(&config, state.live_view));
-        *current = config;
+        drop(bound);
         Ok(restart)
     }
 }
@@ -330,7 +332,7 @@ pub async fn run_with_hooks(
             telemetry: telemetry.clone(),
             hooks,
             live_view,
-            current: Mutex::new(config),
+            bound: Mutex::new(config),
         }),
     };
     Ok(Running {
