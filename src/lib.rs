@@ -26,6 +26,7 @@
 //! - [`config`]: YAML in, a validated [`config::Config`] out.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
+//! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
@@ -62,6 +63,7 @@
 // Every module is crate-private but the two library surfaces, `config` (the config contract:
 // YAML in, a checked `Config` out) and `multistatus` (the sans-io scanner), so the compiler
 // flags dead code. What else leaves the crate is re-exported below, on purpose.
+pub(crate) mod activity;
 pub(crate) mod admin;
 pub(crate) mod app;
 pub(crate) mod audit;
