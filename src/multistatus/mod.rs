@@ -47,7 +47,7 @@ mod tests;
 
 pub use fuzz_logic::check_split_equivalence;
 pub use limits::Limits;
-pub use report::{AllErrors, Classify, Code, Failure, Level, Malformed, Outcome, Report};
+pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 
 /// Scans a whole body held in memory.

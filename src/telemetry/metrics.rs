@@ -24,6 +24,7 @@ pub struct Metrics {
     pub(crate) entries: IntCounterVec,
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
+    pub(crate) over_limit: IntCounterVec,
     pub(crate) upstream_errors: IntCounterVec,
     pub(crate) upstream_up: IntGauge,
     pub(crate) upstream_probe_error: IntGaugeVec,
@@ -61,6 +62,11 @@ impl Metrics {
             "davaudit_multistatus_failures_total",
             "Statuses inside 207 bodies counted as failures (routine rules excluded).",
             &["method", "level", "code"],
+        );
+        let over_limit = counter(
+            "davaudit_audit_over_limit_total",
+            "Audits a bound of the scanner stopped (outcome over_limit), by which bound.",
+            &["limit"],
         );
         let upstream_errors = counter(
             "davaudit_upstream_errors_total",
@@ -131,6 +137,9 @@ impl Metrics {
         for kind in Kind::ALL {
             upstream_errors.with_label_values(&[kind.as_str()]);
         }
+        for limit in crate::multistatus::Limit::ALL {
+            over_limit.with_label_values(&[limit.as_str()]);
+        }
         for kind in crate::upstream::PROBE_KINDS {
             upstream_probe_error.with_label_values(&[kind.as_str()]);
         }
@@ -145,6 +154,7 @@ impl Metrics {
             entries,
             failures,
             audit_bytes,
+            over_limit,
             upstream_errors,
             upstream_up,
             upstream_probe_error,
