@@ -94,14 +94,15 @@ impl Auditor {
         if !candidate {
             return response.map(Either::Left);
         }
-        let encoding = decode::parse(
+        let codings = decode::parse(
             response
                 .headers()
-                .get(header::CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok()),
+                .get_all(header::CONTENT_ENCODING)
+                .iter()
+                .map(|v| v.as_bytes()),
         );
         let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
-        let Some(encoding) = encoding.filter(|_| !skip) else {
+        let Some(codings) = codings.filter(|_| !skip) else {
             MultistatusScanned {
                 request: &context,
                 status: status.as_u16(),
@@ -128,7 +129,7 @@ impl Auditor {
         let span = tracing::info_span!("audit", request_id = %context.request_id);
         let audit = task::AuditTask {
             rx,
-            encoding,
+            codings,
             scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
                 .with_charset(charset.as_deref()),
             context,

@@ -7,6 +7,7 @@ use prometheus::{
 };
 
 use super::labels::{self, MethodLabel};
+use crate::multistatus::Outcome;
 use crate::upstream::Kind;
 
 /// Buckets for time to response headers: WebDAV spans 1 ms GETs to minutes-long
@@ -139,6 +140,11 @@ impl Metrics {
         }
         for limit in crate::multistatus::Limit::ALL {
             over_limit.with_label_values(&[limit.as_str()]);
+        }
+        // The first half-failed destructive request must be an increase from 0, not a new
+        // series that `increase()` cannot see (DavauditDestructivePartialFailures).
+        for method in ["DELETE", "MOVE", "COPY", "PROPPATCH"] {
+            multistatus.with_label_values(&[method, Outcome::PartialFailure.as_str()]);
         }
         for kind in crate::upstream::PROBE_KINDS {
             upstream_probe_error.with_label_values(&[kind.as_str()]);

@@ -29,6 +29,7 @@ mod support;
 mod admin;
 mod audit_dav;
 mod audit_edge_cases;
+mod content_codings;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;

@@ -358,30 +358,11 @@ fn read_all(mut r: impl Read) -> Vec<u8> {
     out
 }
 
-/// zstd through async-compression (already a dependency) over an in-memory slice: the
-/// reader never returns Pending, so one poll loop with a no-op waker drives it.
+/// zstd through the zstd crate (every frame when decoding).
 fn zstd(data: &[u8], compress: bool) -> Vec<u8> {
-    use async_compression::tokio::bufread::{ZstdDecoder, ZstdEncoder};
-    use tokio::io::{AsyncRead, ReadBuf};
-
-    fn drain(mut r: std::pin::Pin<&mut (dyn AsyncRead + Send)>) -> Vec<u8> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let mut buf = ReadBuf::new(&mut chunk);
-            match r.as_mut().poll_read(&mut cx, &mut buf) {
-                std::task::Poll::Ready(Ok(())) if buf.filled().is_empty() => return out,
-                std::task::Poll::Ready(Ok(())) => out.extend_from_slice(buf.filled()),
-                std::task::Poll::Ready(Err(e)) => panic!("zstd: {e}"),
-                std::task::Poll::Pending => panic!("zstd: in-memory reader returned Pending"),
-            }
-        }
-    }
-
     if compress {
-        drain(std::pin::pin!(ZstdEncoder::new(data)))
+        zstd::stream::encode_all(data, 3).expect("zstd")
     } else {
-        drain(std::pin::pin!(ZstdDecoder::new(data)))
+        zstd::stream::decode_all(data).expect("zstd")
     }
 }
