@@ -12,8 +12,7 @@ use super::decode::{Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 
 /// Everything the task needs, moved into it.
@@ -25,10 +24,8 @@ pub(super) struct AuditTask {
     pub(super) context: Arc<RequestContext>,
     pub(super) status: u16,
     pub(super) started: Instant,
-    pub(super) metrics: Arc<Metrics>,
+    pub(super) telemetry: Telemetry,
     pub(super) max_logged_failures: usize,
-    /// The live view's ring, when it is on.
-    pub(super) recent: Option<Arc<RecentFailures>>,
     /// Test hook: sleep this long before scanning each chunk (a slow scanner).
     pub(super) delay: Option<Duration>,
 }
@@ -42,9 +39,8 @@ impl AuditTask {
             context,
             status,
             started,
-            metrics,
+            telemetry,
             max_logged_failures,
-            recent,
             delay,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
@@ -55,9 +51,8 @@ impl AuditTask {
             report: &report,
             max_logged_failures,
             duration: started.elapsed(),
-            recent: recent.as_deref(),
         }
-        .emit(&metrics);
+        .emit(&telemetry);
     }
 }
 

@@ -25,7 +25,7 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
-use crate::telemetry::{Metrics, labels};
+use crate::telemetry::{Telemetry, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
@@ -55,7 +55,7 @@ pub struct Proxy {
     max_request_body: Option<u64>,
     idle_timeout: Duration,
     auditor: Auditor,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     /// `http` or `https`: how clients reach this listener.
     scheme: &'static str,
     /// The upstream's `Host` value, built once.
@@ -67,7 +67,7 @@ impl Proxy {
         upstream: Upstream,
         settings: Settings,
         auditor: Auditor,
-        metrics: Arc<Metrics>,
+        telemetry: Telemetry,
     ) -> Self {
         let upstream_origin = Origin::of(upstream.origin())
             .expect("config validated the upstream URL as http(s) with a host");
@@ -83,7 +83,7 @@ impl Proxy {
             max_request_body: settings.max_request_body,
             idle_timeout: settings.idle_timeout,
             auditor,
-            metrics,
+            telemetry,
             scheme: settings.scheme,
         }
     }
@@ -102,7 +102,7 @@ impl Proxy {
                 status: 400,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(rescue::bad_request(reason).map(Either::Right));
         }
         if request.method() == http::Method::CONNECT {
@@ -113,7 +113,7 @@ impl Proxy {
                 status: 501,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(
                 rescue::not_implemented("davaudit does not tunnel CONNECT requests")
                     .map(Either::Right),
@@ -134,7 +134,7 @@ impl Proxy {
                 Some(body_error) => {
                     rescue::respond_request_body(body_error, &context).map(Either::Right)
                 }
-                None => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                None => rescue::respond(&error, &context, started.elapsed(), &self.telemetry)
                     .map(Either::Right),
             },
         };
@@ -143,7 +143,7 @@ impl Proxy {
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
-        .emit(&self.metrics);
+        .emit(&self.telemetry);
         Ok(response)
     }
 
@@ -194,7 +194,7 @@ impl Proxy {
         context: &Arc<RequestContext>,
     ) -> Response<ResponseBody> {
         let status = response.status().as_u16();
-        let metrics = self.metrics.clone();
+        let telemetry = self.telemetry.clone();
         let context = context.clone();
         let idle = self.idle_timeout;
         response.map(move |body| {
@@ -208,7 +208,7 @@ impl Proxy {
                         failure,
                         error,
                     }
-                    .emit(&metrics);
+                    .emit(&telemetry);
                 }),
             )
         })

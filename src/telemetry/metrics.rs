@@ -118,14 +118,21 @@ impl Metrics {
             .register(Box::new(audit_bytes.clone()))
             .expect("metric registered once");
         let build_info = IntGaugeVec::new(
-            Opts::new("davaudit_build_info", "Build information; always 1."),
-            &["version"],
+            Opts::new(
+                "davaudit_build_info",
+                "Build information (crate version, source revision, Rust version); always 1.",
+            ),
+            &["version", "revision", "rust_version"],
         )
         .expect("valid metric");
         registry
             .register(Box::new(build_info.clone()))
             .expect("metric registered once");
-        let info: IntGauge = build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]);
+        let info: IntGauge = build_info.with_label_values(&[
+            env!("CARGO_PKG_VERSION"),
+            env!("DAVAUDIT_REVISION"),
+            env!("DAVAUDIT_RUST_VERSION"),
+        ]);
         info.set(1);
         #[cfg(target_os = "linux")]
         registry

@@ -177,7 +177,7 @@ async fn an_unknown_subcommand_is_a_usage_error() {
 
 #[tokio::test]
 async fn version_prints_the_package_version() {
-    let out = davaudit(&["--version"]).await;
+    let out = davaudit(&["-V"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout).trim(),
