@@ -91,7 +91,11 @@ impl Auditor {
                 .iter()
                 .map(|v| v.as_bytes()),
         );
-        let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
+        // WebDAV client libraries parse a 207 whatever its label: a 207 sent as text/plain,
+        // text/html or application/octet-stream is sniffed (read, and called `skipped` when
+        // it shows no `DAV:response`).
+        let sniffed = !xml && status == StatusCode::MULTI_STATUS && is_sniffable(content_type);
+        let skip = !self.settings.enabled || !(xml || sniffed) || context.method == Method::HEAD;
         let Some(codings) = codings.filter(|_| !skip) else {
             MultistatusScanned {
                 request: &context,
@@ -127,10 +131,24 @@ impl Auditor {
             telemetry: self.telemetry.clone(),
             max_logged_failures: self.settings.max_logged_failures,
             delay: self.hooks.scan_delay,
+            sniffed,
         };
         tokio::spawn(audit.run().instrument(span));
         Response::from_parts(parts, Either::Right(tee))
     }
+}
+
+/// Labels a 207 is sniffed under: generic types servers put on any body.
+fn is_sniffable(content_type: Option<&str>) -> bool {
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/plain" | "text/html" | "application/octet-stream"
+    )
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.
@@ -160,7 +178,16 @@ fn is_xml(content_type: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{charset_param, is_xml};
+    use super::{charset_param, is_sniffable, is_xml};
+
+    #[test]
+    fn generic_labels_are_sniffed_others_are_not() {
+        assert!(is_sniffable(Some("text/plain; charset=utf-8")));
+        assert!(is_sniffable(Some("Text/HTML")));
+        assert!(is_sniffable(Some("application/octet-stream")));
+        assert!(!is_sniffable(Some("application/json")));
+        assert!(!is_sniffable(None));
+    }
 
     #[test]
     fn the_charset_parameter_is_read_unquoted_in_any_case() {
