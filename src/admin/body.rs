@@ -26,7 +26,7 @@ const FRAME: usize = 64 * 1024;
 
 /// A response body of the admin listener.
 #[derive(Debug)]
-pub enum AdminBody {
+pub(crate) enum AdminBody {
     /// A short answer.
     Small(Full<Bytes>),
     /// A large answer, sent in frames, holding its permit until the last one is taken.

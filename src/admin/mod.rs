@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use crate::telemetry::Telemetry;
 use crate::upstream::Readiness;
 use crate::{config, plain};
-pub use body::AdminBody;
+pub(crate) use body::AdminBody;
 use body::Renders;
 use live::LiveView;
 
@@ -37,7 +37,7 @@ const FAILURES_IN_FLIGHT: usize = 4;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     telemetry: Telemetry,
     readiness: Readiness,
     /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
@@ -52,7 +52,11 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(telemetry: Telemetry, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        telemetry: Telemetry,
+        readiness: Readiness,
+        draining: Arc<AtomicBool>,
+    ) -> Self {
         Admin {
             telemetry,
             readiness,
@@ -66,13 +70,13 @@ impl Admin {
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
     /// allows it; on a loopback `admin.listen`, checks the Host of every request.
-    pub fn with_live_view(mut self, admin: &config::Admin) -> Self {
+    pub(crate) fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
         self.local_hosts_only = admin.listen.ip().is_loopback();
         self
     }
 
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<AdminBody>, Infallible> {
