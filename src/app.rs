@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admin::Admin;
+use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
@@ -44,6 +45,8 @@ pub enum Error {
     Upstream(#[from] upstream::BuildError),
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),
+    #[error(transparent)]
+    Token(#[from] crate::admin::auth::TokenError),
 }
 
 /// A started davaudit: its bound addresses and the handles to reload and stop it.
@@ -119,6 +122,8 @@ struct ReloadState {
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
+    /// The admin listener's bearer tokens, re-read on every reload.
+    gate: Gate,
 }
 
 impl Reloader {
@@ -131,6 +136,7 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
+        let tokens = Tokens::load(&config.admin)?;
         // Held to the end: reloads apply one at a time.
         let bound = state
             .bound
@@ -142,6 +148,7 @@ impl Reloader {
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
         }
+        state.gate.replace(tokens);
         state
             .telemetry
             .recent()
@@ -226,9 +233,11 @@ pub async fn run_with_hooks(
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
+    let gate = Gate::new(Tokens::load(&config.admin)?);
     let admin = Arc::new(
         Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
-            .with_live_view(&config.admin),
+            .with_live_view(&config.admin)
+            .with_gate(gate.clone()),
     );
 
     let proxy_listener = bind("proxy", config.listen).await?;
@@ -333,6 +342,7 @@ pub async fn run_with_hooks(
             hooks,
             live_view,
             bound: Mutex::new(config),
+            gate,
         }),
     };
     Ok(Running {
