@@ -141,9 +141,7 @@ impl Gate {
     /// `None` when the request may pass, else the 401 to send.
     pub fn check(&self, path: &str, headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
         let tokens = self.tokens.load();
-        let Some(admin) = tokens.admin.as_deref() else {
-            return None;
-        };
+        let admin = tokens.admin.as_deref()?;
         let need = Need::of(path);
         if need == Need::Nothing {
             return None;

@@ -421,6 +421,7 @@ mod tests {
             ui,
             token_file: None,
             metrics_token_file: None,
+            max_connections: 256,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
     pub(crate) upstream_errors: IntCounterVec,
+    /// Requests answered 503 because `limits.max_upstream_requests` were in flight.
+    pub(crate) upstream_busy: IntCounter,
     pub(crate) upstream_up: IntGauge,
     pub(crate) upstream_probe_error: IntGaugeVec,
     /// Pre-resolved per-method histograms: the one metric touched on every request.
@@ -103,6 +105,14 @@ impl Metrics {
         registry
             .register(Box::new(request_duration.clone()))
             .expect("metric registered once");
+        let upstream_busy = IntCounter::new(
+            "davaudit_upstream_busy_total",
+            "Requests answered 503 without contacting the upstream because limits.max_upstream_requests were in flight.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_busy.clone()))
+            .expect("metric registered once");
         let audit_bytes = IntCounter::new(
             "davaudit_audit_bytes_total",
             "Bytes of multistatus bodies scanned (after decoding).",
@@ -159,6 +169,7 @@ impl Metrics {
             failures,
             audit_bytes,
             upstream_errors,
+            upstream_busy,
             upstream_up,
             upstream_probe_error,
             durations,
