@@ -167,6 +167,10 @@ fn design_md_lists_every_closed_label_value() {
             "kind".to_owned(),
             set(&mut Kind::ALL.iter().map(|k| k.as_str())),
         ),
+        (
+            "limit".to_owned(),
+            set(&mut crate::multistatus::Limit::ALL.iter().map(|l| l.as_str())),
+        ),
     ]);
     assert_eq!(
         rows, expected,
