@@ -11,7 +11,11 @@
 //!
 //! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
 //! the recent partial failures), on or off per `admin.ui`.
+//!
+//! Authentication (`auth.rs`): with `admin.token_file`, a bearer token on every path but the
+//! probes; `admin.metrics_token_file` adds a token that opens `/metrics` only.
 
+pub(crate) mod auth;
 mod body;
 mod live;
 
@@ -44,6 +48,8 @@ pub(crate) struct Admin {
     draining: Arc<AtomicBool>,
     /// `/` and `/failures`; off unless [`Admin::with_live_view`] turned it on.
     live: LiveView,
+    /// The bearer-token check (open until [`Admin::with_gate`] installs tokens).
+    gate: auth::Gate,
     /// On a loopback admin address every path answers only to `localhost` or an IP-literal
     /// Host (DNS rebinding could otherwise let a web page read `/metrics`).
     local_hosts_only: bool,
@@ -62,10 +68,17 @@ impl Admin {
             readiness,
             draining,
             live: LiveView::Off("not configured"),
+            gate: auth::Gate::default(),
             local_hosts_only: false,
             metrics_renders: Renders::new(METRICS_IN_FLIGHT),
             failures_renders: Renders::new(FAILURES_IN_FLIGHT),
         }
+    }
+
+    /// Requires the tokens of `gate` (shared with the reloader, which swaps them).
+    pub(crate) fn with_gate(mut self, gate: auth::Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
@@ -93,6 +106,9 @@ impl Admin {
                  or an IP address (DNS rebinding protection)\n",
             )
             .map(AdminBody::from));
+        }
+        if let Some(refused) = self.gate.check(request.uri().path(), request.headers()) {
+            return Ok(refused.map(AdminBody::from));
         }
         let response = match request.uri().path() {
             "/metrics" => {
