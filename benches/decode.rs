@@ -21,7 +21,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use davaudit::audit::decode::{Decoder, parse};
+use davaudit::internals::{Decoder, parse_content_codings as parse};
 use davaudit::multistatus::{AllErrors, BodyEnd, Limits, Outcome, Scanner};
 use flate2::{Decompress, FlushDecompress, Status};
 

@@ -93,13 +93,13 @@ async fn passthrough(upstream: SocketAddr) -> SocketAddr {
     .await
 }
 
-async fn davaudit(upstream: SocketAddr) -> (SocketAddr, davaudit::app::Running) {
+async fn davaudit(upstream: SocketAddr) -> (SocketAddr, davaudit::Running) {
     let yaml = format!(
         "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  url: http://{upstream}\n\
          log:\n  format: json\n  level: warn\n"
     );
     let config = davaudit::config::from_yaml(&yaml, "bench.yaml").unwrap();
-    let running = davaudit::app::run(config, std::future::pending::<()>())
+    let running = davaudit::run(config, std::future::pending::<()>())
         .await
         .unwrap();
     (running.proxy_addr(), running)
@@ -156,7 +156,7 @@ fn main() {
         )
         .unwrap()
         .log;
-        let _log = davaudit::telemetry::logging::init(&log).unwrap();
+        let _log = davaudit::internals::init_logging(&log).unwrap();
         let backend = backend().await;
         let hyper = passthrough(backend).await;
         let (davaudit, _running) = davaudit(backend).await;

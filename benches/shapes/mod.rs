@@ -1,7 +1,10 @@
 //! Multistatus body shapes for the benchmarks (shared by `scanner` and `decode`), generated
 //! here so every run measures the same bytes. See `scanner.rs` for what each shape stands for.
 #![allow(dead_code, reason = "each benchmark uses some of the shapes")]
-#![allow(clippy::write_with_newline, reason = "bodies are written line by line as servers send them")]
+#![allow(
+    clippy::write_with_newline,
+    reason = "bodies are written line by line as servers send them"
+)]
 
 use std::fmt::Write as _;
 

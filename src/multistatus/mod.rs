@@ -38,8 +38,9 @@ mod charset;
 mod fuzz_logic;
 mod lexer;
 mod limits;
-pub mod report;
-pub mod scanner;
+mod reference;
+mod report;
+mod scanner;
 mod status_line;
 mod tally;
 #[cfg(test)]
@@ -47,7 +48,8 @@ mod tests;
 
 pub use fuzz_logic::check_split_equivalence;
 pub use limits::Limits;
-pub use report::{AllErrors, Classify, Code, Failure, Level, Malformed, Outcome, Report};
+pub use reference::{reference_reader, reference_slice};
+pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 
 /// Scans a whole body held in memory.

@@ -5,16 +5,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::body;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{RequestBodyFailed, RequestContext, UpstreamRequestFailed};
 use crate::upstream::{self, Kind};
+use crate::{body, plain};
 
 /// The status a client gets for an upstream failure of this kind.
-pub fn status_for(kind: Kind) -> StatusCode {
+pub(crate) fn status_for(kind: Kind) -> StatusCode {
     match kind {
         Kind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         Kind::Connect | Kind::Reset | Kind::Protocol => StatusCode::BAD_GATEWAY,
@@ -22,11 +22,11 @@ pub fn status_for(kind: Kind) -> StatusCode {
 }
 
 /// Logs and counts the failure, and returns the synthetic response.
-pub fn respond(
+pub(crate) fn respond(
     error: &upstream::Error,
     request: &RequestContext,
     duration: Duration,
-    metrics: &Metrics,
+    telemetry: &Telemetry,
 ) -> Response<Full<Bytes>> {
     let status = status_for(error.kind());
     UpstreamRequestFailed {
@@ -35,7 +35,7 @@ pub fn respond(
         status: status.as_u16(),
         duration,
     }
-    .emit(metrics);
+    .emit(telemetry);
     let reason = match error.kind() {
         Kind::Connect => "davaudit could not connect to the upstream WebDAV server",
         Kind::Timeout => "the upstream WebDAV server did not answer in time",
@@ -47,7 +47,7 @@ pub fn respond(
 
 /// The client's own request body ended the exchange: 413 (over `limits.max_request_body`),
 /// 408 (idle), 400 (broken upload). Logged, not counted as an upstream error.
-pub fn respond_request_body(
+pub(crate) fn respond_request_body(
     error: &body::Error,
     request: &RequestContext,
 ) -> Response<Full<Bytes>> {
@@ -72,34 +72,37 @@ pub fn respond_request_body(
 }
 
 /// 413 before anything is sent upstream: the declared Content-Length is over the limit.
-pub fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> {
+pub(crate) fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> {
     respond_request_body(&body::Error::TooLarge { limit }, request)
 }
 
 /// 400 for a request davaudit refuses to forward as it is (not logged: a client error).
-pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(format!(
-        "400 Bad Request: {reason}\n"
-    ))));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
+pub(crate) fn bad_request(reason: &str) -> Response<Full<Bytes>> {
+    plain::response(
+        StatusCode::BAD_REQUEST,
+        format!("400 Bad Request: {reason}\n"),
+    )
+}
+
+/// 503 when `limits.max_upstream_requests` are in flight; nothing is sent upstream.
+pub(crate) fn upstream_busy() -> Response<Full<Bytes>> {
+    let mut response = plain::response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 Service Unavailable: too many requests in flight to the upstream; retry\n".to_owned(),
+    );
     response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
     );
     response
 }
 
 /// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
-pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(format!(
-        "501 Not Implemented: {reason}\n"
-    ))));
-    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+pub(crate) fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
+    plain::response(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("501 Not Implemented: {reason}\n"),
+    )
 }
 
 fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
@@ -109,11 +112,5 @@ fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<
         status.canonical_reason().unwrap_or(""),
         request.request_id
     );
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    plain::response(status, body)
 }

@@ -2,19 +2,19 @@
 //! (vector's instrumentation pattern). Other modules build an event and emit it; they never
 //! call `tracing::warn!` for audit outcomes nor touch a metric.
 
-use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::Telemetry;
 use super::labels::{self, MethodLabel};
-use super::metrics::Metrics;
+use super::recent::Sighting;
+use crate::error::ErrorChain;
 use crate::multistatus::{Level, Outcome, Report};
-use crate::recent::{RecentFailures, Sighting};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
 #[derive(Debug, Clone)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
     /// The request path (never the query: it may carry tokens).
@@ -24,7 +24,7 @@ pub struct RequestContext {
 
 /// A response went back to the client (any status, synthetic ones included).
 #[derive(Debug)]
-pub struct RequestFinished {
+pub(crate) struct RequestFinished {
     pub method: MethodLabel,
     pub status: u16,
     /// Time from the request arriving to the response headers being ready.
@@ -32,7 +32,8 @@ pub struct RequestFinished {
 }
 
 impl RequestFinished {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         metrics
             .requests
             .with_label_values(&[self.method.as_str(), labels::status(self.status)])
@@ -45,7 +46,7 @@ impl RequestFinished {
 
 /// The upstream could not give a response; the client got `status` (502 or 504).
 #[derive(Debug)]
-pub struct UpstreamRequestFailed<'a> {
+pub(crate) struct UpstreamRequestFailed<'a> {
     pub request: &'a RequestContext,
     pub error: &'a upstream::Error,
     pub status: u16,
@@ -53,7 +54,8 @@ pub struct UpstreamRequestFailed<'a> {
 }
 
 impl UpstreamRequestFailed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let kind = self.error.kind();
         metrics
             .upstream_errors
@@ -75,7 +77,7 @@ impl UpstreamRequestFailed<'_> {
 /// The upstream's response body failed after the headers were sent: the client sees a
 /// broken body. Counted as an upstream error (`timeout` when idle, `reset` when broken).
 #[derive(Debug)]
-pub struct UpstreamBodyFailed<'a> {
+pub(crate) struct UpstreamBodyFailed<'a> {
     pub request: &'a RequestContext,
     pub status: u16,
     pub failure: body::Failure,
@@ -83,7 +85,8 @@ pub struct UpstreamBodyFailed<'a> {
 }
 
 impl UpstreamBodyFailed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let kind = match self.failure {
             body::Failure::Idle => upstream::Kind::Timeout,
             body::Failure::Broken => upstream::Kind::Reset,
@@ -108,14 +111,15 @@ impl UpstreamBodyFailed<'_> {
 /// connection. Sets `davaudit_upstream_up` and `davaudit_upstream_probe_error{kind}` (1 for
 /// the kind of the last failed probe); logs only a change (`changed`).
 #[derive(Debug)]
-pub struct UpstreamProbed<'a> {
+pub(crate) struct UpstreamProbed<'a> {
     pub upstream: &'a http::Uri,
     pub error: Option<upstream::Kind>,
     pub changed: bool,
 }
 
 impl UpstreamProbed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         metrics.upstream_up.set(i64::from(self.error.is_none()));
         for kind in upstream::PROBE_KINDS {
             metrics
@@ -140,14 +144,14 @@ impl UpstreamProbed<'_> {
 /// The client's request body failed (too large, idle, connection gone): a downstream fault,
 /// answered with `status` (413, 408 or 400) and not counted as an upstream error.
 #[derive(Debug)]
-pub struct RequestBodyFailed<'a> {
+pub(crate) struct RequestBodyFailed<'a> {
     pub request: &'a RequestContext,
     pub status: u16,
     pub error: &'a body::Error,
 }
 
 impl RequestBodyFailed<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::info!(
             request_id = %self.request.request_id,
             method = %self.request.method,
@@ -161,7 +165,7 @@ impl RequestBodyFailed<'_> {
 
 /// The audit of one multistatus body ended.
 #[derive(Debug)]
-pub struct MultistatusScanned<'a> {
+pub(crate) struct MultistatusScanned<'a> {
     pub request: &'a RequestContext,
     /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
     pub status: u16,
@@ -170,12 +174,13 @@ pub struct MultistatusScanned<'a> {
     pub max_logged_failures: usize,
     /// Time from the request arriving to the end of the audit.
     pub duration: Duration,
-    /// The live view's ring: responses with failures are recorded there (`None`: off).
-    pub recent: Option<&'a RecentFailures>,
 }
 
 impl MultistatusScanned<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    /// Counts, logs, and records the response in the live view's ring when its audit counted
+    /// a failure.
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let method = self.request.method_label.as_str();
         let report = self.report;
         metrics
@@ -183,6 +188,12 @@ impl MultistatusScanned<'_> {
             .with_label_values(&[method, report.outcome.as_str()])
             .inc();
         metrics.audit_bytes.inc_by(report.bytes);
+        if let Some(limit) = report.malformed.as_ref().and_then(|m| m.limit) {
+            metrics
+                .over_limit
+                .with_label_values(&[limit.as_str()])
+                .inc();
+        }
         for level in [Level::Response, Level::Propstat] {
             for (&code, &n) in report.statuses(level) {
                 let values = [method, level.as_str(), labels::code(code)];
@@ -194,17 +205,15 @@ impl MultistatusScanned<'_> {
             }
         }
         self.log();
-        // Returns at once (no lock) unless the audit counted a failure.
-        if let Some(recent) = self.recent {
-            recent.record(&Sighting {
-                request_id: &self.request.request_id,
-                method: self.request.method.as_str(),
-                path: &self.request.path,
-                status: self.status,
-                report,
-                max_failures: self.max_logged_failures,
-            });
-        }
+        // Returns at once (no lock) unless the audit counted a failure and the ring is on.
+        telemetry.recent().record(&Sighting {
+            request_id: &self.request.request_id,
+            method: self.request.method.as_str(),
+            path: &self.request.path,
+            status: self.status,
+            report,
+            max_failures: self.max_logged_failures,
+        });
     }
 
     fn log(&self) {
@@ -227,6 +236,7 @@ impl MultistatusScanned<'_> {
                     failed = %failed,
                     malformed_offset = report.malformed.as_ref().map(|m| m.offset),
                     malformed_reason = report.malformed.as_ref().map(|m| m.reason.as_str()),
+                    limit = report.malformed.as_ref().and_then(|m| m.limit).map(|l| l.as_str()),
                     bytes = report.bytes,
                     duration_ms = self.duration.as_millis() as u64,
                     $message,
@@ -238,6 +248,11 @@ impl MultistatusScanned<'_> {
             Outcome::Malformed => event!(tracing::Level::WARN, "multistatus body malformed"),
             Outcome::Lagging => event!(tracing::Level::WARN, "audit fell behind and stopped"),
             Outcome::Truncated => event!(tracing::Level::INFO, "multistatus body truncated"),
+            Outcome::OverLimit => event!(tracing::Level::WARN, "audit stopped at a limit"),
+            Outcome::DtdDeclarations => event!(
+                tracing::Level::WARN,
+                "multistatus body declares DTD entities or attributes the audit does not apply"
+            ),
             Outcome::Clean | Outcome::NotMultistatus | Outcome::Skipped => {
                 event!(tracing::Level::DEBUG, "multistatus audited")
             }
@@ -271,21 +286,5 @@ impl std::fmt::Display for FailureList<'_> {
             Ok(json) => f.write_str(&json),
             Err(_) => f.write_str("[]"),
         }
-    }
-}
-
-/// An error and its causes on one line: `a: b: c`.
-#[derive(Debug)]
-pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(err) = cause {
-            write!(f, ": {err}")?;
-            cause = err.source();
-        }
-        Ok(())
     }
 }

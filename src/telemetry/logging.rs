@@ -18,7 +18,7 @@ pub struct LogHandle {
 
 impl LogHandle {
     /// Applies `log.level` from a reloaded config (unless `RUST_LOG` is in charge).
-    pub fn set_level(&self, level: &str) -> anyhow::Result<()> {
+    pub(crate) fn set_level(&self, level: &str) -> anyhow::Result<()> {
         if self.from_env {
             return Ok(());
         }

@@ -28,7 +28,7 @@ mod tests;
 use std::fmt;
 
 /// Stacked codings undone at most (curl stops at 5; nobody sends more than 2).
-pub const MAX_CODINGS: usize = 4;
+pub(crate) const MAX_CODINGS: usize = 4;
 
 /// Decoded bytes handed to the sink per call, at most.
 const OUT_CHUNK: usize = 32 * 1024;
