@@ -365,9 +365,21 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
                 "lagging",
                 "not_multistatus",
                 "skipped",
+                "over_limit",
+                "dtd_declarations",
             ][..],
         ),
         ("kind", &["connect", "timeout", "reset", "protocol"][..]),
+        (
+            "limit",
+            &[
+                "max_depth",
+                "name_length",
+                "namespace_declarations",
+                "reference_length",
+                "xml_declaration",
+            ][..],
+        ),
         ("version", &[env!("CARGO_PKG_VERSION")][..]),
         // Fixed at build time: one value per binary.
         ("revision", &[env!("DAVAUDIT_REVISION")][..]),
