@@ -500,13 +500,16 @@ def cmd_systemd(_args):
     for key, value in required.items():
         if value not in s.get(key, []):
             fail(f"{path}: {key}={value} expected")
-    if not any("check-config" in v for v in s.get("ExecStartPre", [])):
-        fail(f"{path}: ExecStartPre must run davaudit check-config")
+    if not any("check-config --quiet" in v for v in s.get("ExecStartPre", [])):
+        fail(f"{path}: ExecStartPre must run davaudit check-config --quiet")
+    if not any(v.startswith("davaudit:/etc/davaudit/credentials") for v in s.get("LoadCredential", [])):
+        fail(f"{path}: LoadCredential=davaudit:/etc/davaudit/credentials (secrets are not "
+             "world-readable under DynamicUser)")
     reload = s.get("ExecReload", [])
     if not any("kill -HUP $MAINPID" in v for v in reload):
         fail(f"{path}: ExecReload must send SIGHUP (davaudit reloads its config on it)")
-    if not any("check-config" in v for v in reload):
-        fail(f"{path}: ExecReload must check the config before sending SIGHUP")
+    if not any("check-config --quiet" in v for v in reload):
+        fail(f"{path}: ExecReload must check the config (--quiet) before sending SIGHUP")
     finish()
     print(f"  hardening present; TimeoutStopSec {stop:g}s > drain_timeout {drain}s")
 
