@@ -21,7 +21,7 @@ use crate::plain;
 
 /// A token file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// Unreadable.
     #[error("{key} {path}: cannot read: {source}")]
     Read {
