@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-belimp5XHRkPQJIfSelckT0xv3D898u6FU5G/9CHlt0="
+        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
     };
 }
 
@@ -400,6 +400,8 @@ mod tests {
         report.failure_count = 1;
         report.failures.push(Failure {
             href: "<".repeat(1024),
+            hrefs: vec!["<".repeat(1024)],
+            href_count: 1,
             level: Level::Response,
             code: Code::Status(423),
             error: None,
