@@ -30,6 +30,7 @@ mod admin;
 mod audit_dav;
 mod audit_edge_cases;
 mod content_codings;
+mod differential;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;

@@ -31,11 +31,13 @@
 
 use std::io::{BufReader, Read};
 
-use encoding_rs::{DecoderResult, Encoding, UTF_8};
-use quick_xml::encoding::detect_encoding;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
+
+mod decode;
+
+use decode::Decode;
 
 use super::limits::Limits;
 use super::report::{Classify, Code, Failure, Level, Malformed, Outcome, Report};
@@ -45,6 +47,9 @@ use super::report::{Classify, Code, Failure, Level, Malformed, Outcome, Report};
 pub const MAX_CAPTURE: usize = 64 * 1024;
 
 const DAV: &str = "DAV:";
+
+/// Bytes of a status text read, after whitespace runs are collapsed (DESIGN.md).
+const STATUS_READ: usize = 256;
 
 /// Counts the statuses of a body held in memory.
 pub fn reference_slice<C: Classify>(body: &[u8], classify: C, limits: Limits) -> Report {
@@ -114,143 +119,6 @@ impl<R: Read> Read for Counted<R> {
                     self.failed = Some(e);
                     return Err(std::io::Error::new(kind, "read failed"));
                 }
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bytes to UTF-8
-
-/// Transcodes the body to UTF-8 for quick-xml: the encoding comes from the BOM (or the
-/// UTF-16 shape of `<?`), else from the XML declaration's `encoding`, else UTF-8.
-struct Decode<R> {
-    inner: R,
-    /// The first bytes, read to choose the encoding, not yet decoded.
-    head: Vec<u8>,
-    head_at: usize,
-    decoder: encoding_rs::Decoder,
-    eof: bool,
-    done: bool,
-}
-
-/// Bytes read before choosing the encoding: enough for any reasonable declaration.
-const HEAD: usize = 1024;
-
-impl<R: Read> Decode<R> {
-    fn new(mut inner: R) -> Result<Self, String> {
-        let mut head = Vec::with_capacity(HEAD);
-        let mut eof = false;
-        while head.len() < HEAD {
-            let mut chunk = [0u8; 256];
-            let want = (HEAD.saturating_sub(head.len())).min(chunk.len());
-            let n = inner
-                .read(chunk.get_mut(..want).unwrap_or_default())
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            head.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        }
-        let detected = detect_encoding(&head);
-        let bom = detected.as_ref().map_or(0, |d| d.bom_len());
-        let mut encoding = detected.as_ref().map_or(UTF_8, |d| d.encoding());
-        if bom == 0
-            && encoding.is_ascii_compatible()
-            && let Some(declared) = declared_encoding(&head)?
-        {
-            encoding = declared;
-        }
-        Ok(Decode {
-            inner,
-            head,
-            head_at: bom,
-            decoder: encoding.new_decoder_without_bom_handling(),
-            eof,
-            done: false,
-        })
-    }
-}
-
-/// The encoding named by an XML declaration at the start of `head`, read by quick-xml.
-fn declared_encoding(head: &[u8]) -> Result<Option<&'static Encoding>, String> {
-    if !head.starts_with(b"<?xml") {
-        return Ok(None);
-    }
-    let Some(end) = head.windows(2).position(|w| w == b"?>") else {
-        return Ok(None); // quick-xml will report the unclosed declaration
-    };
-    let decl = String::from_utf8_lossy(head.get(..end.saturating_add(2)).unwrap_or_default());
-    let mut reader = quick_xml::Reader::from_str(&decl);
-    match reader.read_event() {
-        Ok(Event::Decl(d)) => match d.encoding() {
-            None => Ok(None),
-            Some(Ok(label)) => match Encoding::for_label(label.as_bytes()) {
-                Some(enc) if enc.is_ascii_compatible() || enc == encoding_rs::REPLACEMENT => {
-                    if enc == encoding_rs::REPLACEMENT {
-                        Err(format!("unsupported encoding {label:?}"))
-                    } else {
-                        Ok(Some(enc))
-                    }
-                }
-                // UTF-16 declared in an ASCII-shaped body: the bytes say otherwise.
-                Some(_) => Err(format!(
-                    "declared encoding {label:?} does not match the bytes"
-                )),
-                None => Err(format!("unsupported encoding {label:?}")),
-            },
-            Some(Err(e)) => Err(e.to_string()),
-        },
-        _ => Ok(None),
-    }
-}
-
-impl<R: Read> Read for Decode<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        // encoding_rs needs room for one whole character.
-        if out.len() < 4 || self.done {
-            return Ok(0);
-        }
-        loop {
-            let mut chunk = [0u8; 4096];
-            let (src, from_head): (&[u8], bool) = if self.head_at < self.head.len() {
-                (self.head.get(self.head_at..).unwrap_or_default(), true)
-            } else if self.eof {
-                (&[], false)
-            } else {
-                let n = self.inner.read(&mut chunk)?;
-                if n == 0 {
-                    self.eof = true;
-                }
-                (chunk.get(..n).unwrap_or_default(), false)
-            };
-            let last = self.eof && src.is_empty();
-            let (result, read, written) = self
-                .decoder
-                .decode_to_utf8_without_replacement(src, out, last);
-            if from_head {
-                self.head_at = self.head_at.saturating_add(read);
-            } else if read < src.len() {
-                // Output full: keep the rest of this chunk for the next call.
-                let rest = src.get(read..).unwrap_or_default().to_vec();
-                self.head = rest;
-                self.head_at = 0;
-            }
-            if let DecoderResult::Malformed(_, _) = result {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "invalid byte sequence for {}",
-                        self.decoder.encoding().name()
-                    ),
-                ));
-            }
-            if last && result == DecoderResult::InputEmpty {
-                self.done = true;
-            }
-            if written > 0 || self.done {
-                return Ok(written);
             }
         }
     }
@@ -448,7 +316,7 @@ impl<C: Classify> Walk<C> {
                 Some(uri) if !uri.is_empty() => format!("{{{uri}}}{local}"),
                 _ => local.to_owned(),
             };
-            let name = cut(&name, self.limits.max_text);
+            let name = kept(&name, self.limits.max_text);
             match owner {
                 Level::Response => {
                     if let Some(entry) = self.entry.as_mut() {
@@ -505,7 +373,7 @@ impl<C: Classify> Walk<C> {
         }
         match role {
             Role::Href => {
-                let href = cut(self.text.trim_matches(is_ws), self.limits.max_text);
+                let href = kept(&self.text, self.limits.max_text);
                 if let Some(entry) = self.entry.as_mut() {
                     entry.href.get_or_insert(href);
                 }
@@ -526,7 +394,7 @@ impl<C: Classify> Walk<C> {
                 }
             }
             Role::Description(level) => {
-                let text = cut(self.text.trim_matches(is_ws), self.limits.max_text);
+                let text = kept(&self.text, self.limits.max_text);
                 let slot = match level {
                     Level::Response => self.entry.as_mut().map(|e| &mut e.description),
                     Level::Propstat => self.propstat.as_mut().map(|p| &mut p.description),
@@ -598,6 +466,12 @@ impl<C: Classify> Walk<C> {
 
     fn keep(&mut self, failure: Failure) {
         self.report.failure_count = self.report.failure_count.saturating_add(1);
+        let failing = match failure.level {
+            Level::Response => &mut self.report.response_failing,
+            Level::Propstat => &mut self.report.propstat_failing,
+        };
+        let n = failing.entry(failure.code).or_insert(0);
+        *n = n.saturating_add(1);
         let list = if failure.code == Code::Status(424) {
             &mut self.dependent
         } else {
@@ -683,6 +557,14 @@ fn resolve(r: &BytesRef<'_>) -> Result<String, String> {
     })
 }
 
+/// Kept text: leading whitespace dropped, cut to `max` bytes, trailing whitespace dropped
+/// (DESIGN.md: texts are trimmed and capped).
+fn kept(s: &str, max: usize) -> String {
+    cut(s.trim_start_matches(is_ws), max)
+        .trim_end_matches(is_ws)
+        .to_owned()
+}
+
 /// `s` cut to at most `max` bytes on a character boundary.
 fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -698,7 +580,14 @@ fn cut(s: &str, max: usize) -> String {
 /// `HTTP/<digits>[.<digits>] NNN [reason]`, whitespace anywhere between: the three digits
 /// (100..=999), else `Invalid`.
 fn status_code(text: &str) -> Code {
-    let mut words = text.split(is_ws).filter(|w| !w.is_empty());
+    // DESIGN.md: the first 256 bytes of the text, whitespace runs collapsed, are read.
+    let collapsed = text
+        .split(is_ws)
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let collapsed = cut(&collapsed, STATUS_READ);
+    let mut words = collapsed.split(' ');
     let (Some(version), Some(code)) = (words.next(), words.next()) else {
         return Code::Invalid;
     };
@@ -721,109 +610,4 @@ fn status_code(text: &str) -> Code {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::multistatus::AllErrors;
-
-    fn scan(body: &[u8]) -> Report {
-        reference_slice(body, AllErrors, Limits::default())
-    }
-
-    #[test]
-    fn counts_a_partial_failure_with_its_details() {
-        let body = br#"<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">
-          <d:response><d:href> /a </d:href><d:status>HTTP/1.1 423 Locked</d:status>
-            <d:error><d:lock-token-submitted/></d:error></d:response>
-          <d:response><d:href>/b</d:href><d:propstat><d:prop/><d:status>HTTP/1.1 424 x</d:status>
-            </d:propstat><d:propstat><d:status>HTTP/1.1 403 x</d:status>
-            <d:responsedescription> no </d:responsedescription></d:propstat></d:response>
-        </d:multistatus>"#;
-        let r = scan(body);
-        assert_eq!(r.outcome, Outcome::PartialFailure);
-        assert_eq!(r.entries, 2);
-        assert_eq!(r.failure_count, 3);
-        assert_eq!(r.failures[0].href, "/a");
-        assert_eq!(
-            r.failures[0].error.as_deref(),
-            Some("DAV:lock-token-submitted")
-        );
-        assert_eq!(r.failures[1].code, Code::Status(403));
-        assert_eq!(r.failures[1].description.as_deref(), Some("no"));
-        assert_eq!(r.failures[2].code, Code::Status(424));
-        assert_eq!(r.bytes, body.len() as u64);
-    }
-
-    #[test]
-    fn malformed_and_foreign_bodies() {
-        let cases: &[(&[u8], Outcome)] = &[
-            (b"", Outcome::Malformed),
-            (b"<a></b>", Outcome::Malformed),
-            (b"<a/><b/>", Outcome::Malformed),
-            (b"<a/>x", Outcome::Malformed),
-            (b"<p:a/>", Outcome::Malformed),
-            (b"<a><!-- a -- b --></a>", Outcome::Malformed),
-            (b"<a x='1' x='2'/>", Outcome::Malformed),
-            (b"<a>", Outcome::Malformed),
-            (b" <?xml version='1.0'?><a/>", Outcome::Malformed),
-            (b"<a/><!DOCTYPE a>", Outcome::Malformed),
-            (
-                b"<?xml version='1.0' encoding='nope'?><a/>",
-                Outcome::Malformed,
-            ),
-            (b"<a>\xff</a>", Outcome::Malformed),
-            (b"<a/>", Outcome::NotMultistatus),
-            (
-                b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
-                Outcome::NotMultistatus,
-            ),
-        ];
-        for (body, want) in cases {
-            assert_eq!(
-                scan(body).outcome,
-                *want,
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-    }
-
-    #[test]
-    fn encodings_are_read() {
-        let text = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><multistatus xmlns=\"DAV:\"><response><href>/é</href><status>HTTP/1.1 500 x</status></response></multistatus>";
-        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(text);
-        let r = scan(&latin1);
-        assert_eq!(r.failures[0].href, "/é");
-        let mut utf16 = vec![0xFF, 0xFE];
-        for u in text.replace("ISO-8859-1", "UTF-16").encode_utf16() {
-            utf16.extend_from_slice(&u.to_le_bytes());
-        }
-        let r = scan(&utf16);
-        assert_eq!(r.failures[0].href, "/é", "{r:?}");
-    }
-
-    #[test]
-    fn references_decoded_others_kept_raw() {
-        let body = b"<multistatus xmlns='DAV:'><response><href>/a&amp;b&#x41;&ent;</href>\
-            <status>HTTP/1.1&#32;500 x</status></response></multistatus>";
-        let r = scan(body);
-        assert_eq!(r.failures[0].href, "/a&bA&ent;");
-        assert_eq!(r.failures[0].code, Code::Status(500));
-    }
-
-    #[test]
-    fn status_lines() {
-        assert_eq!(status_code(" HTTP/1.1\n423  Locked "), Code::Status(423));
-        assert_eq!(status_code("HTTP/2 200"), Code::Status(200));
-        for bad in [
-            "HTTP/1.1 99",
-            "HTTP/1.1 0999",
-            "http/1.1 200",
-            "HTTP/1.1.1 200",
-            "HTTP/ 200",
-            "200",
-        ] {
-            assert_eq!(status_code(bad), Code::Invalid, "{bad}");
-        }
-    }
-}
+mod tests;
