@@ -1,7 +1,7 @@
 //! Wiring: the one module that builds every part and connects them. `main` and the
 //! integration tests both start davaudit through [`run`].
 //!
-//! Start-up order: metrics, upstream client, auditor, proxy (and the TLS acceptor); bind both
+//! Start-up order: telemetry (metrics and the live view's ring), upstream client, auditor, proxy (and the TLS acceptor); bind both
 //! listeners (an error names the address); spawn the listeners and the readiness probe;
 //! return [`Running`]. A [`Reloader`] swaps in a new proxy (and acceptor) on SIGHUP.
 //! Shutdown order: `/readyz` turns 503, the proxy listener stops accepting and drains
@@ -18,6 +18,7 @@ use crate::tls::SharedAcceptor;
 use arc_swap::ArcSwap;
 use http::Uri;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -27,8 +28,7 @@ use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Telemetry};
 use crate::upstream::{self, Readiness, Upstream};
 
 /// Why davaudit could not start.
@@ -52,7 +52,7 @@ pub enum Error {
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
     shutdown: CancellationToken,
@@ -71,7 +71,7 @@ impl Running {
 
     /// The metrics registry of this instance.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        self.telemetry.metrics()
     }
 
     /// A handle that applies a new config to the running instance (SIGHUP).
@@ -110,15 +110,19 @@ struct ReloadState {
     tls: Option<SharedAcceptor>,
     /// The upstream origin the readiness probe checks.
     origin: Arc<ArcSwap<Uri>>,
-    metrics: Arc<Metrics>,
+    /// Created once, so counters and the live view's ring survive reloads (the ring is
+    /// resized by them).
+    telemetry: Telemetry,
     hooks: Hooks,
-    /// The live view's ring: created once, so it survives reloads (resized by them).
-    recent: Arc<RecentFailures>,
     /// Whether the live view was on at start (`admin.ui` needs a restart); off, nothing is
     /// recorded.
     live_view: bool,
-    /// The config in force, to tell which changed keys need a restart.
-    current: Mutex<Config>,
+    /// `limits.max_upstream_requests`, shared by every proxy a reload builds, so requests
+    /// still in flight on an old one keep counting.
+    upstream_slots: Arc<Semaphore>,
+    /// The config the listeners were started with (never replaced by a reload): a changed
+    /// bound key is reported on every reload until a restart, and a key changed back is not.
+    bound: Mutex<Config>,
 }
 
 impl Reloader {
@@ -126,25 +130,32 @@ impl Reloader {
     /// Returns the changed keys that only take effect after a restart.
     pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
-        let proxy = build_proxy(&config, &state.metrics, &state.hooks, &state.recent)?;
+        let proxy = build_proxy(
+            &config,
+            &state.telemetry,
+            &state.hooks,
+            &state.upstream_slots,
+        )?;
         let acceptor = match (&state.tls, &config.tls) {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
-        let mut current = state
-            .current
+        // Held to the end: reloads apply one at a time.
+        let bound = state
+            .bound
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let restart = restart_needed(&current, &config);
+        let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
         }
         state
-            .recent
+            .telemetry
+            .recent()
             .set_capacity(ring_size(&config, state.live_view));
-        *current = config;
+        drop(bound);
         Ok(restart)
     }
 }
@@ -161,11 +172,17 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("admin.listen", old.admin.listen != new.admin.listen);
     check("admin.ui", old.admin.ui != new.admin.ui);
     check(
+        "admin.max_connections",
+        old.admin.max_connections != new.admin.max_connections,
+    );
+    check(
         "limits",
         old.limits.max_connections != new.limits.max_connections
             || old.limits.header_read_timeout != new.limits.header_read_timeout
             || old.limits.keepalive_timeout != new.limits.keepalive_timeout
-            || old.limits.max_header_bytes != new.limits.max_header_bytes,
+            || old.limits.max_header_bytes != new.limits.max_header_bytes
+            || old.limits.max_streams_per_connection != new.limits.max_streams_per_connection
+            || old.limits.max_upstream_requests != new.limits.max_upstream_requests,
     );
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
@@ -184,24 +201,24 @@ fn ring_size(config: &Config, live_view: bool) -> usize {
 
 fn build_proxy(
     config: &Config,
-    metrics: &Arc<Metrics>,
+    telemetry: &Telemetry,
     hooks: &Hooks,
-    recent: &Arc<RecentFailures>,
+    upstream_slots: &Arc<Semaphore>,
 ) -> Result<Proxy, Error> {
     let upstream = Upstream::new(&config.upstream)?;
-    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks.clone())
-        .with_recent(recent.clone());
+    let auditor = Auditor::new(config.audit.clone(), telemetry.clone(), hooks.clone());
     let settings = proxy::Settings {
         forwarding: config.forwarding.clone(),
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
+        upstream_slots: upstream_slots.clone(),
         scheme: if config.tls.is_some() {
             "https"
         } else {
             "http"
         },
     };
-    Ok(Proxy::new(upstream, settings, auditor, metrics.clone()))
+    Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))
 }
 
 /// Starts davaudit; it runs until `signal` resolves or [`Running::shutdown`] is called.
@@ -218,11 +235,14 @@ pub async fn run_with_hooks(
     signal: impl Future<Output = ()> + Send + 'static,
     hooks: Hooks,
 ) -> Result<Running, Error> {
-    let metrics = Arc::new(Metrics::new());
     let live_view = config.admin.ui_enabled();
-    let recent = Arc::new(RecentFailures::new(ring_size(&config, live_view)));
+    let telemetry = Telemetry::new(ring_size(&config, live_view));
+    let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
-        &config, &metrics, &hooks, &recent,
+        &config,
+        &telemetry,
+        &hooks,
+        &upstream_slots,
     )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
@@ -232,8 +252,8 @@ pub async fn run_with_hooks(
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
     let admin = Arc::new(
-        Admin::new(metrics.clone(), readiness.clone(), draining.clone())
-            .with_live_view(recent.clone(), &config.admin),
+        Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
+            .with_live_view(&config.admin),
     );
 
     let proxy_listener = bind("proxy", config.listen).await?;
@@ -254,6 +274,8 @@ pub async fn run_with_hooks(
             .limits
             .header_read_timeout
             .min(config.limits.keepalive_timeout),
+        keepalive_timeout: config.limits.keepalive_timeout,
+        max_streams_per_connection: config.limits.max_streams_per_connection,
         drain_timeout: config.shutdown.drain_timeout,
         max_header_bytes: config.limits.max_header_bytes,
         tls: tls.clone(),
@@ -273,8 +295,10 @@ pub async fn run_with_hooks(
     );
     let admin_options = Options {
         name: "admin",
-        max_connections: 256,
-        header_read_timeout: Duration::from_secs(10),
+        max_connections: config.admin.max_connections,
+        header_read_timeout: ADMIN_IDLE.min(config.limits.keepalive_timeout),
+        keepalive_timeout: ADMIN_IDLE.min(config.limits.keepalive_timeout),
+        max_streams_per_connection: 8,
         drain_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         tls: None,
@@ -297,7 +321,7 @@ pub async fn run_with_hooks(
                 origin.clone(),
                 config.upstream.connect_timeout,
                 Duration::from_secs(5),
-                metrics.clone(),
+                telemetry.clone(),
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),
@@ -334,22 +358,26 @@ pub async fn run_with_hooks(
             proxy,
             tls,
             origin,
-            metrics: metrics.clone(),
+            telemetry: telemetry.clone(),
             hooks,
-            recent,
             live_view,
-            current: Mutex::new(config),
+            upstream_slots,
+            bound: Mutex::new(config),
         }),
     };
     Ok(Running {
         proxy_addr,
         admin_addr,
-        metrics,
+        telemetry,
         reloader,
         shutdown,
         done,
     })
 }
+
+/// Longest an admin connection may stay without a request in flight (and longest it gets
+/// for its request head): scrapers and probes reconnect cheaply.
+const ADMIN_IDLE: Duration = Duration::from_secs(10);
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)

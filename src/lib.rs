@@ -26,14 +26,15 @@
 //! - [`config`]: YAML in, a validated [`config::Config`] out.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
+//! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
 //! - [`body`]: idle timeouts and the request size limit on both legs' bodies.
 //! - [`audit`]: tee, decode, audit task, failure policy.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
-//! - [`telemetry`]: the audit sink: metrics registry, typed events, logging set-up.
-//! - [`recent`]: the bounded ring of recent partial failures behind the live view.
+//! - [`telemetry`]: the audit sink behind one handle: metrics registry, the live view's ring
+//!   of recent failures, typed events, logging set-up.
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz`; the live view `/` and `/failures`.
 //!
 //! # Lexicon
@@ -55,16 +56,18 @@
 //! `DESIGN.md` at the repository root is the design and contract document: audit semantics,
 //! and the CLI, config keys, metrics, log events, admin paths and exit codes operators rely on.
 
+pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod listener;
 pub mod multistatus;
+pub mod plain;
 pub mod proxy;
-pub mod recent;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

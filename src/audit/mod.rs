@@ -28,8 +28,7 @@ use tracing::Instrument;
 
 use crate::config::{self, WhenBehind};
 use crate::multistatus::{self, Outcome, Report, Scanner};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 use policy::Policy;
 use tee::{TeeBody, WhenFull};
@@ -49,27 +48,18 @@ pub struct Hooks {
 pub struct Auditor {
     settings: config::Audit,
     policy: Policy,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     hooks: Hooks,
-    /// The live view's ring (shared by every auditor across reloads); `None`: not recorded.
-    recent: Option<Arc<RecentFailures>>,
 }
 
 impl Auditor {
-    pub fn new(settings: config::Audit, metrics: Arc<Metrics>, hooks: Hooks) -> Self {
+    pub fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
         Auditor {
             policy: Policy::new(&settings.routine),
             settings,
-            metrics,
+            telemetry,
             hooks,
-            recent: None,
         }
-    }
-
-    /// Records responses whose audit counted failures in `recent` (the live view).
-    pub fn with_recent(mut self, recent: Arc<RecentFailures>) -> Self {
-        self.recent = Some(recent);
-        self
     }
 
     /// Wraps the response body in a tee when it should be audited. Returns at once.
@@ -88,6 +78,7 @@ impl Auditor {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let xml = is_xml(content_type);
+        let charset = charset_param(content_type).map(str::to_owned);
         let candidate = status == StatusCode::MULTI_STATUS
             || (status.as_u16() >= 400 && content_type.is_some() && xml);
         if !candidate {
@@ -100,7 +91,11 @@ impl Auditor {
                 .iter()
                 .map(|v| v.as_bytes()),
         );
-        let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
+        // WebDAV client libraries parse a 207 whatever its label: a 207 sent as text/plain,
+        // text/html or application/octet-stream is sniffed (read, and called `skipped` when
+        // it shows no `DAV:response`).
+        let sniffed = !xml && status == StatusCode::MULTI_STATUS && is_sniffable(content_type);
+        let skip = !self.settings.enabled || !(xml || sniffed) || context.method == Method::HEAD;
         let Some(codings) = codings.filter(|_| !skip) else {
             MultistatusScanned {
                 request: &context,
@@ -108,9 +103,8 @@ impl Auditor {
                 report: &Report::empty(Outcome::Skipped),
                 max_logged_failures: 0,
                 duration: started.elapsed(),
-                recent: None,
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return response.map(Either::Left);
         };
 
@@ -129,18 +123,42 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits),
+            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
+                .with_charset(charset.as_deref()),
             context,
             status: status.as_u16(),
             started,
-            metrics: self.metrics.clone(),
+            telemetry: self.telemetry.clone(),
             max_logged_failures: self.settings.max_logged_failures,
-            recent: self.recent.clone(),
             delay: self.hooks.scan_delay,
+            sniffed,
         };
         tokio::spawn(audit.run().instrument(span));
         Response::from_parts(parts, Either::Right(tee))
     }
+}
+
+/// Labels a 207 is sniffed under: generic types servers put on any body.
+fn is_sniffable(content_type: Option<&str>) -> bool {
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/plain" | "text/html" | "application/octet-stream"
+    )
+}
+
+/// The `charset` parameter of a `Content-Type` value, unquoted.
+fn charset_param(content_type: Option<&str>) -> Option<&str> {
+    content_type?.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 /// `application/xml`, `text/xml`, any `+xml` type, with any parameters; or no content type
@@ -160,7 +178,27 @@ fn is_xml(content_type: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_xml;
+    use super::{charset_param, is_sniffable, is_xml};
+
+    #[test]
+    fn generic_labels_are_sniffed_others_are_not() {
+        assert!(is_sniffable(Some("text/plain; charset=utf-8")));
+        assert!(is_sniffable(Some("Text/HTML")));
+        assert!(is_sniffable(Some("application/octet-stream")));
+        assert!(!is_sniffable(Some("application/json")));
+        assert!(!is_sniffable(None));
+    }
+
+    #[test]
+    fn the_charset_parameter_is_read_unquoted_in_any_case() {
+        assert_eq!(
+            charset_param(Some("application/xml; Charset=\"UTF-16LE\"")),
+            Some("UTF-16LE")
+        );
+        assert_eq!(charset_param(Some("text/xml;charset=utf-8")), Some("utf-8"));
+        assert_eq!(charset_param(Some("text/xml")), None);
+        assert_eq!(charset_param(None), None);
+    }
 
     #[test]
     fn xml_content_types_are_recognised_with_parameters() {

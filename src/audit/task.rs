@@ -12,8 +12,7 @@ use super::decode::{Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 
 /// Everything the task needs, moved into it.
@@ -25,12 +24,12 @@ pub(super) struct AuditTask {
     pub(super) context: Arc<RequestContext>,
     pub(super) status: u16,
     pub(super) started: Instant,
-    pub(super) metrics: Arc<Metrics>,
+    pub(super) telemetry: Telemetry,
     pub(super) max_logged_failures: usize,
-    /// The live view's ring, when it is on.
-    pub(super) recent: Option<Arc<RecentFailures>>,
     /// Test hook: sleep this long before scanning each chunk (a slow scanner).
     pub(super) delay: Option<Duration>,
+    /// A 207 read whatever its non-XML label: `skipped` unless it showed a `DAV:response`.
+    pub(super) sniffed: bool,
 }
 
 impl AuditTask {
@@ -42,22 +41,30 @@ impl AuditTask {
             context,
             status,
             started,
-            metrics,
+            telemetry,
             max_logged_failures,
-            recent,
             delay,
+            sniffed,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
-        let report = scan(rx, decoder, scanner, delay).await;
+        let mut report = scan(rx, decoder, scanner, delay).await;
+        if sniffed
+            && report.entries == 0
+            && matches!(report.outcome, Outcome::Malformed | Outcome::NotMultistatus)
+        {
+            // Not a multistatus after all (an HTML error page under a 207): not audited.
+            let bytes = report.bytes;
+            report = Report::empty(Outcome::Skipped);
+            report.bytes = bytes;
+        }
         MultistatusScanned {
             request: &context,
             status,
             report: &report,
             max_logged_failures,
             duration: started.elapsed(),
-            recent: recent.as_deref(),
         }
-        .emit(&metrics);
+        .emit(&telemetry);
     }
 }
 
@@ -111,12 +118,13 @@ async fn scan(
     let mut report = scanner.finish(body_end(end));
     // A decode error on a body that ended early is the truncation itself.
     if let (Some(error), End::Complete) = (decode_error, end)
-        && report.outcome != Outcome::Malformed
+        && !matches!(report.outcome, Outcome::Malformed | Outcome::OverLimit)
     {
         report.outcome = Outcome::Malformed;
         report.malformed = Some(Malformed {
             offset: report.bytes,
             reason: error.to_string(),
+            limit: None,
         });
     }
     report

@@ -16,9 +16,12 @@
 #[cfg(test)]
 mod design_tests;
 mod error;
+mod overrides;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_messages;
 mod value;
 
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::multistatus::Level;
 
 pub use error::Error;
+pub use overrides::{Override, OverrideKey};
+pub(crate) use value::parse_duration;
 
 /// Reads `path` and parses it with [`from_yaml`], naming the file in errors as given.
 pub fn load(path: &Path) -> Result<Config, Error> {
@@ -44,9 +49,42 @@ pub fn load(path: &Path) -> Result<Config, Error> {
 
 /// Parses and validates a config document; `origin` names it in errors. No disk I/O.
 pub fn from_yaml(text: &str, origin: &str) -> Result<Config, Error> {
+    from_yaml_with(text, origin, &[])
+}
+
+/// [`load`] with `overrides` applied over the file (flag > environment > file > default);
+/// without a file, the overrides apply over the defaults.
+pub fn load_with(path: Option<&Path>, overrides: &[Override]) -> Result<Config, Error> {
+    match path {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|io| Error::Read {
+                origin: origin.clone(),
+                io,
+            })?;
+            from_yaml_with(&text, &origin, overrides)
+        }
+        None => build(raw::RawConfig::default(), "", None, overrides),
+    }
+}
+
+/// [`from_yaml`] with `overrides` applied over the document.
+pub fn from_yaml_with(text: &str, origin: &str, overrides: &[Override]) -> Result<Config, Error> {
     let raw: Option<raw::RawConfig> =
         serde_yaml::from_str(text).map_err(|e| error::from_yaml(origin, text, &e))?;
-    raw.unwrap_or_default().into_config(text, origin)
+    build(raw.unwrap_or_default(), text, Some(origin), overrides)
+}
+
+fn build(
+    mut raw: raw::RawConfig,
+    text: &str,
+    origin: Option<&str>,
+    overrides: &[Override],
+) -> Result<Config, Error> {
+    for o in overrides {
+        raw.apply(o)?;
+    }
+    raw.into_config(text, origin, overrides)
 }
 
 /// The whole, validated configuration.
@@ -123,6 +161,9 @@ pub struct Admin {
     /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
     /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
     pub ui: Option<bool>,
+    /// Concurrent admin connections; more are refused. Default 256. Idle ones are closed
+    /// after `min(limits.keepalive_timeout, 10s)`.
+    pub max_connections: usize,
 }
 
 impl Admin {
@@ -174,7 +215,8 @@ pub struct Audit {
     pub max_text: usize,
     /// Failure details kept per response. Default 100.
     pub max_failures_kept: usize,
-    /// Deepest XML nesting scanned; deeper bodies end as `malformed`. Default 256.
+    /// Deepest XML nesting whose names are kept: deeper skipped content (property values)
+    /// is only counted, a deeper audited element ends the audit as `over_limit`. Default 256.
     pub max_depth: usize,
     /// Responses with failures kept for the live view (`/failures`); 0 keeps none. Default 200.
     pub recent_failures: usize,
@@ -260,8 +302,14 @@ pub struct Limits {
     #[serde(serialize_with = "ser::size_opt")]
     pub max_request_body: Option<u64>,
     /// Largest request head (request line and headers); larger ones get 431. Default 64KiB.
+    /// Also the h2 header list limit.
     #[serde(serialize_with = "ser::size_usize")]
     pub max_header_bytes: usize,
+    /// Concurrent h2 streams per client connection (advertised; more are refused). Default 100.
+    pub max_streams_per_connection: u32,
+    /// Requests in flight to the upstream at once, over all connections; more get 503.
+    /// Default 1024.
+    pub max_upstream_requests: usize,
 }
 
 impl Config {

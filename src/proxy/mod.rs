@@ -20,12 +20,13 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
-use crate::telemetry::{Metrics, labels};
+use crate::telemetry::{Telemetry, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
@@ -44,6 +45,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// `http` or `https`: how clients reach the listener (`tls` set or not).
     pub scheme: &'static str,
+    /// `limits.max_upstream_requests` permits, shared across reloads.
+    pub upstream_slots: Arc<Semaphore>,
 }
 
 /// Everything one request needs, built once at start and shared by every connection.
@@ -55,11 +58,13 @@ pub struct Proxy {
     max_request_body: Option<u64>,
     idle_timeout: Duration,
     auditor: Auditor,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     /// `http` or `https`: how clients reach this listener.
     scheme: &'static str,
     /// The upstream's `Host` value, built once.
     upstream_host: Option<HeaderValue>,
+    /// One permit per request in flight upstream, held until its response body ends.
+    upstream_slots: Arc<Semaphore>,
 }
 
 impl Proxy {
@@ -67,7 +72,7 @@ impl Proxy {
         upstream: Upstream,
         settings: Settings,
         auditor: Auditor,
-        metrics: Arc<Metrics>,
+        telemetry: Telemetry,
     ) -> Self {
         let upstream_origin = Origin::of(upstream.origin())
             .expect("config validated the upstream URL as http(s) with a host");
@@ -83,8 +88,9 @@ impl Proxy {
             max_request_body: settings.max_request_body,
             idle_timeout: settings.idle_timeout,
             auditor,
-            metrics,
+            telemetry,
             scheme: settings.scheme,
+            upstream_slots: settings.upstream_slots,
         }
     }
 
@@ -102,7 +108,7 @@ impl Proxy {
                 status: 400,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(rescue::bad_request(reason).map(Either::Right));
         }
         if request.method() == http::Method::CONNECT {
@@ -113,18 +119,30 @@ impl Proxy {
                 status: 501,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(
                 rescue::not_implemented("davaudit does not tunnel CONNECT requests")
                     .map(Either::Right),
             );
         }
+        // Bounds upstream work (and sockets) whatever the clients do: h2 multiplies each
+        // connection by its streams. Refused at once, never queued.
+        let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
+            self.telemetry.metrics().upstream_busy.inc();
+            RequestFinished {
+                method: labels::method(request.method().as_str()),
+                status: 503,
+                duration: started.elapsed(),
+            }
+            .emit(&self.telemetry);
+            return Ok(rescue::upstream_busy().map(Either::Right));
+        };
         let context = Arc::new(self.prepare(&mut request, peer));
         let method = context.method_label;
         let response = match self.send(request).await {
             Ok(mut response) => {
                 headers::prepare_response(response.headers_mut());
-                let response = self.guard(response, &context);
+                let response = self.guard(response, &context, slot);
                 self.auditor
                     .wrap(response, context, started)
                     .map(Either::Left)
@@ -134,7 +152,7 @@ impl Proxy {
                 Some(body_error) => {
                     rescue::respond_request_body(body_error, &context).map(Either::Right)
                 }
-                None => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                None => rescue::respond(&error, &context, started.elapsed(), &self.telemetry)
                     .map(Either::Right),
             },
         };
@@ -143,7 +161,7 @@ impl Proxy {
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
-        .emit(&self.metrics);
+        .emit(&self.telemetry);
         Ok(response)
     }
 
@@ -188,13 +206,16 @@ impl Proxy {
     }
 
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
+    /// The guard also holds the request's upstream slot: it is released when the body is
+    /// dropped (ended, failed, or abandoned by the client).
     fn guard(
         &self,
         response: Response<Incoming>,
         context: &Arc<RequestContext>,
+        slot: OwnedSemaphorePermit,
     ) -> Response<ResponseBody> {
         let status = response.status().as_u16();
-        let metrics = self.metrics.clone();
+        let telemetry = self.telemetry.clone();
         let context = context.clone();
         let idle = self.idle_timeout;
         response.map(move |body| {
@@ -202,13 +223,14 @@ impl Proxy {
                 body,
                 idle,
                 Box::new(move |failure, error| {
+                    let _slot = &slot;
                     UpstreamBodyFailed {
                         request: &context,
                         status,
                         failure,
                         error,
                     }
-                    .emit(&metrics);
+                    .emit(&telemetry);
                 }),
             )
         })

@@ -25,7 +25,10 @@ pub struct Metrics {
     pub(crate) entries: IntCounterVec,
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
+    pub(crate) over_limit: IntCounterVec,
     pub(crate) upstream_errors: IntCounterVec,
+    /// Requests answered 503 because `limits.max_upstream_requests` were in flight.
+    pub(crate) upstream_busy: IntCounter,
     pub(crate) upstream_up: IntGauge,
     pub(crate) upstream_probe_error: IntGaugeVec,
     /// Pre-resolved per-method histograms: the one metric touched on every request.
@@ -62,6 +65,11 @@ impl Metrics {
             "davaudit_multistatus_failures_total",
             "Statuses inside 207 bodies counted as failures (routine rules excluded).",
             &["method", "level", "code"],
+        );
+        let over_limit = counter(
+            "davaudit_audit_over_limit_total",
+            "Audits a bound of the scanner stopped (outcome over_limit), by which bound.",
+            &["limit"],
         );
         let upstream_errors = counter(
             "davaudit_upstream_errors_total",
@@ -103,6 +111,14 @@ impl Metrics {
         registry
             .register(Box::new(request_duration.clone()))
             .expect("metric registered once");
+        let upstream_busy = IntCounter::new(
+            "davaudit_upstream_busy_total",
+            "Requests answered 503 without contacting the upstream because limits.max_upstream_requests were in flight.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_busy.clone()))
+            .expect("metric registered once");
         let audit_bytes = IntCounter::new(
             "davaudit_audit_bytes_total",
             "Bytes of multistatus bodies scanned (after decoding).",
@@ -112,14 +128,21 @@ impl Metrics {
             .register(Box::new(audit_bytes.clone()))
             .expect("metric registered once");
         let build_info = IntGaugeVec::new(
-            Opts::new("davaudit_build_info", "Build information; always 1."),
-            &["version"],
+            Opts::new(
+                "davaudit_build_info",
+                "Build information (crate version, source revision, Rust version); always 1.",
+            ),
+            &["version", "revision", "rust_version"],
         )
         .expect("valid metric");
         registry
             .register(Box::new(build_info.clone()))
             .expect("metric registered once");
-        let info: IntGauge = build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]);
+        let info: IntGauge = build_info.with_label_values(&[
+            env!("CARGO_PKG_VERSION"),
+            env!("DAVAUDIT_REVISION"),
+            env!("DAVAUDIT_RUST_VERSION"),
+        ]);
         info.set(1);
         #[cfg(target_os = "linux")]
         registry
@@ -131,6 +154,9 @@ impl Metrics {
         // Error kinds are a closed set: export them at zero so alerts see a series at once.
         for kind in Kind::ALL {
             upstream_errors.with_label_values(&[kind.as_str()]);
+        }
+        for limit in crate::multistatus::Limit::ALL {
+            over_limit.with_label_values(&[limit.as_str()]);
         }
         // The first half-failed destructive request must be an increase from 0, not a new
         // series that `increase()` cannot see (DavauditDestructivePartialFailures).
@@ -151,7 +177,9 @@ impl Metrics {
             entries,
             failures,
             audit_bytes,
+            over_limit,
             upstream_errors,
+            upstream_busy,
             upstream_up,
             upstream_probe_error,
             durations,
