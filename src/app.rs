@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admin::Admin;
+use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
@@ -45,6 +46,9 @@ pub enum Error {
     Upstream(#[from] upstream::BuildError),
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),
+    /// An admin token file that cannot be used (`admin.token_file`, `admin.metrics_token_file`).
+    #[error("{0}")]
+    Token(String),
 }
 
 /// A started davaudit: its bound addresses and the handles to reload and stop it.
@@ -123,6 +127,8 @@ struct ReloadState {
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
+    /// The admin listener's bearer tokens, re-read on every reload.
+    gate: Gate,
 }
 
 impl Reloader {
@@ -140,6 +146,7 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
+        let tokens = Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
         // Held to the end: reloads apply one at a time.
         let bound = state
             .bound
@@ -151,6 +158,7 @@ impl Reloader {
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
         }
+        state.gate.replace(tokens);
         state
             .telemetry
             .recent()
@@ -251,9 +259,11 @@ pub async fn run_with_hooks(
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
+    let gate = Gate::new(Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?);
     let admin = Arc::new(
         Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
-            .with_live_view(&config.admin),
+            .with_live_view(&config.admin)
+            .with_gate(gate.clone()),
     );
 
     let proxy_listener = bind("proxy", config.listen).await?;
@@ -363,6 +373,7 @@ pub async fn run_with_hooks(
             live_view,
             upstream_slots,
             bound: Mutex::new(config),
+            gate,
         }),
     };
     Ok(Running {

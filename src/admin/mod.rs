@@ -11,7 +11,11 @@
 //!
 //! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
 //! the recent partial failures), on or off per `admin.ui`.
+//!
+//! Authentication (`auth.rs`): with `admin.token_file`, a bearer token on every path but the
+//! probes; `admin.metrics_token_file` adds a token that opens `/metrics` only.
 
+pub(crate) mod auth;
 mod live;
 
 use std::convert::Infallible;
@@ -30,33 +34,46 @@ use live::LiveView;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     telemetry: Telemetry,
     readiness: Readiness,
     /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
     draining: Arc<AtomicBool>,
     /// `/` and `/failures`; off unless [`Admin::with_live_view`] turned it on.
     live: LiveView,
+    /// The bearer-token check (open until [`Admin::with_gate`] installs tokens).
+    gate: auth::Gate,
 }
 
 impl Admin {
-    pub fn new(telemetry: Telemetry, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        telemetry: Telemetry,
+        readiness: Readiness,
+        draining: Arc<AtomicBool>,
+    ) -> Self {
         Admin {
             telemetry,
             readiness,
             draining,
             live: LiveView::Off("not configured"),
+            gate: auth::Gate::default(),
         }
+    }
+
+    /// Requires the tokens of `gate` (shared with the reloader, which swaps them).
+    pub(crate) fn with_gate(mut self, gate: auth::Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
     /// allows it.
-    pub fn with_live_view(mut self, admin: &config::Admin) -> Self {
+    pub(crate) fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
         self
     }
 
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -65,6 +82,9 @@ impl Admin {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed\n",
             ));
+        }
+        if let Some(refused) = self.gate.check(request.uri().path(), request.headers()) {
+            return Ok(refused);
         }
         let response = match request.uri().path() {
             "/metrics" => {

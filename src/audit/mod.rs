@@ -14,10 +14,10 @@
 //!
 //! `wrap` never waits: it returns the wrapped response at once.
 
-pub mod decode;
-pub mod policy;
-pub mod task;
-pub mod tee;
+pub(crate) mod decode;
+pub(crate) mod policy;
+pub(crate) mod task;
+pub(crate) mod tee;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use policy::Policy;
 use tee::{TeeBody, WhenFull};
 
 /// A response body as the proxy forwards it: untouched, or through the tee.
-pub type Body<B> = Either<B, TeeBody<B>>;
+pub(crate) type Body<B> = Either<B, TeeBody<B>>;
 
 /// Test hooks; all off in production.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,7 @@ pub struct Hooks {
 
 /// Decides what to audit and starts the audit tasks. Built once at start.
 #[derive(Debug, Clone)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     settings: config::Audit,
     policy: Policy,
     telemetry: Telemetry,
@@ -53,7 +53,7 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    pub fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
+    pub(crate) fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
         Auditor {
             policy: Policy::new(&settings.routine),
             settings,
@@ -63,7 +63,7 @@ impl Auditor {
     }
 
     /// Wraps the response body in a tee when it should be audited. Returns at once.
-    pub fn wrap<B>(
+    pub(crate) fn wrap<B>(
         &self,
         response: Response<B>,
         context: Arc<RequestContext>,

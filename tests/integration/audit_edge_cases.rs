@@ -637,8 +637,8 @@ async fn huge_207_in_this_process() {
 }
 
 /// A slow scanner for the policy tests: every chunk costs `delay`.
-fn slow_scanner(delay: Duration) -> ::davaudit::audit::Hooks {
-    ::davaudit::audit::Hooks {
+fn slow_scanner(delay: Duration) -> ::davaudit::Hooks {
+    ::davaudit::Hooks {
         scan_delay: Some(delay),
     }
 }

@@ -31,6 +31,7 @@
 mod support;
 
 mod admin;
+mod admin_auth;
 mod audit_dav;
 mod audit_edge_cases;
 mod content_codings;
