@@ -123,8 +123,21 @@ struct ReloadState {
 
 impl Reloader {
     /// Builds everything from `config` first; only if all of it is valid is it swapped in.
-    /// Returns the changed keys that only take effect after a restart.
+    /// Returns the changed keys that only take effect after a restart. Counted in
+    /// `davaudit_config_reloads_total{result}` either way.
     pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
+        let result = self.swap_in(config);
+        self.state.metrics.config_loaded(true, result.is_ok());
+        result
+    }
+
+    /// A reload whose file did not load (it never reached [`Reloader::reload`]): counted as
+    /// a failed reload.
+    pub fn rejected(&self) {
+        self.state.metrics.config_loaded(true, false);
+    }
+
+    fn swap_in(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
         let proxy = build_proxy(&config, &state.metrics, &state.hooks, &state.recent)?;
         let acceptor = match (&state.tls, &config.tls) {
@@ -140,6 +153,9 @@ impl Reloader {
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
+            state
+                .metrics
+                .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
         }
         state
             .recent
@@ -228,6 +244,8 @@ pub async fn run_with_hooks(
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
         None => None,
     };
+    metrics.set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
+    metrics.config_loaded(false, true);
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
@@ -256,6 +274,7 @@ pub async fn run_with_hooks(
             .min(config.limits.keepalive_timeout),
         drain_timeout: config.shutdown.drain_timeout,
         max_header_bytes: config.limits.max_header_bytes,
+        metrics: metrics.clone(),
         tls: tls.clone(),
     };
     let current = proxy.clone();
@@ -278,6 +297,7 @@ pub async fn run_with_hooks(
         drain_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         tls: None,
+        metrics: metrics.clone(),
     };
     let admin_task = tokio::spawn(
         listener::serve(

@@ -70,6 +70,7 @@ fn reload(path: &Path, reloader: &Reloader, log: &LogHandle) {
     let config = match config::load(path) {
         Ok(config) => config,
         Err(error) => {
+            reloader.rejected();
             tracing::error!(%error, "config reload rejected; the running config stays");
             return;
         }

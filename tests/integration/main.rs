@@ -13,6 +13,7 @@
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
+//! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
 //! - `config`: FILE:LINE:COL errors; all config/ and deploy/ configs load.
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
@@ -38,6 +39,7 @@ mod hostile_framing;
 mod hostile_headers;
 mod limits;
 mod live_view;
+mod observability;
 mod reload;
 mod soak;
 mod transparency;

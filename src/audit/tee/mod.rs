@@ -14,6 +14,7 @@
     clippy::expect_used
 )]
 
+use crate::telemetry::metrics::AuditWait;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -93,6 +94,7 @@ struct Held {
     frame: Frame<Bytes>,
     acquire: Acquire,
     stall: Pin<Box<Sleep>>,
+    since: std::time::Instant,
 }
 
 /// The body wrapper. See the module docs.
@@ -100,6 +102,8 @@ pub struct TeeBody<B> {
     inner: B,
     tap: Option<Tap>,
     held: Option<Held>,
+    /// Where the time frames were held back is added (`davaudit_audit_wait_seconds_total`).
+    wait: Option<AuditWait>,
 }
 
 impl<B> fmt::Debug for TeeBody<B> {
@@ -126,6 +130,7 @@ impl<B: Body<Data = Bytes>> TeeBody<B> {
                 when_full,
             }),
             held: None,
+            wait: None,
         };
         // hyper never polls a body that says it is already at its end: report it now.
         if tee.inner.is_end_stream() {
@@ -136,6 +141,12 @@ impl<B: Body<Data = Bytes>> TeeBody<B> {
 }
 
 impl<B> TeeBody<B> {
+    /// Adds the time each frame is held back for the audit to `wait`.
+    pub fn metered(mut self, wait: AuditWait) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
     /// Reports the end once and stops auditing.
     fn end(&mut self, end: End) {
         if let Some(tap) = self.tap.take() {
@@ -184,6 +195,9 @@ where
             let Some(held) = this.held.take() else {
                 return Poll::Pending;
             };
+            if let Some(wait) = &this.wait {
+                wait.add(held.since.elapsed());
+            }
             match (outcome, held.frame.data_ref().cloned()) {
                 (Some(permit), Some(data)) => this.send(data, permit),
                 _ => this.end(End::Lagging),
@@ -227,6 +241,7 @@ where
                         frame,
                         acquire,
                         stall: Box::pin(tokio::time::sleep(stall)),
+                        since: std::time::Instant::now(),
                     });
                     // Poll the acquire once so its waker is registered.
                     return Pin::new(this).poll_frame(cx);
