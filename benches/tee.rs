@@ -64,8 +64,8 @@ fn bench(c: &mut Criterion) {
                         let drain = tokio::spawn(async move {
                             let mut n = 0usize;
                             while let Some(message) = rx.recv().await {
-                                if let Message::Data(bytes, budget) = message {
-                                    n += bytes.len();
+                                if let Message::Data(chunks, budget) = message {
+                                    n += chunks.iter().map(|c| c.len()).sum::<usize>();
                                     drop(budget);
                                 }
                             }

@@ -7,7 +7,7 @@ Subcommands (run from the repository root):
   grafana OUT        dashboard structure; writes every PromQL expr into OUT as recording rules
   k8s                cross-file checks of the Kubernetes manifests and the embedded config
   systemd            unit invariants (TimeoutStopSec above drain_timeout, hardening present)
-  docker             Dockerfile invariants (hand review codified; hadolint is not packaged)
+  docker             Dockerfile invariants (pins, numeric user, labels, strip, healthcheck)
   readme             every file under deploy/ is referenced from deploy/README.md
 
 The metric names, label names and label values (and the config sections) are read from the
@@ -523,22 +523,47 @@ def cmd_docker(_args):
         fail(f"{path}: multi-stage build expected")
     if any(":" not in f and "@" not in f for f in froms):
         fail(f"{path}: every FROM image needs a tag or digest (never implicit latest)")
+    cargo = Path("Cargo.toml").read_text(encoding="utf-8")
+    rust_version = re.search(r'^rust-version\s*=\s*"([^"]+)"', cargo, re.MULTILINE).group(1)
+    license = re.search(r'^license\s*=\s*"([^"]+)"', cargo, re.MULTILINE).group(1)
     checks = [
-        (r"cargo build --release --locked", "cargo build --release --locked"),
-        (r"^FROM gcr\.io/distroless/cc-debian12:nonroot", "distroless cc nonroot final stage"),
-        (r"^USER\s+(nonroot|65532)", "USER nonroot"),
+        (r"cargo build --release --locked --no-default-features",
+         "cargo build --release --locked --no-default-features (no demo server in the image)"),
+        (rf"^FROM rust:{re.escape(rust_version)}-bookworm\b",
+         f"the build stage on rust:{rust_version}-bookworm (Cargo.toml rust-version)"),
+        (r"^FROM gcr\.io/distroless/cc-debian12:nonroot@sha256:[0-9a-f]{64}\s*$",
+         "distroless cc nonroot final stage pinned by digest"),
+        (r"^USER\s+65532:65532\s*$", "numeric USER 65532:65532 (runAsNonRoot can check it)"),
+        (r"install\b[^\n]*\s-s\s|\bstrip\b", "a stripped binary (install -s or strip)"),
+        (r'DAVAUDIT_REVISION="\$\{REVISION\}"', "the REVISION build argument passed to build.rs"),
         (r"^EXPOSE\s+8080\s+9207", "EXPOSE 8080 9207"),
         (r'^ENTRYPOINT \["/usr/local/bin/davaudit"\]', "exec-form ENTRYPOINT"),
-        (r'"/etc/davaudit/davaudit\.yaml"', "config at /etc/davaudit/davaudit.yaml"),
+        (r'^CMD \["serve", "--listen", "0\.0\.0\.0:8080", "--admin-listen", "0\.0\.0\.0:9207"\]',
+         "CMD serving on all interfaces at the EXPOSEd ports"),
+        (r'HEALTHCHECK\b[^\n]*\n\s*CMD \["/usr/local/bin/davaudit", "healthcheck", "--url", '
+         r'"http://127\.0\.0\.1:9207/healthz"\]', "HEALTHCHECK through `davaudit healthcheck`"),
     ]
+    for label in ("source", "version", "revision", "licenses", "title"):
+        checks.append((rf"org\.opencontainers\.image\.{label}=", f"OCI label {label}"))
+    checks.append((rf'org\.opencontainers\.image\.licenses="{re.escape(license)}"',
+                   f"OCI licenses label = Cargo.toml license ({license})"))
     for pattern, what in checks:
         if not re.search(pattern, text, re.MULTILINE):
             fail(f"{path}: {what} expected")
+    # Every file COPY takes from the context must pass the .dockerignore filter.
+    ignore = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    allowed = {ln[1:].rstrip("/") for ln in ignore.splitlines() if ln.startswith("!")}
+    for ln in lines:
+        parts = ln.split()
+        if parts[0].upper() == "COPY" and not any(p.startswith("--") for p in parts[1:2]):
+            for src in parts[1:-1]:
+                if src.rstrip("/") not in allowed:
+                    fail(f"{path}: COPY {src} is filtered out by Dockerfile.dockerignore")
     if re.search(r"^(ADD|COPY)\s+\.\s", text, re.MULTILINE) and not (
             Path(".dockerignore").exists() or (DEPLOY / "docker" / "Dockerfile.dockerignore").exists()):
         fail(f"{path}: COPY . needs a .dockerignore (target/ would be sent as context)")
     finish()
-    print(f"  {len(froms)} stages ({', '.join(froms)}), non-root, pinned tags")
+    print(f"  {len(froms)} stages, rust {rust_version}, runtime by digest, uid 65532, stripped, OCI labels")
 
 
 # --------------------------------------------------------------------------- readme

@@ -1,7 +1,7 @@
 //! Wiring: the one module that builds every part and connects them. `main` and the
 //! integration tests both start davaudit through [`run`].
 //!
-//! Start-up order: metrics, upstream client, auditor, proxy (and the TLS acceptor); bind both
+//! Start-up order: telemetry (metrics and the live view's ring), upstream client, auditor, proxy (and the TLS acceptor); bind both
 //! listeners (an error names the address); spawn the listeners and the readiness probe;
 //! return [`Running`]. A [`Reloader`] swaps in a new proxy (and acceptor) on SIGHUP.
 //! Shutdown order: `/readyz` turns 503, the proxy listener stops accepting and drains
@@ -27,8 +27,7 @@ use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Telemetry};
 use crate::upstream::{self, Readiness, Upstream};
 
 /// Why davaudit could not start.
@@ -52,7 +51,7 @@ pub enum Error {
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
     shutdown: CancellationToken,
@@ -71,7 +70,7 @@ impl Running {
 
     /// The metrics registry of this instance.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        self.telemetry.metrics()
     }
 
     /// A handle that applies a new config to the running instance (SIGHUP).
@@ -110,15 +109,16 @@ struct ReloadState {
     tls: Option<SharedAcceptor>,
     /// The upstream origin the readiness probe checks.
     origin: Arc<ArcSwap<Uri>>,
-    metrics: Arc<Metrics>,
+    /// Created once, so counters and the live view's ring survive reloads (the ring is
+    /// resized by them).
+    telemetry: Telemetry,
     hooks: Hooks,
-    /// The live view's ring: created once, so it survives reloads (resized by them).
-    recent: Arc<RecentFailures>,
     /// Whether the live view was on at start (`admin.ui` needs a restart); off, nothing is
     /// recorded.
     live_view: bool,
-    /// The config in force, to tell which changed keys need a restart.
-    current: Mutex<Config>,
+    /// The config the listeners were started with (never replaced by a reload): a changed
+    /// bound key is reported on every reload until a restart, and a key changed back is not.
+    bound: Mutex<Config>,
 }
 
 impl Reloader {
@@ -127,40 +127,46 @@ impl Reloader {
     /// `davaudit_config_reloads_total{result}` either way.
     pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let result = self.swap_in(config);
-        self.state.metrics.config_loaded(true, result.is_ok());
+        self.state
+            .telemetry
+            .metrics()
+            .config_loaded(true, result.is_ok());
         result
     }
 
     /// A reload whose file did not load (it never reached [`Reloader::reload`]): counted as
     /// a failed reload.
     pub fn rejected(&self) {
-        self.state.metrics.config_loaded(true, false);
+        self.state.telemetry.metrics().config_loaded(true, false);
     }
 
     fn swap_in(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
-        let proxy = build_proxy(&config, &state.metrics, &state.hooks, &state.recent)?;
+        let proxy = build_proxy(&config, &state.telemetry, &state.hooks)?;
         let acceptor = match (&state.tls, &config.tls) {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
-        let mut current = state
-            .current
+        // Held to the end: reloads apply one at a time.
+        let bound = state
+            .bound
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let restart = restart_needed(&current, &config);
+        let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
             state
-                .metrics
+                .telemetry
+                .metrics()
                 .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
         }
         state
-            .recent
+            .telemetry
+            .recent()
             .set_capacity(ring_size(&config, state.live_view));
-        *current = config;
+        drop(bound);
         Ok(restart)
     }
 }
@@ -198,15 +204,9 @@ fn ring_size(config: &Config, live_view: bool) -> usize {
     }
 }
 
-fn build_proxy(
-    config: &Config,
-    metrics: &Arc<Metrics>,
-    hooks: &Hooks,
-    recent: &Arc<RecentFailures>,
-) -> Result<Proxy, Error> {
+fn build_proxy(config: &Config, telemetry: &Telemetry, hooks: &Hooks) -> Result<Proxy, Error> {
     let upstream = Upstream::new(&config.upstream)?;
-    let auditor = Auditor::new(config.audit.clone(), metrics.clone(), hooks.clone())
-        .with_recent(recent.clone());
+    let auditor = Auditor::new(config.audit.clone(), telemetry.clone(), hooks.clone());
     let settings = proxy::Settings {
         forwarding: config.forwarding.clone(),
         max_request_body: config.limits.max_request_body,
@@ -217,7 +217,7 @@ fn build_proxy(
             "http"
         },
     };
-    Ok(Proxy::new(upstream, settings, auditor, metrics.clone()))
+    Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))
 }
 
 /// Starts davaudit; it runs until `signal` resolves or [`Running::shutdown`] is called.
@@ -234,24 +234,25 @@ pub async fn run_with_hooks(
     signal: impl Future<Output = ()> + Send + 'static,
     hooks: Hooks,
 ) -> Result<Running, Error> {
-    let metrics = Arc::new(Metrics::new());
     let live_view = config.admin.ui_enabled();
-    let recent = Arc::new(RecentFailures::new(ring_size(&config, live_view)));
+    let telemetry = Telemetry::new(ring_size(&config, live_view));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
-        &config, &metrics, &hooks, &recent,
+        &config, &telemetry, &hooks,
     )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
         None => None,
     };
-    metrics.set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
-    metrics.config_loaded(false, true);
+    telemetry
+        .metrics()
+        .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
+    telemetry.metrics().config_loaded(false, true);
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
     let admin = Arc::new(
-        Admin::new(metrics.clone(), readiness.clone(), draining.clone())
-            .with_live_view(recent.clone(), &config.admin),
+        Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
+            .with_live_view(&config.admin),
     );
 
     let proxy_listener = bind("proxy", config.listen).await?;
@@ -274,7 +275,7 @@ pub async fn run_with_hooks(
             .min(config.limits.keepalive_timeout),
         drain_timeout: config.shutdown.drain_timeout,
         max_header_bytes: config.limits.max_header_bytes,
-        metrics: metrics.clone(),
+        metrics: telemetry.metrics().clone(),
         tls: tls.clone(),
     };
     let current = proxy.clone();
@@ -297,7 +298,7 @@ pub async fn run_with_hooks(
         drain_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         tls: None,
-        metrics: metrics.clone(),
+        metrics: telemetry.metrics().clone(),
     };
     let admin_task = tokio::spawn(
         listener::serve(
@@ -317,7 +318,7 @@ pub async fn run_with_hooks(
                 origin.clone(),
                 config.upstream.connect_timeout,
                 Duration::from_secs(5),
-                metrics.clone(),
+                telemetry.clone(),
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),
@@ -354,17 +355,16 @@ pub async fn run_with_hooks(
             proxy,
             tls,
             origin,
-            metrics: metrics.clone(),
+            telemetry: telemetry.clone(),
             hooks,
-            recent,
             live_view,
-            current: Mutex::new(config),
+            bound: Mutex::new(config),
         }),
     };
     Ok(Running {
         proxy_addr,
         admin_addr,
-        metrics,
+        telemetry,
         reloader,
         shutdown,
         done,

@@ -32,8 +32,8 @@
 //! - [`body`]: idle timeouts and the request size limit on both legs' bodies.
 //! - [`audit`]: tee, decode, audit task, failure policy.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
-//! - [`telemetry`]: the audit sink: metrics registry, typed events, logging set-up.
-//! - [`recent`]: the bounded ring of recent partial failures behind the live view.
+//! - [`telemetry`]: the audit sink behind one handle: metrics registry, the live view's ring
+//!   of recent failures, typed events, logging set-up.
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz`; the live view `/` and `/failures`.
 //!
 //! # Lexicon
@@ -61,10 +61,11 @@ pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod listener;
 pub mod multistatus;
+pub mod plain;
 pub mod proxy;
-pub mod recent;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

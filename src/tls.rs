@@ -1,6 +1,9 @@
-//! TLS on the client listener: a rustls acceptor built from the PEM certificate chain and key
-//! named by the config (`tls.cert_file`, `tls.key_file`), offering h2 and HTTP/1.1 by ALPN.
-//! Built at start and again on SIGHUP, so renewed certificates apply without a restart.
+//! TLS, both legs (rustls with the ring provider).
+//!
+//! - Downstream: the client listener's acceptor, built from the PEM certificate chain and key
+//!   named by the config (`tls.cert_file`, `tls.key_file`), offering h2 and HTTP/1.1 by ALPN.
+//!   Built at start and again on SIGHUP, so renewed certificates apply without a restart.
+//! - Upstream: the client config for an `https` upstream ([`client_config`], `upstream.tls`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::ListenTls;
+use crate::config::{ListenTls, UpstreamTls};
 
 /// Why the listener's TLS settings could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,19 @@ pub enum Error {
     },
     #[error("tls: the certificate and key do not make a usable server config: {0}")]
     Config(#[from] rustls::Error),
+}
+
+/// Why the upstream's TLS settings could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("upstream.tls.ca_file {path}: {source}")]
+    CaFile {
+        path: String,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("upstream.tls: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 /// The acceptor for `settings`.
@@ -179,5 +195,85 @@ mod der {
             assert_eq!(parse_time(0x17, "2501010000Z"), None);
             assert_eq!(not_after(b"\x30\x03\x02\x01"), None, "truncated input");
         }
+    }
+}
+
+// === upstream (client) ===
+
+/// The client config for an `https` upstream: system roots plus `upstream.tls.ca_file`, or no
+/// verification with `upstream.tls.insecure_skip_verify`.
+pub fn client_config(tls: &UpstreamTls) -> Result<rustls::ClientConfig, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    if tls.insecure_skip_verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    // Missing system roots are not fatal: a plain-http upstream needs none, and an https one
+    // fails its handshake with a clear error, counted as `connect`.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = &tls.ca_file {
+        let ca_error = |source| ClientError::CaFile {
+            path: path.display().to_string(),
+            source,
+        };
+        for cert in CertificateDer::pem_file_iter(path).map_err(ca_error)? {
+            roots.add_parsable_certificates([cert.map_err(ca_error)?]);
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `upstream.tls.insecure_skip_verify`: accept any certificate (signatures still checked).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

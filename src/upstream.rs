@@ -23,7 +23,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_util::sync::CancellationToken;
 
-use crate::config;
+use crate::{config, error};
 
 /// What went wrong talking to the upstream. A closed set: it is a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,14 +76,7 @@ impl Error {
     /// The request body's own failure (too large, idle, client gone), when that is what
     /// ended the exchange: a downstream fault, not an upstream one.
     pub fn request_body(&self) -> Option<&body::Error> {
-        let mut cause: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
-        while let Some(err) = cause {
-            if let Some(body) = err.downcast_ref::<body::Error>() {
-                return Some(body);
-            }
-            cause = err.source();
-        }
-        None
+        error::find(self.source.as_deref()?)
     }
 
     fn timeout(after: Duration, what: &str) -> Self {
@@ -124,43 +117,27 @@ fn classify(error: &hyper_util::client::legacy::Error) -> Kind {
     if timed_out {
         return Kind::Timeout;
     }
-    let mut cause: Option<&(dyn StdError + 'static)> = error.source();
-    while let Some(err) = cause {
-        if let Some(hyper_error) = err.downcast_ref::<hyper::Error>() {
-            if hyper_error.is_parse() || hyper_error.is_parse_status() {
-                return Kind::Protocol;
-            }
-            if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
-                return Kind::Reset;
-            }
+    let hyper_errors = error::causes(error).filter_map(|e| e.downcast_ref::<hyper::Error>());
+    for hyper_error in hyper_errors {
+        if hyper_error.is_parse() || hyper_error.is_parse_status() {
+            return Kind::Protocol;
         }
-        cause = err.source();
+        if hyper_error.is_incomplete_message() || hyper_error.is_canceled() {
+            return Kind::Reset;
+        }
     }
     Kind::Reset
 }
 
 fn io_kind(error: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(err) = cause {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return Some(io.kind());
-        }
-        cause = err.source();
-    }
-    None
+    error::find::<io::Error>(error).map(io::Error::kind)
 }
 
 /// Why the client could not be built (bad CA file, no root certificates).
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("upstream.tls.ca_file {path}: {source}")]
-    CaFile {
-        path: String,
-        #[source]
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("upstream.tls: {0}")]
-    Tls(#[from] rustls::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::ClientError),
 }
 
 /// The pooled client to the one upstream.
@@ -178,7 +155,7 @@ impl Upstream {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(settings.connect_timeout));
-        let tls = tls_config(&settings.tls)?;
+        let tls = crate::tls::client_config(&settings.tls)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -216,84 +193,6 @@ impl Upstream {
     }
 }
 
-fn tls_config(tls: &config::UpstreamTls) -> Result<rustls::ClientConfig, BuildError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
-    if tls.insecure_skip_verify {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth());
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    // Missing system roots are not fatal: a plain-http upstream needs none, and an https one
-    // fails its handshake with a clear error, counted as `connect`.
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(path) = &tls.ca_file {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let ca_error = |source| BuildError::CaFile {
-            path: path.display().to_string(),
-            source,
-        };
-        for cert in CertificateDer::pem_file_iter(path).map_err(ca_error)? {
-            roots.add_parsable_certificates([cert.map_err(ca_error)?]);
-        }
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
-}
-
-/// `upstream.tls.insecure_skip_verify`: accept any certificate (signatures still checked).
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 // === readiness ===
 
 /// `host:port` to connect to for an origin URI.
@@ -327,14 +226,14 @@ impl Readiness {
 
     /// Probes the upstream every `interval` until `shutdown` is cancelled. `origin` is read
     /// at each probe, so a reload that changes the upstream is followed. Each result goes to
-    /// `metrics` (`davaudit_upstream_up`, `davaudit_upstream_probe_error`); a change is
+    /// telemetry (`davaudit_upstream_up`, `davaudit_upstream_probe_error`); a change is
     /// logged once.
     pub async fn probe(
         self,
         origin: Arc<ArcSwap<Uri>>,
         timeout: Duration,
         interval: Duration,
-        metrics: Arc<crate::telemetry::Metrics>,
+        telemetry: crate::telemetry::Telemetry,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -358,7 +257,7 @@ impl Readiness {
                 error,
                 changed,
             }
-            .emit(&metrics);
+            .emit(&telemetry);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}

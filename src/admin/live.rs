@@ -1,5 +1,5 @@
 //! The live view: `GET /` (one static HTML page, `ui.html`, embedded in the binary) and
-//! `GET /failures` (JSON from [`crate::recent`]).
+//! `GET /failures` (JSON from [`crate::telemetry::recent`]).
 //!
 //! - The page is static: it never contains backend data. Its script fetches `./failures`
 //!   every few seconds and inserts every text with `textContent`. The response carries a CSP
@@ -11,7 +11,7 @@
 //!   default), requests must name the host as `localhost` or an IP address: a web page on
 //!   another site cannot then read the hrefs through DNS rebinding. `admin.ui: true` accepts
 //!   any host.
-//! - `/failures?limit=N&code=NNN&since=MS` ([`parse_query`]): a [`crate::recent::Snapshot`]
+//! - `/failures?limit=N&code=NNN&since=MS` ([`parse_query`]): a [`crate::telemetry::recent::Snapshot`]
 //!   as JSON, with `<`, `>` and `&` inside strings escaped as `\u003c`, `\u003e`, `\u0026`.
 
 use std::sync::Arc;
@@ -20,9 +20,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::config;
 use crate::multistatus::Code;
-use crate::recent::{Query, RecentFailures};
+use crate::telemetry::recent::{Query, RecentFailures};
+use crate::{config, plain};
 
 /// The page, byte for byte.
 const PAGE: &str = include_str!("ui.html");
@@ -84,7 +84,7 @@ impl LiveView {
     pub(super) fn handle<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
         let (recent, any_host) = match self {
             LiveView::Off(reason) => {
-                return plain(
+                return plain::response(
                     StatusCode::NOT_FOUND,
                     format!("not found: the live view (/ and /failures) is off: {reason}\n"),
                 );
@@ -92,7 +92,7 @@ impl LiveView {
             LiveView::On { recent, any_host } => (recent, *any_host),
         };
         if !any_host && !local_host(request) {
-            return plain(
+            return plain::response(
                 StatusCode::FORBIDDEN,
                 "the live view answers only to localhost or an IP address (DNS rebinding \
                  protection); set admin.ui: true to accept any host name\n"
@@ -104,7 +104,9 @@ impl LiveView {
         }
         let query = match parse_query(request.uri().query()) {
             Ok(query) => query,
-            Err(message) => return plain(StatusCode::BAD_REQUEST, format!("{message}\n")),
+            Err(message) => {
+                return plain::response(StatusCode::BAD_REQUEST, format!("{message}\n"));
+            }
         };
         let snapshot = recent.snapshot(&query);
         match html_safe_json(&snapshot) {
@@ -122,7 +124,7 @@ impl LiveView {
                 );
                 response
             }
-            Err(error) => plain(
+            Err(error) => plain::response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("cannot encode: {error}\n"),
             ),
@@ -183,16 +185,6 @@ fn page() -> Response<Full<Bytes>> {
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     response
 }
 

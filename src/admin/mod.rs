@@ -23,16 +23,15 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use crate::config;
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::upstream::Readiness;
+use crate::{config, plain};
 use live::LiveView;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     readiness: Readiness,
     /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
     draining: Arc<AtomicBool>,
@@ -41,18 +40,19 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
+    pub fn new(telemetry: Telemetry, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
         Admin {
-            metrics,
+            telemetry,
             readiness,
             draining,
             live: LiveView::Off("not configured"),
         }
     }
 
-    /// Serves the live view of `recent` at `/` and `/failures` when `admin.ui` allows it.
-    pub fn with_live_view(mut self, recent: Arc<RecentFailures>, admin: &config::Admin) -> Self {
-        self.live = LiveView::new(recent, admin);
+    /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
+    /// allows it.
+    pub fn with_live_view(mut self, admin: &config::Admin) -> Self {
+        self.live = LiveView::new(self.telemetry.recent().clone(), admin);
         self
     }
 
@@ -61,11 +61,14 @@ impl Admin {
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
         if request.method() != Method::GET && request.method() != Method::HEAD {
-            return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
+            return Ok(plain::response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed\n",
+            ));
         }
         let response = match request.uri().path() {
             "/metrics" => {
-                let text = self.metrics.encode();
+                let text = self.telemetry.metrics().encode();
                 let (body, gzipped) = match accepts_gzip(request.headers())
                     .then(|| gzip(&text))
                     .flatten()
@@ -85,25 +88,25 @@ impl Admin {
                 }
                 response
             }
-            "/healthz" => text(StatusCode::OK, "ok\n"),
+            "/healthz" => plain::response(StatusCode::OK, "ok\n"),
             "/readyz" => {
                 if self.draining.load(Ordering::Relaxed) {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+                    plain::response(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
                 } else if !self.readiness.is_reachable() {
-                    text(
+                    plain::response(
                         StatusCode::OK,
                         "ready; upstream unreachable at the last probe\n",
                     )
                 } else {
-                    text(StatusCode::OK, "ready\n")
+                    plain::response(StatusCode::OK, "ready\n")
                 }
             }
             "/" | "/failures" => self.live.handle(&request),
-            _ if self.live.is_on() => text(
+            _ if self.live.is_on() => plain::response(
                 StatusCode::NOT_FOUND,
                 "not found; try / (live view), /failures, /metrics, /healthz or /readyz\n",
             ),
-            _ => text(
+            _ => plain::response(
                 StatusCode::NOT_FOUND,
                 "not found; try /metrics, /healthz or /readyz\n",
             ),
@@ -139,14 +142,4 @@ fn gzip(text: &[u8]) -> Option<Vec<u8>> {
     );
     encoder.write_all(text).ok()?;
     encoder.finish().ok()
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

@@ -28,8 +28,7 @@ use tracing::Instrument;
 
 use crate::config::{self, WhenBehind};
 use crate::multistatus::{self, Outcome, Report, Scanner};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 use policy::Policy;
 use tee::{TeeBody, WhenFull};
@@ -49,27 +48,18 @@ pub struct Hooks {
 pub struct Auditor {
     settings: config::Audit,
     policy: Policy,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     hooks: Hooks,
-    /// The live view's ring (shared by every auditor across reloads); `None`: not recorded.
-    recent: Option<Arc<RecentFailures>>,
 }
 
 impl Auditor {
-    pub fn new(settings: config::Audit, metrics: Arc<Metrics>, hooks: Hooks) -> Self {
+    pub fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
         Auditor {
             policy: Policy::new(&settings.routine),
             settings,
-            metrics,
+            telemetry,
             hooks,
-            recent: None,
         }
-    }
-
-    /// Records responses whose audit counted failures in `recent` (the live view).
-    pub fn with_recent(mut self, recent: Arc<RecentFailures>) -> Self {
-        self.recent = Some(recent);
-        self
     }
 
     /// Wraps the response body in a tee when it should be audited. Returns at once.
@@ -108,9 +98,8 @@ impl Auditor {
                 report: &Report::empty(Outcome::Skipped),
                 max_logged_failures: 0,
                 duration: started.elapsed(),
-                recent: None,
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return response.map(Either::Left);
         };
 
@@ -125,7 +114,7 @@ impl Auditor {
         };
         let (parts, body) = response.into_parts();
         let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
-        let tee = tee.metered(self.metrics.audit_wait());
+        let tee = tee.metered(self.telemetry.metrics().audit_wait());
         let span = tracing::info_span!("audit", request_id = %context.request_id);
         let audit = task::AuditTask {
             rx,
@@ -134,9 +123,8 @@ impl Auditor {
             context,
             status: status.as_u16(),
             started,
-            metrics: self.metrics.clone(),
+            telemetry: self.telemetry.clone(),
             max_logged_failures: self.settings.max_logged_failures,
-            recent: self.recent.clone(),
             delay: self.hooks.scan_delay,
         };
         tokio::spawn(audit.run().instrument(span));

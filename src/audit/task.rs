@@ -12,8 +12,7 @@ use super::decode::{Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
-use crate::recent::RecentFailures;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
 
 /// Everything the task needs, moved into it.
@@ -25,10 +24,8 @@ pub(super) struct AuditTask {
     pub(super) context: Arc<RequestContext>,
     pub(super) status: u16,
     pub(super) started: Instant,
-    pub(super) metrics: Arc<Metrics>,
+    pub(super) telemetry: Telemetry,
     pub(super) max_logged_failures: usize,
-    /// The live view's ring, when it is on.
-    pub(super) recent: Option<Arc<RecentFailures>>,
     /// Test hook: sleep this long before scanning each chunk (a slow scanner).
     pub(super) delay: Option<Duration>,
 }
@@ -42,9 +39,8 @@ impl AuditTask {
             context,
             status,
             started,
-            metrics,
+            telemetry,
             max_logged_failures,
-            recent,
             delay,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
@@ -55,9 +51,8 @@ impl AuditTask {
             report: &report,
             max_logged_failures,
             duration: started.elapsed(),
-            recent: recent.as_deref(),
         }
-        .emit(&metrics);
+        .emit(&telemetry);
     }
 }
 
@@ -79,19 +74,21 @@ async fn scan(
     let mut decode_error: Option<DecodeError> = None;
     let end = loop {
         match rx.recv().await {
-            Some(Message::Data(bytes, budget)) => {
+            Some(Message::Data(chunks, budget)) => {
                 if let Some(delay) = delay {
                     tokio::time::sleep(delay).await;
                 }
-                match decoder.as_mut() {
-                    None => scanner.feed(&bytes),
-                    // After a decode error the rest is only drained: budget back, no work.
-                    Some(decoder) if decode_error.is_none() => {
-                        if let Err(error) = decoder.push(&bytes, &mut |out| scanner.feed(out)) {
-                            decode_error = Some(error);
+                for bytes in &chunks {
+                    match decoder.as_mut() {
+                        None => scanner.feed(bytes),
+                        // After a decode error the rest is only drained: budget back, no work.
+                        Some(decoder) if decode_error.is_none() => {
+                            if let Err(error) = decoder.push(bytes, &mut |out| scanner.feed(out)) {
+                                decode_error = Some(error);
+                            }
                         }
+                        Some(_) => {}
                     }
-                    Some(_) => {}
                 }
                 drop(budget);
             }

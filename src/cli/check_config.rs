@@ -1,30 +1,49 @@
-//! `davaudit check-config FILE`: validate a config file and print what would run.
+//! `davaudit check-config [FILE | --config FILE] [--quiet] [overrides]`: validate a config
+//! exactly as `serve` would load it (the same file, flags and `DAVAUDIT_*` variables) and
+//! print what would run.
 //!
-//! Valid: the effective config (every default filled in) as YAML on stdout, exit 0.
-//! Invalid: one `FILE:LINE:COL: key: message` line on stderr, exit 1. Meant for CI and for
-//! `ExecStartPre=` in the systemd unit.
+//! Valid: the effective config (every default filled in) as YAML on stdout, exit 0; nothing
+//! with `--quiet`. Invalid: one `FILE:LINE:COL: key: message` line (or `FLAG: key: message`
+//! for an override) on stderr, exit 1. Nothing to check at all: exit 2. Meant for CI and for
+//! `ExecStartPre=`/`ExecReload=` in the systemd unit.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config;
+use super::source::ConfigArgs;
 
 /// Arguments of `davaudit check-config`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The YAML config file to check.
-    pub file: PathBuf,
+    /// The YAML config file to check; the same as --config FILE.
+    #[arg(value_name = "FILE", conflicts_with = "config")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: ConfigArgs,
+    /// Print nothing when the config is valid (errors still go to stderr).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Runs the command; a bad config is an exit code, not an `Err`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match config::load(&args.file) {
+    let source = args.source.resolve(args.file.as_deref());
+    if source.is_empty() {
+        eprintln!(
+            "davaudit check-config: give a FILE, --config FILE or DAVAUDIT_CONFIG (or the \
+             overrides serve would run with)"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    match source.load() {
         Ok(config) => {
-            print!(
-                "# {}: valid; effective configuration:\n{}",
-                args.file.display(),
-                config.to_yaml()
-            );
+            if !args.quiet {
+                let mut header = format!("# {}: valid", source.describe());
+                for o in &source.overrides {
+                    header.push_str(&format!("; {} from {}", o.key.key(), o.origin));
+                }
+                print!("{header}; effective configuration:\n{}", config.to_yaml());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

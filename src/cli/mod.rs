@@ -3,22 +3,44 @@
 //! runtime error; 2 a usage error (clap's own).
 
 pub mod check_config;
+#[cfg(feature = "demo")]
 pub mod demo;
+pub mod healthcheck;
 pub mod scan;
 pub mod serve;
+pub mod source;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `davaudit --version`: the crate version, the source revision and the compiler (build.rs).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("DAVAUDIT_REVISION"),
+    ", rust ",
+    env!("DAVAUDIT_RUST_VERSION"),
+    ")"
+);
+
 /// A reverse proxy for WebDAV that audits 207 Multi-Status responses.
+///
+/// Without a subcommand, `davaudit --config FILE` (or only `DAVAUDIT_*` variables) is
+/// `davaudit serve`.
 #[derive(Debug, Parser)]
-#[command(name = "davaudit", version, about, long_about = None)]
+#[command(
+    name = "davaudit",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// Config file (YAML); same as `davaudit serve --config FILE`.
-    #[arg(long, short = 'c', global = false)]
-    pub config: Option<PathBuf>,
+    /// Same as `davaudit serve` with these arguments.
+    #[command(flatten)]
+    pub source: source::ConfigArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -31,30 +53,34 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Audit saved 207 bodies (`-` reads standard input).
     Scan(scan::Args),
+    /// Probe the admin listener's /healthz once (for Docker HEALTHCHECK): exit 0 when healthy.
+    Healthcheck(healthcheck::Args),
     /// Run the proxy in front of an embedded WebDAV server over a temporary folder.
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
 }
 
 /// Parses the command line, runs the command, prints the error chain on failure.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match (cli.command, cli.config) {
-        (Some(Command::Serve(args)), _) => serve::run(args),
-        (None, Some(config)) => serve::run(serve::Args { config }),
-        (None, None) => {
-            eprintln!(
-                "davaudit: nothing to do. Try `davaudit --config FILE`, `davaudit demo` or \
-                 `davaudit --help`."
-            );
-            return ExitCode::from(2);
+    let result = match cli.command {
+        Some(Command::Serve(args)) => serve::run(args),
+        None => {
+            let source = cli.source.resolve(None);
+            if source.is_empty() {
+                eprintln!(
+                    "davaudit: nothing to do. Try `davaudit --config FILE`, `davaudit demo` or \
+                     `davaudit --help`."
+                );
+                return ExitCode::from(2);
+            }
+            serve::run_source(source)
         }
-        (Some(_), Some(_)) => {
-            eprintln!("davaudit: --config goes with `serve` (or alone), not with a subcommand");
-            return ExitCode::from(2);
-        }
-        (Some(Command::CheckConfig(args)), None) => check_config::run(args),
-        (Some(Command::Scan(args)), None) => scan::run(args),
-        (Some(Command::Demo(args)), None) => demo::run(args),
+        Some(Command::CheckConfig(args)) => check_config::run(args),
+        Some(Command::Scan(args)) => scan::run(args),
+        Some(Command::Healthcheck(args)) => healthcheck::run(args),
+        #[cfg(feature = "demo")]
+        Some(Command::Demo(args)) => demo::run(args),
     };
     match result {
         Ok(code) => code,

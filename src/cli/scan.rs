@@ -2,6 +2,10 @@
 //! scanner the proxy uses and prints, per file, the outcome and counts (text, or one JSON
 //! object per line with `--json`). Exit status 0 when every file is well formed, 1 when any
 //! is malformed; an unreadable file is an error. `-` reads standard input.
+//!
+//! `--reference` reads the bodies with the reference counter instead
+//! ([`crate::multistatus::reference`], quick-xml's namespace-aware reader, independent of
+//! the scanner) and prints the same JSON as `--json`: a second opinion for a support case.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,13 +14,17 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::audit::policy::Policy;
-use crate::multistatus::{Code, Limits, Outcome, Report, scan_reader};
+use crate::multistatus::{Code, Limits, Outcome, Report, reference_reader, scan_reader};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// One JSON object per file and line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Read with the independent reference counter (quick-xml) instead of the scanner;
+    /// prints the same JSON as `--json`.
+    #[arg(long)]
+    pub reference: bool,
     /// The request method that produced the bodies (the routine rules depend on it).
     #[arg(long, default_value = "PROPFIND")]
     pub method: String,
@@ -34,18 +42,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut malformed = false;
     for file in &args.files {
         let classify = policy.classifier(&method);
+        let read = |r: &mut dyn std::io::Read| {
+            if args.reference {
+                reference_reader(r, classify, Limits::default())
+            } else {
+                scan_reader(r, classify, Limits::default())
+            }
+        };
         let report = if file == Path::new("-") {
-            scan_reader(std::io::stdin().lock(), classify, Limits::default())
-                .context("reading standard input")?
+            read(&mut std::io::stdin().lock()).context("reading standard input")?
         } else {
-            let f =
+            let mut f =
                 std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            scan_reader(f, classify, Limits::default())
-                .with_context(|| format!("reading {}", file.display()))?
+            read(&mut f).with_context(|| format!("reading {}", file.display()))?
         };
         malformed |= report.outcome == Outcome::Malformed;
         let name = file.display().to_string();
-        if args.json {
+        if args.json || args.reference {
             let line = serde_json::json!({
                 "file": name,
                 "outcome": report.outcome,

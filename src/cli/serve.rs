@@ -1,25 +1,36 @@
-//! `davaudit [serve] --config FILE`: load and check the config before binding anything, set
-//! up logging, run until SIGTERM/SIGINT, drain, exit 0. SIGHUP reads the file again and
-//! applies it; a bad file is logged and the running config stays.
+//! `davaudit [serve] [FILE | --config FILE] [overrides]`: load and check the config before
+//! binding anything, set up logging, run until SIGTERM/SIGINT, drain, exit 0. SIGHUP reads
+//! the file again and applies it with the same overrides (flags, and the environment as it
+//! was at start); a bad file is logged and the running config stays.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::source::{ConfigArgs, Source};
 use crate::app::Reloader;
 use crate::telemetry::logging::LogHandle;
-use crate::{app, config, shutdown, telemetry};
+use crate::{app, shutdown, telemetry};
 
+/// Arguments of `davaudit serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Config file (YAML).
-    #[arg(long, short = 'c')]
-    pub config: PathBuf,
+    /// Config file (YAML); the same as --config FILE.
+    #[arg(value_name = "FILE", conflicts_with = "config")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: ConfigArgs,
 }
 
+/// Runs `davaudit serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = match config::load(&args.config) {
+    run_source(args.source.resolve(args.file.as_deref()))
+}
+
+/// Serves the config `source` describes until a shutdown signal.
+pub fn run_source(source: Source) -> anyhow::Result<ExitCode> {
+    let config = match source.load() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
@@ -33,24 +44,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let overrides: Vec<&str> = source.overrides.iter().map(|o| o.origin.as_str()).collect();
         tracing::info!(
-            config = %args.config.display(),
+            config = %source.describe(),
+            ?overrides,
             version = env!("CARGO_PKG_VERSION"),
+            revision = env!("DAVAUDIT_REVISION"),
             "config loaded"
         );
         let running = app::run(config, shutdown::signal()).await?;
-        tokio::spawn(reload_on_hangup(
-            args.config.clone(),
-            running.reloader(),
-            log,
-        ));
+        tokio::spawn(reload_on_hangup(source, running.reloader(), log));
         running.wait().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 /// Applies the config file again on every SIGHUP.
-async fn reload_on_hangup(path: PathBuf, reloader: Reloader, log: LogHandle) {
+async fn reload_on_hangup(source: Source, reloader: Reloader, log: LogHandle) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -59,15 +69,15 @@ async fn reload_on_hangup(path: PathBuf, reloader: Reloader, log: LogHandle) {
             return;
         };
         while hangups.recv().await.is_some() {
-            reload(&path, &reloader, &log);
+            reload(&source, &reloader, &log);
         }
     }
     #[cfg(not(unix))]
-    let _ = (path, reloader, log);
+    let _ = (source, reloader, log);
 }
 
-fn reload(path: &Path, reloader: &Reloader, log: &LogHandle) {
-    let config = match config::load(path) {
+fn reload(source: &Source, reloader: &Reloader, log: &LogHandle) {
+    let config = match source.load() {
         Ok(config) => config,
         Err(error) => {
             reloader.rejected();
@@ -81,7 +91,7 @@ fn reload(path: &Path, reloader: &Reloader, log: &LogHandle) {
             if let Err(error) = log.set_level(&level) {
                 tracing::error!(%error, "log level not changed");
             }
-            tracing::info!(config = %path.display(), "config reloaded");
+            tracing::info!(config = %source.describe(), "config reloaded");
             if !restart.is_empty() {
                 tracing::warn!(
                     keys = ?restart,

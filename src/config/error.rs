@@ -1,7 +1,9 @@
 //! `config::Error`: what is wrong with a config file, and where.
 //!
 //! Displayed as `FILE:LINE:COL: KEY.PATH: message` (the format editors and CI annotators
-//! understand), or `FILE: cannot read: <io error>`. Lines and columns are 1-based.
+//! understand), `FILE: cannot read: <io error>`, `--flag: KEY: message` or
+//! `DAVAUDIT_VAR: KEY: message` for a value given outside the file. Lines and columns are
+//! 1-based.
 
 use std::fmt;
 
@@ -30,6 +32,24 @@ pub enum Error {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// A value given by a flag or an environment variable is not valid.
+    #[error("{origin}: {key}: {message}")]
+    Override {
+        /// The flag or variable, as the user wrote it (`--listen`, `DAVAUDIT_LISTEN`).
+        origin: String,
+        /// The dotted config key it sets.
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// Without a config file: a required key that nothing set.
+    #[error("{key}: {message}")]
+    Unset {
+        /// The dotted config key.
+        key: String,
+        /// What is missing and how to set it.
+        message: String,
+    },
 }
 
 impl Error {
@@ -37,14 +57,16 @@ impl Error {
     pub fn location(&self) -> Option<(usize, usize)> {
         match self {
             Error::Invalid { line, column, .. } => Some((*line, *column)),
-            Error::Read { .. } => None,
+            Error::Read { .. } | Error::Override { .. } | Error::Unset { .. } => None,
         }
     }
 
     /// The dotted key path of an `Invalid` error (empty for the whole document).
     pub fn key(&self) -> Option<&str> {
         match self {
-            Error::Invalid { key, .. } => Some(key),
+            Error::Invalid { key, .. } | Error::Override { key, .. } | Error::Unset { key, .. } => {
+                Some(key)
+            }
             Error::Read { .. } => None,
         }
     }
@@ -90,6 +112,16 @@ pub(super) fn from_yaml(origin: &str, text: &str, err: &serde_yaml::Error) -> Er
     let (path, message) = split_path(&rendered);
     let duplicate = message.starts_with("duplicate field `");
     let (key, message) = refine(path, message);
+    // A deeper-indented `key:` on the next line is folded into this plain scalar by YAML:
+    // say so instead of calling the joined text a bad value.
+    let message = match over_indented_key(text, line) {
+        Some(word) if !duplicate && message.contains(&format!(" {word}")) => format!(
+            "the next line, `{word}:`, is indented deeper than `{name}:`, so YAML reads it as \
+             more of this value; indent `{word}:` like the keys beside it",
+            name = key.rsplit('.').next().unwrap_or(&key),
+        ),
+        _ => message,
+    };
     let (line, column) = if duplicate {
         // serde_yaml points at the start of the mapping; point at the second occurrence.
         let name = key.rsplit('.').next().unwrap_or(&key);
@@ -104,6 +136,24 @@ pub(super) fn from_yaml(origin: &str, text: &str, err: &serde_yaml::Error) -> Er
         key,
         message,
     }
+}
+
+/// `word` when the line after `line` (1-based) is indented deeper than it and starts with
+/// `word:`, as an over-indented key does.
+fn over_indented_key(text: &str, line: usize) -> Option<&str> {
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let mut lines = text.lines().skip(line.checked_sub(1)?);
+    let here = lines.next()?;
+    let next = lines.find(|l| !l.trim().is_empty())?;
+    if indent(next) <= indent(here) {
+        return None;
+    }
+    let (word, _) = next.trim_start().split_once(':')?;
+    let is_key = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    is_key.then_some(word)
 }
 
 /// The second `name:` key at the indentation of the block mapping starting at (line, column).

@@ -16,9 +16,12 @@
 #[cfg(test)]
 mod design_tests;
 mod error;
+mod overrides;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_messages;
 mod value;
 
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::multistatus::Level;
 
 pub use error::Error;
+pub use overrides::{Override, OverrideKey};
+pub(crate) use value::parse_duration;
 
 /// Reads `path` and parses it with [`from_yaml`], naming the file in errors as given.
 pub fn load(path: &Path) -> Result<Config, Error> {
@@ -44,9 +49,42 @@ pub fn load(path: &Path) -> Result<Config, Error> {
 
 /// Parses and validates a config document; `origin` names it in errors. No disk I/O.
 pub fn from_yaml(text: &str, origin: &str) -> Result<Config, Error> {
+    from_yaml_with(text, origin, &[])
+}
+
+/// [`load`] with `overrides` applied over the file (flag > environment > file > default);
+/// without a file, the overrides apply over the defaults.
+pub fn load_with(path: Option<&Path>, overrides: &[Override]) -> Result<Config, Error> {
+    match path {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|io| Error::Read {
+                origin: origin.clone(),
+                io,
+            })?;
+            from_yaml_with(&text, &origin, overrides)
+        }
+        None => build(raw::RawConfig::default(), "", None, overrides),
+    }
+}
+
+/// [`from_yaml`] with `overrides` applied over the document.
+pub fn from_yaml_with(text: &str, origin: &str, overrides: &[Override]) -> Result<Config, Error> {
     let raw: Option<raw::RawConfig> =
         serde_yaml::from_str(text).map_err(|e| error::from_yaml(origin, text, &e))?;
-    raw.unwrap_or_default().into_config(text, origin)
+    build(raw.unwrap_or_default(), text, Some(origin), overrides)
+}
+
+fn build(
+    mut raw: raw::RawConfig,
+    text: &str,
+    origin: Option<&str>,
+    overrides: &[Override],
+) -> Result<Config, Error> {
+    for o in overrides {
+        raw.apply(o)?;
+    }
+    raw.into_config(text, origin, overrides)
 }
 
 /// The whole, validated configuration.

@@ -11,9 +11,10 @@ use http::{HeaderName, Uri};
 use serde::Deserialize;
 
 use super::error::{self, Error};
+use super::overrides::{Override, OverrideKey, parse_log_format};
 use super::value::{
-    ByteSize, HeaderNameValue, HumanDuration, LevelName, ListenAddr, LogLevel, Methods, StatusCode,
-    UpstreamUrl,
+    self, ByteSize, HeaderNameValue, HumanDuration, LevelName, ListenAddr, LogLevel, Methods,
+    StatusCode, UpstreamUrl,
 };
 use super::{
     Admin, Audit, Config, Forwarding, Limits, ListenTls, Log, LogFormat, MAX_RECENT_FAILURES,
@@ -266,14 +267,72 @@ impl Default for RawLimits {
 }
 
 impl RawConfig {
-    /// Cross-field checks, then the typed config. `text` is searched to locate keys.
-    pub(super) fn into_config(self, text: &str, origin: &str) -> Result<Config, Error> {
-        let fail = |key: &str, message: String| error::at_key(origin, text, key, message);
+    /// Sets one key from outside the file, parsed as the file's value would be.
+    pub(super) fn apply(&mut self, o: &Override) -> Result<(), Error> {
+        let fail = |message: String| Error::Override {
+            origin: o.origin.clone(),
+            key: o.key.key().to_owned(),
+            message,
+        };
+        let v = o.value.as_str();
+        match o.key {
+            OverrideKey::Listen => self.listen = ListenAddr(value::parse_listen(v).map_err(fail)?),
+            OverrideKey::AdminListen => {
+                let listen = ListenAddr(value::parse_listen(v).map_err(fail)?);
+                self.admin.get_or_insert_with(RawAdmin::default).listen = listen;
+            }
+            OverrideKey::UpstreamUrl => {
+                let url = UpstreamUrl(value::parse_upstream_url(v).map_err(fail)?);
+                self.upstream.get_or_insert_with(RawUpstream::default).url = Some(url);
+            }
+            OverrideKey::LogLevel => {
+                let level = LogLevel(value::parse_log_level(v).map_err(fail)?);
+                self.log.get_or_insert_with(RawLog::default).level = level;
+            }
+            OverrideKey::LogFormat => {
+                let format = parse_log_format(v).map_err(fail)?;
+                self.log.get_or_insert_with(RawLog::default).format = format;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cross-field checks, then the typed config. `text` is searched to locate keys; a key
+    /// set by an override is blamed on the override. `origin` is `None` without a file.
+    pub(super) fn into_config(
+        self,
+        text: &str,
+        origin: Option<&str>,
+        overrides: &[Override],
+    ) -> Result<Config, Error> {
+        let fail = |key: &str, message: String| match (
+            overrides.iter().rev().find(|o| o.key.key() == key),
+            origin,
+        ) {
+            (Some(o), _) => Error::Override {
+                origin: o.origin.clone(),
+                key: key.to_owned(),
+                message,
+            },
+            (None, Some(origin)) => error::at_key(origin, text, key, message),
+            (None, None) => Error::Unset {
+                key: key.to_owned(),
+                message,
+            },
+        };
         let Some(url) = self.upstream.as_ref().and_then(|u| u.url.clone()) else {
-            return Err(fail(
-                "upstream.url",
-                "required: the WebDAV server to forward to, e.g. http://127.0.0.1:8081".to_owned(),
-            ));
+            let message = match origin {
+                Some(_) => {
+                    "required: the WebDAV server to forward to, e.g. \
+                            http://127.0.0.1:8081 (or set --upstream-url / DAVAUDIT_UPSTREAM_URL)"
+                }
+                None => {
+                    "required: no config file was given (--config FILE or DAVAUDIT_CONFIG), \
+                         so set the WebDAV server to forward to with --upstream-url URL or \
+                         DAVAUDIT_UPSTREAM_URL"
+                }
+            };
+            return Err(fail("upstream.url", message.to_owned()));
         };
         // Sizes are checked as u64 before the usize conversion in `into_parts`.
         let audit = self.audit.as_ref();

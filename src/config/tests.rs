@@ -485,7 +485,8 @@ fn bad_urls() {
 fn bad_listen_addresses() {
     assert_err(
         &format!("{MINIMAL}listen: localhost:8080\n"),
-        "test.yaml:3:9: listen: invalid address \"localhost:8080\": expected IP:PORT",
+        "test.yaml:3:9: listen: invalid address \"localhost:8080\": \"localhost\" is not an IP \
+         address (host names are not resolved",
         "",
     );
     assert_err(

@@ -188,7 +188,7 @@ scalar_newtype!(LevelName, "response or propstat", |s: &str| match s {
 const DURATION_UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
 /// `250ms`, `5s`, `2m`, `1h`, `1h30m`: number+unit groups, largest unit first, each once.
-pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || {
         format!(
             "invalid duration {s:?}: expected a number followed by ms, s, m or h \
@@ -286,16 +286,49 @@ pub(super) fn serialize_size<S: Serializer>(n: u64, s: S) -> Result<S::Ok, S::Er
     s.serialize_u64(n)
 }
 
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        format!(
-            "invalid address {s:?}: expected IP:PORT such as 127.0.0.1:8080 or [::]:8080 \
-             (host names are not resolved)"
-        )
-    })
+pub(super) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let expected = "expected IP:PORT such as 127.0.0.1:8080 or [::]:8080";
+    // Say which half is wrong: the port (missing, not a number, out of range) or the host.
+    let (host, port) = match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !port.contains(']') => (host, port),
+        _ if s.parse::<std::net::IpAddr>().is_ok()
+            || s.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok() =>
+        {
+            return Err(format!(
+                "invalid address {s:?}: the port is missing; {expected}"
+            ));
+        }
+        _ => return Err(format!("invalid address {s:?}: {expected}")),
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid address {s:?}: port {port:?} is not a number; {expected}"
+        ));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "invalid address {s:?}: port {port} is out of range (0 to 65535)"
+        ));
+    }
+    if host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_err()
+    {
+        return Err(format!(
+            "invalid address {s:?}: {host:?} is not an IP address (host names are not \
+             resolved; use 0.0.0.0 or [::] for every interface, 127.0.0.1 for loopback)"
+        ));
+    }
+    Err(format!("invalid address {s:?}: {expected}"))
 }
 
-fn parse_upstream_url(s: &str) -> Result<Uri, String> {
+pub(super) fn parse_upstream_url(s: &str) -> Result<Uri, String> {
     let uri: Uri = s
         .parse()
         .map_err(|e| format!("invalid URL {s:?}: {e}; expected e.g. http://127.0.0.1:8081"))?;
@@ -341,7 +374,7 @@ fn parse_header_name(s: &str) -> Result<HeaderName, String> {
     })
 }
 
-fn parse_log_level(s: &str) -> Result<String, String> {
+pub(super) fn parse_log_level(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err("empty log level: expected e.g. info, debug or info,davaudit=debug".to_owned());
     }

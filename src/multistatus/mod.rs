@@ -38,6 +38,7 @@ mod charset;
 mod fuzz_logic;
 mod lexer;
 mod limits;
+pub mod reference;
 pub mod report;
 pub mod scanner;
 mod status_line;
@@ -47,6 +48,7 @@ mod tests;
 
 pub use fuzz_logic::check_split_equivalence;
 pub use limits::Limits;
+pub use reference::{reference_reader, reference_slice};
 pub use report::{AllErrors, Classify, Code, Failure, Level, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 

@@ -25,7 +25,7 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
-use crate::telemetry::{Metrics, labels};
+use crate::telemetry::{Telemetry, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
@@ -55,7 +55,7 @@ pub struct Proxy {
     max_request_body: Option<u64>,
     idle_timeout: Duration,
     auditor: Auditor,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
     /// `http` or `https`: how clients reach this listener.
     scheme: &'static str,
     /// The upstream's `Host` value, built once.
@@ -67,7 +67,7 @@ impl Proxy {
         upstream: Upstream,
         settings: Settings,
         auditor: Auditor,
-        metrics: Arc<Metrics>,
+        telemetry: Telemetry,
     ) -> Self {
         let upstream_origin = Origin::of(upstream.origin())
             .expect("config validated the upstream URL as http(s) with a host");
@@ -83,7 +83,7 @@ impl Proxy {
             max_request_body: settings.max_request_body,
             idle_timeout: settings.idle_timeout,
             auditor,
-            metrics,
+            telemetry,
             scheme: settings.scheme,
         }
     }
@@ -96,14 +96,14 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
-        let _in_flight = self.metrics.request_started();
+        let _in_flight = self.telemetry.metrics().request_started();
         if let Some(reason) = invalid_host(&request) {
             RequestFinished {
                 method: labels::method(request.method().as_str()),
                 status: 400,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(rescue::bad_request(reason).map(Either::Right));
         }
         if request.method() == http::Method::CONNECT {
@@ -114,7 +114,7 @@ impl Proxy {
                 status: 501,
                 duration: started.elapsed(),
             }
-            .emit(&self.metrics);
+            .emit(&self.telemetry);
             return Ok(
                 rescue::not_implemented("davaudit does not tunnel CONNECT requests")
                     .map(Either::Right),
@@ -135,7 +135,7 @@ impl Proxy {
                 Some(body_error) => {
                     rescue::respond_request_body(body_error, &context).map(Either::Right)
                 }
-                None => rescue::respond(&error, &context, started.elapsed(), &self.metrics)
+                None => rescue::respond(&error, &context, started.elapsed(), &self.telemetry)
                     .map(Either::Right),
             },
         };
@@ -144,7 +144,7 @@ impl Proxy {
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
-        .emit(&self.metrics);
+        .emit(&self.telemetry);
         Ok(response)
     }
 
@@ -179,7 +179,7 @@ impl Proxy {
         match self.upstream.send(request).await {
             Err(error) if error.kind() == upstream::Kind::Reset && replay.is_some() => {
                 tracing::debug!(%error, "upstream dropped a safe request unanswered; sending it once more");
-                self.metrics.upstream_retries.inc();
+                self.telemetry.metrics().upstream_retries.inc();
                 let again = replay
                     .map(|r| r.map(|()| RequestBody::empty(self.idle_timeout)))
                     .expect("checked is_some");
@@ -196,7 +196,7 @@ impl Proxy {
         context: &Arc<RequestContext>,
     ) -> Response<ResponseBody> {
         let status = response.status().as_u16();
-        let metrics = self.metrics.clone();
+        let telemetry = self.telemetry.clone();
         let context = context.clone();
         let idle = self.idle_timeout;
         response.map(move |body| {
@@ -210,7 +210,7 @@ impl Proxy {
                         failure,
                         error,
                     }
-                    .emit(&metrics);
+                    .emit(&telemetry);
                 }),
             )
         })

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::body;
-use crate::telemetry::Metrics;
+use crate::telemetry::Telemetry;
 use crate::telemetry::events::{RequestBodyFailed, RequestContext, UpstreamRequestFailed};
 use crate::upstream::{self, Kind};
+use crate::{body, plain};
 
 /// The status a client gets for an upstream failure of this kind.
 pub fn status_for(kind: Kind) -> StatusCode {
@@ -26,7 +26,7 @@ pub fn respond(
     error: &upstream::Error,
     request: &RequestContext,
     duration: Duration,
-    metrics: &Metrics,
+    telemetry: &Telemetry,
 ) -> Response<Full<Bytes>> {
     let status = status_for(error.kind());
     UpstreamRequestFailed {
@@ -35,7 +35,7 @@ pub fn respond(
         status: status.as_u16(),
         duration,
     }
-    .emit(metrics);
+    .emit(telemetry);
     let reason = match error.kind() {
         Kind::Connect => "davaudit could not connect to the upstream WebDAV server",
         Kind::Timeout => "the upstream WebDAV server did not answer in time",
@@ -78,28 +78,18 @@ pub fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> 
 
 /// 400 for a request davaudit refuses to forward as it is (not logged: a client error).
 pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(format!(
-        "400 Bad Request: {reason}\n"
-    ))));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    plain::response(
+        StatusCode::BAD_REQUEST,
+        format!("400 Bad Request: {reason}\n"),
+    )
 }
 
 /// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
 pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(format!(
-        "501 Not Implemented: {reason}\n"
-    ))));
-    *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    plain::response(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("501 Not Implemented: {reason}\n"),
+    )
 }
 
 fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<Full<Bytes>> {
@@ -109,11 +99,5 @@ fn text(status: StatusCode, reason: &str, request: &RequestContext) -> Response<
         status.canonical_reason().unwrap_or(""),
         request.request_id
     );
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    plain::response(status, body)
 }

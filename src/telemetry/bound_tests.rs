@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::Telemetry;
 use super::events::{MultistatusScanned, RequestContext, RequestFinished};
 use super::labels;
-use super::metrics::Metrics;
 use crate::multistatus::{Code, Outcome, Report};
 
 /// A method name that resolves to `label` (`OTHER` needs an unknown one).
@@ -67,7 +67,7 @@ fn readme_bound() -> usize {
 
 #[test]
 fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the_readme() {
-    let metrics = Metrics::new();
+    let telemetry = Telemetry::new(0);
     for label in labels::all_methods() {
         let request = RequestContext {
             method: method_for(label),
@@ -81,7 +81,7 @@ fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the
                 status,
                 duration: Duration::from_millis(1),
             }
-            .emit(&metrics);
+            .emit(&telemetry);
         }
         for outcome in Outcome::ALL {
             let report = every_code(outcome);
@@ -91,12 +91,11 @@ fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the
                 report: &report,
                 max_logged_failures: 0,
                 duration: Duration::from_millis(1),
-                recent: None,
             }
-            .emit(&metrics);
+            .emit(&telemetry);
         }
     }
-    let text = String::from_utf8(metrics.encode()).expect("UTF-8 exposition");
+    let text = String::from_utf8(telemetry.metrics().encode()).expect("UTF-8 exposition");
     let lines = series(&text);
 
     // Every code label comes from the closed set.

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::Telemetry;
 use super::events::{MultistatusScanned, RequestContext, RequestFinished};
 use super::labels;
-use super::metrics::Metrics;
 use crate::multistatus::{Code, Outcome, Report};
 use crate::upstream::Kind;
 
@@ -60,7 +60,7 @@ fn design_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
 
 /// The registry's davaudit families, with every family given at least one series.
 fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
-    let metrics = Metrics::new();
+    let telemetry = Telemetry::new(0);
     let request = RequestContext {
         method: http::Method::from_bytes(b"PROPFIND").expect("method"),
         method_label: labels::method("PROPFIND"),
@@ -72,7 +72,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         status: 207,
         duration: Duration::from_millis(1),
     }
-    .emit(&metrics);
+    .emit(&telemetry);
     let failing = BTreeMap::from([(Code::Status(423), 1)]);
     let report = Report {
         entries: 1,
@@ -87,11 +87,10 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         report: &report,
         max_logged_failures: 0,
         duration: Duration::from_millis(1),
-        recent: None,
     }
-    .emit(&metrics);
+    .emit(&telemetry);
 
-    let text = String::from_utf8(metrics.encode()).expect("UTF-8 exposition");
+    let text = String::from_utf8(telemetry.metrics().encode()).expect("UTF-8 exposition");
     let mut families: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE davaudit_") {

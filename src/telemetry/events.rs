@@ -2,14 +2,14 @@
 //! (vector's instrumentation pattern). Other modules build an event and emit it; they never
 //! call `tracing::warn!` for audit outcomes nor touch a metric.
 
-use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::Telemetry;
 use super::labels::{self, MethodLabel};
-use super::metrics::Metrics;
+use super::recent::Sighting;
+use crate::error::ErrorChain;
 use crate::multistatus::{Level, Outcome, Report};
-use crate::recent::{RecentFailures, Sighting};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
@@ -32,7 +32,8 @@ pub struct RequestFinished {
 }
 
 impl RequestFinished {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         metrics
             .requests
             .with_label_values(&[self.method.as_str(), labels::status(self.status)])
@@ -53,7 +54,8 @@ pub struct UpstreamRequestFailed<'a> {
 }
 
 impl UpstreamRequestFailed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let kind = self.error.kind();
         metrics
             .upstream_errors
@@ -83,7 +85,8 @@ pub struct UpstreamBodyFailed<'a> {
 }
 
 impl UpstreamBodyFailed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let kind = match self.failure {
             body::Failure::Idle => upstream::Kind::Timeout,
             body::Failure::Broken => upstream::Kind::Reset,
@@ -115,7 +118,8 @@ pub struct UpstreamProbed<'a> {
 }
 
 impl UpstreamProbed<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         metrics.upstream_up.set(i64::from(self.error.is_none()));
         for kind in upstream::PROBE_KINDS {
             metrics
@@ -170,12 +174,13 @@ pub struct MultistatusScanned<'a> {
     pub max_logged_failures: usize,
     /// Time from the request arriving to the end of the audit.
     pub duration: Duration,
-    /// The live view's ring: responses with failures are recorded there (`None`: off).
-    pub recent: Option<&'a RecentFailures>,
 }
 
 impl MultistatusScanned<'_> {
-    pub fn emit(&self, metrics: &Metrics) {
+    /// Counts, logs, and records the response in the live view's ring when its audit counted
+    /// a failure.
+    pub fn emit(&self, telemetry: &Telemetry) {
+        let metrics = telemetry.metrics();
         let method = self.request.method_label.as_str();
         let report = self.report;
         metrics
@@ -194,17 +199,15 @@ impl MultistatusScanned<'_> {
             }
         }
         self.log();
-        // Returns at once (no lock) unless the audit counted a failure.
-        if let Some(recent) = self.recent {
-            recent.record(&Sighting {
-                request_id: &self.request.request_id,
-                method: self.request.method.as_str(),
-                path: &self.request.path,
-                status: self.status,
-                report,
-                max_failures: self.max_logged_failures,
-            });
-        }
+        // Returns at once (no lock) unless the audit counted a failure and the ring is on.
+        telemetry.recent().record(&Sighting {
+            request_id: &self.request.request_id,
+            method: self.request.method.as_str(),
+            path: &self.request.path,
+            status: self.status,
+            report,
+            max_failures: self.max_logged_failures,
+        });
     }
 
     fn log(&self) {
@@ -271,21 +274,5 @@ impl std::fmt::Display for FailureList<'_> {
             Ok(json) => f.write_str(&json),
             Err(_) => f.write_str("[]"),
         }
-    }
-}
-
-/// An error and its causes on one line: `a: b: c`.
-#[derive(Debug)]
-pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(err) = cause {
-            write!(f, ": {err}")?;
-            cause = err.source();
-        }
-        Ok(())
     }
 }

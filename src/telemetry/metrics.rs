@@ -249,11 +249,15 @@ impl Metrics {
         );
         let build_info = f.gauges(
             "davaudit_build_info",
-            "Build information; always 1.",
-            &["version"],
+            "Build information (crate version, source revision, Rust version); always 1.",
+            &["version", "revision", "rust_version"],
         );
         build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("DAVAUDIT_REVISION"),
+                env!("DAVAUDIT_RUST_VERSION"),
+            ])
             .set(1);
         #[cfg(target_os = "linux")]
         registry

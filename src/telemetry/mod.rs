@@ -1,8 +1,11 @@
-//! The audit sink: the only place that names a metric or logs an audit outcome.
+//! The audit sink: the only place that names a metric, logs an audit outcome or records a
+//! failure for the live view. The rest of the crate holds one [`Telemetry`] handle and emits
+//! typed events to it.
 //!
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
-//! - [`events`]: typed events; `emit()` logs and counts.
+//! - [`recent`]: the bounded ring of recent partial failures behind the live view.
+//! - [`events`]: typed events; `emit()` logs, counts and records.
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
 //! - [`throttle`]: repeated WARNs folded into one summary per interval.
 
@@ -10,6 +13,7 @@ pub mod events;
 pub mod labels;
 pub mod logging;
 pub mod metrics;
+pub mod recent;
 pub mod throttle;
 
 #[cfg(test)]
@@ -19,3 +23,36 @@ mod contract_tests;
 
 pub use events::RequestContext;
 pub use metrics::Metrics;
+pub use recent::RecentFailures;
+
+use std::sync::Arc;
+
+/// The one handle events are emitted to: the metrics registry and the live view's ring.
+/// Cheap to clone; built once by `app` and shared, across reloads, by the proxy, the audit
+/// and the admin listener.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    metrics: Arc<Metrics>,
+    recent: Arc<RecentFailures>,
+}
+
+impl Telemetry {
+    /// A new registry, and a ring of `recent_failures` records (0: the live view records
+    /// nothing).
+    pub fn new(recent_failures: usize) -> Self {
+        Telemetry {
+            metrics: Arc::new(Metrics::new()),
+            recent: Arc::new(RecentFailures::new(recent_failures)),
+        }
+    }
+
+    /// The metrics registry (`/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The live view's ring (`/failures`).
+    pub fn recent(&self) -> &Arc<RecentFailures> {
+        &self.recent
+    }
+}

@@ -308,7 +308,11 @@ async fn the_readme_metrics_table_matches_metrics_exactly() {
     assert_eq!(
         m.get_exact(
             "davaudit_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("revision", env!("DAVAUDIT_REVISION")),
+                ("rust_version", env!("DAVAUDIT_RUST_VERSION")),
+            ]
         ),
         Some(1.0)
     );
@@ -369,6 +373,9 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
         ("result", &["success", "failure"][..]),
         ("event", &["connection_refused", "accept_failed"][..]),
         ("version", &[env!("CARGO_PKG_VERSION")][..]),
+        // Fixed at build time: one value per binary.
+        ("revision", &[env!("DAVAUDIT_REVISION")][..]),
+        ("rust_version", &[env!("DAVAUDIT_RUST_VERSION")][..]),
     ]);
     let host = proxy.addr().ip().to_string();
     for sample in m.samples.iter().filter(|s| s.name.starts_with("davaudit_")) {

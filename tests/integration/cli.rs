@@ -177,7 +177,7 @@ async fn an_unknown_subcommand_is_a_usage_error() {
 
 #[tokio::test]
 async fn version_prints_the_package_version() {
-    let out = davaudit(&["--version"]).await;
+    let out = davaudit(&["-V"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout).trim(),
@@ -327,4 +327,41 @@ async fn scan_reads_standard_input() {
     assert_eq!(got["outcome"], "partial_failure");
     assert_eq!(got["failures"][0]["href"], "/x");
     assert_eq!(got["failures"][0]["code"], "423");
+}
+
+/// `scan --reference` (quick-xml, independent of the scanner) prints the same JSON shape as
+/// `scan --json` and, on every corpus body, the same counts, failures and exit status; for
+/// malformed bodies only the outcome is compared (each reader words and places its error its
+/// own way).
+#[tokio::test]
+async fn scan_reference_agrees_with_scan_json_on_the_corpus() {
+    let corpus = corpus();
+    let paths: Vec<String> = corpus
+        .iter()
+        .map(|(p, _)| p.to_str().expect("UTF-8 path").to_owned())
+        .collect();
+    for (body, expected) in &corpus {
+        let path = body.to_str().expect("UTF-8 path");
+        let method = expected["method"].as_str().expect("method");
+        let fast = davaudit(&["scan", "--json", "--method", method, path]).await;
+        let reference = davaudit(&["scan", "--reference", "--method", method, path]).await;
+        assert_eq!(fast.status.code(), reference.status.code(), "{path}");
+        let mut a: serde_json::Value = serde_json::from_slice(&fast.stdout).expect("scan JSON");
+        let mut b: serde_json::Value =
+            serde_json::from_slice(&reference.stdout).expect("reference JSON");
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&a), keys(&b), "{path}: same JSON shape");
+        if a["outcome"] == "malformed" {
+            assert_eq!(a["outcome"], b["outcome"], "{path}");
+            continue;
+        }
+        a["malformed"].take();
+        b["malformed"].take();
+        assert_eq!(a, b, "{path}");
+    }
+    assert!(paths.len() >= 40);
 }

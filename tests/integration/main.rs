@@ -19,6 +19,8 @@
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
 //! - `corpus`: every tests/corpus body gives its expected.json counts.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
+//! - `cli_ops`: the operator's side of the binary: `healthcheck`, `--version`, overrides from
+//!   flags and the environment, `check-config --quiet`, completions and man page.
 
 #![allow(
     clippy::unwrap_used,
@@ -48,3 +50,4 @@ mod upstream_failures;
 mod shutdown;
 // mod corpus;
 mod cli;
+mod cli_ops;

@@ -67,6 +67,22 @@ async fn changing_the_listen_address_is_reported_as_needing_a_restart() {
 }
 
 #[tokio::test]
+async fn a_pending_restart_is_reported_until_the_sockets_match_the_file_again() {
+    // The sockets stay where they were bound at start: a second reload of the same changed
+    // file still needs a restart (it used to compare with the last file and say nothing), and
+    // a file changed back to what is bound needs none.
+    let upstream = FakeUpstream::always(Reply::ok("x")).await;
+    let proxy = Proxy::start(&upstream.url()).await;
+    let reloader = proxy.running().reloader();
+    let mut moved = config_for(&upstream.url());
+    moved.listen = "127.0.0.1:1".parse().unwrap();
+    assert_eq!(reloader.reload(moved.clone()).unwrap(), ["listen"]);
+    assert_eq!(reloader.reload(moved).unwrap(), ["listen"]);
+    let back = config_for(&upstream.url());
+    assert!(reloader.reload(back).unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn the_listener_terminates_tls_and_forwards_over_plain_http() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();

@@ -7,6 +7,11 @@
 //! once (`WhenFull::Skip`); either way a stopped audit is reported as [`End::Lagging`] and the
 //! body goes on at full speed. How the body ended is reported exactly once: complete, upstream
 //! error, cancelled (dropped before the end: the client went away) or lagging.
+//!
+//! Frames reach the audit task in batches: the tee wakes it once per [`batch_bytes`] of data
+//! (and at the end, and before it waits for budget), not once per frame, so a streamed body
+//! costs a context switch per batch rather than per read. The batch counts against the queue
+//! like any queued bytes, so `queue_bytes` still bounds everything in flight.
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
@@ -43,9 +48,17 @@ pub enum End {
 /// What travels from the tee to the audit task.
 #[derive(Debug)]
 pub enum Message {
-    /// A data frame, and the queue budget it holds (to give back once processed).
-    Data(Bytes, Budget),
+    /// Data frames in body order, and the queue budget they hold (to give back once
+    /// processed).
+    Data(Vec<Bytes>, Budget),
     End(End),
+}
+
+/// Bytes gathered before the audit task is woken: a quarter of the queue, at most 256 KiB.
+/// Small enough that `skip` keeps three quarters of the queue as slack, large enough that a
+/// streamed body wakes the audit a few thousand times per GiB, not once per frame.
+pub fn batch_bytes(queue_bytes: usize) -> usize {
+    (queue_bytes / 4).clamp(1, 256 * 1024)
 }
 
 /// Bytes of queue budget held by one message; dropping it gives them back.
@@ -87,6 +100,25 @@ struct Tap {
     queue: Arc<Semaphore>,
     capacity: u32,
     when_full: WhenFull,
+    /// Frames forwarded but not yet handed to the audit, with the budget they hold.
+    pending: Vec<Bytes>,
+    pending_bytes: u32,
+    batch: u32,
+}
+
+impl Tap {
+    /// Hands the pending frames to the audit (waking it). False: the audit task is gone.
+    fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let budget = Budget {
+            queue: self.queue.clone(),
+            bytes: std::mem::take(&mut self.pending_bytes),
+        };
+        let chunks = std::mem::take(&mut self.pending);
+        self.tx.send(Message::Data(chunks, budget)).is_ok()
+    }
 }
 
 /// A frame held back while the tee waits for queue budget (`WhenFull::Wait` only).
@@ -128,6 +160,9 @@ impl<B: Body<Data = Bytes>> TeeBody<B> {
                 queue: Arc::new(Semaphore::new(capacity as usize)),
                 capacity,
                 when_full,
+                pending: Vec::new(),
+                pending_bytes: 0,
+                batch: u32::try_from(batch_bytes(capacity as usize)).unwrap_or(u32::MAX),
             }),
             held: None,
             wait: None,
@@ -147,25 +182,34 @@ impl<B> TeeBody<B> {
         self
     }
 
-    /// Reports the end once and stops auditing.
+    /// Reports the end once (after the pending frames) and stops auditing.
     fn end(&mut self, end: End) {
-        if let Some(tap) = self.tap.take() {
+        if let Some(mut tap) = self.tap.take()
+            && tap.flush()
+        {
             let _ = tap.tx.send(Message::End(end));
         }
     }
 
-    /// Sends a data frame's bytes with the budget they hold.
+    /// Hands the pending frames to the audit now (before waiting for it to free budget).
+    fn flush(&mut self) {
+        if let Some(tap) = self.tap.as_mut()
+            && !tap.flush()
+        {
+            // The audit task is gone (it stopped early, e.g. on a malformed body).
+            self.tap = None;
+        }
+    }
+
+    /// Queues a data frame's bytes with the budget they hold; wakes the audit per batch.
     fn send(&mut self, data: Bytes, permit: OwnedSemaphorePermit) {
-        if let Some(tap) = &self.tap {
+        if let Some(tap) = self.tap.as_mut() {
             let bytes = u32::try_from(permit.num_permits()).unwrap_or(u32::MAX);
             permit.forget();
-            let budget = Budget {
-                queue: tap.queue.clone(),
-                bytes,
-            };
-            if tap.tx.send(Message::Data(data, budget)).is_err() {
-                // The audit task is gone (it stopped early, e.g. on a malformed body).
-                self.tap = None;
+            tap.pending.push(data);
+            tap.pending_bytes = tap.pending_bytes.saturating_add(bytes);
+            if tap.pending_bytes >= tap.batch {
+                self.flush();
             }
         }
     }
@@ -236,6 +280,12 @@ where
             Err(_) => match tap.when_full {
                 WhenFull::Skip => this.end(End::Lagging),
                 WhenFull::Wait(stall) => {
+                    // The audit can only free budget for bytes it has been given.
+                    this.flush();
+                    let Some(tap) = this.tap.as_ref() else {
+                        this.after_frame();
+                        return Poll::Ready(Some(Ok(frame)));
+                    };
                     let acquire: Acquire = Box::pin(tap.queue.clone().acquire_many_owned(want));
                     this.held = Some(Held {
                         frame,

@@ -48,7 +48,7 @@ fn drain(rx: &mut Receiver) -> (Vec<u8>, Vec<End>) {
     let mut ends = Vec::new();
     while let Ok(message) = rx.try_recv() {
         match message {
-            Message::Data(bytes, _budget) => data.extend_from_slice(&bytes),
+            Message::Data(chunks, _budget) => chunks.iter().for_each(|c| data.extend_from_slice(c)),
             Message::End(end) => ends.push(end),
         }
     }
@@ -128,14 +128,14 @@ async fn wait_holds_the_frame_until_the_audit_frees_budget() {
     let Some(Message::Data(first, budget)) = rx.recv().await else {
         panic!("expected data")
     };
-    assert_eq!(first, "1234");
+    assert_eq!(first, ["1234"]);
     drop(budget);
     let (second, tee) = next.await.unwrap();
     assert_eq!(second, "5678");
     let Some(Message::Data(queued, _)) = rx.recv().await else {
         panic!("expected data")
     };
-    assert_eq!(queued, "5678");
+    assert_eq!(queued, ["5678"]);
     drop(tee);
 }
 
@@ -167,5 +167,71 @@ async fn a_frame_larger_than_the_queue_is_sent_with_the_whole_budget() {
     assert_eq!(
         drain(&mut rx),
         (b"0123456789".to_vec(), vec![End::Complete])
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_body_wakes_the_audit_per_batch_not_per_frame() {
+    static FRAME: [u8; 1024] = [b'x'; 1024];
+    let frames: Vec<&'static [u8]> = vec![&FRAME; 1000];
+    let (tee, mut rx) = TeeBody::new(Script::new(&frames), 4 << 20, WhenFull::Skip);
+    let client = tee.collect().await.unwrap().to_bytes();
+    assert_eq!(client.len(), 1000 * 1024);
+    let mut messages = 0;
+    let mut data = 0;
+    let mut ends = Vec::new();
+    while let Ok(message) = rx.try_recv() {
+        match message {
+            Message::Data(chunks, _budget) => {
+                messages += 1;
+                data += chunks.iter().map(Bytes::len).sum::<usize>();
+            }
+            Message::End(end) => ends.push(end),
+        }
+    }
+    assert_eq!(data, 1000 * 1024);
+    assert_eq!(ends, [End::Complete]);
+    // 1000 KiB in 256 KiB batches: 4 wake-ups (3 full batches and the rest at the end).
+    assert_eq!(messages, 4, "one message per batch, not per frame");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_hands_over_the_pending_batch_before_waiting_for_budget() {
+    // Queue 40 bytes, batches of 10: the 9-byte frame stays pending; the 35-byte frame does
+    // not fit beside it, so the tee must give the audit the 9 bytes before waiting.
+    let (mut tee, mut rx) = TeeBody::new(
+        Script::new(&[b"123456789", b"abcdefghijklmnopqrstuvwxyzABCDEFGHI"]),
+        40,
+        WhenFull::Wait(Duration::from_secs(1)),
+    );
+    assert_eq!(
+        tee.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "123456789"
+    );
+    let next = tokio::spawn(async move {
+        let frame = tee.frame().await.unwrap().unwrap();
+        let rest = tee.frame().await;
+        (frame.into_data().unwrap(), rest.is_none())
+    });
+    // The audit: take what comes and give the budget back at once.
+    let mut seen = Vec::new();
+    let mut ends = Vec::new();
+    while let Some(message) = rx.recv().await {
+        match message {
+            Message::Data(chunks, budget) => {
+                chunks.iter().for_each(|c| seen.extend_from_slice(c));
+                drop(budget);
+            }
+            Message::End(end) => ends.push(end),
+        }
+    }
+    let (second, ended) = next.await.unwrap();
+    assert_eq!(second, "abcdefghijklmnopqrstuvwxyzABCDEFGHI");
+    assert!(ended);
+    assert_eq!(seen, b"123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI");
+    assert_eq!(
+        ends,
+        [End::Complete],
+        "no stall: the audit got the pending bytes"
     );
 }

@@ -1,5 +1,6 @@
 //! The live view's memory: the most recent responses whose audit counted failures, for the
-//! admin listener's `/failures` and `/` (see [`crate::admin`]).
+//! admin listener's `/failures` and `/` (see [`crate::admin`]). A telemetry sink beside the
+//! metrics: `events::MultistatusScanned` records here; the audit never sees it.
 //!
 //! # What is kept
 //!

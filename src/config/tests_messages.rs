@@ -1,0 +1,136 @@
+//! The exact messages of mistakes that used to be reported as something else (issue 17):
+//! an over-indented key read as part of the value above it, an out-of-range or missing
+//! port, a host name where an IP is needed, and overrides from flags and the environment.
+
+use super::*;
+
+fn err(text: &str) -> String {
+    match from_yaml(text, "t.yaml") {
+        Ok(c) => panic!("expected an error, got {c:?}\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn ov(key: OverrideKey, value: &str, origin: &str) -> Override {
+    Override {
+        key,
+        value: value.to_owned(),
+        origin: origin.to_owned(),
+    }
+}
+
+#[test]
+fn an_over_indented_key_is_not_reported_as_a_bad_url() {
+    assert_eq!(
+        err("upstream:\n  url: http://127.0.0.1:8081\n    connect_timeout: 5s\n"),
+        "t.yaml:2:8: upstream.url: the next line, `connect_timeout:`, is indented deeper than \
+         `url:`, so YAML reads it as more of this value; indent `connect_timeout:` like the keys \
+         beside it"
+    );
+    assert_eq!(
+        err("upstream: {url: 'http://a:1'}\nadmin:\n  listen: 127.0.0.1:9207\n    ui: true\n"),
+        "t.yaml:3:11: admin.listen: the next line, `ui:`, is indented deeper than `listen:`, so \
+         YAML reads it as more of this value; indent `ui:` like the keys beside it"
+    );
+    // A value that is wrong on its own (on one line) gets the plain message.
+    assert!(
+        err("forwarding:\n  request_id_header: x request id\nupstream: {url: 'http://a:1'}\n")
+            .contains("invalid header name \"x request id\"")
+    );
+    assert!(
+        err("upstream:\n  url: http://a:1\n  connect_timeout: 5 parsecs\n")
+            .contains("invalid duration \"5 parsecs\": expected a number followed by")
+    );
+}
+
+#[test]
+fn an_address_error_says_which_half_is_wrong() {
+    let listen = |value: &str| {
+        err(&format!(
+            "upstream: {{url: 'http://a:1'}}\nlisten: {value}\n"
+        ))
+    };
+    assert_eq!(
+        listen("127.0.0.1:70000"),
+        "t.yaml:2:9: listen: invalid address \"127.0.0.1:70000\": port 70000 is out of range \
+         (0 to 65535)"
+    );
+    assert_eq!(
+        listen("0.0.0.0"),
+        "t.yaml:2:9: listen: invalid address \"0.0.0.0\": the port is missing; expected IP:PORT \
+         such as 127.0.0.1:8080 or [::]:8080"
+    );
+    assert_eq!(
+        listen("0.0.0.0:http"),
+        "t.yaml:2:9: listen: invalid address \"0.0.0.0:http\": port \"http\" is not a number; \
+         expected IP:PORT such as 127.0.0.1:8080 or [::]:8080"
+    );
+    assert_eq!(
+        listen("'[::1]:99999'"),
+        "t.yaml:2:9: listen: invalid address \"[::1]:99999\": port 99999 is out of range \
+         (0 to 65535)"
+    );
+}
+
+#[test]
+fn overrides_apply_over_the_file_and_are_blamed_for_their_errors() {
+    let text = "upstream:\n  url: http://file:1\nlisten: 127.0.0.1:1001\n";
+    let c = from_yaml_with(
+        text,
+        "t.yaml",
+        &[
+            ov(OverrideKey::Listen, "0.0.0.0:8080", "--listen"),
+            ov(OverrideKey::LogFormat, "text", "DAVAUDIT_LOG_FORMAT"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(c.log.format, LogFormat::Text);
+    assert_eq!(c.upstream.url, "http://file:1".parse::<Uri>().unwrap());
+
+    let e = from_yaml_with(
+        text,
+        "t.yaml",
+        &[ov(OverrideKey::LogFormat, "yaml", "DAVAUDIT_LOG_FORMAT")],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DAVAUDIT_LOG_FORMAT: log.format: invalid log format \"yaml\": expected json or text"
+    );
+    // A cross-field error on an overridden key names the override, not a line of the file.
+    let e = from_yaml_with(
+        text,
+        "t.yaml",
+        &[ov(
+            OverrideKey::AdminListen,
+            "127.0.0.1:1001",
+            "DAVAUDIT_ADMIN_LISTEN",
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DAVAUDIT_ADMIN_LISTEN: admin.listen: 127.0.0.1:1001 collides with listen \
+         (127.0.0.1:1001): the admin listener needs its own port"
+    );
+}
+
+#[test]
+fn without_a_file_the_defaults_and_the_overrides_make_the_config() {
+    let c = load_with(
+        None,
+        &[ov(
+            OverrideKey::UpstreamUrl,
+            "http://dav:80",
+            "DAVAUDIT_UPSTREAM_URL",
+        )],
+    )
+    .unwrap();
+    assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(c.log.format, LogFormat::Json);
+    assert!(matches!(
+        load_with(None, &[]),
+        Err(Error::Unset { ref key, .. }) if key == "upstream.url"
+    ));
+}

@@ -1,0 +1,52 @@
+//! Walking an error's causes: the one helper every module uses to look inside a chain (the
+//! upstream error kinds, the request body's own failure) or to print it on one line.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// `error`, then each of its causes, outermost first.
+pub fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| e.source())
+}
+
+/// The first error of type `T` in the chain, `error` itself included.
+pub fn find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    causes(error).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// An error and its causes on one line: `a: b: c`.
+#[derive(Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, err) in causes(self.0).enumerate() {
+            if i > 0 {
+                f.write_str(": ")?;
+            }
+            write!(f, "{err}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn walks_prints_and_finds_causes() {
+        let error = Outer(std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"));
+        assert_eq!(causes(&error).count(), 2);
+        assert_eq!(ErrorChain(&error).to_string(), "outer: slow");
+        let io = find::<std::io::Error>(&error).map(std::io::Error::kind);
+        assert_eq!(io, Some(std::io::ErrorKind::TimedOut));
+        assert!(find::<std::fmt::Error>(&error).is_none());
+    }
+}
