@@ -18,6 +18,7 @@ use crate::tls::SharedAcceptor;
 use arc_swap::ArcSwap;
 use http::Uri;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -116,6 +117,9 @@ struct ReloadState {
     /// Whether the live view was on at start (`admin.ui` needs a restart); off, nothing is
     /// recorded.
     live_view: bool,
+    /// `limits.max_upstream_requests`, shared by every proxy a reload builds, so requests
+    /// still in flight on an old one keep counting.
+    upstream_slots: Arc<Semaphore>,
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
@@ -142,7 +146,12 @@ impl Reloader {
 
     fn swap_in(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
-        let proxy = build_proxy(&config, &state.telemetry, &state.hooks)?;
+        let proxy = build_proxy(
+            &config,
+            &state.telemetry,
+            &state.hooks,
+            &state.upstream_slots,
+        )?;
         let acceptor = match (&state.tls, &config.tls) {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
@@ -183,11 +192,17 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("admin.listen", old.admin.listen != new.admin.listen);
     check("admin.ui", old.admin.ui != new.admin.ui);
     check(
+        "admin.max_connections",
+        old.admin.max_connections != new.admin.max_connections,
+    );
+    check(
         "limits",
         old.limits.max_connections != new.limits.max_connections
             || old.limits.header_read_timeout != new.limits.header_read_timeout
             || old.limits.keepalive_timeout != new.limits.keepalive_timeout
-            || old.limits.max_header_bytes != new.limits.max_header_bytes,
+            || old.limits.max_header_bytes != new.limits.max_header_bytes
+            || old.limits.max_streams_per_connection != new.limits.max_streams_per_connection
+            || old.limits.max_upstream_requests != new.limits.max_upstream_requests,
     );
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
@@ -204,13 +219,19 @@ fn ring_size(config: &Config, live_view: bool) -> usize {
     }
 }
 
-fn build_proxy(config: &Config, telemetry: &Telemetry, hooks: &Hooks) -> Result<Proxy, Error> {
+fn build_proxy(
+    config: &Config,
+    telemetry: &Telemetry,
+    hooks: &Hooks,
+    upstream_slots: &Arc<Semaphore>,
+) -> Result<Proxy, Error> {
     let upstream = Upstream::new(&config.upstream)?;
     let auditor = Auditor::new(config.audit.clone(), telemetry.clone(), hooks.clone());
     let settings = proxy::Settings {
         forwarding: config.forwarding.clone(),
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
+        upstream_slots: upstream_slots.clone(),
         scheme: if config.tls.is_some() {
             "https"
         } else {
@@ -236,8 +257,12 @@ pub async fn run_with_hooks(
 ) -> Result<Running, Error> {
     let live_view = config.admin.ui_enabled();
     let telemetry = Telemetry::new(ring_size(&config, live_view));
+    let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
-        &config, &telemetry, &hooks,
+        &config,
+        &telemetry,
+        &hooks,
+        &upstream_slots,
     )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
@@ -273,6 +298,8 @@ pub async fn run_with_hooks(
             .limits
             .header_read_timeout
             .min(config.limits.keepalive_timeout),
+        keepalive_timeout: config.limits.keepalive_timeout,
+        max_streams_per_connection: config.limits.max_streams_per_connection,
         drain_timeout: config.shutdown.drain_timeout,
         max_header_bytes: config.limits.max_header_bytes,
         metrics: telemetry.metrics().clone(),
@@ -293,8 +320,10 @@ pub async fn run_with_hooks(
     );
     let admin_options = Options {
         name: "admin",
-        max_connections: 256,
-        header_read_timeout: Duration::from_secs(10),
+        max_connections: config.admin.max_connections,
+        header_read_timeout: ADMIN_IDLE.min(config.limits.keepalive_timeout),
+        keepalive_timeout: ADMIN_IDLE.min(config.limits.keepalive_timeout),
+        max_streams_per_connection: 8,
         drain_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         tls: None,
@@ -358,6 +387,7 @@ pub async fn run_with_hooks(
             telemetry: telemetry.clone(),
             hooks,
             live_view,
+            upstream_slots,
             bound: Mutex::new(config),
         }),
     };
@@ -370,6 +400,10 @@ pub async fn run_with_hooks(
         done,
     })
 }
+
+/// Longest an admin connection may stay without a request in flight (and longest it gets
+/// for its request head): scrapers and probes reconnect cheaply.
+const ADMIN_IDLE: Duration = Duration::from_secs(10);
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)

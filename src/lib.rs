@@ -26,6 +26,7 @@
 //! - [`config`]: YAML in, a validated [`config::Config`] out.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
+//! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
@@ -55,6 +56,7 @@
 //! `DESIGN.md` at the repository root is the design and contract document: audit semantics,
 //! and the CLI, config keys, metrics, log events, admin paths and exit codes operators rely on.
 
+pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod audit;

@@ -1,16 +1,17 @@
 //! The accept loop, shared by the proxy and admin listeners: HTTP/1.1 and h2c (hyper-util
-//! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit,
-//! accept-error backoff, and a graceful drain bounded by a deadline once the shutdown token
-//! is cancelled.
+//! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit (the h2
+//! header list limit too), a bound on concurrent h2 streams per connection, idle connections
+//! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
+//! deadline once the shutdown token is cancelled.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::activity::{self, Activity, Deadlines, Tracked};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{HandshakeFailure, Refused};
 use crate::telemetry::throttle::{self, Throttle};
@@ -20,7 +21,6 @@ use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -34,8 +34,12 @@ pub struct Options {
     pub name: &'static str,
     /// Connections beyond this are closed at once.
     pub max_connections: usize,
-    /// Time a client has to send its request headers (slowloris).
+    /// Time a client has to send its request headers (slowloris), and its first request.
     pub header_read_timeout: Duration,
+    /// A connection without a request in flight for this long is closed (GOAWAY on h2).
+    pub keepalive_timeout: Duration,
+    /// Concurrent h2 streams per connection (advertised; more are refused).
+    pub max_streams_per_connection: u32,
     /// How long in-flight requests may take to finish after shutdown.
     pub drain_timeout: Duration,
     /// Largest request head; hyper answers 431 beyond it (at least 8 KiB).
@@ -67,8 +71,16 @@ pub async fn serve<H, F, B>(
         .header_read_timeout(options.header_read_timeout)
         .max_buf_size(options.max_header_bytes.max(8192))
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(options.max_streams_per_connection)
+        .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX));
+    let drain = CancellationToken::new();
+    let deadlines = Deadlines {
+        first: options.header_read_timeout,
+        idle: options.keepalive_timeout,
+    };
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut backoff = Duration::from_millis(5);
     let metrics = options.metrics.clone();
@@ -133,22 +145,25 @@ pub async fn serve<H, F, B>(
         let open = metrics.connection_opened(options.name);
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        // Set by the first request: until then the connection runs against a deadline.
-        let served = Arc::new(AtomicBool::new(false));
-        let first = served.clone();
+        let activity = Arc::new(Activity::default());
+        let requests = activity.clone();
         let service = service_fn(move |request| {
-            first.store(true, Ordering::Relaxed);
-            handler(request, peer)
+            let busy = requests.busy();
+            let response = handler(request, peer);
+            async move {
+                let response = response.await?;
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
+            }
         });
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
-        let first_request = options.header_read_timeout;
+        let drain = drain.clone();
         let Some(tls) = &options.tls else {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection.into_owned());
+            let connection = connection.into_owned();
             connections.spawn(
                 async move {
                     if let Err(error) =
-                        until_first_request(connection, &served, first_request).await
+                        activity::drive(connection, &activity, deadlines, &drain).await
                     {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
@@ -164,7 +179,6 @@ pub async fn serve<H, F, B>(
         let acceptor = tls.current();
         let builder = builder.clone();
         let handshake_timeout = options.header_read_timeout;
-        let watcher = graceful.watcher();
         let metrics = metrics.clone();
         connections.spawn(
             async move {
@@ -183,8 +197,9 @@ pub async fn serve<H, F, B>(
                         }
                     };
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
-                let connection = watcher.watch(connection.into_owned());
-                if let Err(error) = until_first_request(connection, &served, first_request).await {
+                let connection = connection.into_owned();
+                if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await
+                {
                     tracing::debug!(error = %error, "connection ended with an error");
                 }
                 drop(slot);
@@ -195,44 +210,21 @@ pub async fn serve<H, F, B>(
     }
 
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {
-            tracing::info!(listener = options.name, "drain finished");
-        }
-        () = tokio::time::sleep(options.drain_timeout) => {
+    drain.cancel();
+    let drained = tokio::time::timeout(options.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    match drained {
+        Ok(()) => tracing::info!(listener = options.name, "drain finished"),
+        Err(_) => {
             tracing::warn!(
                 listener = options.name,
                 connections_left = connections.len(),
                 drain_timeout = ?options.drain_timeout,
                 "drain timed out; closing the connections left"
             );
-        }
-    }
-    connections.shutdown().await;
-}
-
-/// Runs a connection, but drops it when no request arrived within `deadline` of the accept.
-/// hyper's header-read timer starts only once hyper-util's auto builder has told HTTP/1 from
-/// h2, so a client that sends nothing (or half the h2 preface), or an h2c client that never
-/// opens a stream, would otherwise hold a connection slot for ever.
-async fn until_first_request<F, E>(
-    connection: F,
-    served: &AtomicBool,
-    deadline: Duration,
-) -> Result<(), E>
-where
-    F: Future<Output = Result<(), E>>,
-{
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        result = &mut connection => result,
-        () = tokio::time::sleep(deadline) => {
-            if served.load(Ordering::Relaxed) {
-                connection.await
-            } else {
-                tracing::debug!(?deadline, "no request in time; connection closed");
-                Ok(())
-            }
+            connections.shutdown().await;
         }
     }
 }

@@ -419,6 +419,7 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            max_connections: 256,
         }
     }
 

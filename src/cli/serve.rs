@@ -52,28 +52,45 @@ pub fn run_source(source: Source) -> anyhow::Result<ExitCode> {
             revision = env!("DAVAUDIT_REVISION"),
             "config loaded"
         );
-        let running = app::run(config, shutdown::signal()).await?;
-        tokio::spawn(reload_on_hangup(source, running.reloader(), log));
+        // Every handler is installed before `listening` is logged: a signal sent right after
+        // it must not meet the default action (termination).
+        let shutdown = shutdown::signal();
+        let hangups = hangups();
+        let running = app::run(config, shutdown).await?;
+        tokio::spawn(reload_on_hangup(hangups, source, running.reloader(), log));
         running.wait().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Applies the config file again on every SIGHUP.
-async fn reload_on_hangup(source: Source, reloader: Reloader, log: LogHandle) {
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// The SIGHUP stream, installed now (signals that arrive before the reloader exists wait).
+fn hangups() -> Hangups {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        let hangups = signal(SignalKind::hangup()).ok();
+        if hangups.is_none() {
             tracing::warn!("cannot listen for SIGHUP: config reload is unavailable");
-            return;
-        };
+        }
+        hangups
+    }
+}
+
+/// Applies the config file again on every SIGHUP.
+async fn reload_on_hangup(hangups: Hangups, source: Source, reloader: Reloader, log: LogHandle) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
         while hangups.recv().await.is_some() {
             reload(&source, &reloader, &log);
         }
     }
     #[cfg(not(unix))]
-    let _ = (source, reloader, log);
+    let _ = (hangups, source, reloader, log);
 }
 
 fn reload(source: &Source, reloader: &Reloader, log: &LogHandle) {

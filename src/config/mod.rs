@@ -161,6 +161,9 @@ pub struct Admin {
     /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
     /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
     pub ui: Option<bool>,
+    /// Concurrent admin connections; more are refused. Default 256. Idle ones are closed
+    /// after `min(limits.keepalive_timeout, 10s)`.
+    pub max_connections: usize,
 }
 
 impl Admin {
@@ -298,8 +301,14 @@ pub struct Limits {
     #[serde(serialize_with = "ser::size_opt")]
     pub max_request_body: Option<u64>,
     /// Largest request head (request line and headers); larger ones get 431. Default 64KiB.
+    /// Also the h2 header list limit.
     #[serde(serialize_with = "ser::size_usize")]
     pub max_header_bytes: usize,
+    /// Concurrent h2 streams per client connection (advertised; more are refused). Default 100.
+    pub max_streams_per_connection: u32,
+    /// Requests in flight to the upstream at once, over all connections; more get 503.
+    /// Default 1024.
+    pub max_upstream_requests: usize,
 }
 
 impl Config {

@@ -125,6 +125,7 @@ struct RawAdmin {
     listen: ListenAddr,
     /// Absent or null: on only for a loopback `listen`.
     ui: Option<bool>,
+    max_connections: usize,
 }
 
 impl Default for RawAdmin {
@@ -132,6 +133,7 @@ impl Default for RawAdmin {
         RawAdmin {
             listen: addr(9207),
             ui: None,
+            max_connections: 256,
         }
     }
 }
@@ -252,6 +254,8 @@ struct RawLimits {
     keepalive_timeout: HumanDuration,
     max_request_body: Option<ByteSize>,
     max_header_bytes: ByteSize,
+    max_streams_per_connection: u32,
+    max_upstream_requests: usize,
 }
 
 impl Default for RawLimits {
@@ -262,6 +266,8 @@ impl Default for RawLimits {
             keepalive_timeout: secs(75),
             max_request_body: None,
             max_header_bytes: ByteSize(64 << 10),
+            max_streams_per_connection: 100,
+            max_upstream_requests: 1024,
         }
     }
 }
@@ -387,6 +393,7 @@ impl RawConfig {
             admin: Admin {
                 listen: admin.listen.0,
                 ui: admin.ui,
+                max_connections: admin.max_connections,
             },
             forwarding: Forwarding {
                 rewrite_destination: forwarding.rewrite_destination,
@@ -430,6 +437,8 @@ impl RawConfig {
                 keepalive_timeout: limits.keepalive_timeout.0,
                 max_request_body: limits.max_request_body.map(|b| b.0),
                 max_header_bytes: size(limits.max_header_bytes),
+                max_streams_per_connection: limits.max_streams_per_connection,
+                max_upstream_requests: limits.max_upstream_requests,
             },
             tls: listen_tls,
         }
@@ -488,8 +497,27 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
             format!("at most {MAX_RECENT_FAILURES} (the live view's ring; logs are the history)"),
         ));
     }
-    if c.limits.max_connections == 0 {
-        return Err(("limits.max_connections", "must be at least 1".to_owned()));
+    for (key, n) in [
+        ("limits.max_connections", c.limits.max_connections),
+        (
+            "limits.max_streams_per_connection",
+            c.limits.max_streams_per_connection as usize,
+        ),
+        (
+            "limits.max_upstream_requests",
+            c.limits.max_upstream_requests,
+        ),
+        ("admin.max_connections", c.admin.max_connections),
+    ] {
+        if n == 0 {
+            return Err((key, "must be at least 1".to_owned()));
+        }
+    }
+    if c.limits.max_header_bytes > u32::MAX as usize {
+        return Err((
+            "limits.max_header_bytes",
+            "at most 4GiB (it is also the h2 header list limit)".to_owned(),
+        ));
     }
     if c.limits.max_header_bytes < 8192 {
         return Err((

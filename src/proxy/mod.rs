@@ -20,6 +20,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
@@ -44,6 +45,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// `http` or `https`: how clients reach the listener (`tls` set or not).
     pub scheme: &'static str,
+    /// `limits.max_upstream_requests` permits, shared across reloads.
+    pub upstream_slots: Arc<Semaphore>,
 }
 
 /// Everything one request needs, built once at start and shared by every connection.
@@ -60,6 +63,8 @@ pub struct Proxy {
     scheme: &'static str,
     /// The upstream's `Host` value, built once.
     upstream_host: Option<HeaderValue>,
+    /// One permit per request in flight upstream, held until its response body ends.
+    upstream_slots: Arc<Semaphore>,
 }
 
 impl Proxy {
@@ -85,6 +90,7 @@ impl Proxy {
             auditor,
             telemetry,
             scheme: settings.scheme,
+            upstream_slots: settings.upstream_slots,
         }
     }
 
@@ -120,12 +126,24 @@ impl Proxy {
                     .map(Either::Right),
             );
         }
+        // Bounds upstream work (and sockets) whatever the clients do: h2 multiplies each
+        // connection by its streams. Refused at once, never queued.
+        let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
+            self.telemetry.metrics().upstream_busy.inc();
+            RequestFinished {
+                method: labels::method(request.method().as_str()),
+                status: 503,
+                duration: started.elapsed(),
+            }
+            .emit(&self.telemetry);
+            return Ok(rescue::upstream_busy().map(Either::Right));
+        };
         let context = Arc::new(self.prepare(&mut request, peer));
         let method = context.method_label;
         let response = match self.send(request).await {
             Ok(mut response) => {
                 headers::prepare_response(response.headers_mut());
-                let response = self.guard(response, &context);
+                let response = self.guard(response, &context, slot);
                 self.auditor
                     .wrap(response, context, started)
                     .map(Either::Left)
@@ -190,10 +208,13 @@ impl Proxy {
     }
 
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
+    /// The guard also holds the request's upstream slot: it is released when the body is
+    /// dropped (ended, failed, or abandoned by the client).
     fn guard(
         &self,
         response: Response<Incoming>,
         context: &Arc<RequestContext>,
+        slot: OwnedSemaphorePermit,
     ) -> Response<ResponseBody> {
         let status = response.status().as_u16();
         let telemetry = self.telemetry.clone();
@@ -204,6 +225,7 @@ impl Proxy {
                 body,
                 idle,
                 Box::new(move |failure, error| {
+                    let _slot = &slot;
                     UpstreamBodyFailed {
                         request: &context,
                         status,

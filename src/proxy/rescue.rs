@@ -84,6 +84,19 @@ pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     )
 }
 
+/// 503 when `limits.max_upstream_requests` are in flight; nothing is sent upstream.
+pub fn upstream_busy() -> Response<Full<Bytes>> {
+    let mut response = plain::response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 Service Unavailable: too many requests in flight to the upstream; retry\n".to_owned(),
+    );
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    response
+}
+
 /// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
 pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
     plain::response(

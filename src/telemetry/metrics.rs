@@ -82,6 +82,8 @@ pub struct Metrics {
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
     pub(crate) upstream_errors: IntCounterVec,
+    /// Requests answered 503 because `limits.max_upstream_requests` were in flight.
+    pub(crate) upstream_busy: IntCounter,
     pub(crate) upstream_up: IntGauge,
     pub(crate) upstream_probe_error: IntGaugeVec,
     pub(crate) upstream_retries: IntCounter,
@@ -243,6 +245,10 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let upstream_busy = f.counter(
+            "davaudit_upstream_busy_total",
+            "Requests answered 503 without contacting the upstream because limits.max_upstream_requests were in flight.",
+        );
         let audit_bytes = f.counter(
             "davaudit_audit_bytes_total",
             "Bytes of multistatus bodies scanned (after decoding).",
@@ -304,6 +310,7 @@ impl Metrics {
             failures,
             audit_bytes,
             upstream_errors,
+            upstream_busy,
             upstream_up,
             upstream_probe_error,
             upstream_retries,

@@ -250,3 +250,61 @@ async fn check_config_quiet_prints_nothing_on_success_and_the_error_on_failure()
         text(&out.stderr)
     );
 }
+
+/// The real binary: SIGTERM starts the drain (a request is in flight, the drain would wait
+/// 60s); a second SIGTERM exits at once with 143.
+#[test]
+fn a_second_sigterm_during_the_drain_exits_at_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hung = runtime.block_on(FakeUpstream::always(
+        Reply::ok("late").delay_headers(std::time::Duration::from_secs(120)),
+    ));
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nadmin: {{listen: 127.0.0.1:0}}\nupstream: {{url: {}, \
+         response_timeout: 5m}}\nshutdown: {{drain_timeout: 2m}}\n",
+        hung.url()
+    );
+    let file = config_file(&yaml);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", file.path().to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut next_event = |message: &str| -> serde_json::Value {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if event["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(message)
+            {
+                return event;
+            }
+        }
+        panic!("davaudit exited before logging {message:?}");
+    };
+    let listening = next_event("listening");
+    let proxy = listening["proxy"].as_str().unwrap().to_owned();
+    // A request in flight, held by the upstream: the drain has something to wait for.
+    let in_flight = runtime.spawn(async move {
+        crate::support::client::send("GET", &format!("http://{proxy}/"), &[], "").await
+    });
+    runtime.block_on(hung.wait_requests(1));
+
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    next_event("shutting down");
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let forced = next_event("second signal during the drain");
+    assert_eq!(forced["signal"], "SIGTERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    in_flight.abort();
+}

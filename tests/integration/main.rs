@@ -10,6 +10,8 @@
 //! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `hostile_framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `hostile_headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
+//! - `hostile_idle`: idle h2c connections closed with GOAWAY on both listeners.
+//! - `hostile_streams`: h2 streams per connection, upstream requests in flight, h2 header list.
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
@@ -39,6 +41,8 @@ mod hostile;
 mod hostile_cardinality;
 mod hostile_framing;
 mod hostile_headers;
+mod hostile_idle;
+mod hostile_streams;
 mod limits;
 mod live_view;
 mod observability;

@@ -4,6 +4,7 @@
 //!
 //! - [`dav`]: real WebDAV server (dav-server over a temp dir) that can refuse chosen paths.
 //! - [`upstream`]: scripted fake upstream (`FakeUpstream`) and raw-TCP upstream (`RawUpstream`).
+//! - [`h2raw`]: an h2c client that speaks frames (SETTINGS, GOAWAY, refused streams).
 //! - [`client`]: raw HTTP/1.1 over TCP, a hyper-util client, streaming digests.
 //! - [`scrape`]: Prometheus text parser with deltas.
 //! - [`oracle`]: independent multistatus counter (roxmltree DOM) + body decoding.
@@ -17,6 +18,7 @@
 pub(crate) mod client;
 pub(crate) mod dav;
 pub(crate) mod davaudit;
+pub(crate) mod h2raw;
 pub(crate) mod hash;
 pub(crate) mod logs;
 pub(crate) mod oracle;

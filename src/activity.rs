@@ -1,0 +1,203 @@
+//! What one connection is doing, and closing it when it does nothing: the requests in
+//! flight on it ([`Activity`], one [`Busy`] per request, held until the response body is
+//! dropped by hyper), and [`drive`], which runs the connection against three deadlines:
+//!
+//! - no request within `first` of the accept: the connection is dropped (a silent client,
+//!   half an h2 preface, an h2c client that never opens a stream);
+//! - after that, no request in flight for `idle`: graceful close (GOAWAY on h2; HTTP/1.1
+//!   closes between requests). hyper has no idle timeout for h2, and its header-read timer
+//!   only covers HTTP/1.1, so without this an idle h2 connection would hold a slot for ever.
+//!   A connection still open (and still idle) `idle` after that is dropped: h2's graceful
+//!   close waits for the client to acknowledge a PING, which a hostile one never does;
+//! - the drain token cancelled (shutdown): graceful close.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Requests in flight on one connection.
+#[derive(Debug, Default)]
+pub struct Activity {
+    active: AtomicUsize,
+    /// Set by the first request.
+    served: AtomicBool,
+    /// Woken whenever `active` changes.
+    changed: Notify,
+}
+
+impl Activity {
+    /// Marks one request in flight until the returned guard is dropped.
+    pub fn busy(self: &Arc<Self>) -> Busy {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        self.served.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+        Busy(self.clone())
+    }
+
+    fn served(&self) -> bool {
+        self.served.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no request has been in flight for `idle` without a break.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check, so a change after it is not missed.
+            changed.as_mut().enable();
+            if self.active.load(Ordering::Acquire) > 0 {
+                changed.await;
+                continue;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(idle) => return,
+                () = changed => {}
+            }
+        }
+    }
+}
+
+/// One request in flight; dropped with its response body (or with the handler's future if
+/// the client gave up first).
+#[derive(Debug)]
+pub struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted as in flight until hyper drops it.
+    #[derive(Debug)]
+    pub struct Tracked<B> {
+        #[pin]
+        inner: B,
+        busy: Busy,
+    }
+}
+
+impl<B> Tracked<B> {
+    pub fn new(inner: B, busy: Busy) -> Self {
+        Tracked { inner, busy }
+    }
+}
+
+impl<B: Body> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The deadlines of [`drive`].
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// Accept to first request.
+    pub first: Duration,
+    /// Without a request in flight, after the first.
+    pub idle: Duration,
+}
+
+/// Runs `connection` until it ends, closing it as the module docs say.
+pub async fn drive<C>(
+    connection: C,
+    activity: &Activity,
+    deadlines: Deadlines,
+    drain: &CancellationToken,
+) -> Result<(), C::Error>
+where
+    C: GracefulConnection,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut closing = false;
+    loop {
+        let quiet = if activity.served() {
+            deadlines.idle
+        } else {
+            deadlines.first
+        };
+        tokio::select! {
+            result = connection.as_mut() => return result,
+            () = drain.cancelled(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = activity.idle_for(quiet) => {
+                if !activity.served() {
+                    tracing::debug!(deadline = ?quiet, "no request in time; connection closed");
+                    return Ok(());
+                }
+                if closing {
+                    // h2 waits for the client to answer a PING after the first GOAWAY; a
+                    // client that never does must not keep the connection either.
+                    tracing::debug!(idle = ?quiet, "connection not closed by the peer; dropped");
+                    return Ok(());
+                }
+                tracing::debug!(idle = ?quiet, "idle connection closed");
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_waits_for_the_last_request_to_end() {
+        let activity = Arc::new(Activity::default());
+        let busy = activity.busy();
+        let idle = activity.idle_for(Duration::from_secs(1));
+        let mut idle = std::pin::pin!(idle);
+        // Busy: an hour passes without the connection counting as idle.
+        tokio::select! {
+            () = idle.as_mut() => panic!("idle while a request is in flight"),
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+        drop(busy);
+        idle.await;
+        assert!(activity.served());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_restarts_the_idle_clock() {
+        let activity = Arc::new(Activity::default());
+        let idle = activity.idle_for(Duration::from_secs(10));
+        let mut idle = std::pin::pin!(idle);
+        tokio::select! {
+            () = idle.as_mut() => panic!("idle too soon"),
+            () = tokio::time::sleep(Duration::from_secs(6)) => {}
+        }
+        drop(activity.busy());
+        tokio::select! {
+            () = idle.as_mut() => panic!("the request did not restart the clock"),
+            () = tokio::time::sleep(Duration::from_secs(6)) => {}
+        }
+        idle.await;
+    }
+}
