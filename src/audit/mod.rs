@@ -78,6 +78,7 @@ impl Auditor {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let xml = is_xml(content_type);
+        let charset = charset_param(content_type).map(str::to_owned);
         let candidate = status == StatusCode::MULTI_STATUS
             || (status.as_u16() >= 400 && content_type.is_some() && xml);
         if !candidate {
@@ -119,7 +120,8 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits),
+            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
+                .with_charset(charset.as_deref()),
             context,
             status: status.as_u16(),
             started,
@@ -130,6 +132,16 @@ impl Auditor {
         tokio::spawn(audit.run().instrument(span));
         Response::from_parts(parts, Either::Right(tee))
     }
+}
+
+/// The `charset` parameter of a `Content-Type` value, unquoted.
+fn charset_param(content_type: Option<&str>) -> Option<&str> {
+    content_type?.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 /// `application/xml`, `text/xml`, any `+xml` type, with any parameters; or no content type
@@ -149,7 +161,18 @@ fn is_xml(content_type: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_xml;
+    use super::{charset_param, is_xml};
+
+    #[test]
+    fn the_charset_parameter_is_read_unquoted_in_any_case() {
+        assert_eq!(
+            charset_param(Some("application/xml; Charset=\"UTF-16LE\"")),
+            Some("UTF-16LE")
+        );
+        assert_eq!(charset_param(Some("text/xml;charset=utf-8")), Some("utf-8"));
+        assert_eq!(charset_param(Some("text/xml")), None);
+        assert_eq!(charset_param(None), None);
+    }
 
     #[test]
     fn xml_content_types_are_recognised_with_parameters() {

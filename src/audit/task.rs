@@ -106,12 +106,13 @@ async fn scan(
     let mut report = scanner.finish(body_end(end));
     // A decode error on a body that ended early is the truncation itself.
     if let (Some(error), End::Complete) = (decode_error, end)
-        && report.outcome != Outcome::Malformed
+        && !matches!(report.outcome, Outcome::Malformed | Outcome::OverLimit)
     {
         report.outcome = Outcome::Malformed;
         report.malformed = Some(Malformed {
             offset: report.bytes,
             reason: error.to_string(),
+            limit: None,
         });
     }
     report

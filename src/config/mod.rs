@@ -215,7 +215,8 @@ pub struct Audit {
     pub max_text: usize,
     /// Failure details kept per response. Default 100.
     pub max_failures_kept: usize,
-    /// Deepest XML nesting scanned; deeper bodies end as `malformed`. Default 256.
+    /// Deepest XML nesting whose names are kept: deeper skipped content (property values)
+    /// is only counted, a deeper audited element ends the audit as `over_limit`. Default 256.
     pub max_depth: usize,
     /// Responses with failures kept for the live view (`/failures`); 0 keeps none. Default 200.
     pub recent_failures: usize,

@@ -27,8 +27,11 @@
 
 use memchr::{memchr, memchr2, memchr3};
 
-use super::limits::{Limits, MAX_BINDINGS, MAX_NAME, MAX_NS_URI, MAX_REF, MAX_STATUS, push_capped};
-use super::report::{Level, Malformed};
+use super::limits::{
+    Limits, MAX_BINDINGS, MAX_NAME, MAX_NS_URI, MAX_REF, MAX_STATUS, NAMES_BUDGET, NS_BUDGET,
+    push_capped,
+};
+use super::report::{Level, Limit, Malformed};
 
 /// What an open element is to the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +108,23 @@ impl Bang {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dtd {
     Keyword,
-    Outer { quote: u8 },
-    Subset { quote: u8 },
+    Outer {
+        quote: u8,
+    },
+    Subset {
+        quote: u8,
+    },
     SubLt,
     SubBang,
+    /// After `<!E` in the internal subset: `ENTITY` or `ELEMENT`.
+    SubE,
     SubDash,
-    SubComment { dashes: u8 },
-    SubPi { question: bool },
+    SubComment {
+        dashes: u8,
+    },
+    SubPi {
+        question: bool,
+    },
     After,
 }
 
@@ -150,6 +163,10 @@ enum State {
         matched: usize,
     },
     EndTail,
+    /// An end tag inside content deeper than the name stack: its name is read, not matched.
+    EndDeep {
+        named: bool,
+    },
     Bang {
         kind: Bang,
         matched: u8,
@@ -327,6 +344,12 @@ enum Reference<'a> {
 fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static str> {
     const BAD: &str = "invalid character reference";
     let number = |digits: &[u8], radix: u32| -> Result<char, &'static str> {
+        // Leading zeros are valid XML, however many (`&#x000000041;` is `A`); all zeros is
+        // the character 0, which is not legal.
+        let digits = match digits.iter().position(|&d| d != b'0') {
+            Some(i) => digits.get(i..).unwrap_or_default(),
+            None => b"",
+        };
         if digits.is_empty() || digits.len() > 8 {
             return Err(BAD);
         }
@@ -464,6 +487,16 @@ pub(crate) struct Lexer {
     max_text: usize,
     root: Root,
     doctype_seen: bool,
+    /// The DTD's internal subset declares entities or attributes (or references a parameter
+    /// entity): a parser applying it may read the body differently.
+    dtd_declares: bool,
+    /// Elements open inside skipped content beyond the name stack (`max_depth` or
+    /// `NAMES_BUDGET` reached): counted, not named.
+    deep: u64,
+    /// The start tag being read is one of those (its name is not kept).
+    unnamed: bool,
+    /// The attribute name being read was longer than `MAX_NAME` (only its start is kept).
+    attr_long: bool,
     /// Names of the open elements, then the start-tag name being read.
     names: Vec<u8>,
     /// Where the start-tag name being read begins in `names`.
@@ -502,6 +535,10 @@ impl Lexer {
             max_text: limits.max_text,
             root: Root::NotYet,
             doctype_seen: false,
+            dtd_declares: false,
+            deep: 0,
+            unnamed: false,
+            attr_long: false,
             names: Vec::new(),
             pending: 0,
             resolve: false,
@@ -545,10 +582,20 @@ impl Lexer {
     }
 
     fn fail(&self, offset: u64, reason: &str) -> Malformed {
+        Malformed::at(offset, reason)
+    }
+
+    /// A bound stopped the scan (outcome `over_limit`), not malformed XML.
+    fn over(&self, offset: u64, limit: Limit, reason: &str) -> Malformed {
         Malformed {
-            offset,
-            reason: reason.to_owned(),
+            limit: Some(limit),
+            ..Malformed::at(offset, reason)
         }
+    }
+
+    /// True when the DTD's internal subset declares entities or attributes.
+    pub(crate) fn declares_dtd(&self) -> bool {
+        self.dtd_declares
     }
 
     /// Checks that the body ended where a document may end.
@@ -630,8 +677,17 @@ impl Lexer {
                 State::Ref | State::AttrRef { .. } => {
                     rest = advance(rest, 1);
                     if b != b';' {
+                        // Leading zeros of a character reference are kept once: any number
+                        // of them is valid XML (`&#x000000041;`).
+                        if b == b'0' && matches!(self.refname.as_slice(), b"#0" | b"#x0") {
+                            continue;
+                        }
                         if self.refname.len() >= MAX_REF {
-                            return Err(self.fail(self.mark, "reference too long"));
+                            return Err(self.over(
+                                self.mark,
+                                Limit::ReferenceLength,
+                                "reference too long",
+                            ));
                         }
                         if !is_name_byte(b) && b != b'#' {
                             return Err(self.fail(self.mark, "invalid reference (no ';')"));
@@ -669,7 +725,11 @@ impl Lexer {
                             return Err(self.fail(self.mark, "end tag without a start tag"));
                         }
                         rest = advance(rest, 1);
-                        self.state = State::EndName { matched: 0 };
+                        self.state = if self.deep > 0 {
+                            State::EndDeep { named: false }
+                        } else {
+                            State::EndName { matched: 0 }
+                        };
                     }
                     b'!' => {
                         rest = advance(rest, 1);
@@ -687,14 +747,17 @@ impl Lexer {
                         if self.root == Root::Done {
                             return Err(self.fail(self.mark, "content after the root element"));
                         }
-                        if self.frames.len() >= self.max_depth {
-                            return Err(self.fail(self.mark, "too deep"));
-                        }
                         self.pending = self.names.len();
                         self.resolve = self
                             .frames
                             .last()
                             .is_none_or(|f| f.role.resolves_children());
+                        if self.deep > 0 || (self.frames.len() >= self.max_depth && !self.resolve) {
+                            // Skipped content past the name stack: count it, do not name it.
+                            self.unnamed = true;
+                        } else if self.frames.len() >= self.max_depth {
+                            return Err(self.over(self.mark, Limit::MaxDepth, "too deep"));
+                        }
                         self.state = State::StartName;
                     }
                     _ => return Err(self.fail(self.mark, "invalid character after '<'")),
@@ -705,16 +768,17 @@ impl Lexer {
                         .position(|&b| !is_name_byte(b))
                         .unwrap_or(rest.len());
                     let (name, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
-                    if self
-                        .names
-                        .len()
-                        .saturating_sub(self.pending)
-                        .saturating_add(n)
-                        > MAX_NAME
-                    {
-                        return Err(self.fail(self.mark, "name too long"));
+                    if !self.unnamed {
+                        if self.names.len().saturating_add(n) <= NAMES_BUDGET {
+                            self.names.extend_from_slice(name);
+                        } else if !self.resolve {
+                            // A skipped element: count it instead of naming it.
+                            self.names.truncate(self.pending);
+                            self.unnamed = true;
+                        } else {
+                            return Err(self.over(self.mark, Limit::NameLength, "name too long"));
+                        }
                     }
-                    self.names.extend_from_slice(name);
                     rest = tail;
                     let Some(&t) = rest.first() else { continue };
                     rest = advance(rest, 1);
@@ -796,6 +860,7 @@ impl Lexer {
                             return Err(self.fail(self.mark, "missing whitespace before attribute"));
                         }
                         self.attr.clear();
+                        self.attr_long = false;
                         self.state = State::AttrName;
                     } else {
                         return Err(self.fail(self.mark, "invalid character in tag"));
@@ -807,10 +872,9 @@ impl Lexer {
                         .position(|&b| !is_name_byte(b))
                         .unwrap_or(rest.len());
                     let (name, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
-                    if self.attr.len().saturating_add(n) > MAX_NAME {
-                        return Err(self.fail(self.mark, "name too long"));
+                    if !push_capped(&mut self.attr, name, MAX_NAME) {
+                        self.attr_long = true;
                     }
-                    self.attr.extend_from_slice(name);
                     rest = tail;
                     let Some(&t) = rest.first() else { continue };
                     rest = advance(rest, 1);
@@ -909,6 +973,28 @@ impl Lexer {
                                 self.fail(self.mark, "end tag does not match the open element")
                             );
                         }
+                    }
+                }
+                State::EndDeep { named } => {
+                    if !named && !is_name_start(b) {
+                        return Err(self.fail(self.mark, "invalid end tag"));
+                    }
+                    let n = rest
+                        .iter()
+                        .position(|&b| !is_name_byte(b))
+                        .unwrap_or(rest.len());
+                    rest = advance(rest, n);
+                    let Some(&t) = rest.first() else {
+                        self.state = State::EndDeep { named: true };
+                        continue;
+                    };
+                    rest = advance(rest, 1);
+                    if t == b'>' {
+                        self.end_tag(sink);
+                    } else if is_ws(t) {
+                        self.state = State::EndTail;
+                    } else {
+                        return Err(self.fail(self.mark, "invalid end tag"));
                     }
                 }
                 State::EndTail => {
@@ -1081,6 +1167,7 @@ impl Lexer {
             let lt = pos.saturating_add(i);
             let tag = rest.get(i..).unwrap_or_default();
             match tag {
+                [b'<', b'/', ..] if self.deep > 0 => return Ok(lt),
                 [b'<', b'/', name @ ..] => {
                     let start = self.frames.last().map_or(0, |f| f.name as usize);
                     let expected = self.names.get(start..).unwrap_or_default();
@@ -1111,11 +1198,13 @@ impl Lexer {
                     }
                 }
                 [b'<', first, after @ ..] if is_name_start(*first) => {
-                    if self.frames.len() >= self.max_depth {
+                    if self.frames.len() >= self.max_depth || self.deep > 0 {
                         return Ok(lt);
                     }
                     let n = after.iter().position(|&b| !is_name_byte(b));
-                    let Some(n) = n.filter(|&n| n < MAX_NAME) else {
+                    let Some(n) = n.filter(|&n| {
+                        n < MAX_NAME && self.names.len().saturating_add(n) < NAMES_BUDGET
+                    }) else {
                         return Ok(lt);
                     };
                     let name = tag.get(1..n.saturating_add(2)).unwrap_or_default();
@@ -1200,6 +1289,11 @@ impl Lexer {
                 },
                 Dtd::Subset { .. } => match b {
                     b'"' | b'\'' => Dtd::Subset { quote: b },
+                    b'%' => {
+                        // A parameter-entity reference may pull in any declaration.
+                        self.dtd_declares = true;
+                        Dtd::Subset { quote: 0 }
+                    }
                     b'<' => Dtd::SubLt,
                     b']' => Dtd::After,
                     _ => Dtd::Subset { quote: 0 },
@@ -1213,6 +1307,21 @@ impl Lexer {
                     }
                 },
                 Dtd::SubBang if b == b'-' => Dtd::SubDash,
+                Dtd::SubBang if b == b'E' => Dtd::SubE,
+                Dtd::SubBang if b == b'A' => {
+                    // `<!ATTLIST`: attribute defaults (`xmlns` among them) change elements.
+                    self.dtd_declares = true;
+                    Dtd::Subset { quote: 0 }
+                }
+                Dtd::SubE => {
+                    // `<!EN`TITY: an entity can hold a whole `<response>`; `<!EL`EMENT is
+                    // harmless.
+                    if b == b'N' {
+                        self.dtd_declares = true;
+                    }
+                    consume = false;
+                    Dtd::Subset { quote: 0 }
+                }
                 Dtd::SubDash if b == b'-' => Dtd::SubComment { dashes: 0 },
                 Dtd::SubBang | Dtd::SubDash => {
                     consume = false;
@@ -1257,6 +1366,9 @@ impl Lexer {
         let prefix: &[u8] = match self.attr.as_slice() {
             b"xmlns" => b"",
             [b'x', b'm', b'l', b'n', b's', b':', prefix @ ..] => {
+                if self.attr_long {
+                    return Err(self.over(self.mark, Limit::NameLength, "name too long"));
+                }
                 if prefix.is_empty() || prefix.contains(&b':') {
                     return Err(self.fail(self.mark, "invalid namespace declaration"));
                 }
@@ -1267,8 +1379,19 @@ impl Lexer {
                 return Ok(());
             }
         };
-        if self.bindings.len() >= MAX_BINDINGS {
-            return Err(self.fail(self.mark, "too many namespace declarations"));
+        if self.bindings.len() >= MAX_BINDINGS
+            || self
+                .ns
+                .len()
+                .saturating_add(prefix.len())
+                .saturating_add(MAX_NS_URI)
+                > NS_BUDGET
+        {
+            return Err(self.over(
+                self.mark,
+                Limit::NamespaceDeclarations,
+                "too many namespace declarations",
+            ));
         }
         let start = self.ns.len();
         self.ns.extend_from_slice(prefix);
@@ -1360,6 +1483,12 @@ impl Lexer {
     /// A start tag is complete: give the element its role and open it.
     fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         self.state = State::Text;
+        if std::mem::take(&mut self.unnamed) {
+            if !empty {
+                self.deep = self.deep.saturating_add(1);
+            }
+            return Ok(());
+        }
         if self.declaring {
             // Cannot happen (a value always ends with its quote), kept for safety.
             self.attribute_done();
@@ -1489,6 +1618,10 @@ impl Lexer {
     /// Closes the innermost element (its end tag matched).
     fn end_tag<S: Sink>(&mut self, sink: &mut S) {
         self.state = State::Text;
+        if self.deep > 0 {
+            self.deep = self.deep.saturating_sub(1);
+            return;
+        }
         let depth = self.frames.len();
         let Some(frame) = self.frames.pop() else {
             return;

@@ -9,8 +9,9 @@
 /// Caps a caller can choose. `Limits::default()` suits the proxy and `davaudit scan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Deepest element nesting accepted; a deeper element makes the body `Malformed` with
-    /// reason "too deep" (a legitimate multistatus is rarely deeper than 10).
+    /// Deepest element nesting whose names are kept. Deeper content inside a skipped
+    /// subtree (a property value) is only counted; a deeper element on the audited path
+    /// stops the scan as `over_limit` (`max_depth`).
     pub max_depth: usize,
     /// Bytes kept per text field of a failure (href, error, description), cut on a UTF-8
     /// character boundary.
@@ -29,21 +30,31 @@ impl Default for Limits {
     }
 }
 
-/// Longest element or attribute name (bytes, prefix included) accepted; longer is
-/// `Malformed` ("name too long"). Names are kept per open element to check end tags, so this
-/// times `max_depth` bounds that stack.
+/// Longest attribute name kept on the audited path (only `xmlns:prefix` names matter: a
+/// longer declaration is `over_limit`, any other attribute name is never kept whole); also
+/// the longest name the lexer's fast path takes (longer ones go the slow way).
 pub(crate) const MAX_NAME: usize = 1024;
+
+/// Bytes of the names of the open elements, kept to check end tags. Past it, an element in
+/// skipped content (a property value) is only counted, not named (its end tag is checked
+/// for syntax, not matched); on the audited path it is `over_limit` (`name_length`).
+pub(crate) const NAMES_BUDGET: usize = 256 * 1024;
 
 /// Namespace URIs are kept up to this many bytes (enough to print `{ns}name`).
 pub(crate) const MAX_NS_URI: usize = 1024;
 
 /// Namespace declarations in scope at once on the audited path (`DAV:multistatus`,
 /// `DAV:response`, `DAV:propstat`, `DAV:error` and their direct children); more is
-/// `Malformed` ("too many namespace declarations"). Declarations inside skipped subtrees
-/// (property values) are not kept at all.
-pub(crate) const MAX_BINDINGS: usize = 256;
+/// `over_limit` (`namespace_declarations`). Declarations inside skipped subtrees (property
+/// values) are not kept at all. Generated clients put thousands on the root.
+pub(crate) const MAX_BINDINGS: usize = 4096;
 
-/// Longest entity or character reference name between `&` and `;`.
+/// Bytes of the prefixes and URIs of the declarations in scope (each URI kept up to
+/// `MAX_NS_URI`); more is `over_limit` (`namespace_declarations`).
+pub(crate) const NS_BUDGET: usize = 256 * 1024;
+
+/// Longest entity or character reference name between `&` and `;` (leading zeros of a
+/// character reference are not counted); longer is `over_limit` (`reference_length`).
 pub(crate) const MAX_REF: usize = 64;
 
 /// Bytes of a `DAV:status` text kept for parsing, after leading whitespace is dropped and
@@ -53,6 +64,10 @@ pub(crate) const MAX_STATUS: usize = 256;
 /// Bytes looked at before the first byte is lexed, to find a BOM or an XML declaration's
 /// `encoding`.
 pub(crate) const MAX_SNIFF: usize = 512;
+
+/// Longest XML declaration read to find its `encoding` (the head is held until its `?>`);
+/// longer is `over_limit` (`xml_declaration`). Only whitespace makes a declaration long.
+pub(crate) const MAX_DECL: usize = 64 * 1024;
 
 /// Appends `bytes` to `buf` without letting it grow past `cap`, cutting on a UTF-8 character
 /// boundary. `bytes` must start on a character boundary. Returns false once the cap was hit.

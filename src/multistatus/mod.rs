@@ -49,7 +49,7 @@ mod tests;
 pub use fuzz_logic::check_split_equivalence;
 pub use limits::Limits;
 pub use reference::{reference_reader, reference_slice};
-pub use report::{AllErrors, Classify, Code, Failure, Level, Malformed, Outcome, Report};
+pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 
 /// Scans a whole body held in memory.

@@ -20,14 +20,18 @@
 //! DTD allows only one). Failure details: the entry's first `DAV:href` (trimmed), the first child of
 //! `DAV:error` and the `DAV:responsedescription` (the propstat's, else the entry's). The
 //! five predefined entities and character references are decoded; any other entity
-//! reference is kept raw (`&name;`), never expanded. A DOCTYPE is skipped, never applied.
+//! reference is kept raw (`&name;`), never expanded. A DOCTYPE is skipped, never applied; one
+//! whose internal subset declares entities or attribute lists (or references a parameter
+//! entity) makes a well-formed body `dtd_declarations` (#14).
 //!
 //! Well-formedness: what quick-xml checks (tag syntax, end-tag names, comments, attribute
 //! syntax and duplicates, namespace declarations, references), plus what a document needs
 //! and quick-xml leaves to its caller: one root element, only whitespace, comments and PIs
 //! outside it, an XML declaration only at the very start, a DOCTYPE only before the root, no
-//! unbound element or attribute prefix, the body's bytes valid in its encoding, and the
-//! scanner's depth bound (`Limits::max_depth`, reason "too deep").
+//! unbound element or attribute prefix, the body's bytes valid in its encoding (UTF-32 decoded
+//! here: `encoding_rs` has none), and the scanner's depth bound (`Limits::max_depth`, reason
+//! "too deep") on audited elements only: property values may nest deeper. At most 4096
+//! namespace declarations in scope, as the scanner.
 
 use std::io::{BufReader, Read};
 
@@ -54,10 +58,7 @@ pub fn reference_slice<C: Classify>(body: &[u8], classify: C, limits: Limits) ->
         Err(e) => {
             let mut report = Report::empty(Outcome::Malformed);
             report.bytes = body.len() as u64;
-            report.malformed = Some(Malformed {
-                offset: 0,
-                reason: e.to_string(),
-            });
+            report.malformed = Some(Malformed::at(0, e.to_string()));
             report
         }
     }
@@ -132,6 +133,38 @@ struct Decode<R> {
     decoder: encoding_rs::Decoder,
     eof: bool,
     done: bool,
+    /// UTF-32 (which `encoding_rs` lacks): the body's bytes become UTF-8 here first.
+    utf32: Option<Utf32>,
+}
+
+/// UTF-32 units to UTF-8, a cut unit carried to the next read.
+struct Utf32 {
+    big_endian: bool,
+    carry: Vec<u8>,
+}
+
+impl Utf32 {
+    fn convert(&mut self, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+        self.carry.extend_from_slice(bytes);
+        let whole = self.carry.len().saturating_sub(self.carry.len() % 4);
+        let mut out = String::with_capacity(whole);
+        for unit in self.carry.get(..whole).unwrap_or_default().chunks_exact(4) {
+            let b: [u8; 4] = unit.try_into().unwrap_or_default();
+            let n = if self.big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            };
+            out.push(char::from_u32(n).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "invalid byte sequence for UTF-32",
+                )
+            })?);
+        }
+        self.carry.drain(..whole);
+        Ok(out.into_bytes())
+    }
 }
 
 /// Bytes read before choosing the encoding: enough for any reasonable declaration.
@@ -141,9 +174,14 @@ impl<R: Read> Decode<R> {
     fn new(mut inner: R) -> Result<Self, String> {
         let mut head = Vec::with_capacity(HEAD);
         let mut eof = false;
-        while head.len() < HEAD {
+        // A whole XML declaration, however much whitespace it holds (up to 64 KiB).
+        let want_more = |head: &[u8]| {
+            let open = head.starts_with(b"<?xml") && !head.windows(2).any(|w| w == b"?>");
+            head.len() < HEAD || (open && head.len() < 64 * 1024)
+        };
+        while want_more(&head) {
             let mut chunk = [0u8; 256];
-            let want = (HEAD.saturating_sub(head.len())).min(chunk.len());
+            let want = chunk.len();
             let n = inner
                 .read(chunk.get_mut(..want).unwrap_or_default())
                 .map_err(|e| e.to_string())?;
@@ -152,6 +190,32 @@ impl<R: Read> Decode<R> {
                 break;
             }
             head.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+        let utf32 = if head.starts_with(&[0, 0, 0xFE, 0xFF]) || head.starts_with(&[0, 0, 0, b'<']) {
+            Some(true)
+        } else if head.starts_with(&[0xFF, 0xFE, 0, 0]) || head.starts_with(&[b'<', 0, 0, 0]) {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(big_endian) = utf32 {
+            let mut state = Utf32 {
+                big_endian,
+                carry: Vec::new(),
+            };
+            let mut text = state.convert(&head).map_err(|e| e.to_string())?;
+            if text.starts_with("\u{FEFF}".as_bytes()) {
+                text.drain(..3);
+            }
+            return Ok(Decode {
+                inner,
+                head: text,
+                head_at: 0,
+                decoder: UTF_8.new_decoder_without_bom_handling(),
+                eof,
+                done: false,
+                utf32: Some(state),
+            });
         }
         let detected = detect_encoding(&head);
         let bom = detected.as_ref().map_or(0, |d| d.bom_len());
@@ -169,6 +233,7 @@ impl<R: Read> Decode<R> {
             decoder: encoding.new_decoder_without_bom_handling(),
             eof,
             done: false,
+            utf32: None,
         })
     }
 }
@@ -223,7 +288,21 @@ impl<R: Read> Read for Decode<R> {
                 if n == 0 {
                     self.eof = true;
                 }
-                (chunk.get(..n).unwrap_or_default(), false)
+                match &mut self.utf32 {
+                    Some(state) => {
+                        if n == 0 && !state.carry.is_empty() {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "invalid byte sequence for UTF-32",
+                            ));
+                        }
+                        // Kept as the head: the decoder reads UTF-8 from there.
+                        self.head = state.convert(chunk.get(..n).unwrap_or_default())?;
+                        self.head_at = 0;
+                        continue;
+                    }
+                    None => (chunk.get(..n).unwrap_or_default(), false),
+                }
             };
             let last = self.eof && src.is_empty();
             let (result, read, written) = self
@@ -301,6 +380,8 @@ struct Walk<C> {
     multistatus: bool,
     /// Any event yet (an XML declaration must be the first thing).
     started: bool,
+    /// The DOCTYPE's internal subset declares entities or attribute lists.
+    dtd_declares: bool,
     entry: Option<Entry>,
     propstat: Option<OpenPropstat>,
     /// The text of the open captured element.
@@ -323,6 +404,7 @@ impl<C: Classify> Walk<C> {
             root_done: false,
             multistatus: false,
             started: false,
+            dtd_declares: false,
             entry: None,
             propstat: None,
             text: String::new(),
@@ -336,8 +418,10 @@ impl<C: Classify> Walk<C> {
 
     /// Reads the whole body; `Err` is the first well-formedness error.
     fn run<R: Read>(&mut self, body: R) -> Result<(), Malformed> {
-        let decode = Decode::new(body).map_err(|reason| Malformed { offset: 0, reason })?;
+        let decode = Decode::new(body).map_err(|reason| Malformed::at(0, reason))?;
         let mut reader = NsReader::from_reader(BufReader::with_capacity(8192, decode));
+        // The scanner's bound on declarations in scope (limits::MAX_BINDINGS).
+        reader.resolver_mut().set_max_namespace_bindings(4096);
         let config = reader.config_mut();
         config.check_comments = true;
         config.check_end_names = true;
@@ -346,14 +430,11 @@ impl<C: Classify> Walk<C> {
         loop {
             buf.clear();
             let at = reader.buffer_position();
-            let fail = |reason: String| Malformed { offset: at, reason };
+            let fail = |reason: String| Malformed::at(at, reason);
             let event = match reader.read_event_into(&mut buf) {
                 Ok(event) => event,
                 Err(e) => {
-                    return Err(Malformed {
-                        offset: reader.error_position(),
-                        reason: e.to_string(),
-                    });
+                    return Err(Malformed::at(reader.error_position(), e.to_string()));
                 }
             };
             let first = !std::mem::replace(&mut self.started, true);
@@ -364,7 +445,9 @@ impl<C: Classify> Walk<C> {
                     return Err(fail("DOCTYPE after the root element".into()));
                 }
                 // Skipped, never applied: no entity is ever expanded.
-                Event::DocType(_) => {}
+                Event::DocType(text) => {
+                    self.dtd_declares = dtd_declares(text.into_inner().as_bytes())
+                }
                 Event::PI(_) | Event::Comment(_) => {}
                 Event::Start(e) => {
                     let (resolved, _) = reader.resolver().resolve_element(e.name());
@@ -433,7 +516,13 @@ impl<C: Classify> Walk<C> {
         if self.root_done {
             return Err("content after the root element".into());
         }
-        if self.stack.len() >= self.limits.max_depth {
+        // Content of a skipped element (a property value) needs no bound: only audited
+        // elements deeper than `max_depth` stop the scanner.
+        let skipped = matches!(
+            self.stack.last(),
+            Some(Role::Foreign | Role::Href | Role::Status(_) | Role::Description(_) | Role::Other)
+        );
+        if self.stack.len() >= self.limits.max_depth && !skipped {
             return Err("too deep".into());
         }
         let dav = ns == Some(DAV);
@@ -642,6 +731,8 @@ impl<C: Classify> Walk<C> {
         report.failures = failures;
         report.outcome = if error.is_some() {
             Outcome::Malformed
+        } else if self.dtd_declares {
+            Outcome::DtdDeclarations
         } else if !self.multistatus {
             Outcome::NotMultistatus
         } else if report.failure_count > 0 {
@@ -652,6 +743,40 @@ impl<C: Classify> Walk<C> {
         report.malformed = error;
         report
     }
+}
+
+/// True when a DOCTYPE (its text after `<!DOCTYPE`) has an internal subset that declares an
+/// entity or an attribute list, or references a parameter entity: quoted literals and
+/// comments removed first, then a plain search.
+fn dtd_declares(doctype: &[u8]) -> bool {
+    let Some(open) = doctype.iter().position(|&b| b == b'[') else {
+        return false;
+    };
+    let subset = doctype.get(open..).unwrap_or_default();
+    let mut plain = Vec::with_capacity(subset.len());
+    let mut i = 0;
+    while let Some(&b) = subset.get(i) {
+        let rest = subset.get(i..).unwrap_or_default();
+        if rest.starts_with(b"<!--") {
+            let end = rest
+                .windows(3)
+                .position(|w| w == b"-->")
+                .map_or(rest.len(), |e| e.saturating_add(3));
+            i = i.saturating_add(end);
+        } else if b == b'"' || b == b'\'' {
+            let end = rest
+                .iter()
+                .skip(1)
+                .position(|&c| c == b)
+                .map_or(rest.len(), |e| e.saturating_add(2));
+            i = i.saturating_add(end);
+        } else {
+            plain.push(b);
+            i = i.saturating_add(1);
+        }
+    }
+    let has = |needle: &[u8]| plain.windows(needle.len()).any(|w| w == needle);
+    has(b"<!ENTITY") || has(b"<!ATTLIST") || plain.contains(&b'%')
 }
 
 fn is_ws(c: char) -> bool {
@@ -775,6 +900,10 @@ mod tests {
             (b"<a/>", Outcome::NotMultistatus),
             (
                 b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+                Outcome::DtdDeclarations,
+            ),
+            (
+                b"<!DOCTYPE a [<!ELEMENT a ANY><!-- <!ENTITY --> ]><a/>",
                 Outcome::NotMultistatus,
             ),
         ];

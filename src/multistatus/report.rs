@@ -88,11 +88,18 @@ pub enum Outcome {
     NotMultistatus,
     /// Not audited (content type not XML, audit disabled).
     Skipped,
+    /// A bound of the scanner stopped the audit (`Report::malformed` says which, in
+    /// `limit`); counts up to there are kept. The body may well be valid XML.
+    OverLimit,
+    /// A complete body whose DTD internal subset declares entities or attribute defaults (or
+    /// references parameter entities): a parser that applies it may read other statuses
+    /// than the scanner, which never processes a DTD. Counts are the scanner's reading.
+    DtdDeclarations,
 }
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Clean,
         Outcome::PartialFailure,
         Outcome::Malformed,
@@ -100,6 +107,8 @@ impl Outcome {
         Outcome::Lagging,
         Outcome::NotMultistatus,
         Outcome::Skipped,
+        Outcome::OverLimit,
+        Outcome::DtdDeclarations,
     ];
 
     /// The metric label value.
@@ -112,6 +121,8 @@ impl Outcome {
             Outcome::Lagging => "lagging",
             Outcome::NotMultistatus => "not_multistatus",
             Outcome::Skipped => "skipped",
+            Outcome::OverLimit => "over_limit",
+            Outcome::DtdDeclarations => "dtd_declarations",
         }
     }
 }
@@ -136,12 +147,73 @@ pub struct Failure {
     pub description: Option<String>,
 }
 
-/// Why a body was not well formed.
+/// Why and where the scan stopped: a body that is not well formed, or (with `limit` set) a
+/// bound of the scanner that was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Malformed {
     /// Byte offset in the (decoded) body where the error was found.
     pub offset: u64,
     pub reason: String,
+    /// The bound that stopped the scan (outcome `over_limit`); `None` for malformed XML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
+}
+
+impl Malformed {
+    /// Not well formed at `offset`.
+    pub fn at(offset: u64, reason: impl Into<String>) -> Self {
+        Malformed {
+            offset,
+            reason: reason.into(),
+            limit: None,
+        }
+    }
+}
+
+/// A bound of the scanner (outcome `over_limit`). A closed set: the `limit` label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// `audit.max_depth` on the audited path (skipped content only needs a counter).
+    MaxDepth,
+    /// The bytes of open element names (`limits::NAMES_BUDGET`) on the audited path, or an
+    /// attribute name longer than `limits::MAX_NAME`.
+    NameLength,
+    /// Namespace declarations in scope on the audited path (`limits::MAX_BINDINGS`, or
+    /// their bytes past `limits::NS_BUDGET`).
+    NamespaceDeclarations,
+    /// An entity reference name longer than `limits::MAX_REF`.
+    ReferenceLength,
+    /// An XML declaration longer than `limits::MAX_DECL`.
+    XmlDeclaration,
+}
+
+impl Limit {
+    /// Every limit, in label order.
+    pub const ALL: [Limit; 5] = [
+        Limit::MaxDepth,
+        Limit::NameLength,
+        Limit::NamespaceDeclarations,
+        Limit::ReferenceLength,
+        Limit::XmlDeclaration,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::MaxDepth => "max_depth",
+            Limit::NameLength => "name_length",
+            Limit::NamespaceDeclarations => "namespace_declarations",
+            Limit::ReferenceLength => "reference_length",
+            Limit::XmlDeclaration => "xml_declaration",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The result of scanning one body.
@@ -164,7 +236,7 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Every failure counted, kept or not: the sum of both `*_failing` maps.
     pub failure_count: u64,
-    /// Set when `outcome` is `Malformed`.
+    /// Set when `outcome` is `Malformed` or `OverLimit` (then with `limit`).
     pub malformed: Option<Malformed>,
     /// Bytes fed to the scanner.
     pub bytes: u64,

@@ -5,9 +5,9 @@
 
 use encoding_rs::DecoderResult;
 
-use super::charset::{self, Front};
+use super::charset::{self, Front, Hint};
 use super::lexer::Lexer;
-use super::limits::{Limits, MAX_SNIFF};
+use super::limits::Limits;
 use super::report::{Classify, Malformed, Outcome, Report};
 use super::tally::Tally;
 
@@ -36,6 +36,8 @@ pub struct Scanner<C: Classify> {
     bom: u64,
     /// The first well-formedness error; input after it is ignored.
     error: Option<Malformed>,
+    /// The `charset` of the response's `Content-Type`, when it names an encoding.
+    hint: Option<Hint>,
 }
 
 impl<C: Classify> Scanner<C> {
@@ -48,7 +50,16 @@ impl<C: Classify> Scanner<C> {
             bytes: 0,
             bom: 0,
             error: None,
+            hint: None,
         }
+    }
+
+    /// The `charset` parameter of the response's `Content-Type`: used when the body has no
+    /// BOM and its XML declaration (if any) names no encoding. A UTF-16/32 label is used only
+    /// when the first bytes hold that encoding's zero bytes. Unknown labels are ignored.
+    pub fn with_charset(mut self, charset: Option<&str>) -> Self {
+        self.hint = charset.and_then(Hint::from_label);
+        self
     }
 
     /// Bytes fed so far.
@@ -62,7 +73,7 @@ impl<C: Classify> Scanner<C> {
         let front = match &self.front {
             Front::Sniff(head) => head.capacity(),
             Front::Utf8 { .. } => 0,
-            Front::Transcode { out, .. } => out.capacity(),
+            Front::Transcode { out, .. } | Front::Utf32 { out, .. } => out.capacity(),
         };
         front.saturating_add(self.lexer.heap_bytes())
     }
@@ -81,10 +92,17 @@ impl<C: Classify> Scanner<C> {
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Malformed> {
         let mut rest = chunk;
         if let Front::Sniff(head) = &mut self.front {
-            let take = MAX_SNIFF.saturating_sub(head.len()).min(rest.len());
-            let (first, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-            head.extend_from_slice(first);
-            rest = tail;
+            loop {
+                let limit = charset::sniff_limit(head);
+                let take = limit.saturating_sub(head.len()).min(rest.len());
+                let (first, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
+                head.extend_from_slice(first);
+                rest = tail;
+                // An XML declaration seen only now may hold more.
+                if rest.is_empty() || charset::sniff_limit(head) == limit {
+                    break;
+                }
+            }
             self.decide(false)?;
         }
         self.process(rest)
@@ -95,7 +113,7 @@ impl<C: Classify> Scanner<C> {
         let Front::Sniff(head) = &self.front else {
             return Ok(());
         };
-        let choice = match charset::sniff(head, eof) {
+        let choice = match charset::sniff(head, eof, self.hint) {
             None => return Ok(()),
             Some(choice) => choice?,
         };
@@ -176,6 +194,16 @@ impl<C: Classify> Scanner<C> {
                     }
                 }
             }
+            Front::Utf32 { decoder, out } => {
+                for piece in bytes.chunks(charset::UTF32_STEP) {
+                    let decoded = decoder.decode(piece, out);
+                    self.lexer.run(out, &mut self.tally)?;
+                    if decoded.is_err() {
+                        return Err(invalid_encoding(&self.lexer, "UTF-32"));
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -190,13 +218,15 @@ impl<C: Classify> Scanner<C> {
         let multistatus = self.tally.is_multistatus();
         self.tally.report(&mut report);
         report.bytes = self.bytes;
-        report.outcome = match (self.error.is_some(), end) {
-            (true, _) => Outcome::Malformed,
-            (false, BodyEnd::Truncated) => Outcome::Truncated,
-            (false, BodyEnd::Lagging) => Outcome::Lagging,
-            (false, BodyEnd::Complete) if !multistatus => Outcome::NotMultistatus,
-            (false, BodyEnd::Complete) if report.failure_count > 0 => Outcome::PartialFailure,
-            (false, BodyEnd::Complete) => Outcome::Clean,
+        report.outcome = match (&self.error, end) {
+            (Some(e), _) if e.limit.is_some() => Outcome::OverLimit,
+            (Some(_), _) => Outcome::Malformed,
+            (None, BodyEnd::Truncated) => Outcome::Truncated,
+            (None, BodyEnd::Lagging) => Outcome::Lagging,
+            (None, BodyEnd::Complete) if self.lexer.declares_dtd() => Outcome::DtdDeclarations,
+            (None, BodyEnd::Complete) if !multistatus => Outcome::NotMultistatus,
+            (None, BodyEnd::Complete) if report.failure_count > 0 => Outcome::PartialFailure,
+            (None, BodyEnd::Complete) => Outcome::Clean,
         };
         report.malformed = self.error;
         report
@@ -213,7 +243,11 @@ impl<C: Classify> Scanner<C> {
                 return Err(Malformed {
                     offset: self.lexer.consumed().saturating_add(bom),
                     reason: "invalid UTF-8".to_owned(),
+                    limit: None,
                 });
+            }
+            Front::Utf32 { decoder, .. } if decoder.pending() => {
+                return Err(invalid_encoding(&self.lexer, "UTF-32"));
             }
             Front::Transcode { decoder, out } => {
                 let (result, _, written) =
@@ -237,6 +271,7 @@ fn invalid_utf8(lexer: &Lexer) -> Malformed {
     Malformed {
         offset: lexer.consumed(),
         reason: "invalid UTF-8".to_owned(),
+        limit: None,
     }
 }
 
@@ -244,5 +279,6 @@ fn invalid_encoding(lexer: &Lexer, name: &str) -> Malformed {
     Malformed {
         offset: lexer.consumed(),
         reason: format!("invalid byte sequence for {name}"),
+        limit: None,
     }
 }

@@ -190,6 +190,10 @@ fn design_md_lists_every_closed_label_value() {
             "event".to_owned(),
             set(&mut super::metrics::SUPPRESSED_EVENTS.into_iter()),
         ),
+        (
+            "limit".to_owned(),
+            set(&mut crate::multistatus::Limit::ALL.iter().map(|l| l.as_str())),
+        ),
     ]);
     assert_eq!(
         rows, expected,

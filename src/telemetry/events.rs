@@ -188,6 +188,12 @@ impl MultistatusScanned<'_> {
             .with_label_values(&[method, report.outcome.as_str()])
             .inc();
         metrics.audit_bytes.inc_by(report.bytes);
+        if let Some(limit) = report.malformed.as_ref().and_then(|m| m.limit) {
+            metrics
+                .over_limit
+                .with_label_values(&[limit.as_str()])
+                .inc();
+        }
         for level in [Level::Response, Level::Propstat] {
             for (&code, &n) in report.statuses(level) {
                 let values = [method, level.as_str(), labels::code(code)];
@@ -230,6 +236,7 @@ impl MultistatusScanned<'_> {
                     failed = %failed,
                     malformed_offset = report.malformed.as_ref().map(|m| m.offset),
                     malformed_reason = report.malformed.as_ref().map(|m| m.reason.as_str()),
+                    limit = report.malformed.as_ref().and_then(|m| m.limit).map(|l| l.as_str()),
                     bytes = report.bytes,
                     duration_ms = self.duration.as_millis() as u64,
                     $message,
@@ -241,6 +248,11 @@ impl MultistatusScanned<'_> {
             Outcome::Malformed => event!(tracing::Level::WARN, "multistatus body malformed"),
             Outcome::Lagging => event!(tracing::Level::WARN, "audit fell behind and stopped"),
             Outcome::Truncated => event!(tracing::Level::INFO, "multistatus body truncated"),
+            Outcome::OverLimit => event!(tracing::Level::WARN, "audit stopped at a limit"),
+            Outcome::DtdDeclarations => event!(
+                tracing::Level::WARN,
+                "multistatus body declares DTD entities or attributes the audit does not apply"
+            ),
             Outcome::Clean | Outcome::NotMultistatus | Outcome::Skipped => {
                 event!(tracing::Level::DEBUG, "multistatus audited")
             }

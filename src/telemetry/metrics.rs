@@ -81,6 +81,7 @@ pub struct Metrics {
     pub(crate) entries: IntCounterVec,
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
+    pub(crate) over_limit: IntCounterVec,
     pub(crate) upstream_errors: IntCounterVec,
     /// Requests answered 503 because `limits.max_upstream_requests` were in flight.
     pub(crate) upstream_busy: IntCounter,
@@ -156,6 +157,11 @@ impl Metrics {
             "davaudit_multistatus_failures_total",
             "Statuses inside 207 bodies counted as failures (routine rules excluded).",
             &["method", "level", "code"],
+        );
+        let over_limit = f.counters(
+            "davaudit_audit_over_limit_total",
+            "Audits a bound of the scanner stopped (outcome over_limit), by which bound.",
+            &["limit"],
         );
         let upstream_errors = f.counters(
             "davaudit_upstream_errors_total",
@@ -276,6 +282,9 @@ impl Metrics {
         for kind in Kind::ALL {
             upstream_errors.with_label_values(&[kind.as_str()]);
         }
+        for limit in crate::multistatus::Limit::ALL {
+            over_limit.with_label_values(&[limit.as_str()]);
+        }
         // The first half-failed destructive request must be an increase from 0, not a new
         // series that `increase()` cannot see (DavauditDestructivePartialFailures).
         for method in ["DELETE", "MOVE", "COPY", "PROPPATCH"] {
@@ -309,6 +318,7 @@ impl Metrics {
             entries,
             failures,
             audit_bytes,
+            over_limit,
             upstream_errors,
             upstream_busy,
             upstream_up,

@@ -12,7 +12,11 @@ Never uses davaudit. Semantics (DESIGN.md "Audit semantics"):
   code = 3 digits 100..999 after an HTTP/<d>[.<d>] version, else "invalid";
 - failure = code >= 400 or invalid, unless a default routine rule matches (method, level,
   code): PROPFIND/REPORT/SEARCH propstat 404; REPORT response 404; REPORT/SEARCH response 507;
-- a body expat rejects is "malformed" (counts are not recorded: expat stops at the error).
+- a body expat rejects is "malformed" (counts are not recorded: expat stops at the error);
+- a DOCTYPE whose internal subset declares entities (<!ENTITY), attribute lists (<!ATTLIST) or
+  references a parameter entity (%name;) is "dtd_declarations": expat applies it, the audit
+  never does, so the audit cannot be sure; expat's reading is recorded as "parser_reading";
+- UTF-32 (with a BOM) is decoded with Python's codec first: expat has no UTF-32.
 
 The method comes from the existing expected.json ("method"), else from the file name prefix
 (propfind-, proppatch-, lock-, delete-, move-, copy-, report-, search-), else PROPFIND.
@@ -49,13 +53,43 @@ def is_failure(method, level, code):
     return not routine
 
 
+DTD_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S)
+
+
+def declares_dtd(raw):
+    """True when the internal subset declares entities/attributes or uses a parameter entity
+    (quoted literals and comments removed first)."""
+    m = DTD_SUBSET.search(raw)
+    if not m:
+        return False
+    subset = re.sub(rb"<!--.*?-->", b"", m.group(1), flags=re.S)
+    subset = re.sub(rb"\"[^\"]*\"|'[^']*'", b"", subset)
+    return bool(re.search(rb"<!ENTITY|<!ATTLIST|%", subset))
+
+
 def count(path, method):
     out = {"method": method}
+    raw = path.read_bytes()
     try:
-        root = ET.parse(path).getroot()
+        if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+            text = raw.decode("utf-32")
+            text = re.sub(r"^<\?xml[^>]*\?>", "", text)
+            root = ET.fromstring(text)
+        else:
+            root = ET.parse(path).getroot()
     except ET.ParseError as e:
         out.update({"outcome": "malformed", "note": "expat: " + str(e)})
         return out
+    if declares_dtd(raw):
+        reading = tally(root, method)
+        out.update({"outcome": "dtd_declarations", "parser_reading": reading})
+        return out
+    out.update(tally(root, method))
+    return out
+
+
+def tally(root, method):
+    out = {}
     levels = {"response": {}, "propstat": {}}
     entries = failures = 0
     if root.tag == DAV + "multistatus":
