@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use davaudit::audit::tee::{Message, TeeBody, WhenFull};
+use davaudit::internals::{Message, TeeBody, WhenFull};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 

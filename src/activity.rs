@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Requests in flight on one connection.
 #[derive(Debug, Default)]
-pub struct Activity {
+pub(crate) struct Activity {
     active: AtomicUsize,
     /// Set by the first request.
     served: AtomicBool,
@@ -34,7 +34,7 @@ pub struct Activity {
 
 impl Activity {
     /// Marks one request in flight until the returned guard is dropped.
-    pub fn busy(self: &Arc<Self>) -> Busy {
+    pub(crate) fn busy(self: &Arc<Self>) -> Busy {
         self.active.fetch_add(1, Ordering::AcqRel);
         self.served.store(true, Ordering::Release);
         self.changed.notify_waiters();
@@ -67,7 +67,7 @@ impl Activity {
 /// One request in flight; dropped with its response body (or with the handler's future if
 /// the client gave up first).
 #[derive(Debug)]
-pub struct Busy(Arc<Activity>);
+pub(crate) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -87,7 +87,7 @@ pin_project_lite::pin_project! {
 }
 
 impl<B> Tracked<B> {
-    pub fn new(inner: B, busy: Busy) -> Self {
+    pub(crate) fn new(inner: B, busy: Busy) -> Self {
         Tracked { inner, busy }
     }
 }
@@ -114,7 +114,7 @@ impl<B: Body> Body for Tracked<B> {
 
 /// The deadlines of [`drive`].
 #[derive(Debug, Clone, Copy)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     /// Accept to first request.
     pub first: Duration,
     /// Without a request in flight, after the first.
@@ -122,7 +122,7 @@ pub struct Deadlines {
 }
 
 /// Runs `connection` until it ends, closing it as the module docs say.
-pub async fn drive<C>(
+pub(crate) async fn drive<C>(
     connection: C,
     activity: &Activity,
     deadlines: Deadlines,

@@ -24,7 +24,7 @@ use tokio::time::{Instant, Sleep};
 
 /// Why a guarded body stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The request body is larger than `limits.max_request_body`.
     #[error("request body larger than {limit} bytes")]
     TooLarge { limit: u64 },
@@ -69,7 +69,7 @@ impl IdleTimer {
 }
 
 /// The request body on its way upstream.
-pub struct RequestBody<B = hyper::body::Incoming> {
+pub(crate) struct RequestBody<B = hyper::body::Incoming> {
     /// `None`: an empty body (a request replayed on a fresh upstream connection).
     inner: Option<B>,
     limit: Option<u64>,
@@ -88,7 +88,7 @@ impl<B> fmt::Debug for RequestBody<B> {
 
 impl<B> RequestBody<B> {
     /// A body with no bytes.
-    pub fn empty(idle: Duration) -> Self {
+    pub(crate) fn empty(idle: Duration) -> Self {
         RequestBody {
             inner: None,
             limit: None,
@@ -97,7 +97,7 @@ impl<B> RequestBody<B> {
         }
     }
 
-    pub fn new(inner: B, limit: Option<u64>, idle: Duration) -> Self {
+    pub(crate) fn new(inner: B, limit: Option<u64>, idle: Duration) -> Self {
         RequestBody {
             inner: Some(inner),
             limit,
@@ -157,7 +157,7 @@ where
 
 /// How a response body failed mid-way; reported once to the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The upstream stopped sending for the idle timeout.
     Idle,
     /// The upstream's body broke (reset, bad chunking).
@@ -165,10 +165,10 @@ pub enum Failure {
 }
 
 /// Called once when a response body fails mid-way (boxed once per response, not per frame).
-pub type OnFailure = Box<dyn FnOnce(Failure, &Error) + Send>;
+pub(crate) type OnFailure = Box<dyn FnOnce(Failure, &Error) + Send>;
 
 /// The response body on its way to the client.
-pub struct ResponseBody<B = hyper::body::Incoming> {
+pub(crate) struct ResponseBody<B = hyper::body::Incoming> {
     inner: B,
     timer: IdleTimer,
     /// Called once if the body fails; `None` afterwards.
@@ -182,7 +182,7 @@ impl<B> fmt::Debug for ResponseBody<B> {
 }
 
 impl<B> ResponseBody<B> {
-    pub fn new(inner: B, idle: Duration, on_failure: OnFailure) -> Self {
+    pub(crate) fn new(inner: B, idle: Duration, on_failure: OnFailure) -> Self {
         ResponseBody {
             inner,
             timer: IdleTimer::new(idle),

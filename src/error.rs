@@ -5,20 +5,22 @@ use std::error::Error as StdError;
 use std::fmt;
 
 /// `error`, then each of its causes, outermost first.
-pub fn causes<'a>(
+pub(crate) fn causes<'a>(
     error: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |&e| e.source())
 }
 
 /// The first error of type `T` in the chain, `error` itself included.
-pub fn find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+pub(crate) fn find<'a, T: StdError + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
     causes(error).find_map(|e| e.downcast_ref::<T>())
 }
 
 /// An error and its causes on one line: `a: b: c`.
 #[derive(Debug)]
-pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+pub(crate) struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

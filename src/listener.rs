@@ -29,7 +29,7 @@ use tracing::Instrument;
 
 /// Per-listener settings.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// `"proxy"` or `"admin"`, for logs.
     pub name: &'static str,
     /// Connections beyond this are closed at once.
@@ -52,7 +52,7 @@ pub struct Options {
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
 /// `drain_timeout`). `handler` is called once per request with the peer address.
-pub async fn serve<H, F, B>(
+pub(crate) async fn serve<H, F, B>(
     listener: TcpListener,
     handler: H,
     options: Options,

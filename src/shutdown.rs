@@ -5,16 +5,16 @@
 //! reports a process killed by that signal): whoever sends it has decided not to wait.
 
 /// Exit status after a second SIGTERM during the drain (128 + 15).
-pub const FORCED_EXIT_SIGTERM: i32 = 143;
+pub(crate) const FORCED_EXIT_SIGTERM: i32 = 143;
 /// Exit status after a second SIGINT during the drain (128 + 2).
-pub const FORCED_EXIT_SIGINT: i32 = 130;
+pub(crate) const FORCED_EXIT_SIGINT: i32 = 130;
 
 /// Resolves on the first SIGTERM or SIGINT; from then on, a second one ends the process.
 ///
 /// The handlers are installed when this is called, not when the future is first polled: a
 /// signal sent as soon as `listening` is logged must not meet the default action (death).
 /// Call it inside the runtime.
-pub fn signal() -> impl Future<Output = ()> + Send + 'static {
+pub(crate) fn signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let streams = {
         use tokio::signal::unix::{SignalKind, signal};

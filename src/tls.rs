@@ -49,7 +49,7 @@ pub enum ClientError {
 }
 
 /// The acceptor for `settings`.
-pub fn acceptor(settings: &ListenTls) -> Result<TlsAcceptor, Error> {
+pub(crate) fn acceptor(settings: &ListenTls) -> Result<TlsAcceptor, Error> {
     let certs = certificates(&settings.cert_file)?;
     let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|source| Error::Key {
         path: settings.key_file.display().to_string(),
@@ -84,18 +84,18 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
 
 /// The acceptor in force, swapped on reload; new connections load it, open ones keep theirs.
 #[derive(Clone)]
-pub struct SharedAcceptor(Arc<arc_swap::ArcSwap<TlsAcceptor>>);
+pub(crate) struct SharedAcceptor(Arc<arc_swap::ArcSwap<TlsAcceptor>>);
 
 impl SharedAcceptor {
-    pub fn new(acceptor: TlsAcceptor) -> Self {
+    pub(crate) fn new(acceptor: TlsAcceptor) -> Self {
         SharedAcceptor(Arc::new(arc_swap::ArcSwap::from_pointee(acceptor)))
     }
 
-    pub fn current(&self) -> Arc<TlsAcceptor> {
+    pub(crate) fn current(&self) -> Arc<TlsAcceptor> {
         self.0.load_full()
     }
 
-    pub fn replace(&self, acceptor: TlsAcceptor) {
+    pub(crate) fn replace(&self, acceptor: TlsAcceptor) {
         self.0.store(Arc::new(acceptor));
     }
 }
@@ -109,7 +109,7 @@ impl std::fmt::Debug for SharedAcceptor {
 /// The `notAfter` of the first certificate in `settings.cert_file` (the leaf), in unix
 /// seconds, for `davaudit_tls_certificate_not_after_timestamp_seconds`. `None` when the file
 /// or the certificate cannot be read (the acceptor reports why).
-pub fn not_after(settings: &ListenTls) -> Option<i64> {
+pub(crate) fn not_after(settings: &ListenTls) -> Option<i64> {
     let leaf = certificates(&settings.cert_file).ok()?.into_iter().next()?;
     der::not_after(&leaf)
 }
@@ -202,7 +202,7 @@ mod der {
 
 /// The client config for an `https` upstream: system roots plus `upstream.tls.ca_file`, or no
 /// verification with `upstream.tls.insecure_skip_verify`.
-pub fn client_config(tls: &UpstreamTls) -> Result<rustls::ClientConfig, ClientError> {
+pub(crate) fn client_config(tls: &UpstreamTls) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;

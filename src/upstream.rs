@@ -27,7 +27,7 @@ use crate::{config, error};
 
 /// What went wrong talking to the upstream. A closed set: it is a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The TCP (or TLS) connection could not be made.
     Connect,
     /// No connection within `connect_timeout`, or no response headers within
@@ -40,9 +40,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Connect, Kind::Timeout, Kind::Reset, Kind::Protocol];
+    pub(crate) const ALL: [Kind; 4] = [Kind::Connect, Kind::Timeout, Kind::Reset, Kind::Protocol];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Connect => "connect",
             Kind::Timeout => "timeout",
@@ -61,7 +61,7 @@ impl fmt::Display for Kind {
 /// A failed upstream exchange: its kind, and the cause for the log.
 #[derive(Debug, thiserror::Error)]
 #[error("upstream {kind}: {message}")]
-pub struct Error {
+pub(crate) struct Error {
     kind: Kind,
     message: String,
     #[source]
@@ -69,13 +69,13 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.kind
     }
 
     /// The request body's own failure (too large, idle, client gone), when that is what
     /// ended the exchange: a downstream fault, not an upstream one.
-    pub fn request_body(&self) -> Option<&body::Error> {
+    pub(crate) fn request_body(&self) -> Option<&body::Error> {
         error::find(self.source.as_deref()?)
     }
 
@@ -142,7 +142,7 @@ pub enum BuildError {
 
 /// The pooled client to the one upstream.
 #[derive(Debug, Clone)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     client: HyperClient<HttpsConnector<HttpConnector>, RequestBody>,
     /// Scheme and authority every request is sent to.
     origin: Uri,
@@ -150,7 +150,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(settings: &config::Upstream) -> Result<Self, BuildError> {
+    pub(crate) fn new(settings: &config::Upstream) -> Result<Self, BuildError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -179,12 +179,15 @@ impl Upstream {
     }
 
     /// The upstream's scheme and authority, e.g. `http://127.0.0.1:8081`.
-    pub fn origin(&self) -> &Uri {
+    pub(crate) fn origin(&self) -> &Uri {
         &self.origin
     }
 
     /// Sends one request and waits for the response headers, at most `response_timeout`.
-    pub async fn send(&self, request: Request<RequestBody>) -> Result<Response<Incoming>, Error> {
+    pub(crate) async fn send(
+        &self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<Incoming>, Error> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(Error::from_client(error)),
@@ -211,16 +214,16 @@ fn target(origin: &Uri) -> Option<String> {
 /// Whether the upstream accepted a TCP connection at the last probe. Exported as
 /// `davaudit_upstream_up`; `/readyz` does not follow it (see `admin`).
 #[derive(Debug, Clone, Default)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     reachable: Arc<AtomicBool>,
 }
 
 /// The kinds a failed probe can have (a TCP connect: refused/unresolvable, or too slow).
-pub const PROBE_KINDS: [Kind; 2] = [Kind::Connect, Kind::Timeout];
+pub(crate) const PROBE_KINDS: [Kind; 2] = [Kind::Connect, Kind::Timeout];
 
 impl Readiness {
     /// The upstream accepted a TCP connection at the last probe.
-    pub fn is_reachable(&self) -> bool {
+    pub(crate) fn is_reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
     }
 
@@ -228,7 +231,7 @@ impl Readiness {
     /// at each probe, so a reload that changes the upstream is followed. Each result goes to
     /// telemetry (`davaudit_upstream_up`, `davaudit_upstream_probe_error`); a change is
     /// logged once.
-    pub async fn probe(
+    pub(crate) async fn probe(
         self,
         origin: Arc<ArcSwap<Uri>>,
         timeout: Duration,

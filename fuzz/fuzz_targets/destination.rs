@@ -3,7 +3,7 @@
 //! the upstream origin, as a URI that parses; state tokens in parentheses are never touched.
 #![no_main]
 
-use davaudit::proxy::destination::{Origin, rewrite_destination, rewrite_if};
+use davaudit::internals::{Origin, rewrite_destination, rewrite_if};
 use libfuzzer_sys::fuzz_target;
 
 const PUBLIC: &str = "dav.example:8080";

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use davaudit::proxy::headers::{
+use davaudit::internals::{
     Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
 };
 use http::header::{HeaderMap, HeaderName, HeaderValue};

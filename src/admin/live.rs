@@ -3,7 +3,7 @@
 //!
 //! - The page is static: it never contains backend data. Its script fetches `./failures`
 //!   every few seconds and inserts every text with `textContent`. The response carries a CSP
-//!   that allows exactly that one inline script by hash ([`SCRIPT_SHA256`], checked by a
+//!   that allows exactly that one inline script by hash (`SCRIPT_SHA256`, checked by a
 //!   unit test against `ui.html`), no other script, no frames, no forms, and fetches to the
 //!   same origin only; plus `X-Content-Type-Options: nosniff`.
 //! - On or off per `admin.ui` ([`crate::config::Admin::ui_enabled`]); off, both paths answer

@@ -30,7 +30,7 @@ use live::LiveView;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     telemetry: Telemetry,
     readiness: Readiness,
     /// Set when shutdown begins: `/readyz` turns 503 before the proxy stops accepting.
@@ -40,7 +40,11 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(telemetry: Telemetry, readiness: Readiness, draining: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        telemetry: Telemetry,
+        readiness: Readiness,
+        draining: Arc<AtomicBool>,
+    ) -> Self {
         Admin {
             telemetry,
             readiness,
@@ -51,12 +55,12 @@ impl Admin {
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
     /// allows it.
-    pub fn with_live_view(mut self, admin: &config::Admin) -> Self {
+    pub(crate) fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
         self
     }
 
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -14,10 +14,10 @@
 //!
 //! `wrap` never waits: it returns the wrapped response at once.
 
-pub mod decode;
-pub mod policy;
-pub mod task;
-pub mod tee;
+pub(crate) mod decode;
+pub(crate) mod policy;
+pub(crate) mod task;
+pub(crate) mod tee;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use policy::Policy;
 use tee::{TeeBody, WhenFull};
 
 /// A response body as the proxy forwards it: untouched, or through the tee.
-pub type Body<B> = Either<B, TeeBody<B>>;
+pub(crate) type Body<B> = Either<B, TeeBody<B>>;
 
 /// Test hooks; all off in production.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,7 @@ pub struct Hooks {
 
 /// Decides what to audit and starts the audit tasks. Built once at start.
 #[derive(Debug, Clone)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     settings: config::Audit,
     policy: Policy,
     telemetry: Telemetry,
@@ -53,7 +53,7 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    pub fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
+    pub(crate) fn new(settings: config::Audit, telemetry: Telemetry, hooks: Hooks) -> Self {
         Auditor {
             policy: Policy::new(&settings.routine),
             settings,
@@ -63,7 +63,7 @@ impl Auditor {
     }
 
     /// Wraps the response body in a tee when it should be audited. Returns at once.
-    pub fn wrap<B>(
+    pub(crate) fn wrap<B>(
         &self,
         response: Response<B>,
         context: Arc<RequestContext>,
@@ -91,7 +91,11 @@ impl Auditor {
                 .iter()
                 .map(|v| v.as_bytes()),
         );
-        let skip = !self.settings.enabled || !xml || context.method == Method::HEAD;
+        // WebDAV client libraries parse a 207 whatever its label: a 207 sent as text/plain,
+        // text/html or application/octet-stream is sniffed (read, and called `skipped` when
+        // it shows no `DAV:response`).
+        let sniffed = !xml && status == StatusCode::MULTI_STATUS && is_sniffable(content_type);
+        let skip = !self.settings.enabled || !(xml || sniffed) || context.method == Method::HEAD;
         let Some(codings) = codings.filter(|_| !skip) else {
             MultistatusScanned {
                 request: &context,
@@ -128,10 +132,24 @@ impl Auditor {
             telemetry: self.telemetry.clone(),
             max_logged_failures: self.settings.max_logged_failures,
             delay: self.hooks.scan_delay,
+            sniffed,
         };
         tokio::spawn(audit.run().instrument(span));
         Response::from_parts(parts, Either::Right(tee))
     }
+}
+
+/// Labels a 207 is sniffed under: generic types servers put on any body.
+fn is_sniffable(content_type: Option<&str>) -> bool {
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/plain" | "text/html" | "application/octet-stream"
+    )
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.
@@ -161,7 +179,16 @@ fn is_xml(content_type: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{charset_param, is_xml};
+    use super::{charset_param, is_sniffable, is_xml};
+
+    #[test]
+    fn generic_labels_are_sniffed_others_are_not() {
+        assert!(is_sniffable(Some("text/plain; charset=utf-8")));
+        assert!(is_sniffable(Some("Text/HTML")));
+        assert!(is_sniffable(Some("application/octet-stream")));
+        assert!(!is_sniffable(Some("application/json")));
+        assert!(!is_sniffable(None));
+    }
 
     #[test]
     fn the_charset_parameter_is_read_unquoted_in_any_case() {

@@ -16,14 +16,14 @@ use crate::multistatus::{Classify, Code, Level};
 
 /// The routine rules indexed by method, so a request resolves its classifier with one lookup.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     by_method: HashMap<String, Arc<[(Level, u16)]>>,
     none: Arc<[(Level, u16)]>,
 }
 
 impl Policy {
     /// Indexes `rules` (the config's `audit.routine`, already upper-case) by method.
-    pub fn new(rules: &[RoutineRule]) -> Self {
+    pub(crate) fn new(rules: &[RoutineRule]) -> Self {
         let mut grouped: HashMap<String, Vec<(Level, u16)>> = HashMap::new();
         for rule in rules {
             for method in &rule.methods {
@@ -44,7 +44,7 @@ impl Policy {
 
     /// The classifier for one request method (case-sensitive per RFC 9110, but rules are
     /// written upper-case, and every WebDAV method is upper-case).
-    pub fn classifier(&self, method: &str) -> MethodPolicy {
+    pub(crate) fn classifier(&self, method: &str) -> MethodPolicy {
         let routine = self
             .by_method
             .get(method)
@@ -62,7 +62,7 @@ impl Default for Policy {
 
 /// The routine `(level, code)` pairs of one method; cheap to clone and `Send + 'static`.
 #[derive(Debug, Clone)]
-pub struct MethodPolicy {
+pub(crate) struct MethodPolicy {
     routine: Arc<[(Level, u16)]>,
 }
 

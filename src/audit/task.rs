@@ -28,6 +28,8 @@ pub(super) struct AuditTask {
     pub(super) max_logged_failures: usize,
     /// Test hook: sleep this long before scanning each chunk (a slow scanner).
     pub(super) delay: Option<Duration>,
+    /// A 207 read whatever its non-XML label: `skipped` unless it showed a `DAV:response`.
+    pub(super) sniffed: bool,
 }
 
 impl AuditTask {
@@ -42,9 +44,19 @@ impl AuditTask {
             telemetry,
             max_logged_failures,
             delay,
+            sniffed,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
-        let report = scan(rx, decoder, scanner, delay).await;
+        let mut report = scan(rx, decoder, scanner, delay).await;
+        if sniffed
+            && report.entries == 0
+            && matches!(report.outcome, Outcome::Malformed | Outcome::NotMultistatus)
+        {
+            // Not a multistatus after all (an HTML error page under a 207): not audited.
+            let bytes = report.bytes;
+            report = Report::empty(Outcome::Skipped);
+            report.bytes = bytes;
+        }
         MultistatusScanned {
             request: &context,
             status,

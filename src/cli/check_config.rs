@@ -14,7 +14,7 @@ use super::source::ConfigArgs;
 
 /// Arguments of `davaudit check-config`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The YAML config file to check; the same as --config FILE.
     #[arg(value_name = "FILE", conflicts_with = "config")]
     pub file: Option<PathBuf>,
@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 /// Runs the command; a bad config is an exit code, not an `Err`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.source.resolve(args.file.as_deref());
     if source.is_empty() {
         eprintln!(

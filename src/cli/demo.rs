@@ -19,7 +19,7 @@ use crate::config::{Config, Log, LogFormat};
 use crate::{app, shutdown, telemetry};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Proxy address (falls back to a free port when taken).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -28,7 +28,7 @@ pub struct Args {
     pub admin: SocketAddr,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let _log = telemetry::logging::init(&Log {
         format: LogFormat::Text,
         level: "info".to_owned(),

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use http::Uri;
 
 /// The default probe: the admin listener's default address.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:9207/healthz";
+pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:9207/healthz";
 
 /// Arguments of `davaudit healthcheck`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The URL to probe (plain http). A path other than `/healthz` (say `/readyz`) is probed
     /// as given.
     #[arg(long, default_value = DEFAULT_URL)]
@@ -32,7 +32,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 }
 
 /// Runs the probe; an unhealthy answer is an exit code, not an `Err`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match probe(&args.url, args.timeout) {
         Ok(status) if (200..300).contains(&status) => Ok(ExitCode::SUCCESS),
         Ok(status) => {
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The status code of `GET url`, or why there is none.
-pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
+pub(crate) fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
     let uri: Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") => {}

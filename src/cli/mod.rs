@@ -2,13 +2,13 @@
 //! 0 success; 1 a failed check (`check-config` on a bad file, `scan` on a malformed body) or a
 //! runtime error; 2 a usage error (clap's own).
 
-pub mod check_config;
+pub(crate) mod check_config;
 #[cfg(feature = "demo")]
-pub mod demo;
-pub mod healthcheck;
-pub mod scan;
-pub mod serve;
-pub mod source;
+pub(crate) mod demo;
+pub(crate) mod healthcheck;
+pub(crate) mod scan;
+pub(crate) mod serve;
+pub(crate) mod source;
 
 use std::process::ExitCode;
 
@@ -37,7 +37,7 @@ const LONG_VERSION: &str = concat!(
     long_about = None,
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Same as `davaudit serve` with these arguments.
     #[command(flatten)]
     pub source: source::ConfigArgs,
@@ -46,7 +46,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the proxy.
     Serve(serve::Args),
     /// Validate a config file and print the effective config.

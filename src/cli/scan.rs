@@ -4,7 +4,7 @@
 //! is malformed; an unreadable file is an error. `-` reads standard input.
 //!
 //! `--reference` reads the bodies with the reference counter instead
-//! ([`crate::multistatus::reference`], quick-xml's namespace-aware reader, independent of
+//! ([`crate::multistatus::reference_reader`], quick-xml's namespace-aware reader, independent of
 //! the scanner) and prints the same JSON as `--json`: a second opinion for a support case.
 
 use std::io::Write;
@@ -17,7 +17,7 @@ use crate::audit::policy::Policy;
 use crate::multistatus::{Code, Limits, Outcome, Report, reference_reader, scan_reader};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// One JSON object per file and line instead of text.
     #[arg(long)]
     pub json: bool,
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// Scans every file in order; see the module docs for output and exit status.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let policy = Policy::default();
     let method = args.method.to_ascii_uppercase();
     let stdout = std::io::stdout();

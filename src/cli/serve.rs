@@ -15,7 +15,7 @@ use crate::{app, shutdown, telemetry};
 
 /// Arguments of `davaudit serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Config file (YAML); the same as --config FILE.
     #[arg(value_name = "FILE", conflicts_with = "config")]
     pub file: Option<PathBuf>,
@@ -24,12 +24,12 @@ pub struct Args {
 }
 
 /// Runs `davaudit serve`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     run_source(args.source.resolve(args.file.as_deref()))
 }
 
 /// Serves the config `source` describes until a shutdown signal.
-pub fn run_source(source: Source) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
     let config = match source.load() {
         Ok(config) => config,
         Err(error) => {

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, Override, OverrideKey};
 
 /// The environment variable naming the config file.
-pub const CONFIG_ENV: &str = "DAVAUDIT_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "DAVAUDIT_CONFIG";
 
 /// `--config FILE` and the overrides; shared by `serve`, `check-config` and `healthcheck`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Config file (YAML). Default: $DAVAUDIT_CONFIG; without either, the built-in defaults
     /// (then --upstream-url or DAVAUDIT_UPSTREAM_URL is required).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -38,7 +38,7 @@ pub struct ConfigArgs {
 
 /// The resolved sources: the file (if any) and the overrides in force.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     /// The config file, from the arguments or `DAVAUDIT_CONFIG`.
     pub file: Option<PathBuf>,
     /// Flags and variables, each key at most once (the flag wins over the variable).
@@ -48,12 +48,12 @@ pub struct Source {
 impl ConfigArgs {
     /// Resolves against the process environment; `positional` is a `FILE` argument, which
     /// the caller has made exclusive with `--config`.
-    pub fn resolve(&self, positional: Option<&Path>) -> Source {
+    pub(crate) fn resolve(&self, positional: Option<&Path>) -> Source {
         self.resolve_with(positional, |name| std::env::var(name).ok())
     }
 
     /// [`ConfigArgs::resolve`] with `env` as the environment (tests).
-    pub fn resolve_with(
+    pub(crate) fn resolve_with(
         &self,
         positional: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -93,17 +93,17 @@ impl ConfigArgs {
 
 impl Source {
     /// Reads the file (if any) and applies the overrides.
-    pub fn load(&self) -> Result<Config, config::Error> {
+    pub(crate) fn load(&self) -> Result<Config, config::Error> {
         config::load_with(self.file.as_deref(), &self.overrides)
     }
 
     /// True when neither a file nor any override says anything: a bare `davaudit`.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.file.is_none() && self.overrides.is_empty()
     }
 
     /// `FILE` or `(no config file)`, for log lines.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.file {
             Some(file) => file.display().to_string(),
             None => "(no config file)".to_owned(),

@@ -38,9 +38,9 @@ mod charset;
 mod fuzz_logic;
 mod lexer;
 mod limits;
-pub mod reference;
-pub mod report;
-pub mod scanner;
+mod reference;
+mod report;
+mod scanner;
 mod status_line;
 mod tally;
 #[cfg(test)]

@@ -46,7 +46,7 @@ use super::report::{Classify, Code, Failure, Level, Malformed, Outcome, Report};
 
 /// Bytes of text kept per captured element (href, status, description) before trimming and
 /// cutting to `Limits::max_text`; longer text is cut here (a documented limit).
-pub const MAX_CAPTURE: usize = 64 * 1024;
+pub(super) const MAX_CAPTURE: usize = 64 * 1024;
 
 const DAV: &str = "DAV:";
 

@@ -65,7 +65,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// frames the body (hyper's client reads it that way) and an intermediary removes the
 /// received `Content-Length` before forwarding. Kept, a stale length would cut the client's
 /// copy short while the audit read the whole body. Then the hop-by-hop fields go.
-pub fn prepare_response(headers: &mut HeaderMap) {
+pub(crate) fn prepare_response(headers: &mut HeaderMap) {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         headers.remove(header::CONTENT_LENGTH);
     }
@@ -110,7 +110,7 @@ pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
 
 /// Removes the client's `X-Forwarded-For`, `-Proto` and `-Host` (davaudit sets `Forwarded`
 /// instead, and an upstream that reads these must not find the client's own claims).
-pub fn remove_x_forwarded(headers: &mut HeaderMap) {
+pub(crate) fn remove_x_forwarded(headers: &mut HeaderMap) {
     headers.remove(X_FORWARDED_FOR);
     headers.remove(X_FORWARDED_PROTO);
     headers.remove(X_FORWARDED_HOST);
@@ -118,7 +118,7 @@ pub fn remove_x_forwarded(headers: &mut HeaderMap) {
 
 /// `host[:port]` of an authority: any user info (`user:pw@`) removed. User info cannot
 /// contain an unescaped `@`, so everything up to the last one goes.
-pub fn without_user_info(authority: &str) -> &str {
+pub(crate) fn without_user_info(authority: &str) -> &str {
     authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host)

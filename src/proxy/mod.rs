@@ -6,9 +6,9 @@
 //! to the audit ([`crate::audit::Auditor::wrap`]), and count the top-level status. Bodies stream in
 //! both directions; nothing here buffers or reads them.
 
-pub mod destination;
-pub mod headers;
-pub mod rescue;
+pub(crate) mod destination;
+pub(crate) mod headers;
+pub(crate) mod rescue;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -33,11 +33,11 @@ use headers::Downstream;
 
 /// The response body davaudit sends: the upstream's (guarded by the idle timeout, maybe
 /// tee'd to the audit), or a short synthetic one (502, 504, 413, ...).
-pub type ProxyBody = Either<audit::Body<ResponseBody>, Full<Bytes>>;
+pub(crate) type ProxyBody = Either<audit::Body<ResponseBody>, Full<Bytes>>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub forwarding: config::Forwarding,
     /// `limits.max_request_body`.
     pub max_request_body: Option<u64>,
@@ -51,7 +51,7 @@ pub struct Settings {
 
 /// Everything one request needs, built once at start and shared by every connection.
 #[derive(Debug)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     upstream: Upstream,
     upstream_origin: Origin,
     forwarding: config::Forwarding,
@@ -68,7 +68,7 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(
+    pub(crate) fn new(
         upstream: Upstream,
         settings: Settings,
         auditor: Auditor,
@@ -96,7 +96,7 @@ impl Proxy {
 
     /// Proxies one request. Never fails: upstream errors become 502/504 responses, request
     /// body errors 413/408/400.
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         mut request: Request<Incoming>,
         peer: SocketAddr,

@@ -14,7 +14,7 @@ use crate::upstream::{self, Kind};
 use crate::{body, plain};
 
 /// The status a client gets for an upstream failure of this kind.
-pub fn status_for(kind: Kind) -> StatusCode {
+pub(crate) fn status_for(kind: Kind) -> StatusCode {
     match kind {
         Kind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         Kind::Connect | Kind::Reset | Kind::Protocol => StatusCode::BAD_GATEWAY,
@@ -22,7 +22,7 @@ pub fn status_for(kind: Kind) -> StatusCode {
 }
 
 /// Logs and counts the failure, and returns the synthetic response.
-pub fn respond(
+pub(crate) fn respond(
     error: &upstream::Error,
     request: &RequestContext,
     duration: Duration,
@@ -47,7 +47,7 @@ pub fn respond(
 
 /// The client's own request body ended the exchange: 413 (over `limits.max_request_body`),
 /// 408 (idle), 400 (broken upload). Logged, not counted as an upstream error.
-pub fn respond_request_body(
+pub(crate) fn respond_request_body(
     error: &body::Error,
     request: &RequestContext,
 ) -> Response<Full<Bytes>> {
@@ -72,12 +72,12 @@ pub fn respond_request_body(
 }
 
 /// 413 before anything is sent upstream: the declared Content-Length is over the limit.
-pub fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> {
+pub(crate) fn too_large(limit: u64, request: &RequestContext) -> Response<Full<Bytes>> {
     respond_request_body(&body::Error::TooLarge { limit }, request)
 }
 
 /// 400 for a request davaudit refuses to forward as it is (not logged: a client error).
-pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
+pub(crate) fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     plain::response(
         StatusCode::BAD_REQUEST,
         format!("400 Bad Request: {reason}\n"),
@@ -85,7 +85,7 @@ pub fn bad_request(reason: &str) -> Response<Full<Bytes>> {
 }
 
 /// 503 when `limits.max_upstream_requests` are in flight; nothing is sent upstream.
-pub fn upstream_busy() -> Response<Full<Bytes>> {
+pub(crate) fn upstream_busy() -> Response<Full<Bytes>> {
     let mut response = plain::response(
         StatusCode::SERVICE_UNAVAILABLE,
         "503 Service Unavailable: too many requests in flight to the upstream; retry\n".to_owned(),
@@ -98,7 +98,7 @@ pub fn upstream_busy() -> Response<Full<Bytes>> {
 }
 
 /// 501 for a method davaudit does not forward (`CONNECT`); nothing is sent upstream.
-pub fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
+pub(crate) fn not_implemented(reason: &str) -> Response<Full<Bytes>> {
     plain::response(
         StatusCode::NOT_IMPLEMENTED,
         format!("501 Not Implemented: {reason}\n"),

@@ -14,7 +14,7 @@ use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
 #[derive(Debug, Clone)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
     /// The request path (never the query: it may carry tokens).
@@ -24,7 +24,7 @@ pub struct RequestContext {
 
 /// A response went back to the client (any status, synthetic ones included).
 #[derive(Debug)]
-pub struct RequestFinished {
+pub(crate) struct RequestFinished {
     pub method: MethodLabel,
     pub status: u16,
     /// Time from the request arriving to the response headers being ready.
@@ -32,7 +32,7 @@ pub struct RequestFinished {
 }
 
 impl RequestFinished {
-    pub fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         metrics
             .requests
@@ -46,7 +46,7 @@ impl RequestFinished {
 
 /// The upstream could not give a response; the client got `status` (502 or 504).
 #[derive(Debug)]
-pub struct UpstreamRequestFailed<'a> {
+pub(crate) struct UpstreamRequestFailed<'a> {
     pub request: &'a RequestContext,
     pub error: &'a upstream::Error,
     pub status: u16,
@@ -54,7 +54,7 @@ pub struct UpstreamRequestFailed<'a> {
 }
 
 impl UpstreamRequestFailed<'_> {
-    pub fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         let kind = self.error.kind();
         metrics
@@ -77,7 +77,7 @@ impl UpstreamRequestFailed<'_> {
 /// The upstream's response body failed after the headers were sent: the client sees a
 /// broken body. Counted as an upstream error (`timeout` when idle, `reset` when broken).
 #[derive(Debug)]
-pub struct UpstreamBodyFailed<'a> {
+pub(crate) struct UpstreamBodyFailed<'a> {
     pub request: &'a RequestContext,
     pub status: u16,
     pub failure: body::Failure,
@@ -85,7 +85,7 @@ pub struct UpstreamBodyFailed<'a> {
 }
 
 impl UpstreamBodyFailed<'_> {
-    pub fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         let kind = match self.failure {
             body::Failure::Idle => upstream::Kind::Timeout,
@@ -111,14 +111,14 @@ impl UpstreamBodyFailed<'_> {
 /// connection. Sets `davaudit_upstream_up` and `davaudit_upstream_probe_error{kind}` (1 for
 /// the kind of the last failed probe); logs only a change (`changed`).
 #[derive(Debug)]
-pub struct UpstreamProbed<'a> {
+pub(crate) struct UpstreamProbed<'a> {
     pub upstream: &'a http::Uri,
     pub error: Option<upstream::Kind>,
     pub changed: bool,
 }
 
 impl UpstreamProbed<'_> {
-    pub fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         metrics.upstream_up.set(i64::from(self.error.is_none()));
         for kind in upstream::PROBE_KINDS {
@@ -144,14 +144,14 @@ impl UpstreamProbed<'_> {
 /// The client's request body failed (too large, idle, connection gone): a downstream fault,
 /// answered with `status` (413, 408 or 400) and not counted as an upstream error.
 #[derive(Debug)]
-pub struct RequestBodyFailed<'a> {
+pub(crate) struct RequestBodyFailed<'a> {
     pub request: &'a RequestContext,
     pub status: u16,
     pub error: &'a body::Error,
 }
 
 impl RequestBodyFailed<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::info!(
             request_id = %self.request.request_id,
             method = %self.request.method,
@@ -165,7 +165,7 @@ impl RequestBodyFailed<'_> {
 
 /// The audit of one multistatus body ended.
 #[derive(Debug)]
-pub struct MultistatusScanned<'a> {
+pub(crate) struct MultistatusScanned<'a> {
     pub request: &'a RequestContext,
     /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
     pub status: u16,
@@ -179,7 +179,7 @@ pub struct MultistatusScanned<'a> {
 impl MultistatusScanned<'_> {
     /// Counts, logs, and records the response in the live view's ring when its audit counted
     /// a failure.
-    pub fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         let method = self.request.method_label.as_str();
         let report = self.report;

@@ -65,17 +65,17 @@ const KNOWN_METHODS: &[&str] = &[
 ];
 
 /// The label for an unknown method.
-pub const OTHER_METHOD: &str = "OTHER";
+pub(crate) const OTHER_METHOD: &str = "OTHER";
 
 /// A `method` label value: a known method's name, or `OTHER`. Resolved once per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MethodLabel {
+pub(crate) struct MethodLabel {
     /// Index into `KNOWN_METHODS`; `KNOWN_METHODS.len()` means `OTHER`.
     index: usize,
 }
 
 impl MethodLabel {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         KNOWN_METHODS
             .get(self.index)
             .copied()
@@ -89,7 +89,7 @@ impl MethodLabel {
 }
 
 /// The `method` label of a request method: its name when known, else `OTHER`.
-pub fn method(name: &str) -> MethodLabel {
+pub(crate) fn method(name: &str) -> MethodLabel {
     let index = KNOWN_METHODS
         .iter()
         .position(|known| *known == name)
@@ -98,7 +98,7 @@ pub fn method(name: &str) -> MethodLabel {
 }
 
 /// Every method label value, `OTHER` last (the order of the label index).
-pub fn all_methods() -> impl Iterator<Item = &'static str> {
+pub(crate) fn all_methods() -> impl Iterator<Item = &'static str> {
     KNOWN_METHODS
         .iter()
         .copied()
@@ -121,7 +121,7 @@ const REGISTERED: &[u16] = &[
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 /// The label of a status line that is not `HTTP/x.y NNN` (and of a number outside 100..=999).
-pub const INVALID_CODE: &str = "invalid";
+pub(crate) const INVALID_CODE: &str = "invalid";
 
 static CODE_LABELS: LazyLock<Vec<String>> =
     LazyLock::new(|| (0..1000u16).map(|n| format!("{n:03}")).collect());
@@ -129,8 +129,8 @@ static CODE_LABELS: LazyLock<Vec<String>> =
 /// The `code` label of an HTTP status code: a registered code as itself (`423`), any other
 /// code in `100..=999` by its class (`1xx` .. `5xx`, `other` for `600..=999`), `invalid`
 /// outside that range. The upstream chooses the codes; this keeps their label set closed
-/// (see [`all_codes`]).
-pub fn status(code: u16) -> &'static str {
+/// (see `all_codes`).
+pub(crate) fn status(code: u16) -> &'static str {
     if REGISTERED.binary_search(&code).is_ok() {
         return CODE_LABELS
             .get(usize::from(code))
@@ -144,7 +144,7 @@ pub fn status(code: u16) -> &'static str {
 }
 
 /// The `code` label of a status found inside a multistatus body.
-pub fn code(code: Code) -> &'static str {
+pub(crate) fn code(code: Code) -> &'static str {
     match code {
         Code::Status(n) => status(n),
         Code::Invalid => INVALID_CODE,
@@ -153,7 +153,8 @@ pub fn code(code: Code) -> &'static str {
 
 /// Every value a `code` label can take: the registered codes, the class buckets and
 /// `invalid` (70 values).
-pub fn all_codes() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+pub(crate) fn all_codes() -> impl Iterator<Item = &'static str> {
     REGISTERED
         .iter()
         .map(|&n| status(n))
@@ -163,7 +164,8 @@ pub fn all_codes() -> impl Iterator<Item = &'static str> {
 
 /// Every value the `code` label of a failure can take (codes >= 400, their buckets,
 /// `invalid`): a routine rule can only excuse a failure, never make one.
-pub fn all_failure_codes() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+pub(crate) fn all_failure_codes() -> impl Iterator<Item = &'static str> {
     REGISTERED
         .iter()
         .filter(|&&n| n >= 400)

@@ -26,13 +26,13 @@ const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// The WARN events folded into per-interval summaries (`event`).
-pub const SUPPRESSED_EVENTS: [&str; 2] = ["connection_refused", "accept_failed"];
+pub(crate) const SUPPRESSED_EVENTS: [&str; 2] = ["connection_refused", "accept_failed"];
 
 /// The results of a config reload (`result`).
-pub const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
+pub(crate) const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
 
 /// The listeners, a closed label set (`listener`).
-pub const LISTENERS: [&str; 2] = ["proxy", "admin"];
+pub(crate) const LISTENERS: [&str; 2] = ["proxy", "admin"];
 
 /// Why a connection was refused (`reason`): `limit` at `limits.max_connections`,
 /// `accept_error` when `accept(2)` failed (out of descriptors and the like).

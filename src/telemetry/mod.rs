@@ -9,21 +9,20 @@
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
 //! - [`throttle`]: repeated WARNs folded into one summary per interval.
 
-pub mod events;
-pub mod labels;
-pub mod logging;
-pub mod metrics;
-pub mod recent;
-pub mod throttle;
+pub(crate) mod events;
+pub(crate) mod labels;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod recent;
+pub(crate) mod throttle;
 
 #[cfg(test)]
 mod bound_tests;
 #[cfg(test)]
 mod contract_tests;
 
-pub use events::RequestContext;
-pub use metrics::Metrics;
-pub use recent::RecentFailures;
+pub(crate) use metrics::Metrics;
+pub(crate) use recent::RecentFailures;
 
 use std::sync::Arc;
 
@@ -31,7 +30,7 @@ use std::sync::Arc;
 /// Cheap to clone; built once by `app` and shared, across reloads, by the proxy, the audit
 /// and the admin listener.
 #[derive(Debug, Clone)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     metrics: Arc<Metrics>,
     recent: Arc<RecentFailures>,
 }
@@ -39,7 +38,7 @@ pub struct Telemetry {
 impl Telemetry {
     /// A new registry, and a ring of `recent_failures` records (0: the live view records
     /// nothing).
-    pub fn new(recent_failures: usize) -> Self {
+    pub(crate) fn new(recent_failures: usize) -> Self {
         Telemetry {
             metrics: Arc::new(Metrics::new()),
             recent: Arc::new(RecentFailures::new(recent_failures)),
@@ -47,12 +46,12 @@ impl Telemetry {
     }
 
     /// The metrics registry (`/metrics`).
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
     /// The live view's ring (`/failures`).
-    pub fn recent(&self) -> &Arc<RecentFailures> {
+    pub(crate) fn recent(&self) -> &Arc<RecentFailures> {
         &self.recent
     }
 }

@@ -20,7 +20,7 @@
 //! A record holds at most `audit.max_logged_failures` failing entries whose texts the scanner
 //! already capped (`audit.max_text`), the request path and id capped to [`MAX_PATH`] and
 //! [`MAX_REQUEST_ID`] bytes, and its counts by (level, code) (at most 901 codes per level). So
-//! memory is bounded by the ring size whatever the traffic; [`RecentFailures::heap_bytes`]
+//! memory is bounded by the ring size whatever the traffic; a test (`heap_bytes`)
 //! measures it.
 //!
 //! # Locking
@@ -39,19 +39,19 @@ use serde::{Serialize, Serializer};
 use crate::multistatus::{Code, Failure, Level, Outcome, Report};
 
 /// Minutes covered by the per-minute counts (the page's chart).
-pub const MINUTES: usize = 60;
+pub(crate) const MINUTES: usize = 60;
 /// Bytes of the request path kept per record (longer paths end with `…`).
-pub const MAX_PATH: usize = 2048;
+pub(crate) const MAX_PATH: usize = 2048;
 /// Bytes of the request id kept per record.
-pub const MAX_REQUEST_ID: usize = 256;
+pub(crate) const MAX_REQUEST_ID: usize = 256;
 /// The largest ring (the largest accepted `audit.recent_failures`).
-pub const MAX_CAPACITY: usize = crate::config::MAX_RECENT_FAILURES;
+pub(crate) const MAX_CAPACITY: usize = crate::config::MAX_RECENT_FAILURES;
 
 const MINUTE_MS: u64 = 60_000;
 
 /// One response whose audit counted failures. Serialized as one element of `/failures`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// Increases by one per recorded response since start (gaps mean rotated out).
     pub seq: u64,
     /// When the audit ended, unix milliseconds.
@@ -80,7 +80,7 @@ pub struct Record {
 
 /// Counts by code; serialized as a JSON object `{"403": 1, "424": 2}` in code order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts(Box<[(Code, u64)]>);
+pub(crate) struct Counts(Box<[(Code, u64)]>);
 
 impl Counts {
     fn from_map(map: &BTreeMap<Code, u64>) -> Self {
@@ -88,14 +88,15 @@ impl Counts {
     }
 
     /// The count for `code` (0 when absent).
-    pub fn get(&self, code: Code) -> u64 {
+    pub(crate) fn get(&self, code: Code) -> u64 {
         self.0
             .iter()
             .find(|(c, _)| *c == code)
             .map_or(0, |&(_, n)| n)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Code, u64)> + '_ {
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Code, u64)> + '_ {
         self.0.iter().copied()
     }
 }
@@ -108,7 +109,7 @@ impl Serialize for Counts {
 
 /// What the audit task knows about a response when its audit ends.
 #[derive(Debug)]
-pub struct Sighting<'a> {
+pub(crate) struct Sighting<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
@@ -120,7 +121,7 @@ pub struct Sighting<'a> {
 
 /// Which records `/failures` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
+pub(crate) struct Query {
     /// At most this many records (further capped by the ring size).
     pub limit: usize,
     /// Only records with a failing status of this code.
@@ -141,7 +142,7 @@ impl Default for Query {
 
 /// A consistent copy of the ring and counters, filtered; serialized as the `/failures` body.
 #[derive(Debug, Serialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The ring size (`audit.recent_failures`); 0 means recording is off.
     pub capacity: usize,
     /// Responses recorded since start (including those rotated out of the ring).
@@ -166,7 +167,7 @@ fn records<S: Serializer>(records: &[Arc<Record>], s: S) -> Result<S::Ok, S::Err
 /// The ring and its counters. Shared (`Arc`) by the auditors, which survive reloads, and the
 /// admin listener.
 #[derive(Debug)]
-pub struct RecentFailures {
+pub(crate) struct RecentFailures {
     /// Mirrors `Ring::capacity`, so that recording can be skipped without the lock.
     capacity: AtomicUsize,
     ring: Mutex<Ring>,
@@ -192,7 +193,7 @@ struct Minute {
 
 impl RecentFailures {
     /// A ring of `capacity` records (capped to [`MAX_CAPACITY`]); 0 records nothing.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let capacity = capacity.min(MAX_CAPACITY);
         RecentFailures {
             capacity: AtomicUsize::new(capacity),
@@ -207,12 +208,12 @@ impl RecentFailures {
     }
 
     /// The ring size.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity.load(Ordering::Relaxed)
     }
 
     /// Changes the ring size (config reload); extra records are dropped, oldest first.
-    pub fn set_capacity(&self, capacity: usize) {
+    pub(crate) fn set_capacity(&self, capacity: usize) {
         let capacity = capacity.min(MAX_CAPACITY);
         let mut ring = self.lock();
         ring.capacity = capacity;
@@ -226,7 +227,7 @@ impl RecentFailures {
     }
 
     /// Records `sighting` when its audit counted a failure; otherwise does nothing.
-    pub fn record(&self, sighting: &Sighting<'_>) {
+    pub(crate) fn record(&self, sighting: &Sighting<'_>) {
         if sighting.report.failure_count == 0 || self.capacity() == 0 {
             return;
         }
@@ -289,7 +290,7 @@ impl RecentFailures {
     }
 
     /// The records matching `query`, newest first, with the counters.
-    pub fn snapshot(&self, query: &Query) -> Snapshot {
+    pub(crate) fn snapshot(&self, query: &Query) -> Snapshot {
         self.snapshot_at(query, now_ms())
     }
 
@@ -333,7 +334,8 @@ impl RecentFailures {
     }
 
     /// Heap bytes held by the records (strings, lists and counts; allocator overhead aside).
-    pub fn heap_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
         let ring = self.lock();
         let counts = |c: &Counts| c.0.len() * size_of::<(Code, u64)>();
         let records: usize = ring
@@ -364,11 +366,13 @@ impl RecentFailures {
     }
 
     /// Records in the ring.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().records.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 

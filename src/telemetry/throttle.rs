@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 /// How long one interval lasts.
-pub const INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(10);
 
 /// One throttled event kind. Not shared between tasks: each owner keeps its own.
 #[derive(Debug)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     interval: Duration,
     /// Start of the current interval, when an event was logged in it.
     since: Option<Instant>,
@@ -18,7 +18,7 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    pub fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Throttle {
             interval,
             since: None,
@@ -28,7 +28,7 @@ impl Throttle {
 
     /// True when this event should be logged in full (the first of its interval); false
     /// when it is only counted.
-    pub fn admit(&mut self, now: Instant) -> bool {
+    pub(crate) fn admit(&mut self, now: Instant) -> bool {
         match self.since {
             Some(since) if now.duration_since(since) < self.interval => {
                 self.suppressed = self.suppressed.saturating_add(1);
@@ -43,7 +43,7 @@ impl Throttle {
 
     /// At or after the end of an interval: the number of events counted but not logged in
     /// it (`None` when there were none), and a fresh interval.
-    pub fn take_due(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<u64> {
         let since = self.since?;
         if now.duration_since(since) < self.interval {
             return None;

@@ -637,8 +637,8 @@ async fn huge_207_in_this_process() {
 }
 
 /// A slow scanner for the policy tests: every chunk costs `delay`.
-fn slow_scanner(delay: Duration) -> ::davaudit::audit::Hooks {
-    ::davaudit::audit::Hooks {
+fn slow_scanner(delay: Duration) -> ::davaudit::Hooks {
+    ::davaudit::Hooks {
         scan_delay: Some(delay),
     }
 }
@@ -785,12 +785,63 @@ async fn assert_skipped(proxy: &Proxy, body: &str) {
     assert_audited(proxy, &before, &expected).await;
 }
 
+/// Issue 14 item 6: WebDAV client libraries parse a 207 whatever its label, so the audit
+/// sniffs a 207 sent as `text/plain`, `text/html` or `application/octet-stream` and counts it
+/// (counts from the independent oracle).
+#[tokio::test]
+async fn a_207_labelled_plain_html_or_octet_stream_is_sniffed_and_audited() {
+    let body = mixed_body(2);
+    for label in [
+        "text/plain",
+        "text/html; charset=utf-8",
+        "application/octet-stream",
+    ] {
+        let upstream = FakeUpstream::always(
+            Reply::status(207)
+                .header("content-type", label)
+                .body(body.clone()),
+        )
+        .await;
+        let proxy = Proxy::start(&upstream.url()).await;
+        let before = proxy.metrics().await;
+        let (status, _, received) = send("DELETE", &proxy.url_for("/dir/"), &[], "").await;
+        assert_eq!(status.as_u16(), 207);
+        assert_eq!(received, body.as_bytes(), "{label}: forwarded unchanged");
+        let expected = Expected::from_oracle("DELETE", body.as_bytes(), DEFAULT_RULES);
+        assert_eq!(expected.outcome, "partial_failure");
+        assert_audited(&proxy, &before, &expected).await;
+    }
+}
+
+/// A sniffed 207 that shows no `DAV:response` (an HTML error page) is `skipped`, not
+/// `malformed`; a 207 with a type that is neither XML nor generic is never read.
 #[tokio::test]
 async fn a_207_that_is_not_xml_is_skipped() {
+    let page = "<html><body><p>Error<br></p></body></html>";
+    let upstream = FakeUpstream::always(
+        Reply::status(207)
+            .header("content-type", "text/html")
+            .body(page),
+    )
+    .await;
+    let proxy = Proxy::start(&upstream.url()).await;
+    let before = proxy.metrics().await;
+    let (status, _, received) = send("DELETE", &proxy.url_for("/dir/"), &[], "").await;
+    assert_eq!(status.as_u16(), 207);
+    assert_eq!(received, page.as_bytes());
+    let expected = Expected {
+        method: "DELETE",
+        outcome: "skipped",
+        entries: Counts::new(),
+        failures: Counts::new(),
+        bytes: Some(page.len() as u64),
+    };
+    assert_audited(&proxy, &before, &expected).await;
+
     let body = mixed_body(1);
     let upstream = FakeUpstream::always(
         Reply::status(207)
-            .header("content-type", "text/html; charset=utf-8")
+            .header("content-type", "application/json")
             .body(body.clone()),
     )
     .await;

@@ -163,7 +163,7 @@ async fn time_the_audit_held_a_response_back_is_counted() {
     let proxy = Proxy::start_with_hooks(
         &upstream.url(),
         "audit: {when_behind: wait, queue_bytes: 64KiB, stall_timeout: 60s}",
-        ::davaudit::audit::Hooks {
+        ::davaudit::Hooks {
             scan_delay: Some(Duration::from_millis(5)),
         },
     )

@@ -28,14 +28,14 @@ mod tests;
 use std::fmt;
 
 /// Stacked codings undone at most (curl stops at 5; nobody sends more than 2).
-pub const MAX_CODINGS: usize = 4;
+pub(crate) const MAX_CODINGS: usize = 4;
 
 /// Decoded bytes handed to the sink per call, at most.
 const OUT_CHUNK: usize = 32 * 1024;
 
 /// One content coding the audit can undo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     Gzip,
     Deflate,
     Brotli,
@@ -55,23 +55,23 @@ impl fmt::Display for Coding {
 
 /// The codings of a response, in the order they were applied (empty: identity).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Codings(Vec<Coding>);
+pub(crate) struct Codings(Vec<Coding>);
 
 impl Codings {
     /// No coding: the body is the XML.
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The codings as applied, first applied first.
-    pub fn as_slice(&self) -> &[Coding] {
+    pub(crate) fn as_slice(&self) -> &[Coding] {
         &self.0
     }
 }
 
 /// The codings named by every `Content-Encoding` line of a response, `None` when the audit
 /// cannot undo them (an unknown coding, a value that is not text, more than [`MAX_CODINGS`]).
-pub fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Codings> {
+pub(crate) fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Codings> {
     let mut codings = Vec::new();
     for line in lines {
         for token in line.split(|b| *b == b',') {
@@ -101,7 +101,7 @@ pub fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Codings> {
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode the {coding} content coding: {reason}")]
-pub struct DecodeError {
+pub(crate) struct DecodeError {
     pub coding: Coding,
     pub reason: String,
 }
@@ -127,7 +127,7 @@ trait Stage: Send {
 }
 
 /// The decoders of one body, outermost (last applied) first.
-pub struct Decoder {
+pub(crate) struct Decoder {
     stages: Vec<Box<dyn Stage>>,
 }
 
@@ -141,7 +141,7 @@ impl fmt::Debug for Decoder {
 
 impl Decoder {
     /// A decoder for `codings` (as applied, first applied first).
-    pub fn new(codings: &Codings) -> Self {
+    pub(crate) fn new(codings: &Codings) -> Self {
         let stages = codings
             .as_slice()
             .iter()
@@ -159,7 +159,11 @@ impl Decoder {
     }
 
     /// Decodes the next chunk of the coded body; `sink` gets the decoded bytes.
-    pub fn push(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
+    pub(crate) fn push(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), DecodeError> {
         push_through(&mut self.stages, input, &mut |out| {
             sink(out);
             Ok(())
@@ -168,7 +172,7 @@ impl Decoder {
 
     /// The body is complete: flushes every stage, outermost first, and fails if a coded
     /// stream was cut short.
-    pub fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
+    pub(crate) fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
         let mut sink = |out: &[u8]| {
             sink(out);
             Ok(())

@@ -57,7 +57,7 @@ pub enum Message {
 /// Bytes gathered before the audit task is woken: a quarter of the queue, at most 256 KiB.
 /// Small enough that `skip` keeps three quarters of the queue as slack, large enough that a
 /// streamed body wakes the audit a few thousand times per GiB, not once per frame.
-pub fn batch_bytes(queue_bytes: usize) -> usize {
+pub(crate) fn batch_bytes(queue_bytes: usize) -> usize {
     (queue_bytes / 4).clamp(1, 256 * 1024)
 }
 
@@ -89,7 +89,7 @@ pub enum WhenFull {
 }
 
 /// The receiving end, owned by the audit task.
-pub type Receiver = mpsc::UnboundedReceiver<Message>;
+pub(crate) type Receiver = mpsc::UnboundedReceiver<Message>;
 
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 

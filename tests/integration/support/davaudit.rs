@@ -1,4 +1,4 @@
-//! The real davaudit, in-process, through `davaudit::app::run` (config text -> `Config` ->
+//! The real davaudit, in-process, through `davaudit::run` (config text -> `Config` ->
 //! `Running`), both listeners on 127.0.0.1:0, in front of any upstream URL.
 //!
 //! ```ignore
@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 
-use davaudit::app::Running;
+use davaudit::Running;
 
 use super::scrape::Metrics;
 
@@ -38,15 +38,15 @@ impl Proxy {
     /// davaudit in front of `upstream_url`, with `extra_yaml` (whole top-level sections,
     /// e.g. `"audit:\n  when_behind: skip\n"`) merged over the base config.
     pub(crate) async fn start_with(upstream_url: &str, extra_yaml: &str) -> Proxy {
-        Proxy::start_with_hooks(upstream_url, extra_yaml, davaudit::audit::Hooks::default()).await
+        Proxy::start_with_hooks(upstream_url, extra_yaml, davaudit::Hooks::default()).await
     }
 
-    /// [`Proxy::start_with`] through `app::run_with_hooks` (e.g. a slow scanner:
+    /// [`Proxy::start_with`] through `davaudit::run_with_hooks` (e.g. a slow scanner:
     /// `Hooks { scan_delay: Some(..) }`).
     pub(crate) async fn start_with_hooks(
         upstream_url: &str,
         extra_yaml: &str,
-        hooks: davaudit::audit::Hooks,
+        hooks: davaudit::Hooks,
     ) -> Proxy {
         let base = format!(
             "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  url: {upstream_url}\n"
@@ -63,16 +63,16 @@ impl Proxy {
 
     /// davaudit with exactly this config text (it should bind 127.0.0.1:0).
     pub(crate) async fn start_yaml(yaml: &str) -> Proxy {
-        Proxy::start_yaml_with_hooks(yaml, davaudit::audit::Hooks::default()).await
+        Proxy::start_yaml_with_hooks(yaml, davaudit::Hooks::default()).await
     }
 
     /// [`Proxy::start_yaml`] with test hooks.
-    pub(crate) async fn start_yaml_with_hooks(yaml: &str, hooks: davaudit::audit::Hooks) -> Proxy {
+    pub(crate) async fn start_yaml_with_hooks(yaml: &str, hooks: davaudit::Hooks) -> Proxy {
         let config = davaudit::config::from_yaml(yaml, "test.yaml")
             .unwrap_or_else(|e| panic!("config: {e}\n{yaml}"));
-        let running = davaudit::app::run_with_hooks(config, std::future::pending::<()>(), hooks)
+        let running = davaudit::run_with_hooks(config, std::future::pending::<()>(), hooks)
             .await
-            .unwrap_or_else(|e| panic!("app::run: {e}"));
+            .unwrap_or_else(|e| panic!("davaudit::run: {e}"));
         Proxy {
             proxy_addr: running.proxy_addr(),
             admin_addr: running.admin_addr(),
