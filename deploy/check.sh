@@ -51,6 +51,16 @@ prometheusrule_spec() {
   promtool check rules "$tmp/prometheusrule-spec.json"
 }
 
+# scrape.yml names a token file beside it (the metrics token): check it in a copy with one.
+scrape_config() {
+  mkdir -p "$tmp/prom"
+  cp deploy/prometheus/scrape.yml deploy/prometheus/recording.yml deploy/prometheus/alerts.yml "$tmp/prom/"
+  echo "dummy-token" >"$tmp/prom/davaudit-metrics-token"
+  grep -q 'credentials_file: davaudit-metrics-token' "$tmp/prom/scrape.yml" ||
+    { echo "scrape.yml: the davaudit job must authenticate with the metrics token"; return 1; }
+  promtool check config "$tmp/prom/scrape.yml"
+}
+
 grafana_json() {
   python3 -m json.tool deploy/grafana/davaudit.json "$tmp/dashboard.json"
   echo "valid JSON"
@@ -146,7 +156,7 @@ if $have_promtool; then
   check "promtool check rules (recording.yml, alerts.yml)" \
     promtool check rules deploy/prometheus/recording.yml deploy/prometheus/alerts.yml
   check "promtool test rules (alerts_test.yml)" promtool test rules deploy/prometheus/alerts_test.yml
-  check "promtool check config (scrape.yml)" promtool check config deploy/prometheus/scrape.yml
+  check "promtool check config (scrape.yml, with its bearer token file)" scrape_config
   check "promtool check rules (kubernetes/prometheusrule.yaml spec)" prometheusrule_spec
 else
   for name in "promtool check rules" "promtool test rules" "promtool check config" \

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admin::Admin;
+use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
 use crate::config::Config;
 use crate::listener::{self, Options};
@@ -45,6 +46,8 @@ pub enum Error {
     Upstream(#[from] upstream::BuildError),
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),
+    #[error(transparent)]
+    Token(#[from] crate::admin::auth::TokenError),
 }
 
 /// A started davaudit: its bound addresses and the handles to reload and stop it.
@@ -123,6 +126,8 @@ struct ReloadState {
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
+    /// The admin listener's bearer tokens, re-read on every reload.
+    gate: Gate,
 }
 
 impl Reloader {
@@ -156,6 +161,7 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
+        let tokens = Tokens::load(&config.admin)?;
         // Held to the end: reloads apply one at a time.
         let bound = state
             .bound
@@ -171,6 +177,7 @@ impl Reloader {
                 .metrics()
                 .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
         }
+        state.gate.replace(tokens);
         state
             .telemetry
             .recent()
@@ -275,9 +282,11 @@ pub async fn run_with_hooks(
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
+    let gate = Gate::new(Tokens::load(&config.admin)?);
     let admin = Arc::new(
         Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
-            .with_live_view(&config.admin),
+            .with_live_view(&config.admin)
+            .with_gate(gate.clone()),
     );
 
     let proxy_listener = bind("proxy", config.listen).await?;
@@ -389,6 +398,7 @@ pub async fn run_with_hooks(
             live_view,
             upstream_slots,
             bound: Mutex::new(config),
+            gate,
         }),
     };
     Ok(Running {

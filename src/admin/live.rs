@@ -419,6 +419,8 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            token_file: None,
+            metrics_token_file: None,
             max_connections: 256,
         }
     }

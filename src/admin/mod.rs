@@ -11,7 +11,11 @@
 //!
 //! The live view (`live.rs`): `/` (a static HTML page, `ui.html`) and `/failures` (JSON of
 //! the recent partial failures), on or off per `admin.ui`.
+//!
+//! Authentication (`auth.rs`): with `admin.token_file`, a bearer token on every path but the
+//! probes; `admin.metrics_token_file` adds a token that opens `/metrics` only.
 
+pub mod auth;
 mod live;
 
 use std::convert::Infallible;
@@ -37,6 +41,8 @@ pub(crate) struct Admin {
     draining: Arc<AtomicBool>,
     /// `/` and `/failures`; off unless [`Admin::with_live_view`] turned it on.
     live: LiveView,
+    /// The bearer-token check (open until [`Admin::with_gate`] installs tokens).
+    gate: auth::Gate,
 }
 
 impl Admin {
@@ -50,7 +56,14 @@ impl Admin {
             readiness,
             draining,
             live: LiveView::Off("not configured"),
+            gate: auth::Gate::default(),
         }
+    }
+
+    /// Requires the tokens of `gate` (shared with the reloader, which swaps them).
+    pub fn with_gate(mut self, gate: auth::Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
@@ -69,6 +82,9 @@ impl Admin {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed\n",
             ));
+        }
+        if let Some(refused) = self.gate.check(request.uri().path(), request.headers()) {
+            return Ok(refused);
         }
         let response = match request.uri().path() {
             "/metrics" => {

@@ -161,6 +161,11 @@ pub struct Admin {
     /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
     /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
     pub ui: Option<bool>,
+    /// A file holding the bearer token every admin path but `/healthz` and `/readyz` needs
+    /// (re-read on reload). `None` (default): no authentication.
+    pub token_file: Option<PathBuf>,
+    /// A second token, accepted on `/metrics` only (for Prometheus). Needs `token_file`.
+    pub metrics_token_file: Option<PathBuf>,
     /// Concurrent admin connections; more are refused. Default 256. Idle ones are closed
     /// after `min(limits.keepalive_timeout, 10s)`.
     pub max_connections: usize,

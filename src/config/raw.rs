@@ -125,6 +125,8 @@ struct RawAdmin {
     listen: ListenAddr,
     /// Absent or null: on only for a loopback `listen`.
     ui: Option<bool>,
+    token_file: Option<PathBuf>,
+    metrics_token_file: Option<PathBuf>,
     max_connections: usize,
 }
 
@@ -133,6 +135,8 @@ impl Default for RawAdmin {
         RawAdmin {
             listen: addr(9207),
             ui: None,
+            token_file: None,
+            metrics_token_file: None,
             max_connections: 256,
         }
     }
@@ -393,6 +397,8 @@ impl RawConfig {
             admin: Admin {
                 listen: admin.listen.0,
                 ui: admin.ui,
+                token_file: admin.token_file,
+                metrics_token_file: admin.metrics_token_file,
                 max_connections: admin.max_connections,
             },
             forwarding: Forwarding {
@@ -455,6 +461,14 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
         return Err((
             "admin.listen",
             format!("{b} collides with listen ({a}): the admin listener needs its own port"),
+        ));
+    }
+    if c.admin.metrics_token_file.is_some() && c.admin.token_file.is_none() {
+        return Err((
+            "admin.metrics_token_file",
+            "needs admin.token_file: without it the admin listener has no authentication, \
+             so a metrics-only token would lock nothing"
+                .to_owned(),
         ));
     }
     let https = c.upstream.url.scheme_str() == Some("https");

@@ -134,3 +134,21 @@ fn without_a_file_the_defaults_and_the_overrides_make_the_config() {
         Err(Error::Unset { ref key, .. }) if key == "upstream.url"
     ));
 }
+
+#[test]
+fn a_metrics_token_without_an_admin_token_locks_nothing_and_is_refused() {
+    assert_eq!(
+        err("upstream: {url: 'http://a:1'}\nadmin:\n  metrics_token_file: /run/t\n"),
+        "t.yaml:3:23: admin.metrics_token_file: needs admin.token_file: without it the admin \
+         listener has no authentication, so a metrics-only token would lock nothing"
+    );
+    let c = from_yaml(
+        "upstream: {url: 'http://a:1'}\nadmin:\n  token_file: /run/a\n  metrics_token_file: /run/m\n",
+        "t.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        c.admin.token_file.as_deref(),
+        Some(std::path::Path::new("/run/a"))
+    );
+}

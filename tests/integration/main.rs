@@ -32,6 +32,7 @@
 mod support;
 
 mod admin;
+mod admin_auth;
 mod audit_dav;
 mod audit_edge_cases;
 mod content_codings;
