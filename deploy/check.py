@@ -347,6 +347,17 @@ def by_kind():
                 fail(f"{path}: a document without kind")
                 continue
             docs.setdefault(doc["kind"], []).append((path, doc))
+    # The config comes from kustomization.yaml's configMapGenerator: build the ConfigMap it
+    # generates (without the hash suffix kustomize adds) so the checks below see it.
+    for kpath, kust in docs.get("Kustomization", []):
+        for gen in kust.get("configMapGenerator", []):
+            data = {}
+            for spec in gen.get("files", []):
+                key, _, rel = spec.partition("=")
+                rel = rel or key
+                data[Path(key).name] = (kpath.parent / rel).read_text(encoding="utf-8")
+            cm = {"kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data}
+            docs.setdefault("ConfigMap", []).append((kpath, cm))
     return docs
 
 
@@ -372,7 +383,7 @@ def cmd_k8s(_args):
     # The embedded config: keys davaudit knows (DESIGN.md, Configuration; deny_unknown_fields).
     cfg_text = cm.get("data", {}).get("davaudit.yaml")
     if not cfg_text:
-        fail("configmap.yaml: no data key davaudit.yaml")
+        fail("kustomization.yaml: the configMapGenerator has no davaudit.yaml")
         finish()
     import yaml  # noqa: PLC0415
 
@@ -382,24 +393,37 @@ def cmd_k8s(_args):
     sections = config_sections()
     for key in cfg:
         if key not in sections:
-            fail(f"configmap.yaml davaudit.yaml: unknown section {key!r}")
+            fail(f"kubernetes/config/davaudit.yaml: unknown section {key!r}")
     for path in ("listen", "upstream.url", "admin.listen", "shutdown.drain_timeout"):
         node = cfg
         for part in path.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node is None:
-            fail(f"configmap.yaml davaudit.yaml: {path} must be set explicitly")
+            fail(f"kubernetes/config/davaudit.yaml: {path} must be set explicitly")
     finish()
     proxy_port = port_of(cfg["listen"])
     admin_port = port_of(cfg["admin"]["listen"])
     for name, addr in (("listen", cfg["listen"]), ("admin.listen", cfg["admin"]["listen"])):
         if not str(addr).startswith(("0.0.0.0:", "[::]:")):
-            fail(f"configmap.yaml: {name} must listen on all addresses in a pod, not {addr}")
+            fail(f"kubernetes/config/davaudit.yaml: {name} must listen on all addresses in a pod, not {addr}")
     drain = parse_duration(cfg.get("shutdown", {}).get("drain_timeout", "30s"))
 
     pod = dep["spec"]["template"]["spec"]
-    if dep["spec"].get("replicas", 1) < 2:
-        fail("deployment.yaml: at least 2 replicas")
+    if "replicas" in dep["spec"]:
+        fail("deployment.yaml: no replicas next to an HPA (each apply would reset the count)")
+    if hpa["spec"].get("minReplicas", 1) < 2:
+        fail("hpa.yaml: minReplicas at least 2")
+    if "NetworkPolicy" not in docs:
+        fail(f"{K8S}: no NetworkPolicy")
+    else:
+        _, netpol = docs["NetworkPolicy"][0]
+        rules = netpol["spec"].get("ingress", [])
+        admin_rules = [r for r in rules
+                       if any(p.get("port") in ("metrics", admin_port) for p in r.get("ports", []))]
+        if not admin_rules or any(not r.get("from") for r in admin_rules):
+            fail("networkpolicy.yaml: the admin port must be open to selected peers only")
+        if netpol["spec"]["podSelector"].get("matchLabels") != dep["spec"]["selector"]["matchLabels"]:
+            fail("networkpolicy.yaml: podSelector must select the Deployment's pods")
     (c,) = pod["containers"]
     pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     grace = pod.get("terminationGracePeriodSeconds", 30)
@@ -500,13 +524,16 @@ def cmd_systemd(_args):
     for key, value in required.items():
         if value not in s.get(key, []):
             fail(f"{path}: {key}={value} expected")
-    if not any("check-config" in v for v in s.get("ExecStartPre", [])):
-        fail(f"{path}: ExecStartPre must run davaudit check-config")
+    if not any("check-config --quiet" in v for v in s.get("ExecStartPre", [])):
+        fail(f"{path}: ExecStartPre must run davaudit check-config --quiet")
+    if not any(v.startswith("davaudit:/etc/davaudit/credentials") for v in s.get("LoadCredential", [])):
+        fail(f"{path}: LoadCredential=davaudit:/etc/davaudit/credentials (secrets are not "
+             "world-readable under DynamicUser)")
     reload = s.get("ExecReload", [])
     if not any("kill -HUP $MAINPID" in v for v in reload):
         fail(f"{path}: ExecReload must send SIGHUP (davaudit reloads its config on it)")
-    if not any("check-config" in v for v in reload):
-        fail(f"{path}: ExecReload must check the config before sending SIGHUP")
+    if not any("check-config --quiet" in v for v in reload):
+        fail(f"{path}: ExecReload must check the config (--quiet) before sending SIGHUP")
     finish()
     print(f"  hardening present; TimeoutStopSec {stop:g}s > drain_timeout {drain}s")
 

@@ -85,6 +85,38 @@ systemd_security() {
   grep "Overall exposure" "$tmp/security.txt"
 }
 
+install_kubectl() {
+  command -v kubectl >/dev/null && return 0
+  command -v apt-get >/dev/null || return 1
+  echo "installing kubectl (Debian package kubectl)..."
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 kubectl >"$tmp/apt-kubectl.log" 2>&1 || {
+    apt-get update -qq >>"$tmp/apt-kubectl.log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl \
+      >>"$tmp/apt-kubectl.log" 2>&1 || { tail -n 5 "$tmp/apt-kubectl.log"; return 1; }
+  }
+  command -v kubectl >/dev/null
+}
+
+# What `kubectl apply -k` sends: render, then validate the built-in kinds of the output, and
+# check that the generated ConfigMap (hash-suffixed) is the one the Deployment mounts.
+kustomize_render() {
+  kubectl kustomize deploy/kubernetes >"$tmp/rendered.yaml"
+  python3 - "$tmp/rendered.yaml" "$tmp/rendered-core.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+core = [d for d in docs if d["kind"] not in ("ServiceMonitor", "PrometheusRule")]
+yaml.safe_dump_all(core, open(sys.argv[2], "w"))
+cm = [d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"]
+dep = [d for d in docs if d["kind"] == "Deployment"][0]
+vols = [v["configMap"]["name"] for v in dep["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+assert len(cm) == 1 and cm[0].startswith("davaudit-config-") and vols == cm, (cm, vols)
+assert "replicas" not in dep["spec"], "replicas next to the HPA"
+print(f"{len(docs)} objects; ConfigMap {cm[0]} mounted by the Deployment")
+PY
+  python3 -m kubernetes_validate --strict --quiet -k 1.30.0 "$tmp/rendered-core.yaml"
+}
+
 skip() {
   skipped=$((skipped + 1))
   printf 'skip  %s: %s\n' "$1" "$2"
@@ -200,6 +232,12 @@ if $have_python; then
     python3 -m kubernetes_validate --strict --quiet "${core[@]}"
   check "kubernetes manifests consistent with each other and the embedded config" \
     python3 deploy/check.py k8s
+  if install_kubectl; then
+    check "kubectl kustomize deploy/kubernetes renders; the output validates (1.30, strict)" \
+      kustomize_render
+  else
+    skip "kubectl kustomize" "kubectl (Debian package kubectl) could not be installed"
+  fi
 else
   skip "kubernetes" "PyYAML/kubernetes-validate not installed"
 fi

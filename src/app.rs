@@ -46,8 +46,9 @@ pub enum Error {
     Upstream(#[from] upstream::BuildError),
     #[error(transparent)]
     Tls(#[from] crate::tls::Error),
-    #[error(transparent)]
-    Token(#[from] crate::admin::auth::TokenError),
+    /// An admin token file that cannot be used (`admin.token_file`, `admin.metrics_token_file`).
+    #[error("{0}")]
+    Token(String),
 }
 
 /// A started davaudit: its bound addresses and the handles to reload and stop it.
@@ -161,7 +162,7 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
             _ => None,
         };
-        let tokens = Tokens::load(&config.admin)?;
+        let tokens = Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
         // Held to the end: reloads apply one at a time.
         let bound = state
             .bound
@@ -282,7 +283,7 @@ pub async fn run_with_hooks(
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
-    let gate = Gate::new(Tokens::load(&config.admin)?);
+    let gate = Gate::new(Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?);
     let admin = Arc::new(
         Admin::new(telemetry.clone(), readiness.clone(), draining.clone())
             .with_live_view(&config.admin)

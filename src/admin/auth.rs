@@ -21,7 +21,7 @@ use crate::plain;
 
 /// A token file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// Unreadable.
     #[error("{key} {path}: cannot read: {source}")]
     Read {
@@ -47,7 +47,7 @@ pub enum TokenError {
 
 /// The tokens in force; swapped whole on reload.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     /// Opens every admin path.
     admin: Option<Vec<u8>>,
     /// Opens `/metrics` only.
@@ -56,7 +56,7 @@ pub struct Tokens {
 
 impl Tokens {
     /// Reads the files `admin` names (none: no authentication).
-    pub fn load(admin: &config::Admin) -> Result<Tokens, TokenError> {
+    pub(crate) fn load(admin: &config::Admin) -> Result<Tokens, TokenError> {
         Ok(Tokens {
             admin: admin
                 .token_file
@@ -99,7 +99,7 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TokenError> {
 
 /// What a path needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(crate) enum Need {
     /// `/healthz`, `/readyz`: nothing.
     Nothing,
     /// `/metrics`: the admin or the metrics token.
@@ -110,7 +110,7 @@ pub enum Need {
 
 impl Need {
     /// The requirement of `path`.
-    pub fn of(path: &str) -> Need {
+    pub(crate) fn of(path: &str) -> Need {
         match path {
             "/healthz" | "/readyz" => Need::Nothing,
             "/metrics" => Need::Metrics,
@@ -121,25 +121,25 @@ impl Need {
 
 /// The shared, reloadable gate.
 #[derive(Debug, Clone, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     tokens: Arc<ArcSwap<Tokens>>,
 }
 
 impl Gate {
     /// A gate with `tokens` in force.
-    pub fn new(tokens: Tokens) -> Self {
+    pub(crate) fn new(tokens: Tokens) -> Self {
         Gate {
             tokens: Arc::new(ArcSwap::from_pointee(tokens)),
         }
     }
 
     /// Puts new tokens in force (reload).
-    pub fn replace(&self, tokens: Tokens) {
+    pub(crate) fn replace(&self, tokens: Tokens) {
         self.tokens.store(Arc::new(tokens));
     }
 
     /// `None` when the request may pass, else the 401 to send.
-    pub fn check(&self, path: &str, headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
+    pub(crate) fn check(&self, path: &str, headers: &HeaderMap) -> Option<Response<Full<Bytes>>> {
         let tokens = self.tokens.load();
         let admin = tokens.admin.as_deref()?;
         let need = Need::of(path);

@@ -15,7 +15,7 @@
 //! Authentication (`auth.rs`): with `admin.token_file`, a bearer token on every path but the
 //! probes; `admin.metrics_token_file` adds a token that opens `/metrics` only.
 
-pub mod auth;
+pub(crate) mod auth;
 mod live;
 
 use std::convert::Infallible;
@@ -61,7 +61,7 @@ impl Admin {
     }
 
     /// Requires the tokens of `gate` (shared with the reloader, which swaps them).
-    pub fn with_gate(mut self, gate: auth::Gate) -> Self {
+    pub(crate) fn with_gate(mut self, gate: auth::Gate) -> Self {
         self.gate = gate;
         self
     }
