@@ -2,7 +2,7 @@
 """Consistency checks for deploy/, called by deploy/check.sh (run that, not this).
 
 Subcommands (run from the repository root):
-  sync [--write]     deploy/kubernetes/prometheusrule.yaml == recording.yml + alerts.yml
+  sync [--write]     deploy/kubernetes/monitoring/prometheusrule.yaml == recording.yml + alerts.yml
   rules              alert annotations/labels, runbook anchors, fire/no-fire tests, metric names
   grafana OUT        dashboard structure; writes every PromQL expr into OUT as recording rules
   k8s                cross-file checks of the Kubernetes manifests and the embedded config
@@ -25,7 +25,7 @@ PROM = DEPLOY / "prometheus"
 K8S = DEPLOY / "kubernetes"
 README = DEPLOY / "README.md"
 DASHBOARD = DEPLOY / "grafana" / "davaudit.json"
-PROMETHEUSRULE = K8S / "prometheusrule.yaml"
+PROMETHEUSRULE = K8S / "monitoring" / "prometheusrule.yaml"
 RULE_SOURCES = [PROM / "recording.yml", PROM / "alerts.yml"]
 
 # The contract lives in DESIGN.md at the repository root (§3.2 Configuration, §3.3 Metrics);
@@ -341,7 +341,9 @@ def cmd_grafana(args):
 
 def by_kind():
     docs = {}
-    for path in sorted(K8S.glob("*.yaml")):
+    paths = sorted(K8S.glob("*.yaml")) + [K8S / "monitoring" / "servicemonitor.yaml",
+                                          PROMETHEUSRULE]
+    for path in paths:
         for doc in load_yaml_all(path):
             if not isinstance(doc, dict) or "kind" not in doc:
                 fail(f"{path}: a document without kind")

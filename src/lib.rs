@@ -89,9 +89,11 @@ pub use audit::Hooks;
 /// The pure pieces the benchmarks measure and the fuzz targets drive; not an API.
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::audit::decode::{Decoder, parse as parse_content_codings};
     pub use crate::audit::tee::{Message, TeeBody, WhenFull};
     pub use crate::proxy::destination::{Origin, rewrite_destination, rewrite_if};
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
+    pub use crate::telemetry::logging::init as init_logging;
 }

@@ -290,13 +290,10 @@ impl Proxy {
             headers.insert(header::HOST, value);
         }
 
-        let path_and_query = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        // `PathAndQuery` shares the request's bytes: no copy, no re-parse.
+        let path_and_query = request.uri().path_and_query().cloned();
         let path = request.uri().path().to_owned();
-        *request.uri_mut() = upstream_uri(self.upstream.origin(), &path_and_query);
+        *request.uri_mut() = upstream_uri(self.upstream.origin(), path_and_query);
         *request.version_mut() = Version::HTTP_11;
 
         RequestContext {
@@ -372,9 +369,11 @@ enum Rejected {
 const DESTINATION: header::HeaderName = header::HeaderName::from_static("destination");
 const IF: header::HeaderName = header::HeaderName::from_static("if");
 
-/// The upstream's scheme and authority with the client's path and query.
-fn upstream_uri(origin: &Uri, path_and_query: &str) -> Uri {
+/// The upstream's scheme and authority with the client's path and query (`/` when it has
+/// none: an h2 `OPTIONS *` or an authority-form target).
+fn upstream_uri(origin: &Uri, path_and_query: Option<http::uri::PathAndQuery>) -> Uri {
     let mut parts = origin.clone().into_parts();
-    parts.path_and_query = path_and_query.parse().ok();
+    parts.path_and_query =
+        Some(path_and_query.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
     Uri::from_parts(parts).unwrap_or_else(|_| origin.clone())
 }

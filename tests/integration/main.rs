@@ -6,12 +6,8 @@
 //! - `transparency`: every method round-trips; bodies/statuses byte-identical.
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
-//! - `hostile`: smuggling, 431, slowloris, no replay, stale pool, secrets, fds/RSS baseline.
-//! - `hostile_cardinality`: an upstream choosing status codes cannot grow the label set.
-//! - `hostile_framing`: a hostile upstream's framing (Content-Length beside chunked).
-//! - `hostile_headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
-//! - `hostile_idle`: idle h2c connections closed with GOAWAY on both listeners.
-//! - `hostile_streams`: h2 streams per connection, upstream requests in flight, h2 header list.
+//! - `hostile/`: one file per attack class (smuggling, slowloris, hang-ups, secrets, fds/RSS,
+//!   header trust, forged headers, upstream framing, label cardinality, idle h2, h2 streams).
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
@@ -39,11 +35,6 @@ mod content_codings;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
-mod hostile_cardinality;
-mod hostile_framing;
-mod hostile_headers;
-mod hostile_idle;
-mod hostile_streams;
 mod limits;
 mod live_view;
 mod observability;
