@@ -15,6 +15,7 @@
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
 //! - `content_codings`: zstd frames, raw deflate, coding lists, multi-member gzip.
+//! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
 //! - `admin_auth`: bearer tokens on the admin listener; probes open; reload re-reads them.
 //! - `live_view`: `/failures` and `/` with real partial failures; survives a reload.
@@ -44,6 +45,7 @@ mod forwarding;
 mod hostile;
 mod limits;
 mod live_view;
+mod observability;
 mod reload;
 mod soak;
 mod transparency;
