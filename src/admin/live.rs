@@ -31,7 +31,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-belimp5XHRkPQJIfSelckT0xv3D898u6FU5G/9CHlt0="
+        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
     };
 }
 

@@ -53,6 +53,10 @@ pub(crate) const MAX_BINDINGS: usize = 4096;
 /// `MAX_NS_URI`); more is `over_limit` (`namespace_declarations`).
 pub(crate) const NS_BUDGET: usize = 256 * 1024;
 
+/// `DAV:href`s of one entry kept for its failures (their bytes also sum to at most
+/// `max_text`); `Failure::href_count` counts them all.
+pub const MAX_HREFS: usize = 64;
+
 /// Longest entity or character reference name between `&` and `;` (leading zeros of a
 /// character reference are not counted); longer is `over_limit` (`reference_length`).
 pub(crate) const MAX_REF: usize = 64;

@@ -356,6 +356,11 @@ enum Role {
 #[derive(Debug, Default)]
 struct Entry {
     href: Option<String>,
+    /// Every href kept (see `Failure::hrefs`), their bytes, and whether one did not fit.
+    hrefs: Vec<String>,
+    hrefs_bytes: usize,
+    hrefs_full: bool,
+    href_count: u64,
     response: Vec<Code>,
     /// Propstat-level statuses with their propstat's error and description.
     propstat: Vec<(Code, Option<String>, Option<String>)>,
@@ -596,6 +601,16 @@ impl<C: Classify> Walk<C> {
             Role::Href => {
                 let href = cut(self.text.trim_matches(is_ws), self.limits.max_text);
                 if let Some(entry) = self.entry.as_mut() {
+                    entry.href_count = entry.href_count.saturating_add(1);
+                    let first = entry.hrefs.is_empty();
+                    let fits = entry.hrefs_bytes.saturating_add(href.len()) <= self.limits.max_text
+                        && entry.hrefs.len() < super::limits::MAX_HREFS;
+                    if !entry.hrefs_full && (first || fits) {
+                        entry.hrefs_bytes = entry.hrefs_bytes.saturating_add(href.len());
+                        entry.hrefs.push(href.clone());
+                    } else {
+                        entry.hrefs_full = true;
+                    }
                     entry.href.get_or_insert(href);
                 }
             }
@@ -655,6 +670,8 @@ impl<C: Classify> Walk<C> {
             if self.classify.is_failure(Level::Response, code) {
                 self.keep(Failure {
                     href: href.clone(),
+                    hrefs: entry.hrefs.clone(),
+                    href_count: entry.href_count,
                     level: Level::Response,
                     code,
                     error: entry.error.clone(),
@@ -667,6 +684,8 @@ impl<C: Classify> Walk<C> {
             if self.classify.is_failure(Level::Propstat, code) {
                 self.keep(Failure {
                     href: href.clone(),
+                    hrefs: entry.hrefs.clone(),
+                    href_count: entry.href_count,
                     level: Level::Propstat,
                     code,
                     error: error.or_else(|| entry.error.clone()),

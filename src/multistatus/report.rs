@@ -138,6 +138,12 @@ impl fmt::Display for Outcome {
 pub struct Failure {
     /// The entry's first `DAV:href`, as written (not decoded).
     pub href: String,
+    /// Every `DAV:href` of the entry in order (RFC 4918 §14.24 allows several under one
+    /// status), each trimmed and capped like `href`: the first ones whose bytes sum to at
+    /// most `max_text` (the first always), at most `MAX_HREFS`.
+    pub hrefs: Vec<String>,
+    /// How many `DAV:href` the entry had, kept or not.
+    pub href_count: u64,
     pub level: Level,
     pub code: Code,
     /// Local name of the first child of `DAV:error`, prefixed `DAV:` when in that namespace

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
-use super::limits::{Limits, MAX_STATUS, push_capped};
+use super::limits::{Limits, MAX_HREFS, MAX_STATUS, push_capped};
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
 
@@ -83,6 +83,12 @@ struct Entry {
     /// The first `DAV:href`, trimmed and capped; kept as bytes until a failure needs it.
     href: Vec<u8>,
     has_href: bool,
+    /// Every href kept (see `Failure::hrefs`), concatenated; `href_ends` marks their ends.
+    hrefs: Vec<u8>,
+    href_ends: Vec<usize>,
+    /// No more hrefs are kept (one did not fit).
+    hrefs_full: bool,
+    href_count: u64,
     response_codes: CodeCounts,
     response_failing: Vec<Code>,
     propstat_codes: CodeCounts,
@@ -163,6 +169,8 @@ impl<C: Classify> Tally<C> {
             }
             let failure = Failure {
                 href: String::new(),
+                hrefs: Vec::new(),
+                href_count: 0,
                 level: Level::Propstat,
                 code,
                 error: ps.error.clone(),
@@ -182,6 +190,16 @@ impl<C: Classify> Tally<C> {
         let entry = &mut self.entry;
         entry.open = false;
         let href = || lossy(&entry.href);
+        let hrefs = || {
+            let mut start = 0;
+            let mut out = Vec::with_capacity(entry.href_ends.len());
+            for &end in &entry.href_ends {
+                out.push(lossy(entry.hrefs.get(start..end).unwrap_or_default()));
+                start = end;
+            }
+            out
+        };
+        let href_count = entry.href_count;
         // Every `DAV:status` counts where it stands: a response-level one never hides the
         // propstat-level ones of the same entry (the DTD forbids both, servers send both).
         for &(code, n) in &entry.response_codes.0 {
@@ -199,6 +217,8 @@ impl<C: Classify> Tally<C> {
             }
             let failure = Failure {
                 href: href(),
+                hrefs: hrefs(),
+                href_count,
                 level: Level::Response,
                 code,
                 error: entry.error.clone(),
@@ -218,6 +238,8 @@ impl<C: Classify> Tally<C> {
         let Kept { causes, dependent } = &mut entry.propstat_failing;
         for mut failure in causes.drain(..).chain(dependent.drain(..)) {
             failure.href = href();
+            failure.hrefs = hrefs();
+            failure.href_count = href_count;
             if failure.error.is_none() {
                 failure.error.clone_from(&entry.error);
             }
@@ -235,6 +257,10 @@ impl<C: Classify> Tally<C> {
         e.open = true;
         e.href.clear();
         e.has_href = false;
+        e.hrefs.clear();
+        e.href_ends.clear();
+        e.hrefs_full = false;
+        e.href_count = 0;
         e.response_codes.0.clear();
         e.response_failing.clear();
         e.propstat_codes.0.clear();
@@ -290,9 +316,24 @@ impl<C: Classify> Sink for Tally<C> {
             Role::Propstat => self.end_propstat(),
             Role::Href => {
                 let entry = &mut self.entry;
-                if entry.open && !entry.has_href {
+                if !entry.open {
+                    return;
+                }
+                let href = captured.trim_ascii();
+                if !entry.has_href {
                     entry.has_href = true;
-                    push_capped(&mut entry.href, captured.trim_ascii(), max_text);
+                    push_capped(&mut entry.href, href, max_text);
+                }
+                entry.href_count = entry.href_count.saturating_add(1);
+                let first = entry.href_ends.is_empty();
+                let fits = entry.hrefs.len().saturating_add(href.len()) <= max_text
+                    && entry.href_ends.len() < MAX_HREFS;
+                if !entry.hrefs_full && (first || fits) {
+                    // `href` is at most `max_text` bytes: the capture is capped.
+                    entry.hrefs.extend_from_slice(href);
+                    entry.href_ends.push(entry.hrefs.len());
+                } else {
+                    entry.hrefs_full = true;
                 }
             }
             Role::Status(level) => {

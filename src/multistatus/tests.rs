@@ -432,6 +432,45 @@ fn status_lines_with_odd_whitespace_versions_and_garbage() {
     assert_eq!(r.failure_count, 4 + 2);
 }
 
+/// Issue 14 item 1: RFC 4918 §14.24 lets one entry list several hrefs under one status;
+/// every one is reported (within the `max_text` and `MAX_HREFS` caps), one entry counted.
+#[test]
+fn every_href_of_a_failing_entry_is_listed_within_the_caps() {
+    let body = ms(
+        "<D:response><D:href>/a</D:href><D:href> /b </D:href><D:href>/c</D:href>\
+         <D:status>HTTP/1.1 423 Locked</D:status></D:response>",
+    );
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.entries, 1);
+    assert_eq!(r.failure_count, 1);
+    assert_eq!(r.failures[0].href, "/a");
+    assert_eq!(r.failures[0].hrefs, ["/a", "/b", "/c"]);
+    assert_eq!(r.failures[0].href_count, 3);
+    // Bytes: hrefs of 20 bytes under `max_text: 100` keep five.
+    let hrefs: String = (0..50)
+        .map(|i| format!("<D:href>/{i:0>19}</D:href>"))
+        .collect();
+    let body = ms(&format!(
+        "<D:response>{hrefs}<D:status>HTTP/1.1 423 Locked</D:status></D:response>"
+    ));
+    let limits = Limits {
+        max_text: 100,
+        ..Limits::default()
+    };
+    let r = scan_slice(body.as_bytes(), AllErrors, limits);
+    assert_eq!(r.failures[0].hrefs.len(), 5);
+    assert_eq!(r.failures[0].hrefs[4], format!("/{:0>19}", 4));
+    assert_eq!(r.failures[0].href_count, 50);
+    // Number: short hrefs stop at MAX_HREFS.
+    let hrefs: String = (0..100).map(|_| "<D:href>/</D:href>").collect();
+    let body = ms(&format!(
+        "<D:response>{hrefs}<D:status>HTTP/1.1 423 Locked</D:status></D:response>"
+    ));
+    let r = scan(body.as_bytes());
+    assert_eq!(r.failures[0].hrefs.len(), MAX_HREFS);
+    assert_eq!(r.failures[0].href_count, 100);
+}
+
 /// Issue 14 item 4: a trailing response-level `200 OK` used to replace the propstat-level
 /// statuses of its entry, so any number of 403/424s read `clean`. Every status counts where
 /// it stands, as expat and libxml2 report them.
@@ -1122,6 +1161,21 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 expected["failure_count"].as_u64().unwrap(),
                 "{name}"
             );
+            // Every failure with every href of its entry (issue 14 item 1), when all are kept.
+            if r.failure_count <= Limits::default().max_failures as u64 {
+                let mut got: Vec<serde_json::Value> = r
+                    .failures
+                    .iter()
+                    .map(|f| serde_json::json!([f.level.as_str(), f.code.to_string(), f.hrefs]))
+                    .collect();
+                got.sort_by_key(|v| v.to_string());
+                let mut want = expected["failures"].as_array().unwrap().clone();
+                want.sort_by_key(|v| v.to_string());
+                assert_eq!(got, want, "{name} failures");
+                for f in &r.failures {
+                    assert_eq!(f.href_count, f.hrefs.len() as u64, "{name}");
+                }
+            }
             checked += 1;
         }
     }

@@ -412,6 +412,8 @@ mod tests {
     fn failure(href: &str, level: Level, code: u16) -> Failure {
         Failure {
             href: href.to_owned(),
+            hrefs: vec![href.to_owned()],
+            href_count: 1,
             level,
             code: Code::Status(code),
             error: Some("DAV:cannot-modify-protected-property".to_owned()),

@@ -16,6 +16,8 @@ Never uses davaudit. Semantics (DESIGN.md "Audit semantics"):
 - a DOCTYPE whose internal subset declares entities (<!ENTITY), attribute lists (<!ATTLIST) or
   references a parameter entity (%name;) is "dtd_declarations": expat applies it, the audit
   never does, so the audit cannot be sure; expat's reading is recorded as "parser_reading";
+- "failures": each failing status as [level, code, hrefs] (hrefs: every {DAV:}href child of
+  its entry, trimmed, in order), sorted;
 - UTF-32 (with a BOM) is decoded with Python's codec first: expat has no UTF-32.
 
 The method comes from the existing expected.json ("method"), else from the file name prefix
@@ -92,16 +94,20 @@ def tally(root, method):
     out = {}
     levels = {"response": {}, "propstat": {}}
     entries = failures = 0
+    failing = []
     if root.tag == DAV + "multistatus":
         for resp in root.findall(DAV + "response"):
             entries += 1
+            hrefs = ["".join(h.itertext()).strip(" \t\r\n") for h in resp.findall(DAV + "href")]
             found = [("response", s) for s in resp.findall(DAV + "status")]
             found += [("propstat", s) for ps in resp.findall(DAV + "propstat")
                       for s in ps.findall(DAV + "status")]
             for level, status in found:
                 code = code_of("".join(status.itertext()))
                 levels[level][code] = levels[level].get(code, 0) + 1
-                failures += is_failure(method, level, code)
+                if is_failure(method, level, code):
+                    failures += 1
+                    failing.append([level, code, hrefs])
         outcome = "partial_failure" if failures else "clean"
     else:
         outcome = "not_multistatus"
@@ -111,6 +117,7 @@ def tally(root, method):
         "response_status": dict(sorted(levels["response"].items())),
         "propstat_status": dict(sorted(levels["propstat"].items())),
         "failure_count": failures,
+        "failures": sorted(failing),
     })
     return out
 

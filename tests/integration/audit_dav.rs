@@ -14,13 +14,7 @@ pub(crate) async fn assert_audited_like_oracle(
     let oracle = count(body);
     let outcome = oracle.outcome(method);
     let after = proxy
-        .metrics_when(|m| {
-            m.delta(
-                before,
-                "davaudit_multistatus_total",
-                &[("method", method), ("outcome", outcome)],
-            ) == 1.0
-        })
+        .audited(before, &[("method", method), ("outcome", outcome)], 1)
         .await;
     for (family, expected) in [
         ("davaudit_multistatus_entries_total", oracle.status_counts()),
@@ -156,11 +150,10 @@ async fn an_xml_error_body_is_audited_as_not_multistatus() {
     .await;
     assert_eq!(status.as_u16(), 501);
     proxy
-        .metrics_when(|m| {
-            m.get(
-                "davaudit_multistatus_total",
-                &[("method", "PROPFIND"), ("outcome", "not_multistatus")],
-            ) == 1.0
-        })
+        .audited(
+            &Metrics::default(),
+            &[("method", "PROPFIND"), ("outcome", "not_multistatus")],
+            1,
+        )
         .await;
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 
 use crate::support::oracle::{DEFAULT_RULES, Rule};
+use crate::support::process::{run_alone, vm_hwm_kib};
 use crate::support::*;
 
 pub(super) type Counts = BTreeMap<(String, String), u64>;
@@ -69,11 +70,7 @@ pub(super) async fn assert_audited(
     expected: &Expected<'_>,
 ) -> Metrics {
     let method = expected.method;
-    let after = proxy
-        .metrics_when(|m| {
-            m.delta(before, "davaudit_multistatus_total", &[("method", method)]) >= 1.0
-        })
-        .await;
+    let after = proxy.audited(before, &[("method", method)], 1).await;
     assert_eq!(
         after.delta(
             before,
@@ -216,15 +213,7 @@ async fn undecodable_207_is_forwarded_unchanged_and_counted_malformed(coding: &s
     assert_eq!(status.as_u16(), 207);
     assert_eq!(headers["content-encoding"], coding);
     assert_eq!(received, body.as_bytes(), "forwarded unchanged");
-    let after = proxy
-        .metrics_when(|m| {
-            m.delta(
-                &before,
-                "davaudit_multistatus_total",
-                &[("method", "DELETE")],
-            ) == 1.0
-        })
-        .await;
+    let after = proxy.audited(&before, &[("method", "DELETE")], 1).await;
     assert_eq!(
         after.delta(
             &before,
@@ -425,15 +414,7 @@ async fn a_client_leaving_mid_body_ends_the_audit_as_truncated() {
     drop(client);
 
     // The audit task ends (its outcome is counted), with `truncated`.
-    let after = proxy
-        .metrics_when(|m| {
-            m.delta(
-                &before,
-                "davaudit_multistatus_total",
-                &[("method", "PROPFIND")],
-            ) == 1.0
-        })
-        .await;
+    let after = proxy.audited(&before, &[("method", "PROPFIND")], 1).await;
     assert_eq!(
         after.delta(
             &before,
@@ -449,13 +430,6 @@ async fn a_client_leaving_mid_body_ends_the_audit_as_truncated() {
 
 // ---------------------------------------------------------------------------------------------
 // Large bodies and a slow scanner
-
-/// `VmHWM` (peak resident set) of this process in KiB, where /proc exists.
-fn vm_hwm_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// What a streaming client saw of a generated body.
 #[derive(Debug)]
@@ -554,27 +528,13 @@ const HUGE_CHILD: &str = "DAVAUDIT_TEST_HUGE_207_CHILD";
 async fn a_huge_streamed_207_is_audited_exactly_in_bounded_memory() {
     // VmHWM is per process and the other tests of this binary run in parallel: the huge 207
     // runs alone in a child process of this test binary, so its peak RSS is its own.
-    let name = "audit_edge_cases::huge_207_in_this_process";
-    let child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HUGE_CHILD, "1")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = within_for(Duration::from_secs(900), name, child)
-        .await
-        .expect("run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = run_alone(
+        "audit_edge_cases::huge_207_in_this_process",
+        &[(HUGE_CHILD, "1")],
+        Duration::from_secs(900),
+    )
+    .await;
     println!("{stdout}");
-    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{name} did not run:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -699,15 +659,7 @@ async fn skip_policy_stops_the_audit_as_lagging_and_forwards_every_byte() {
     assert_eq!(received.status, 207);
     assert_eq!(received.error, None);
     assert_eq!(received.bytes, generated.len(), "every byte arrived");
-    let after = proxy
-        .metrics_when(|m| {
-            m.delta(
-                &before,
-                "davaudit_multistatus_total",
-                &[("method", "PROPFIND")],
-            ) == 1.0
-        })
-        .await;
+    let after = proxy.audited(&before, &[("method", "PROPFIND")], 1).await;
     assert_eq!(
         after.delta(
             &before,
@@ -743,15 +695,7 @@ async fn wait_policy_gives_up_as_lagging_after_the_stall_timeout_and_forwards_ev
     assert_eq!(received.status, 207);
     assert_eq!(received.error, None);
     assert_eq!(received.bytes, generated.len(), "every byte arrived");
-    let after = proxy
-        .metrics_when(|m| {
-            m.delta(
-                &before,
-                "davaudit_multistatus_total",
-                &[("method", "PROPFIND")],
-            ) == 1.0
-        })
-        .await;
+    let after = proxy.audited(&before, &[("method", "PROPFIND")], 1).await;
     assert_eq!(
         after.delta(
             &before,

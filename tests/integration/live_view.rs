@@ -78,12 +78,11 @@ async fn real_partial_failures_appear_newest_first_and_clean_207s_do_not() {
     let (status, _, _) = send("PROPFIND", &proxy.url_for("/dir/"), &[("depth", "1")], "").await;
     assert_eq!(status.as_u16(), 207);
     proxy
-        .metrics_when(|m| {
-            m.get(
-                "davaudit_multistatus_total",
-                &[("method", "PROPFIND"), ("outcome", "clean")],
-            ) == 1.0
-        })
+        .audited(
+            &Metrics::default(),
+            &[("method", "PROPFIND"), ("outcome", "clean")],
+            1,
+        )
         .await;
 
     let (status, _, _) = send(
@@ -287,12 +286,11 @@ async fn recording_off_serves_an_empty_list() {
     let proxy = Proxy::start_with(&upstream.url(), "audit: {recent_failures: 0}").await;
     send("DELETE", &proxy.url_for("/a"), &[], "").await;
     proxy
-        .metrics_when(|m| {
-            m.get(
-                "davaudit_multistatus_total",
-                &[("method", "DELETE"), ("outcome", "partial_failure")],
-            ) == 1.0
-        })
+        .audited(
+            &Metrics::default(),
+            &[("method", "DELETE"), ("outcome", "partial_failure")],
+            1,
+        )
         .await;
     let json = failures(&proxy, "").await;
     assert_eq!(json["capacity"], 0);

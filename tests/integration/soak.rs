@@ -27,7 +27,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use crate::hostile::{open_fds, rss_kib};
+use crate::support::process::{open_fds, rss_kib};
 use crate::support::*;
 
 /// A 207 with failures: per body, response-level 204 x1, 423 x2 (one with
@@ -373,9 +373,7 @@ async fn soak(total: u64, concurrency: usize, check_resources: bool) {
 
     let n = |kind: Kind| kind.count(total);
     let n207 = n(Kind::Multistatus) + n(Kind::Malformed) + n(Kind::Reset) + n(Kind::Abort);
-    let after = proxy
-        .metrics_when(|m| m.delta(&before, "davaudit_multistatus_total", &[]) >= n207 as f64)
-        .await;
+    let after = proxy.audited(&before, &[], n207).await;
     let d = |name: &str, labels: &[(&str, &str)]| after.delta(&before, name, labels) as u64;
 
     println!(

@@ -159,12 +159,11 @@ async fn a_207_in_one_byte_frames_is_forwarded_byte_identical_and_audited() {
     assert_eq!(status.as_u16(), 207);
     assert_eq!(received, body.as_bytes());
     let metrics = proxy
-        .metrics_when(|m| {
-            m.get(
-                "davaudit_multistatus_total",
-                &[("method", "DELETE"), ("outcome", "partial_failure")],
-            ) == 1.0
-        })
+        .audited(
+            &Metrics::default(),
+            &[("method", "DELETE"), ("outcome", "partial_failure")],
+            1,
+        )
         .await;
     assert_eq!(
         metrics.get(

@@ -100,12 +100,11 @@ async fn reset_in_the_middle_of_a_207_reaches_the_client_and_the_audit_is_trunca
         "the client must see that the body broke off"
     );
     let m = proxy
-        .metrics_when(|m| {
-            m.get(
-                "davaudit_multistatus_total",
-                &[("method", "DELETE"), ("outcome", "truncated")],
-            ) == 1.0
-        })
+        .audited(
+            &Metrics::default(),
+            &[("method", "DELETE"), ("outcome", "truncated")],
+            1,
+        )
         .await;
     // What was read before the reset is still counted.
     assert_eq!(

@@ -124,6 +124,20 @@ impl Proxy {
         Metrics::wait_for(self.admin_addr, pred).await
     }
 
+    /// Waits until the audit of `n` more responses matching `labels` (say
+    /// `[("method", "PROPFIND")]`; `&[]` for all) has reported since `before`, and returns
+    /// that scrape. Audits report after the response body ended, in their own task: wait
+    /// with this, never a sleep. `&Metrics::default()` as `before` counts from the start.
+    pub(crate) async fn audited(
+        &self,
+        before: &Metrics,
+        labels: &[(&str, &str)],
+        n: u64,
+    ) -> Metrics {
+        self.metrics_when(|m| m.delta(before, "davaudit_multistatus_total", labels) >= n as f64)
+            .await
+    }
+
     /// Graceful shutdown (drain), bounded by the fixtures' timeout.
     pub(crate) async fn stop(mut self) {
         if let Some(running) = self.running.take() {

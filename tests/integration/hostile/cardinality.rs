@@ -87,7 +87,7 @@ fn closed_shape(value: &str) -> bool {
 
 /// The README's `worst case: N series`.
 fn readme_bound() -> usize {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     let at = readme
         .find("worst case: ")
         .expect("README states the bound");

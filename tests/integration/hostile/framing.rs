@@ -63,9 +63,7 @@ async fn an_upstream_answer_with_length_and_chunks_reaches_the_client_whole() {
         }
     }
     // The audit saw the same bytes the clients were sent: one 423 each.
-    let metrics = proxy
-        .metrics_when(|m| m.get("davaudit_multistatus_total", &[]) >= 2.0)
-        .await;
+    let metrics = proxy.audited(&Metrics::default(), &[], 2).await;
     assert_eq!(
         metrics.get(
             "davaudit_multistatus_failures_total",

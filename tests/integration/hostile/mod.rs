@@ -1,0 +1,34 @@
+//! Tested as an attacker would: hostile clients, upstreams and networks, one file per attack
+//! class. Each attack is loopback only, bounded in count and time.
+//!
+//! - `smuggling`: conflicting or obfuscated framing, obs-fold, bare CR/LF, broken chunks.
+//! - `slow_clients`: oversized heads (431) and slowloris (half heads, silence, trickles).
+//! - `hang_ups`: upstreams hanging up: no replay, stale pooled connections, one safe retry.
+//! - `exposure`: secrets kept out of the logs; loopback defaults.
+//! - `resources`: fds and RSS back to baseline after a burst of faults (own process).
+//! - `header_trust`: X-Forwarded-Host, Connection-named fields, Host count.
+//! - `headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
+//! - `framing`: a hostile upstream's framing (Content-Length beside chunked).
+//! - `cardinality`: an upstream choosing status codes cannot grow the label set.
+//! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
+//! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
+
+mod cardinality;
+mod exposure;
+mod framing;
+mod hang_ups;
+mod header_trust;
+mod headers;
+mod idle;
+mod resources;
+mod slow_clients;
+mod smuggling;
+mod streams;
+
+use crate::support::{FakeUpstream, Reply};
+
+/// An upstream whose answer names the request it answers, so a response that belongs to
+/// another request (a desync) shows.
+pub(super) async fn echo_upstream() -> FakeUpstream {
+    FakeUpstream::start(|r| Reply::ok(format!("{} {}", r.method, r.uri.path()))).await
+}
