@@ -121,7 +121,7 @@ async fn per_request(addr: SocketAddr, n: usize) -> (f64, f64) {
             .body(Empty::<Bytes>::new())
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 200, "GET /small via {addr}: {:?}", response.headers());
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body.len(), 100);
     };
