@@ -102,6 +102,7 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
+        let _in_flight = self.telemetry.metrics().request_started();
         if let Some(reason) = invalid_host(&request) {
             RequestFinished {
                 method: labels::method(request.method().as_str()),
@@ -196,6 +197,7 @@ impl Proxy {
         match self.upstream.send(request).await {
             Err(error) if error.kind() == upstream::Kind::Reset && replay.is_some() => {
                 tracing::debug!(%error, "upstream dropped a safe request unanswered; sending it once more");
+                self.telemetry.metrics().upstream_retries.inc();
                 let again = replay
                     .map(|r| r.map(|()| RequestBody::empty(self.idle_timeout)))
                     .expect("checked is_some");
