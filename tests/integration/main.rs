@@ -40,6 +40,7 @@ mod admin_auth;
 mod audit_dav;
 mod audit_edge_cases;
 mod content_codings;
+mod differential;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
