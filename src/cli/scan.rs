@@ -69,6 +69,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "failure_count": report.failure_count,
                 "malformed": report.malformed,
                 "bytes": report.bytes,
+                "unbound_prefixes": report.unbound_prefixes,
             });
             writeln!(out, "{line}")?;
         } else {
