@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The measuring half of bench/run.sh (python3 stdlib only).
 
-run.sh builds and starts the backend, nginx and davaudit, then calls this with their ports
+run.sh builds and starts the backend and the contenders in front of it (a plain hyper
+pass-through, HAProxy, nginx stock, nginx tuned, davaudit), then calls this with their ports
 and pids. This script runs every scenario against every contender, interleaved (direct,
-nginx, davaudit, direct, ...) over several rounds; measures requests/s and p50/p99 latency
+hyper, haproxy, nginx, nginx-tuned, davaudit, direct, ...) over several rounds; measures requests/s and p50/p99 latency
 (wrk --latency) or MB/s (curl, for the streamed 207s), the proxy's CPU time per request
 (utime+stime of every process of the contender, /proc/PID/stat, before and after) and its
 peak RSS (VmHWM, reset before each run through /proc/PID/clear_refs); checks davaudit's audit
@@ -47,7 +48,10 @@ SCENARIOS = [
     {"id": "gz_stream", "title": "gzip 207 streamed {size}", "method": "PROPFIND",
      "path": "/gz/stream/{mib}", "tool": "curl", "expect": "/expect/stream/{mib}", "gz": True},
 ]
-CONTENDERS = ["direct", "nginx", "davaudit"]
+CONTENDERS = ["direct", "hyper", "haproxy", "nginx", "nginx-tuned", "davaudit"]
+# The proxies davaudit replaces; "best peer" is the best of these per measure. `hyper` is not a
+# peer but the floor: the same HTTP stack with nothing on top.
+PEERS = ["haproxy", "nginx", "nginx-tuned"]
 
 
 class AuditMismatch(Exception):
@@ -473,7 +477,7 @@ def summarise(runs, scenarios):
                 "audit_mb_s": median([r.get("audit_mb_s") for r in rs]),
             }
         for c, row in rows.items():
-            for ref in ("nginx", "direct"):
+            for ref in ("nginx", "direct", "hyper"):
                 if ref == c or ref not in rows or (c == "direct"):
                     continue
                 base = rows[ref]
@@ -481,7 +485,23 @@ def summarise(runs, scenarios):
                     "rate": ratio(row["rate"], base["rate"]),
                     "p99": ratio(row["p99_s"], base["p99_s"]),
                     "cpu": ratio(row["cpu_us_per_req"], base["cpu_us_per_req"]),
+                    "ctx": ratio(row["ctx_switches_per_req"], base["ctx_switches_per_req"]),
                 }
+        peers = {c: rows[c] for c in PEERS if c in rows}
+        if peers and "davaudit" in rows:
+            d = rows["davaudit"]
+
+            def best(key, pick):
+                got = [(row[key], c) for c, row in peers.items() if row[key] is not None]
+                return pick(got) if got else (None, None)
+            cpu, cpu_by = best("cpu_us_per_req", min)
+            rate, rate_by = best("rate", max)
+            p99, p99_by = best("p99_s", min)
+            ctx, ctx_by = best("ctx_switches_per_req", min)
+            d["vs_best"] = {"cpu": ratio(d["cpu_us_per_req"], cpu), "cpu_by": cpu_by,
+                            "rate": ratio(d["rate"], rate), "rate_by": rate_by,
+                            "p99": ratio(d["p99_s"], p99), "p99_by": p99_by,
+                            "ctx": ratio(d["ctx_switches_per_req"], ctx), "ctx_by": ctx_by}
         # Paired per-round ratios: how much the noise moves them.
         if "davaudit" in rows and "nginx" in rows:
             rate_key = "mb_s" if sc["tool"] == "curl" else "rps"
@@ -515,12 +535,22 @@ def targets(table, lifetime_mib, fresh):
         else:
             ok = value <= limit if le else value >= limit
         return {"target": name, "value": value, "limit": limit, "met": ok}
+    def b(sc, key):
+        try:
+            return by[sc]["davaudit"]["vs_best"][key]
+        except KeyError:
+            return None
+
     out = [
         check("small GET: CPU/request <= 1.0x nginx", r("small", "cpu"), 1.0),
-        check("small GET: p99 latency <= 1.2x nginx", r("small", "p99"), 1.2),
         check("207 x100: CPU/request <= 1.5x nginx", r("ms100", "cpu"), 1.5),
-        check("207 x10,000: CPU/request <= 3x nginx", r("ms10k", "cpu"), 3.0),
-        check("1 GiB stream: MB/s >= 0.5x nginx", r("stream", "rate"), 0.5, le=False),
+        check("207 x10,000: CPU/request <= 2.0x nginx", r("ms10k", "cpu"), 2.0),
+        check("1 GiB stream: MB/s >= 0.9x nginx", r("stream", "rate"), 0.9, le=False),
+        check("1 GiB stream: context switches <= 2x nginx's", r("stream", "ctx"), 2.0),
+        check("(best peer) small GET: CPU/request <= 1.0x", b("small", "cpu"), 1.0),
+        check("(best peer) 207 x100: CPU/request <= 1.5x", b("ms100", "cpu"), 1.5),
+        check("(best peer) 207 x10,000: CPU/request <= 2.0x", b("ms10k", "cpu"), 2.0),
+        check("(best peer) 1 GiB stream: MB/s >= 0.9x", b("stream", "rate"), 0.9, le=False),
     ]
     if fresh:
         out.append(check("1 GiB stream: davaudit peak RSS < 32 MiB (fresh process, VmHWM after the run)",
@@ -545,9 +575,9 @@ def meta_stream_label(table):
 
 def render(table, meta, target_list, audit_ok):
     lines = []
-    head = ("| scenario | contender | rate | p50 | p99 | CPU/req | peak RSS | "
-            "rate ×nginx | p99 ×nginx | CPU ×nginx | rate ×direct | p99 ×direct |")
-    lines += [head, "|" + "---|" * 12]
+    head = ("| scenario | contender | rate | p50 | p99 | CPU/req | ctx sw/req | peak RSS | "
+            "rate ×nginx | CPU ×nginx | rate ×direct |")
+    lines += [head, "|" + "---|" * 11]
     for t in table:
         first = True
         for c in CONTENDERS:
@@ -558,12 +588,33 @@ def render(table, meta, target_list, audit_ok):
             rate = f"{row['rate']:,.0f} {row['rate_unit']}"
             cpu = fmt_time(row["cpu_us_per_req"] / 1e6) if row["cpu_us_per_req"] is not None else "-"
             rss = f"{row['rss_peak_mib']:.1f} MiB" if row["rss_peak_mib"] is not None else "-"
+            cs = f"{row['ctx_switches_per_req']:,.1f}" if row["ctx_switches_per_req"] is not None else "-"
             lines.append(
                 f"| {t['title'] if first else ''} | {c} | {rate} | {fmt_time(row['p50_s'])} | "
-                f"{fmt_time(row['p99_s'])} | {cpu} | {rss} | {fmt_ratio(vn.get('rate'))} | "
-                f"{fmt_ratio(vn.get('p99'))} | {fmt_ratio(vn.get('cpu'))} | "
-                f"{fmt_ratio(vd.get('rate'))} | {fmt_ratio(vd.get('p99'))} |")
+                f"{fmt_time(row['p99_s'])} | {cpu} | {cs} | {rss} | {fmt_ratio(vn.get('rate'))} | "
+                f"{fmt_ratio(vn.get('cpu'))} | {fmt_ratio(vd.get('rate'))} |")
             first = False
+    lines.append("")
+    lines.append("davaudit against stock nginx, the best peer for each measure (HAProxy, nginx "
+                 "stock, nginx tuned) and the plain hyper pass-through (the floor):")
+    lines.append("")
+    lines.append("| scenario | CPU ×nginx | CPU ×best peer | CPU ×hyper | rate ×nginx | rate ×best peer "
+                 "| rate ×hyper | p99 ×best peer | ctx sw ×nginx | ctx sw ×best peer |")
+    lines.append("|" + "---|" * 10)
+    for t in table:
+        d = t["rows"].get("davaudit")
+        if not d or "vs_best" not in d:
+            continue
+        vn, vb, vh = d.get("vs_nginx", {}), d["vs_best"], d.get("vs_hyper", {})
+
+        def by(key):
+            return f" ({vb[key + '_by']})" if vb.get(key + "_by") else ""
+        p99 = "-" if vb.get("p99") is None else f"{fmt_ratio(vb['p99'])}{by('p99')}"
+        lines.append(
+            f"| {t['title']} | {fmt_ratio(vn.get('cpu'))} | {fmt_ratio(vb.get('cpu'))}{by('cpu')} | "
+            f"{fmt_ratio(vh.get('cpu'))} | {fmt_ratio(vn.get('rate'))} | "
+            f"{fmt_ratio(vb.get('rate'))}{by('rate')} | {fmt_ratio(vh.get('rate'))} | {p99} | "
+            f"{fmt_ratio(vn.get('ctx'))} | {fmt_ratio(vb.get('ctx'))}{by('ctx')} |")
     lines.append("")
     lines.append("Per-round davaudit ÷ nginx (paired, same round), to show the noise:")
     lines.append("")
@@ -582,22 +633,25 @@ def render(table, meta, target_list, audit_ok):
             lines.append(f"{t['title']}: davaudit's audit (decode + scan) finished at "
                          f"{d['audit_mb_s']:,.0f} MB/s of decoded XML (request start to audit outcome).")
     lines.append("")
-    lines.append("Where the proxies' CPU goes (medians per request: user and system time, context "
+    lines.append("Where the proxies' CPU goes (medians per request: user / system time, context "
                  "switches of their threads):")
     lines.append("")
-    lines.append("| scenario | nginx user | nginx sys | nginx ctx sw | davaudit user | davaudit sys | davaudit ctx sw |")
-    lines.append("|---|---|---|---|---|---|---|")
+    shown = [c for c in CONTENDERS if c != "direct"]
+    lines.append("| scenario | " + " | ".join(shown) + " |")
+    lines.append("|" + "---|" * (len(shown) + 1))
     for t in table:
-        n, d = t["rows"].get("nginx"), t["rows"].get("davaudit")
-        if not n or not d:
-            continue
         cells = []
-        for row in (n, d):
-            cells += [fmt_time(row["cpu_user_us_per_req"] / 1e6), fmt_time(row["cpu_sys_us_per_req"] / 1e6),
-                      f"{row['ctx_switches_per_req']:.1f}"]
+        for c in shown:
+            row = t["rows"].get(c)
+            if not row or row["cpu_user_us_per_req"] is None:
+                cells.append("-")
+                continue
+            cells.append(f"{fmt_time(row['cpu_user_us_per_req'] / 1e6)} / "
+                         f"{fmt_time(row['cpu_sys_us_per_req'] / 1e6)} / "
+                         f"{row['ctx_switches_per_req']:,.1f}")
         lines.append(f"| {t['title']} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("| target (issue 7) | davaudit | limit | met |")
+    lines.append("| target (issue 13) | davaudit | limit | met |")
     lines.append("|---|---|---|---|")
     for t in target_list:
         v = "-" if t["value"] is None else (f"{t['value']:.2f}" if "RSS" in t["target"] or "VmHWM" in t["target"]
@@ -626,6 +680,7 @@ def machine():
         "cpu": model,
         "kernel": platform.release(),
         "nginx": nginx.replace("nginx version: ", ""),
+        "haproxy": " ".join(sh("haproxy", "-v").splitlines()[0].split()[:3]) if sh("haproxy", "-v") else "",
         "wrk": " ".join(sh("sh", "-c", "wrk -v 2>&1 | head -1").replace("debian/", "").split()[:2]),
         "davaudit_commit": os.environ.get("DAVAUDIT_DESC", "unknown build"),
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
@@ -652,6 +707,12 @@ def main():
     p.add_argument("--backend-pid", type=int, required=True)
     p.add_argument("--nginx-port", type=int, required=True)
     p.add_argument("--nginx-pid", type=int, required=True)
+    p.add_argument("--tuned-port", type=int, required=True)
+    p.add_argument("--tuned-pid", type=int, required=True)
+    p.add_argument("--haproxy-port", type=int, required=True)
+    p.add_argument("--haproxy-pid", type=int, required=True)
+    p.add_argument("--hyper-port", type=int, required=True)
+    p.add_argument("--hyper-pid", type=int, required=True)
     p.add_argument("--davaudit-port", type=int, required=True)
     p.add_argument("--davaudit-pid", type=int, required=True)
     p.add_argument("--admin", required=True, help="davaudit admin host:port")
@@ -680,7 +741,10 @@ def main():
         scenarios.append(sc)
     contenders = [
         Contender("direct", args.backend_port, lambda: []),
+        Contender("hyper", args.hyper_port, lambda: [args.hyper_pid]),
+        Contender("haproxy", args.haproxy_port, lambda: [args.haproxy_pid] + children(args.haproxy_pid)),
         Contender("nginx", args.nginx_port, lambda: [args.nginx_pid] + children(args.nginx_pid)),
+        Contender("nginx-tuned", args.tuned_port, lambda: [args.tuned_pid] + children(args.tuned_pid)),
         Contender("davaudit", args.davaudit_port, lambda: [args.davaudit_pid]),
     ]
     meta = machine()
@@ -761,8 +825,9 @@ def main():
         json.dump(results, f, indent=1, default=str)
     fresh_label = next((sc["title"] for sc in scenarios if sc["id"] == "stream"), "stream")
     block = (f"Run: {meta['date']} · {meta['nproc']} cores ({meta['cpu']}), kernel {meta['kernel']} · "
-             f"{meta['nginx']} · {meta['wrk']} · davaudit: {meta['davaudit_commit']}\n\n"
-             f"{args.rounds} rounds, interleaved direct → nginx → davaudit per scenario; wrk "
+             f"{meta['nginx']} · {meta['haproxy']} · {meta['wrk']} · davaudit: {meta['davaudit_commit']}\n\n"
+             f"{args.rounds} rounds, interleaved direct → hyper → haproxy → nginx → nginx-tuned → "
+             f"davaudit per scenario; wrk "
              f"`-t{args.threads} -c{args.connections} -d{args.duration}s`; streams with one curl "
              f"each. Medians over rounds; ratios are median / median from this run. "
              f"Load average at start {' '.join(meta['loadavg_start'])}, at end "

@@ -8,10 +8,12 @@
 # shared cores, which makes the davaudit/nginx ratio per request reproducible. Both run on one
 # thread's worth of work under valgrind; wall-clock numbers here mean nothing.
 #
-# Starts the bench backend, then davaudit (bench/conf/davaudit.yaml.in) and nginx
-# (bench/conf/nginx.conf.in, master_process off) under callgrind, each in turn; sends WARMUP
+# Starts the bench backend, then davaudit (bench/conf/davaudit.yaml.in), nginx
+# (bench/conf/nginx.conf.in, master_process off) and the plain hyper pass-through
+# (bench/passthrough: the floor) under callgrind, each in turn; sends WARMUP
 # requests, zeroes the counters, sends REQUESTS requests over 4 keep-alive connections, dumps,
-# and prints Ir per request and the top functions (inclusive and self) of davaudit. Output
+# and prints Ir per request and the top functions (inclusive and self) of davaudit
+# (PROFILE_SUMMARY=hyper: of the pass-through instead). Output
 # files stay in the temp dir it prints. Stops what it started, by pid.
 set -euo pipefail
 
@@ -112,10 +114,13 @@ profile() { # name, command...
 
 profile davaudit "$davaudit" --config "$out/davaudit.yaml"
 profile nginx nginx -p "$out" -c "$out/nginx.conf" -g 'master_process off;'
+# The floor: a plain hyper pass-through (bench/passthrough), same runtime, no tee, no audit.
+profile hyper "$here/target/release/bench-passthrough" "$proxy_port" "$backend_port"
 
 d=$(awk '$1=="davaudit"{print $2}' "$out/ir.txt")
 n=$(awk '$1=="nginx"{print $2}' "$out/ir.txt")
-python3 -c "print(f'davaudit / nginx instructions per request: {$d / $n:.2f}x')"
-python3 "$here/callgrind_summary.py" "$(cat "$out/dump.davaudit")" "$requests" "${TOP:-30}" |
+h=$(awk '$1=="hyper"{print $2}' "$out/ir.txt")
+python3 -c "print(f'davaudit / nginx instructions per request: {$d / $n:.2f}x; davaudit / hyper pass-through: {$d / $h:.2f}x')"
+python3 "$here/callgrind_summary.py" "$(cat "$out/dump.${PROFILE_SUMMARY:-davaudit}")" "$requests" "${TOP:-30}" |
     tee "$out/summary.txt"
 echo "files: $out"

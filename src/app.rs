@@ -133,8 +133,24 @@ struct ReloadState {
 
 impl Reloader {
     /// Builds everything from `config` first; only if all of it is valid is it swapped in.
-    /// Returns the changed keys that only take effect after a restart.
+    /// Returns the changed keys that only take effect after a restart. Counted in
+    /// `davaudit_config_reloads_total{result}` either way.
     pub fn reload(&self, config: Config) -> Result<Vec<&'static str>, Error> {
+        let result = self.swap_in(config);
+        self.state
+            .telemetry
+            .metrics()
+            .config_loaded(true, result.is_ok());
+        result
+    }
+
+    /// A reload whose file did not load (it never reached [`Reloader::reload`]): counted as
+    /// a failed reload.
+    pub fn rejected(&self) {
+        self.state.telemetry.metrics().config_loaded(true, false);
+    }
+
+    fn swap_in(&self, config: Config) -> Result<Vec<&'static str>, Error> {
         let state = &self.state;
         let proxy = build_proxy(
             &config,
@@ -157,6 +173,10 @@ impl Reloader {
         state.origin.store(Arc::new(config.upstream.url.clone()));
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
+            state
+                .telemetry
+                .metrics()
+                .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
         }
         state.gate.replace(tokens);
         state
@@ -256,6 +276,10 @@ pub async fn run_with_hooks(
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
         None => None,
     };
+    telemetry
+        .metrics()
+        .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
+    telemetry.metrics().config_loaded(false, true);
     let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
@@ -288,6 +312,7 @@ pub async fn run_with_hooks(
         max_streams_per_connection: config.limits.max_streams_per_connection,
         drain_timeout: config.shutdown.drain_timeout,
         max_header_bytes: config.limits.max_header_bytes,
+        metrics: telemetry.metrics().clone(),
         tls: tls.clone(),
     };
     let current = proxy.clone();
@@ -312,6 +337,7 @@ pub async fn run_with_hooks(
         drain_timeout: Duration::from_secs(5),
         max_header_bytes: 16 * 1024,
         tls: None,
+        metrics: telemetry.metrics().clone(),
     };
     let admin_task = tokio::spawn(
         listener::serve(

@@ -36,11 +36,12 @@ pub(crate) enum Error {
     Inner(#[from] hyper::Error),
 }
 
-/// Lazily re-armed idle timer.
+/// Lazily armed and re-armed idle timer: nothing is allocated or registered with the timer
+/// wheel until the body first has to wait (a small body that arrives whole never does).
 struct IdleTimer {
     idle: Duration,
     last: Instant,
-    sleep: Pin<Box<Sleep>>,
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl IdleTimer {
@@ -48,7 +49,7 @@ impl IdleTimer {
         IdleTimer {
             idle,
             last: Instant::now(),
-            sleep: Box::pin(tokio::time::sleep(idle)),
+            sleep: None,
         }
     }
 
@@ -58,10 +59,17 @@ impl IdleTimer {
 
     /// Ready when `idle` has passed since the last frame.
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.last.checked_add(self.idle) else {
+            // An idle time past the end of time: never.
+            return Poll::Pending;
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         loop {
-            ready!(self.sleep.as_mut().poll(cx));
+            ready!(sleep.as_mut().poll(cx));
             match self.last.checked_add(self.idle) {
-                Some(deadline) if deadline > Instant::now() => self.sleep.as_mut().reset(deadline),
+                Some(deadline) if deadline > Instant::now() => sleep.as_mut().reset(deadline),
                 _ => return Poll::Ready(()),
             }
         }

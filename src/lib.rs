@@ -10,32 +10,46 @@
 //!
 //! ```text
 //! client ─► listener ─► proxy ─► upstream ─► response
-//!                                              │ 207 or XML error body?
-//!                                              ▼
-//!                                  audit::wrap: TeeBody ──frames──► client (unchanged)
-//!                                              │ Bytes clones, bounded queue
-//!                                              ▼
-//!                                  audit task: decode ─► multistatus::Scanner ─► Report
-//!                                              ▼
-//!                                  telemetry: counters (/metrics) + one WARN per failure
+//!                        │                     │ 207 or XML error body?
+//!                        │ 400/413/502/504     ▼
+//!                        │ (proxy::rescue)  audit: TeeBody ──frames──► client (unchanged)
+//!                        │                     │ Bytes clones, bounded queue
+//!                        │                     ▼
+//!                        │                  audit task: decode ─► multistatus::Scanner
+//!                        │                     │ Report (counts, failing counts, failures)
+//!                        ▼                     ▼
+//!                  telemetry::Telemetry: typed events ─► metrics (/metrics), one log event,
+//!                                        the live view's ring (/failures)
 //! ```
+//!
+//! Every module reports to one [`telemetry::Telemetry`] handle; the audit knows events, not
+//! where they go. The scanner and the tee depend on nothing else in the crate.
 //!
 //! # Modules, in flow order
 //!
-//! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`).
-//! - [`config`]: YAML in, a validated [`config::Config`] out.
-//! - [`app`]: wiring: builds every part, binds both listeners, returns [`app::Running`].
+//! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`,
+//!   `healthcheck`).
+//! - [`config`]: YAML in, a validated [`config::Config`] out; the default routine rules.
+//! - [`app`]: wiring: builds every part, binds both listeners, returns [`Running`].
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
-//! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds.
+//! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds, readiness.
+//! - [`tls`]: rustls on both legs: the listener's acceptor, the upstream client config.
 //! - [`body`]: idle timeouts and the request size limit on both legs' bodies.
-//! - [`audit`]: tee, decode, audit task, failure policy.
+//! - [`audit`]: tee, decode, audit task; `audit::policy`, the one routine-rule matcher.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
-//! - [`telemetry`]: the audit sink behind one handle: metrics registry, the live view's ring
-//!   of recent failures, typed events, logging set-up.
+//! - [`telemetry`]: the sink behind one handle: metrics registry, the live view's ring of
+//!   recent failures (`telemetry::recent`), typed events, logging set-up.
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz`; the live view `/` and `/failures`.
+//! - [`error`] (walking an error's causes) and [`plain`] (plain-text responses): helpers.
+//!
+//! # Public surface
+//!
+//! Modules are crate-private except [`config`] and [`multistatus`]. The binary calls
+//! [`main`]; the integration tests start davaudit with [`run`] / [`run_with_hooks`] and get a
+//! [`Running`]; the benches and fuzz targets reach the pure pieces through `internals`.
 //!
 //! # Lexicon
 //!
@@ -89,9 +103,11 @@ pub use audit::Hooks;
 /// The pure pieces the benchmarks measure and the fuzz targets drive; not an API.
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::audit::decode::{Decoder, parse as parse_content_codings};
     pub use crate::audit::tee::{Message, TeeBody, WhenFull};
     pub use crate::proxy::destination::{Origin, rewrite_destination, rewrite_if};
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
+    pub use crate::telemetry::logging::init as init_logging;
 }

@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
+use crate::telemetry::Metrics;
+use crate::telemetry::metrics::{HandshakeFailure, Refused};
+use crate::telemetry::throttle::{self, Throttle};
 use crate::tls::SharedAcceptor;
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
@@ -43,6 +46,8 @@ pub(crate) struct Options {
     pub max_header_bytes: usize,
     /// TLS: the current acceptor (swapped on reload), or `None` for plain HTTP and h2c.
     pub tls: Option<SharedAcceptor>,
+    /// Connections open, accepted and refused; TLS handshake failures.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
@@ -78,6 +83,11 @@ pub(crate) async fn serve<H, F, B>(
     };
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let mut backoff = Duration::from_millis(5);
+    let metrics = options.metrics.clone();
+    // Refusals and accept errors come in bursts: one WARN each per interval, then a count.
+    let mut refused_log = Throttle::new(throttle::INTERVAL);
+    let mut accept_log = Throttle::new(throttle::INTERVAL);
+    let mut flush = tokio::time::interval(throttle::INTERVAL);
 
     // Connection tasks live here, so the ones still open at the drain deadline are cut.
     let mut connections = JoinSet::new();
@@ -85,6 +95,23 @@ pub(crate) async fn serve<H, F, B>(
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            _ = flush.tick() => {
+                let now = std::time::Instant::now();
+                if let Some(n) = refused_log.take_due(now) {
+                    metrics.log_suppressed.with_label_values(&["connection_refused"]).inc_by(n);
+                    tracing::warn!(
+                        listener = options.name,
+                        refused = n,
+                        max_connections = options.max_connections,
+                        "more connections refused: limit reached"
+                    );
+                }
+                if let Some(n) = accept_log.take_due(now) {
+                    metrics.log_suppressed.with_label_values(&["accept_failed"]).inc_by(n);
+                    tracing::warn!(listener = options.name, failed = n, "more accepts failed");
+                }
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(pair) => {
                     backoff = Duration::from_millis(5);
@@ -92,7 +119,10 @@ pub(crate) async fn serve<H, F, B>(
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait and try again, never exit.
-                    tracing::warn!(listener = options.name, %error, "accept failed");
+                    metrics.connection_refused(options.name, Refused::AcceptError);
+                    if accept_log.admit(std::time::Instant::now()) {
+                        tracing::warn!(listener = options.name, %error, "accept failed");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                     continue;
@@ -100,15 +130,19 @@ pub(crate) async fn serve<H, F, B>(
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                listener = options.name,
-                %peer,
-                max_connections = options.max_connections,
-                "connection refused: limit reached"
-            );
+            metrics.connection_refused(options.name, Refused::Limit);
+            if refused_log.admit(std::time::Instant::now()) {
+                tracing::warn!(
+                    listener = options.name,
+                    %peer,
+                    max_connections = options.max_connections,
+                    "connection refused: limit reached"
+                );
+            }
             drop(stream);
             continue;
         };
+        let open = metrics.connection_opened(options.name);
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let activity = Arc::new(Activity::default());
@@ -134,6 +168,7 @@ pub(crate) async fn serve<H, F, B>(
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                     drop(slot);
+                    drop(open);
                 }
                 .instrument(span),
             );
@@ -144,16 +179,19 @@ pub(crate) async fn serve<H, F, B>(
         let acceptor = tls.current();
         let builder = builder.clone();
         let handshake_timeout = options.header_read_timeout;
+        let metrics = metrics.clone();
         connections.spawn(
             async move {
                 let stream =
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(error)) => {
+                            metrics.tls_handshake_failed(HandshakeFailure::Error);
                             tracing::debug!(%error, "TLS handshake failed");
                             return;
                         }
                         Err(_) => {
+                            metrics.tls_handshake_failed(HandshakeFailure::Timeout);
                             tracing::debug!("TLS handshake timed out");
                             return;
                         }
@@ -165,6 +203,7 @@ pub(crate) async fn serve<H, F, B>(
                     tracing::debug!(error = %error, "connection ended with an error");
                 }
                 drop(slot);
+                drop(open);
             }
             .instrument(span),
         );

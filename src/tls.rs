@@ -106,6 +106,98 @@ impl std::fmt::Debug for SharedAcceptor {
     }
 }
 
+/// The `notAfter` of the first certificate in `settings.cert_file` (the leaf), in unix
+/// seconds, for `davaudit_tls_certificate_not_after_timestamp_seconds`. `None` when the file
+/// or the certificate cannot be read (the acceptor reports why).
+pub(crate) fn not_after(settings: &ListenTls) -> Option<i64> {
+    let leaf = certificates(&settings.cert_file).ok()?.into_iter().next()?;
+    der::not_after(&leaf)
+}
+
+/// Just enough DER to read a certificate's validity (RFC 5280 §4.1): Certificate ::=
+/// SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature,
+/// issuer, validity SEQUENCE { notBefore, notAfter }, ... }, ... }.
+mod der {
+    /// One TLV: (tag, contents, rest).
+    fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+
+    pub(super) fn not_after(cert: &[u8]) -> Option<i64> {
+        let (_, certificate, _) = tlv(cert)?;
+        let (_, tbs, _) = tlv(certificate)?;
+        let mut rest = tbs;
+        let (tag, _, after) = tlv(rest)?;
+        if tag == 0xa0 {
+            rest = after; // explicit version
+        }
+        // serialNumber, signature, issuer
+        for _ in 0..3 {
+            rest = tlv(rest)?.2;
+        }
+        let (_, validity, _) = tlv(rest)?;
+        let (_, _, validity) = tlv(validity)?; // notBefore
+        let (tag, time, _) = tlv(validity)?;
+        parse_time(tag, std::str::from_utf8(time).ok()?)
+    }
+
+    /// UTCTime `YYMMDDHHMMSSZ` (years 1950..=2049) or GeneralizedTime `YYYYMMDDHHMMSSZ`.
+    fn parse_time(tag: u8, text: &str) -> Option<i64> {
+        let digits = text.strip_suffix('Z')?;
+        let (year, rest) = match (tag, digits.len()) {
+            (0x17, 12) => {
+                let yy: i64 = digits.get(..2)?.parse().ok()?;
+                (if yy < 50 { 2000 + yy } else { 1900 + yy }, &digits[2..])
+            }
+            (0x18, 14) => (digits.get(..4)?.parse().ok()?, &digits[4..]),
+            _ => return None,
+        };
+        let field = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+        let (month, day) = (field(0)?, field(2)?);
+        let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+        Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn times_convert_to_unix_seconds() {
+            assert_eq!(parse_time(0x17, "700101000000Z"), Some(0));
+            assert_eq!(parse_time(0x17, "250101000000Z"), Some(1_735_689_600));
+            assert_eq!(parse_time(0x18, "20491231235959Z"), Some(2_524_607_999));
+            assert_eq!(parse_time(0x17, "2501010000Z"), None);
+            assert_eq!(not_after(b"\x30\x03\x02\x01"), None, "truncated input");
+        }
+    }
+}
+
 // === upstream (client) ===
 
 /// The client config for an `https` upstream: system roots plus `upstream.tls.ca_file`, or no

@@ -88,12 +88,24 @@ impl Admin {
         }
         let response = match request.uri().path() {
             "/metrics" => {
-                let mut response =
-                    Response::new(Full::new(Bytes::from(self.telemetry.metrics().encode())));
-                response.headers_mut().insert(
+                let text = self.telemetry.metrics().encode();
+                let (body, gzipped) = match accepts_gzip(request.headers())
+                    .then(|| gzip(&text))
+                    .flatten()
+                {
+                    Some(compressed) => (compressed, true),
+                    None => (text, false),
+                };
+                let mut response = Response::new(Full::new(Bytes::from(body)));
+                let headers = response.headers_mut();
+                headers.insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
                 );
+                headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+                if gzipped {
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
                 response
             }
             "/healthz" => plain::response(StatusCode::OK, "ok\n"),
@@ -121,4 +133,33 @@ impl Admin {
         };
         Ok(response)
     }
+}
+
+/// True when `Accept-Encoding` lists `gzip` (or `*`) with a non-zero weight.
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// The exposition gzip-compressed (the text is ~10x smaller); `None` if compression fails.
+fn gzip(text: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(text).ok()?;
+    encoder.finish().ok()
 }

@@ -119,6 +119,7 @@ impl Auditor {
         };
         let (parts, body) = response.into_parts();
         let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
+        let tee = tee.metered(self.telemetry.metrics().audit_wait());
         let span = tracing::info_span!("audit", request_id = %context.request_id);
         let audit = task::AuditTask {
             rx,

@@ -1,7 +1,16 @@
-//! `davaudit scan [--json] [--method M] FILE...`: audits saved 207 bodies with the same
-//! scanner the proxy uses and prints, per file, the outcome and counts (text, or one JSON
-//! object per line with `--json`). Exit status 0 when every file is well formed, 1 when any
-//! is malformed; an unreadable file is an error. `-` reads standard input.
+//! `davaudit scan [--json] [--method M] [--config FILE] FILE...`: audits saved 207 bodies with
+//! the same scanner the proxy uses and prints, per file, the outcome and counts (text, or one
+//! JSON object per line with `--json`). `-` reads standard input.
+//!
+//! `--config FILE` classifies with that config's `audit.routine` rules and scanner limits
+//! (`max_depth`, `max_text`, `max_failures_kept`) instead of the defaults. `--method` must be
+//! a method davaudit knows (the `method` label's set; anything else is a usage error).
+//!
+//! Exit status: 0 when every file was read and is well formed; 1 when any body is malformed;
+//! 3 when any file could not be read (missing, unreadable, or compressed: a gzip or zstd file
+//! is named as such, not scanned as text), which wins over 1. Every file is tried: one
+//! unreadable file does not stop the others. A malformed body's position is given as a byte
+//! offset and, for a file, as `line:column` (1-based, columns in bytes).
 //!
 //! `--reference` reads the bodies with the reference counter instead
 //! ([`crate::multistatus::reference_reader`], quick-xml's namespace-aware reader, independent of
@@ -10,8 +19,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use anyhow::Context;
 
 use crate::audit::policy::Policy;
 use crate::multistatus::{Code, Limits, Outcome, Report, reference_reader, scan_reader};
@@ -26,38 +33,93 @@ pub(crate) struct Args {
     #[arg(long)]
     pub reference: bool,
     /// The request method that produced the bodies (the routine rules depend on it).
-    #[arg(long, default_value = "PROPFIND")]
+    #[arg(long, default_value = "PROPFIND", value_parser = known_method)]
     pub method: String,
+    /// Classify with this config's routine rules and scanner limits.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Files holding response bodies; `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
 
+/// Exit status when any file could not be read (see the module docs).
+pub(crate) const EXIT_UNREADABLE: u8 = 3;
+
+/// `--method`: a method of the `method` label's closed set, upper-cased.
+fn known_method(s: &str) -> Result<String, String> {
+    let upper = s.to_ascii_uppercase();
+    if crate::telemetry::labels::all_methods().any(|m| m == upper && m != "OTHER") {
+        Ok(upper)
+    } else {
+        Err(format!(
+            "unknown method {s:?}; known: {}",
+            crate::telemetry::labels::all_methods()
+                .filter(|m| *m != "OTHER")
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+    }
+}
+
 /// Scans every file in order; see the module docs for output and exit status.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let policy = Policy::default();
+    let (policy, limits) = match &args.config {
+        Some(path) => match crate::config::load(path) {
+            Ok(c) => (
+                Policy::new(&c.audit.routine),
+                Limits {
+                    max_depth: c.audit.max_depth,
+                    max_text: c.audit.max_text,
+                    max_failures: c.audit.max_failures_kept,
+                },
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => (Policy::default(), Limits::default()),
+    };
     let method = args.method.to_ascii_uppercase();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut malformed = false;
+    let mut unreadable = false;
     for file in &args.files {
         let classify = policy.classifier(&method);
         let read = |r: &mut dyn std::io::Read| {
             if args.reference {
-                reference_reader(r, classify, Limits::default())
+                reference_reader(r, classify, limits)
             } else {
-                scan_reader(r, classify, Limits::default())
+                scan_reader(r, classify, limits)
             }
         };
-        let report = if file == Path::new("-") {
-            read(&mut std::io::stdin().lock()).context("reading standard input")?
+        let stdin = file == Path::new("-");
+        let result = if stdin {
+            read(&mut std::io::stdin().lock()).map_err(|e| e.to_string())
         } else {
-            let mut f =
-                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            read(&mut f).with_context(|| format!("reading {}", file.display()))?
+            open_plain(file).and_then(|mut f| read(&mut f).map_err(|e| e.to_string()))
+        };
+        let name = file.display().to_string();
+        let report = match result {
+            Ok(report) => report,
+            Err(reason) => {
+                let shown = if stdin {
+                    "standard input"
+                } else {
+                    name.as_str()
+                };
+                eprintln!("davaudit scan: {shown}: cannot read: {reason}");
+                unreadable = true;
+                continue;
+            }
         };
         malformed |= report.outcome == Outcome::Malformed;
-        let name = file.display().to_string();
+        let position = match (&report.malformed, stdin) {
+            (Some(m), false) => line_column(file, m.offset),
+            _ => None,
+        };
         if args.json || args.reference {
             let line = serde_json::json!({
                 "file": name,
@@ -68,20 +130,59 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "failures": report.failures,
                 "failure_count": report.failure_count,
                 "malformed": report.malformed,
+                "malformed_at": position.map(|(l, c)| serde_json::json!({"line": l, "column": c})),
                 "bytes": report.bytes,
                 "unbound_prefixes": report.unbound_prefixes,
             });
             writeln!(out, "{line}")?;
         } else {
-            write_text(&mut out, &name, &report)?;
+            write_text(&mut out, &name, &report, position)?;
         }
     }
     out.flush()?;
-    Ok(if malformed {
+    Ok(if unreadable {
+        ExitCode::from(EXIT_UNREADABLE)
+    } else if malformed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Opens `file`, refusing a compressed one with that reason (it would scan as text outside
+/// the root element).
+fn open_plain(file: &Path) -> Result<std::fs::File, String> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(file).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).map_err(|e| e.to_string())?;
+    let compressed = match &magic[..n] {
+        [0x1f, 0x8b, ..] => Some(("gzip", "zcat")),
+        [0x28, 0xb5, 0x2f, 0xfd] => Some(("zstd", "zstdcat")),
+        _ => None,
+    };
+    if let Some((format, tool)) = compressed {
+        return Err(format!(
+            "the file is {format}-compressed; decompress it first: {tool} {} | davaudit scan -",
+            file.display()
+        ));
+    }
+    f.rewind().map_err(|e| e.to_string())?;
+    Ok(f)
+}
+
+/// 1-based line and byte column of `offset` in `file` (read again; `None` if it cannot be).
+fn line_column(file: &Path, offset: u64) -> Option<(u64, u64)> {
+    use std::io::Read;
+    let f = std::fs::File::open(file).ok()?;
+    let mut before = Vec::new();
+    f.take(offset).read_to_end(&mut before).ok()?;
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count() as u64;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Some((line, (before.len() - start) as u64 + 1))
 }
 
 fn counts(map: &std::collections::BTreeMap<Code, u64>) -> String {
@@ -91,14 +192,26 @@ fn counts(map: &std::collections::BTreeMap<Code, u64>) -> String {
         .join(", ")
 }
 
-fn write_text(out: &mut impl Write, name: &str, r: &Report) -> std::io::Result<()> {
+fn write_text(
+    out: &mut impl Write,
+    name: &str,
+    r: &Report,
+    position: Option<(u64, u64)>,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{name}: {}, {} entries, {} failures, {} bytes",
         r.outcome, r.entries, r.failure_count, r.bytes
     )?;
     if let Some(m) = &r.malformed {
-        writeln!(out, "  malformed at byte {}: {}", m.offset, m.reason)?;
+        match position {
+            Some((line, column)) => writeln!(
+                out,
+                "  malformed at byte {} (line {line}, column {column}): {}",
+                m.offset, m.reason
+            )?,
+            None => writeln!(out, "  malformed at byte {}: {}", m.offset, m.reason)?,
+        }
     }
     if !r.response_status.is_empty() {
         writeln!(out, "  response-level  {}", counts(&r.response_status))?;

@@ -97,6 +97,7 @@ fn reload(source: &Source, reloader: &Reloader, log: &LogHandle) {
     let config = match source.load() {
         Ok(config) => config,
         Err(error) => {
+            reloader.rejected();
             tracing::error!(%error, "config reload rejected; the running config stays");
             return;
         }

@@ -3,7 +3,7 @@
 //! report, and nothing panics.
 
 use super::limits::Limits;
-use super::report::AllErrors;
+use super::report::{AllErrors, Outcome};
 use super::scanner::{BodyEnd, Scanner};
 
 /// Panics if feeding `data` whole and split at `splits` (offsets taken modulo the length,
@@ -34,6 +34,52 @@ pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
             split.feed(data.get(from..).unwrap_or_default());
             let split = split.finish(end);
             assert_eq!(whole, split, "split at {cuts:?}");
+        }
+    }
+}
+
+/// The check behind the `reference` fuzz target: the scanner (fed split at `splits`) and
+/// the reference counter (`reference`, quick-xml) read the same bytes.
+///
+/// - When both accept the body (neither says `Malformed`), their reports are equal: outcome,
+///   entries, counts per level and code, failures with their details, bytes.
+/// - When `well_formed` (an outside judge, e.g. roxmltree, parsed the body and it has no
+///   DTD), neither may call it `Malformed`.
+///
+/// Checked under default limits and under tight ones (depth 8, texts of 5 bytes, 2 failures
+/// kept). Panics on a disagreement.
+pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: bool) {
+    let mut cuts: Vec<usize> = splits
+        .iter()
+        .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
+        .collect();
+    cuts.sort_unstable();
+    let tight = Limits {
+        max_depth: 8,
+        max_text: 5,
+        max_failures: 2,
+    };
+    for limits in [Limits::default(), tight] {
+        let mut scanner = Scanner::new(AllErrors, limits);
+        let mut from = 0;
+        for &cut in &cuts {
+            scanner.feed(data.get(from..cut).unwrap_or_default());
+            from = cut;
+        }
+        scanner.feed(data.get(from..).unwrap_or_default());
+        let fast = scanner.finish(BodyEnd::Complete);
+        let reference = super::reference::reference_slice(data, AllErrors, limits);
+        let too_deep = |r: &super::report::Report| {
+            r.malformed.as_ref().is_some_and(|m| m.reason == "too deep")
+        };
+        if fast.outcome != Outcome::Malformed && reference.outcome != Outcome::Malformed {
+            assert_eq!(fast, reference, "scanner vs reference");
+        } else if well_formed {
+            // Only the depth limit may stop a well-formed body, and it stops both.
+            assert!(
+                too_deep(&fast) && too_deep(&reference),
+                "well-formed body called malformed: {fast:?} vs {reference:?}"
+            );
         }
     }
 }

@@ -50,6 +50,9 @@ pub(super) const MAX_CAPTURE: usize = 64 * 1024;
 
 const DAV: &str = "DAV:";
 
+/// Bytes of a status text read, after whitespace runs are collapsed (DESIGN.md).
+const STATUS_READ: usize = 256;
+
 /// Counts the statuses of a body held in memory.
 pub fn reference_slice<C: Classify>(body: &[u8], classify: C, limits: Limits) -> Report {
     match reference_reader(body, classify, limits) {
@@ -542,7 +545,7 @@ impl<C: Classify> Walk<C> {
                 Some(uri) if !uri.is_empty() => format!("{{{uri}}}{local}"),
                 _ => local.to_owned(),
             };
-            let name = cut(&name, self.limits.max_text);
+            let name = kept(&name, self.limits.max_text);
             match owner {
                 Level::Response => {
                     if let Some(entry) = self.entry.as_mut() {
@@ -599,7 +602,7 @@ impl<C: Classify> Walk<C> {
         }
         match role {
             Role::Href => {
-                let href = cut(self.text.trim_matches(is_ws), self.limits.max_text);
+                let href = kept(&self.text, self.limits.max_text);
                 if let Some(entry) = self.entry.as_mut() {
                     entry.href_count = entry.href_count.saturating_add(1);
                     let first = entry.hrefs.is_empty();
@@ -630,7 +633,7 @@ impl<C: Classify> Walk<C> {
                 }
             }
             Role::Description(level) => {
-                let text = cut(self.text.trim_matches(is_ws), self.limits.max_text);
+                let text = kept(&self.text, self.limits.max_text);
                 let slot = match level {
                     Level::Response => self.entry.as_mut().map(|e| &mut e.description),
                     Level::Propstat => self.propstat.as_mut().map(|p| &mut p.description),
@@ -706,6 +709,12 @@ impl<C: Classify> Walk<C> {
 
     fn keep(&mut self, failure: Failure) {
         self.report.failure_count = self.report.failure_count.saturating_add(1);
+        let failing = match failure.level {
+            Level::Response => &mut self.report.response_failing,
+            Level::Propstat => &mut self.report.propstat_failing,
+        };
+        let n = failing.entry(failure.code).or_insert(0);
+        *n = n.saturating_add(1);
         let list = if failure.code == Code::Status(424) {
             &mut self.dependent
         } else {
@@ -827,6 +836,14 @@ fn resolve(r: &BytesRef<'_>) -> Result<String, String> {
     })
 }
 
+/// Kept text: leading whitespace dropped, cut to `max` bytes, trailing whitespace dropped
+/// (DESIGN.md: texts are trimmed and capped).
+fn kept(s: &str, max: usize) -> String {
+    cut(s.trim_start_matches(is_ws), max)
+        .trim_end_matches(is_ws)
+        .to_owned()
+}
+
 /// `s` cut to at most `max` bytes on a character boundary.
 fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -842,7 +859,14 @@ fn cut(s: &str, max: usize) -> String {
 /// `HTTP/<digits>[.<digits>] NNN [reason]`, whitespace anywhere between: the three digits
 /// (100..=999), else `Invalid`.
 fn status_code(text: &str) -> Code {
-    let mut words = text.split(is_ws).filter(|w| !w.is_empty());
+    // DESIGN.md: the first 256 bytes of the text, whitespace runs collapsed, are read.
+    let collapsed = text
+        .split(is_ws)
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let collapsed = cut(&collapsed, STATUS_READ);
+    let mut words = collapsed.split(' ');
     let (Some(version), Some(code)) = (words.next(), words.next()) else {
         return Code::Invalid;
     };

@@ -102,6 +102,7 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
+        let _in_flight = self.telemetry.metrics().request_started();
         if let Some(reason) = invalid_host(&request) {
             RequestFinished {
                 method: labels::method(request.method().as_str()),
@@ -196,6 +197,7 @@ impl Proxy {
         match self.upstream.send(request).await {
             Err(error) if error.kind() == upstream::Kind::Reset && replay.is_some() => {
                 tracing::debug!(%error, "upstream dropped a safe request unanswered; sending it once more");
+                self.telemetry.metrics().upstream_retries.inc();
                 let again = replay
                     .map(|r| r.map(|()| RequestBody::empty(self.idle_timeout)))
                     .expect("checked is_some");
@@ -288,13 +290,10 @@ impl Proxy {
             headers.insert(header::HOST, value);
         }
 
-        let path_and_query = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        // `PathAndQuery` shares the request's bytes: no copy, no re-parse.
+        let path_and_query = request.uri().path_and_query().cloned();
         let path = request.uri().path().to_owned();
-        *request.uri_mut() = upstream_uri(self.upstream.origin(), &path_and_query);
+        *request.uri_mut() = upstream_uri(self.upstream.origin(), path_and_query);
         *request.version_mut() = Version::HTTP_11;
 
         RequestContext {
@@ -370,9 +369,11 @@ enum Rejected {
 const DESTINATION: header::HeaderName = header::HeaderName::from_static("destination");
 const IF: header::HeaderName = header::HeaderName::from_static("if");
 
-/// The upstream's scheme and authority with the client's path and query.
-fn upstream_uri(origin: &Uri, path_and_query: &str) -> Uri {
+/// The upstream's scheme and authority with the client's path and query (`/` when it has
+/// none: an h2 `OPTIONS *` or an authority-form target).
+fn upstream_uri(origin: &Uri, path_and_query: Option<http::uri::PathAndQuery>) -> Uri {
     let mut parts = origin.clone().into_parts();
-    parts.path_and_query = path_and_query.parse().ok();
+    parts.path_and_query =
+        Some(path_and_query.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
     Uri::from_parts(parts).unwrap_or_else(|_| origin.clone())
 }

@@ -169,6 +169,29 @@ fn design_md_lists_every_closed_label_value() {
             set(&mut Kind::ALL.iter().map(|k| k.as_str())),
         ),
         (
+            "listener".to_owned(),
+            set(&mut super::metrics::LISTENERS.into_iter()),
+        ),
+        (
+            "reason".to_owned(),
+            set(&mut super::metrics::Refused::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .chain(
+                    super::metrics::HandshakeFailure::ALL
+                        .iter()
+                        .map(|h| h.as_str()),
+                )),
+        ),
+        (
+            "result".to_owned(),
+            set(&mut super::metrics::RELOAD_RESULTS.into_iter()),
+        ),
+        (
+            "event".to_owned(),
+            set(&mut super::metrics::SUPPRESSED_EVENTS.into_iter()),
+        ),
+        (
             "limit".to_owned(),
             set(&mut crate::multistatus::Limit::ALL.iter().map(|l| l.as_str())),
         ),

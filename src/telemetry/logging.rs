@@ -10,7 +10,7 @@ use crate::config::{self, LogFormat};
 
 /// Changes the log filter of the installed subscriber.
 #[derive(Debug, Clone)]
-pub(crate) struct LogHandle {
+pub struct LogHandle {
     filter: reload::Handle<EnvFilter, Registry>,
     /// Set when `RUST_LOG` chose the filter: config reloads then leave it alone.
     from_env: bool,
@@ -31,7 +31,7 @@ impl LogHandle {
 
 /// Installs the global subscriber. Fails if one is already installed or the level directive
 /// does not parse.
-pub(crate) fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
+pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
     let (directives, from_env) = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => (directives, true),
         _ => (log.level.clone(), false),

@@ -1,9 +1,18 @@
 //! Every metric davaudit exports, named in one place (the DESIGN.md contract), in a registry
 //! this struct owns (never the process-global one, so in-process tests run in parallel).
+//!
+//! Families about the audit and the upstream are written through typed events
+//! ([`super::events`]); the connection and operations families through the small methods
+//! and guards at the end of this file, so that the listener, the tee and the reload code
+//! never name a metric.
 
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use super::labels::{self, MethodLabel};
@@ -15,6 +24,53 @@ use crate::upstream::Kind;
 const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
+
+/// The WARN events folded into per-interval summaries (`event`).
+pub(crate) const SUPPRESSED_EVENTS: [&str; 2] = ["connection_refused", "accept_failed"];
+
+/// The results of a config reload (`result`).
+pub(crate) const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
+
+/// The listeners, a closed label set (`listener`).
+pub(crate) const LISTENERS: [&str; 2] = ["proxy", "admin"];
+
+/// Why a connection was refused (`reason`): `limit` at `limits.max_connections`,
+/// `accept_error` when `accept(2)` failed (out of descriptors and the like).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Limit,
+    AcceptError,
+}
+
+impl Refused {
+    pub const ALL: [Refused; 2] = [Refused::Limit, Refused::AcceptError];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::Limit => "limit",
+            Refused::AcceptError => "accept_error",
+        }
+    }
+}
+
+/// Why a TLS handshake failed (`reason`): `error` (the client or its certificate check
+/// refused, or it spoke something else), `timeout` (not done within the header timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    Error,
+    Timeout,
+}
+
+impl HandshakeFailure {
+    pub const ALL: [HandshakeFailure; 2] = [HandshakeFailure::Error, HandshakeFailure::Timeout];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeFailure::Error => "error",
+            HandshakeFailure::Timeout => "timeout",
+        }
+    }
+}
 
 /// The metric families and the registry holding them.
 #[derive(Debug, Clone)]
@@ -32,124 +88,195 @@ pub struct Metrics {
     pub(crate) upstream_busy: IntCounter,
     pub(crate) upstream_up: IntGauge,
     pub(crate) upstream_probe_error: IntGaugeVec,
-    /// Pre-resolved per-method histograms: the one metric touched on every request.
-    durations: Vec<Histogram>,
+    pub(crate) upstream_retries: IntCounter,
+    pub(crate) log_suppressed: IntCounterVec,
+    connections_open: IntGaugeVec,
+    connections_accepted: IntCounterVec,
+    connections_refused: IntCounterVec,
+    requests_in_flight: IntGauge,
+    tls_handshake_failures: IntCounterVec,
+    tls_not_after: Gauge,
+    config_reloads: IntCounterVec,
+    config_last_reload_success: Gauge,
+    config_last_reload_successful: IntGauge,
+    audit_wait: Counter,
+    request_duration: HistogramVec,
+    /// Per-method histograms, created on a method's first request (no zero histograms for
+    /// methods never seen), then a lock-free read: the one metric touched on every request.
+    durations: Vec<OnceLock<Histogram>>,
+}
+
+/// Registers collectors in one registry; a duplicate name is a bug, caught by every test.
+struct Families<'a>(&'a Registry);
+
+impl Families<'_> {
+    fn add<C: Collector + Clone + 'static>(&self, collector: C) -> C {
+        self.0
+            .register(Box::new(collector.clone()))
+            .expect("metric registered once");
+        collector
+    }
+
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.add(IntCounter::new(name, help).expect("valid metric"))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::new(name, help).expect("valid metric"))
+    }
 }
 
 impl Metrics {
     /// Builds every family in a new registry, with the process collector and build info.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("metric registered once");
-            c
-        };
-        let requests = counter(
+        let f = Families(&registry);
+        let requests = f.counters(
             "davaudit_requests_total",
             "Proxied responses by method and top-level status (502/504 for upstream failures).",
             &["method", "code"],
         );
-        let multistatus = counter(
+        let multistatus = f.counters(
             "davaudit_multistatus_total",
             "Audited 207 (and XML error) responses by outcome.",
             &["method", "outcome"],
         );
-        let entries = counter(
+        let entries = f.counters(
             "davaudit_multistatus_entries_total",
             "Statuses found inside 207 bodies, by level and code.",
             &["method", "level", "code"],
         );
-        let failures = counter(
+        let failures = f.counters(
             "davaudit_multistatus_failures_total",
             "Statuses inside 207 bodies counted as failures (routine rules excluded).",
             &["method", "level", "code"],
         );
-        let over_limit = counter(
+        let over_limit = f.counters(
             "davaudit_audit_over_limit_total",
             "Audits a bound of the scanner stopped (outcome over_limit), by which bound.",
             &["limit"],
         );
-        let unbound_prefix = counter(
+        let unbound_prefix = f.counters(
             "davaudit_multistatus_unbound_prefix_total",
             "Audited bodies that are not namespace-well-formed: an element prefix no declaration binds (read as no namespace).",
             &["method"],
         );
-        let upstream_errors = counter(
+        let upstream_errors = f.counters(
             "davaudit_upstream_errors_total",
             "Upstream faults by kind.",
             &["kind"],
         );
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("metric registered once");
-            g
-        };
-        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("metric registered once");
-            g
-        };
-        let upstream_up = gauge(
+        let upstream_up = f.gauge(
             "davaudit_upstream_up",
             "1 when the upstream accepted a TCP connection at the last readiness probe (every 5s), else 0.",
         );
-        let upstream_probe_error = gauge_vec(
+        let upstream_probe_error = f.gauges(
             "davaudit_upstream_probe_error",
             "1 for the kind of the last failed upstream probe (connect, timeout); all 0 while the upstream is up.",
             &["kind"],
         );
-        let request_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "davaudit_request_duration_seconds",
-                "Time from request received to upstream response headers.",
+        let upstream_retries = f.counter(
+            "davaudit_upstream_retries_total",
+            "Safe body-less requests sent once more because the upstream dropped them unanswered.",
+        );
+        let connections_open = f.gauges(
+            "davaudit_connections_open",
+            "Client connections open now, by listener.",
+            &["listener"],
+        );
+        let connections_accepted = f.counters(
+            "davaudit_connections_accepted_total",
+            "Client connections accepted, by listener.",
+            &["listener"],
+        );
+        let connections_refused = f.counters(
+            "davaudit_connections_refused_total",
+            "Client connections refused, by listener and reason (limit, accept_error).",
+            &["listener", "reason"],
+        );
+        let requests_in_flight = f.gauge(
+            "davaudit_requests_in_flight",
+            "Proxied requests received and not yet answered with response headers.",
+        );
+        let tls_handshake_failures = f.counters(
+            "davaudit_tls_handshake_failures_total",
+            "TLS handshakes on the client listener that failed, by reason (error, timeout).",
+            &["reason"],
+        );
+        let tls_not_after = f.add(
+            Gauge::new(
+                "davaudit_tls_certificate_not_after_timestamp_seconds",
+                "Expiry (notAfter, unix seconds) of the listener's TLS leaf certificate in use; 0 without TLS.",
             )
-            .buckets(DURATION_BUCKETS.to_vec()),
-            &["method"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(request_duration.clone()))
-            .expect("metric registered once");
-        let upstream_busy = IntCounter::new(
+            .expect("valid metric"),
+        );
+        let config_reloads = f.counters(
+            "davaudit_config_reloads_total",
+            "SIGHUP config reloads by result (success, failure).",
+            &["result"],
+        );
+        let config_last_reload_success = f.add(
+            Gauge::new(
+                "davaudit_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last config load that took effect (the start, or a reload).",
+            )
+            .expect("valid metric"),
+        );
+        let config_last_reload_successful = f.gauge(
+            "davaudit_config_last_reload_successful",
+            "1 when the last config load or reload took effect, 0 when the last reload was rejected.",
+        );
+        let audit_wait = f.add(
+            Counter::new(
+                "davaudit_audit_wait_seconds_total",
+                "Time responses were held back for the audit to catch up (audit.when_behind: wait).",
+            )
+            .expect("valid metric"),
+        );
+        let log_suppressed = f.counters(
+            "davaudit_log_events_suppressed_total",
+            "Repeated WARN events folded into a per-interval summary, by event (connection_refused, accept_failed).",
+            &["event"],
+        );
+        let request_duration = f.add(
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "davaudit_request_duration_seconds",
+                    "Time from request received to upstream response headers.",
+                )
+                .buckets(DURATION_BUCKETS.to_vec()),
+                &["method"],
+            )
+            .expect("valid metric"),
+        );
+        let upstream_busy = f.counter(
             "davaudit_upstream_busy_total",
             "Requests answered 503 without contacting the upstream because limits.max_upstream_requests were in flight.",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(upstream_busy.clone()))
-            .expect("metric registered once");
-        let audit_bytes = IntCounter::new(
+        );
+        let audit_bytes = f.counter(
             "davaudit_audit_bytes_total",
             "Bytes of multistatus bodies scanned (after decoding).",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(audit_bytes.clone()))
-            .expect("metric registered once");
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "davaudit_build_info",
-                "Build information (crate version, source revision, Rust version); always 1.",
-            ),
+        );
+        let build_info = f.gauges(
+            "davaudit_build_info",
+            "Build information (crate version, source revision, Rust version); always 1.",
             &["version", "revision", "rust_version"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(build_info.clone()))
-            .expect("metric registered once");
-        let info: IntGauge = build_info.with_label_values(&[
-            env!("CARGO_PKG_VERSION"),
-            env!("DAVAUDIT_REVISION"),
-            env!("DAVAUDIT_RUST_VERSION"),
-        ]);
-        info.set(1);
+        );
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("DAVAUDIT_REVISION"),
+                env!("DAVAUDIT_RUST_VERSION"),
+            ])
+            .set(1);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -157,7 +284,7 @@ impl Metrics {
             ))
             .expect("process collector registered once");
 
-        // Error kinds are a closed set: export them at zero so alerts see a series at once.
+        // Closed sets that alerts and rates need from the start: exported at zero.
         for kind in Kind::ALL {
             upstream_errors.with_label_values(&[kind.as_str()]);
         }
@@ -172,9 +299,23 @@ impl Metrics {
         for kind in crate::upstream::PROBE_KINDS {
             upstream_probe_error.with_label_values(&[kind.as_str()]);
         }
-        let durations = labels::all_methods()
-            .map(|m| request_duration.with_label_values(&[m]))
-            .collect();
+        for listener in LISTENERS {
+            connections_open.with_label_values(&[listener]);
+            connections_accepted.with_label_values(&[listener]);
+            for reason in Refused::ALL {
+                connections_refused.with_label_values(&[listener, reason.as_str()]);
+            }
+        }
+        for result in RELOAD_RESULTS {
+            config_reloads.with_label_values(&[result]);
+        }
+        for why in HandshakeFailure::ALL {
+            tls_handshake_failures.with_label_values(&[why.as_str()]);
+        }
+        for event in SUPPRESSED_EVENTS {
+            log_suppressed.with_label_values(&[event]);
+        }
+        let durations = labels::all_methods().map(|_| OnceLock::new()).collect();
 
         Metrics {
             registry,
@@ -189,15 +330,29 @@ impl Metrics {
             upstream_busy,
             upstream_up,
             upstream_probe_error,
+            upstream_retries,
+            log_suppressed,
+            connections_open,
+            connections_accepted,
+            connections_refused,
+            requests_in_flight,
+            tls_handshake_failures,
+            tls_not_after,
+            config_reloads,
+            config_last_reload_success,
+            config_last_reload_successful,
+            audit_wait,
+            request_duration,
             durations,
         }
     }
 
-    /// The histogram of one method label (pre-resolved).
+    /// The histogram of one method label, created on its first use.
     pub(crate) fn duration(&self, method: MethodLabel) -> &Histogram {
         self.durations
             .get(method.index())
-            .expect("one histogram per method label")
+            .expect("one slot per method label")
+            .get_or_init(|| self.request_duration.with_label_values(&[method.as_str()]))
     }
 
     /// The Prometheus text exposition of every metric.
@@ -208,6 +363,96 @@ impl Metrics {
             tracing::error!(%error, "cannot encode metrics");
         }
         out
+    }
+
+    // === connections, requests in flight, TLS, reloads, audit pacing ===
+
+    /// A connection was accepted on `listener`: counted, and open until the guard drops.
+    pub fn connection_opened(&self, listener: &'static str) -> OpenConnection {
+        self.connections_accepted
+            .with_label_values(&[listener])
+            .inc();
+        let open = self.connections_open.with_label_values(&[listener]);
+        open.inc();
+        OpenConnection(open)
+    }
+
+    /// A connection on `listener` was refused (or `accept` failed).
+    pub fn connection_refused(&self, listener: &'static str, reason: Refused) {
+        self.connections_refused
+            .with_label_values(&[listener, reason.as_str()])
+            .inc();
+    }
+
+    /// A proxied request arrived: in flight until the guard drops (response headers ready).
+    pub fn request_started(&self) -> InFlight {
+        self.requests_in_flight.inc();
+        InFlight(self.requests_in_flight.clone())
+    }
+
+    /// A TLS handshake on the client listener failed.
+    pub fn tls_handshake_failed(&self, why: HandshakeFailure) {
+        self.tls_handshake_failures
+            .with_label_values(&[why.as_str()])
+            .inc();
+    }
+
+    /// The listener's certificate in use expires at `not_after` (unix seconds); `None`
+    /// without TLS or when it cannot be read.
+    pub fn set_certificate_not_after(&self, not_after: Option<i64>) {
+        self.tls_not_after.set(not_after.unwrap_or(0) as f64);
+    }
+
+    /// A config took effect (`true`: the start or a reload) or a reload was rejected.
+    pub fn config_loaded(&self, reload: bool, ok: bool) {
+        if reload {
+            let result = RELOAD_RESULTS[usize::from(!ok)];
+            self.config_reloads.with_label_values(&[result]).inc();
+        }
+        self.config_last_reload_successful.set(i64::from(ok));
+        if ok {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            self.config_last_reload_success.set(now.as_secs_f64());
+        }
+    }
+
+    /// A handle the tee adds the time it held a response back to.
+    pub fn audit_wait(&self) -> AuditWait {
+        AuditWait(self.audit_wait.clone())
+    }
+}
+
+/// Decrements `davaudit_connections_open` when the connection ends.
+#[derive(Debug)]
+#[must_use = "the connection counts as open until this guard drops"]
+pub struct OpenConnection(IntGauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Decrements `davaudit_requests_in_flight` when the request has its response headers.
+#[derive(Debug)]
+#[must_use = "the request counts as in flight until this guard drops"]
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Adds to `davaudit_audit_wait_seconds_total`.
+#[derive(Debug, Clone)]
+pub struct AuditWait(Counter);
+
+impl AuditWait {
+    pub fn add(&self, waited: Duration) {
+        self.0.inc_by(waited.as_secs_f64());
     }
 }
 

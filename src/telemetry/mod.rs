@@ -7,12 +7,14 @@
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
 //! - [`events`]: typed events; `emit()` logs, counts and records.
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
+//! - [`throttle`]: repeated WARNs folded into one summary per interval.
 
 pub(crate) mod events;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
 pub(crate) mod recent;
+pub(crate) mod throttle;
 
 #[cfg(test)]
 mod bound_tests;

@@ -370,6 +370,10 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
         ("outcome", &outcomes[..]),
         ("limit", &limits[..]),
         ("kind", &["connect", "timeout", "reset", "protocol"][..]),
+        ("listener", &["proxy", "admin"][..]),
+        ("reason", &["limit", "accept_error", "error", "timeout"][..]),
+        ("result", &["success", "failure"][..]),
+        ("event", &["connection_refused", "accept_failed"][..]),
         ("version", &[env!("CARGO_PKG_VERSION")][..]),
         // Fixed at build time: one value per binary.
         ("revision", &[env!("DAVAUDIT_REVISION")][..]),
@@ -384,8 +388,10 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
                     !value.is_empty() && value.chars().all(|c| c.is_ascii_uppercase() || c == '-')
                 }
                 "code" => {
-                    value == "invalid"
-                        || (value.len() == 3 && value.chars().all(|c| c.is_ascii_digit()))
+                    matches!(
+                        value.as_str(),
+                        "invalid" | "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "other"
+                    ) || (value.len() == 3 && value.chars().all(|c| c.is_ascii_digit()))
                 }
                 "le" => value == "+Inf" || value.parse::<f64>().is_ok(),
                 other => closed

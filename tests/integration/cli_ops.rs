@@ -308,3 +308,95 @@ fn a_second_sigterm_during_the_drain_exits_at_once() {
     assert_eq!(status.code(), Some(143), "{status:?}");
     in_flight.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// davaudit scan: errors per file, exit codes, --method, --config, compressed files, line:column
+
+const CLEAN: &str = "<?xml version=\"1.0\"?>\n<d:multistatus xmlns:d=\"DAV:\"><d:response>\
+    <d:href>/a</d:href><d:status>HTTP/1.1 423 Locked</d:status></d:response></d:multistatus>\n";
+
+#[tokio::test]
+async fn scan_goes_on_past_an_unreadable_file_and_exits_3() {
+    let good = config_file(CLEAN);
+    let good = good.path().to_str().unwrap();
+    let out = davaudit(&["scan", "missing-body.xml", good]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("davaudit scan: missing-body.xml: cannot read: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).starts_with(&format!("{good}: partial_failure, 1 entries")));
+}
+
+#[tokio::test]
+async fn scan_names_a_compressed_file_instead_of_calling_it_malformed() {
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        enc.write_all(CLEAN.as_bytes()).unwrap();
+        enc.finish().unwrap();
+    }
+    let file = tempfile::Builder::new()
+        .suffix(".xml.gz")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), &gz).unwrap();
+    let path = file.path().to_str().unwrap();
+    let out = davaudit(&["scan", path]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "davaudit scan: {path}: cannot read: the file is gzip-compressed; decompress it \
+             first: zcat {path} | davaudit scan -"
+        )
+    );
+}
+
+#[tokio::test]
+async fn scan_gives_the_line_and_column_of_a_malformed_body() {
+    let file = config_file("<d:multistatus xmlns:d=\"DAV:\">\n  <d:response>\n  </d:oops>\n");
+    let path = file.path().to_str().unwrap();
+    let out = davaudit(&["scan", path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("malformed at byte"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("(line 3, column "), "{line}");
+    let out = davaudit(&["scan", "--json", path]).await;
+    let json: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(json["malformed_at"]["line"], 3);
+}
+
+#[tokio::test]
+async fn scan_refuses_an_unknown_method_and_uses_the_config_routine_rules() {
+    let body = config_file(CLEAN);
+    let body = body.path().to_str().unwrap();
+    let out = davaudit(&["scan", "--method", "PROPFINDD", body]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown method \"PROPFINDD\""),
+        "{}",
+        text(&out.stderr)
+    );
+    // 423 at response level is a failure by default; a routine rule in the config excuses it.
+    let config = config_file(
+        "upstream: {url: 'http://a:1'}\naudit:\n  routine:\n    - {method: PROPFIND, level: response, code: 423}\n",
+    );
+    let out = davaudit(&[
+        "scan",
+        "--json",
+        "--config",
+        config.path().to_str().unwrap(),
+        body,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(json["failure_count"], 0, "{json}");
+    assert_eq!(json["outcome"], "clean", "{json}");
+}

@@ -35,7 +35,7 @@ const OUT_CHUNK: usize = 32 * 1024;
 
 /// One content coding the audit can undo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
+pub enum Coding {
     Gzip,
     Deflate,
     Brotli,
@@ -55,23 +55,23 @@ impl fmt::Display for Coding {
 
 /// The codings of a response, in the order they were applied (empty: identity).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Codings(Vec<Coding>);
+pub struct Codings(Vec<Coding>);
 
 impl Codings {
     /// No coding: the body is the XML.
-    pub(crate) fn is_identity(&self) -> bool {
+    pub fn is_identity(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The codings as applied, first applied first.
-    pub(crate) fn as_slice(&self) -> &[Coding] {
+    pub fn as_slice(&self) -> &[Coding] {
         &self.0
     }
 }
 
 /// The codings named by every `Content-Encoding` line of a response, `None` when the audit
 /// cannot undo them (an unknown coding, a value that is not text, more than [`MAX_CODINGS`]).
-pub(crate) fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Codings> {
+pub fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Codings> {
     let mut codings = Vec::new();
     for line in lines {
         for token in line.split(|b| *b == b',') {
@@ -101,7 +101,7 @@ pub(crate) fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Cod
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode the {coding} content coding: {reason}")]
-pub(crate) struct DecodeError {
+pub struct DecodeError {
     pub coding: Coding,
     pub reason: String,
 }
@@ -127,7 +127,7 @@ trait Stage: Send {
 }
 
 /// The decoders of one body, outermost (last applied) first.
-pub(crate) struct Decoder {
+pub struct Decoder {
     stages: Vec<Box<dyn Stage>>,
 }
 
@@ -141,7 +141,7 @@ impl fmt::Debug for Decoder {
 
 impl Decoder {
     /// A decoder for `codings` (as applied, first applied first).
-    pub(crate) fn new(codings: &Codings) -> Self {
+    pub fn new(codings: &Codings) -> Self {
         let stages = codings
             .as_slice()
             .iter()
@@ -159,11 +159,7 @@ impl Decoder {
     }
 
     /// Decodes the next chunk of the coded body; `sink` gets the decoded bytes.
-    pub(crate) fn push(
-        &mut self,
-        input: &[u8],
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<(), DecodeError> {
+    pub fn push(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
         push_through(&mut self.stages, input, &mut |out| {
             sink(out);
             Ok(())
@@ -172,7 +168,7 @@ impl Decoder {
 
     /// The body is complete: flushes every stage, outermost first, and fails if a coded
     /// stream was cut short.
-    pub(crate) fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
+    pub fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), DecodeError> {
         let mut sink = |out: &[u8]| {
             sink(out);
             Ok(())

@@ -19,6 +19,7 @@
     clippy::expect_used
 )]
 
+use crate::telemetry::metrics::AuditWait;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -125,6 +126,7 @@ struct Held {
     frame: Frame<Bytes>,
     acquire: Acquire,
     stall: Pin<Box<Sleep>>,
+    since: std::time::Instant,
 }
 
 /// The body wrapper. See the module docs.
@@ -132,6 +134,8 @@ pub struct TeeBody<B> {
     inner: B,
     tap: Option<Tap>,
     held: Option<Held>,
+    /// Where the time frames were held back is added (`davaudit_audit_wait_seconds_total`).
+    wait: Option<AuditWait>,
 }
 
 impl<B> fmt::Debug for TeeBody<B> {
@@ -161,6 +165,7 @@ impl<B: Body<Data = Bytes>> TeeBody<B> {
                 batch: u32::try_from(batch_bytes(capacity as usize)).unwrap_or(u32::MAX),
             }),
             held: None,
+            wait: None,
         };
         // hyper never polls a body that says it is already at its end: report it now.
         if tee.inner.is_end_stream() {
@@ -171,6 +176,12 @@ impl<B: Body<Data = Bytes>> TeeBody<B> {
 }
 
 impl<B> TeeBody<B> {
+    /// Adds the time each frame is held back for the audit to `wait`.
+    pub fn metered(mut self, wait: AuditWait) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
     /// Reports the end once (after the pending frames) and stops auditing.
     fn end(&mut self, end: End) {
         if let Some(mut tap) = self.tap.take()
@@ -228,6 +239,9 @@ where
             let Some(held) = this.held.take() else {
                 return Poll::Pending;
             };
+            if let Some(wait) = &this.wait {
+                wait.add(held.since.elapsed());
+            }
             match (outcome, held.frame.data_ref().cloned()) {
                 (Some(permit), Some(data)) => this.send(data, permit),
                 _ => this.end(End::Lagging),
@@ -277,6 +291,7 @@ where
                         frame,
                         acquire,
                         stall: Box::pin(tokio::time::sleep(stall)),
+                        since: std::time::Instant::now(),
                     });
                     // Poll the acquire once so its waker is registered.
                     return Pin::new(this).poll_frame(cx);

@@ -212,19 +212,20 @@ pub(crate) fn code_of(line: &str) -> String {
     let Some(rest) = line.strip_prefix("HTTP/") else {
         return invalid();
     };
-    let Some(sp) = rest.find([' ', '\t']) else {
+    // XML whitespace anywhere between the parts (DESIGN.md), newlines included.
+    let Some(sp) = rest.find([' ', '\t', '\r', '\n']) else {
         return invalid();
     };
     let (version, rest) = rest.split_at(sp);
     let version_ok = !version.is_empty()
         && version.chars().all(|c| c.is_ascii_digit() || c == '.')
         && version.starts_with(|c: char| c.is_ascii_digit());
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
     let digits: String = rest.chars().take(3).collect();
     let after = rest.get(3..).unwrap_or("");
     let code_ok = digits.len() == 3
         && digits.chars().all(|c| c.is_ascii_digit())
-        && (after.is_empty() || after.starts_with([' ', '\t']));
+        && (after.is_empty() || after.starts_with([' ', '\t', '\r', '\n']));
     match digits.parse::<u16>() {
         Ok(n) if version_ok && code_ok && (100..=999).contains(&n) => digits,
         _ => invalid(),
