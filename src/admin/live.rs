@@ -20,8 +20,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use super::body::{self, AdminBody, Renders};
 use crate::multistatus::Code;
-use crate::telemetry::recent::{Query, RecentFailures};
+use crate::telemetry::recent::{Query, RecentFailures, Snapshot};
 use crate::{config, plain};
 
 /// The page, byte for byte.
@@ -80,14 +81,15 @@ impl LiveView {
         matches!(self, LiveView::On { .. })
     }
 
-    /// Answers `/` and `/failures`.
-    pub(super) fn handle<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
+    /// Answers `/` and `/failures`; a `/failures` answer needs a permit of `renders`.
+    pub(super) fn handle<B>(&self, request: &Request<B>, renders: &Renders) -> Response<AdminBody> {
         let (recent, any_host) = match self {
             LiveView::Off(reason) => {
                 return plain::response(
                     StatusCode::NOT_FOUND,
                     format!("not found: the live view (/ and /failures) is off: {reason}\n"),
-                );
+                )
+                .map(AdminBody::from);
             }
             LiveView::On { recent, any_host } => (recent, *any_host),
         };
@@ -97,26 +99,27 @@ impl LiveView {
                 "the live view answers only to localhost or an IP address (DNS rebinding \
                  protection); set admin.ui: true to accept any host name\n"
                     .to_owned(),
-            );
+            )
+            .map(AdminBody::from);
         }
         if request.uri().path() == "/" {
-            return page();
+            return page().map(AdminBody::from);
         }
         let query = match parse_query(request.uri().query()) {
             Ok(query) => query,
             Err(message) => {
-                return plain::response(StatusCode::BAD_REQUEST, format!("{message}\n"));
+                return plain::response(StatusCode::BAD_REQUEST, format!("{message}\n"))
+                    .map(AdminBody::from);
             }
         };
+        let Some(permit) = renders.try_acquire() else {
+            return body::busy();
+        };
         let snapshot = recent.snapshot(&query);
-        match html_safe_json(&snapshot) {
+        match render_failures(snapshot, MAX_FAILURES_BYTES) {
             Ok(json) => {
-                let mut response = Response::new(Full::new(Bytes::from(json)));
+                let mut response = body::large(json, "application/json", permit);
                 let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 headers.insert(
                     header::X_CONTENT_TYPE_OPTIONS,
@@ -127,9 +130,48 @@ impl LiveView {
             Err(error) => plain::response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("cannot encode: {error}\n"),
-            ),
+            )
+            .map(AdminBody::from),
         }
     }
+}
+
+/// Largest `/failures` answer: records that would go past it are left out (newest kept) and
+/// counted in `omitted`. Each record is at most a few hundred KiB (`max_logged_failures` x 3
+/// texts x `max_text`, `<` written as 6 bytes), so one answer stays near this.
+pub(super) const MAX_FAILURES_BYTES: usize = 1 << 20;
+
+/// The snapshot as html-safe JSON, its records written one by one while they fit in
+/// `budget` bytes (the newest always), then `"omitted": N` for those left out.
+fn render_failures(mut snapshot: Snapshot, budget: usize) -> serde_json::Result<Vec<u8>> {
+    let records = std::mem::take(&mut snapshot.failures);
+    let mut out = html_safe_json(&snapshot)?;
+    // `failures` is the last field: reopen its empty list.
+    const EMPTY_TAIL: &[u8] = b"\"failures\":[]}";
+    if !out.ends_with(EMPTY_TAIL) {
+        return Err(serde::ser::Error::custom("unexpected snapshot layout"));
+    }
+    out.truncate(out.len() - 2);
+    let mut omitted = 0usize;
+    let mut written = 0usize;
+    for record in &records {
+        if omitted > 0 {
+            omitted += 1;
+            continue;
+        }
+        let json = html_safe_json(&**record)?;
+        if written > 0 && out.len() + json.len() + 32 > budget {
+            omitted += 1;
+            continue;
+        }
+        if written > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&json);
+        written += 1;
+    }
+    out.extend_from_slice(format!("],\"omitted\":{omitted}}}").as_bytes());
+    Ok(out)
 }
 
 /// JSON with `<`, `>` and `&` inside strings written as `\u003c`, `\u003e`, `\u0026`: the
@@ -227,7 +269,7 @@ fn parse_code(value: &str) -> Result<Code, String> {
 
 /// True when the request names its host as `localhost` (or `*.localhost`) or an IP address,
 /// or names none (HTTP/1.0).
-fn local_host<B>(request: &Request<B>) -> bool {
+pub(super) fn local_host<B>(request: &Request<B>) -> bool {
     let authority = match request.uri().authority() {
         Some(authority) => authority.as_str().to_owned(),
         None => match request.headers().get(header::HOST) {
@@ -349,6 +391,57 @@ mod tests {
         );
     }
 
+    /// `n` records, each with one failure whose href is 1 KiB of `<`.
+    fn fill(recent: &RecentFailures, n: usize) {
+        use crate::multistatus::{Failure, Level, Outcome, Report};
+        use crate::telemetry::recent::Sighting;
+        let mut report = Report::empty(Outcome::PartialFailure);
+        report.entries = 1;
+        report.failure_count = 1;
+        report.failures.push(Failure {
+            href: "<".repeat(1024),
+            hrefs: vec!["<".repeat(1024)],
+            href_count: 1,
+            level: Level::Response,
+            code: Code::Status(423),
+            error: None,
+            description: None,
+        });
+        for _ in 0..n {
+            recent.record(&Sighting {
+                request_id: "r",
+                method: "DELETE",
+                path: "/p",
+                status: 207,
+                report: &report,
+                max_failures: 10,
+            });
+        }
+    }
+
+    #[test]
+    fn a_failures_answer_stays_within_its_budget_and_counts_what_it_left_out() {
+        let snapshot = |n: usize| {
+            let recent = RecentFailures::new(n);
+            fill(&recent, n);
+            recent.snapshot(&Query {
+                limit: n,
+                ..Query::default()
+            })
+        };
+        let all = render_failures(snapshot(3), usize::MAX).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&all).unwrap();
+        assert_eq!(value["failures"].as_array().unwrap().len(), 3);
+        assert_eq!(value["omitted"], 0);
+        let budget = 16 * 1024;
+        let some = render_failures(snapshot(50), budget).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&some).unwrap();
+        let kept = value["failures"].as_array().unwrap().len();
+        assert!((1..50).contains(&kept), "{kept}");
+        assert_eq!(value["omitted"], 50 - kept);
+        assert!(some.len() <= budget, "{}", some.len());
+    }
+
     #[test]
     fn queries_parse_and_refuse_nonsense() {
         assert_eq!(parse_query(None).unwrap(), Query::default());
@@ -436,7 +529,9 @@ mod tests {
         assert!(!auto_public.is_on() && !off.is_on());
 
         let status = |view: &LiveView, uri: &str, host: Option<&str>| {
-            view.handle(&get(uri, host)).status().as_u16()
+            view.handle(&get(uri, host), &Renders::new(4))
+                .status()
+                .as_u16()
         };
         assert_eq!(status(&auto_local, "/", Some("127.0.0.1:9207")), 200);
         assert_eq!(
@@ -457,7 +552,8 @@ mod tests {
             Arc::new(RecentFailures::new(10)),
             &admin("127.0.0.1:0", None),
         );
-        let page = view.handle(&get("/", None));
+        let renders = Renders::new(1);
+        let page = view.handle(&get("/", None), &renders);
         let h = page.headers();
         assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
@@ -467,7 +563,12 @@ mod tests {
             "{csp}"
         );
         assert!(csp.contains("connect-src 'self'"), "{csp}");
-        let json = view.handle(&get("/failures", None));
+        let json = view.handle(&get("/failures", None), &renders);
+        // The one permit is held by the answer until its body has been taken.
+        assert_eq!(
+            view.handle(&get("/failures", None), &renders).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(json.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(json.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }

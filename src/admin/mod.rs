@@ -16,21 +16,28 @@
 //! probes; `admin.metrics_token_file` adds a token that opens `/metrics` only.
 
 pub(crate) mod auth;
+mod body;
 mod live;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::telemetry::Telemetry;
 use crate::upstream::Readiness;
 use crate::{config, plain};
+pub(crate) use body::AdminBody;
+use body::Renders;
 use live::LiveView;
+
+/// `/metrics` answers in flight at once (each at most the metric set's worst case, about
+/// 2 MiB); more get 503.
+const METRICS_IN_FLIGHT: usize = 8;
+/// `/failures` answers in flight at once (each at most about 1 MiB); more get 503.
+const FAILURES_IN_FLIGHT: usize = 4;
 
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
@@ -43,6 +50,11 @@ pub(crate) struct Admin {
     live: LiveView,
     /// The bearer-token check (open until [`Admin::with_gate`] installs tokens).
     gate: auth::Gate,
+    /// On a loopback admin address every path answers only to `localhost` or an IP-literal
+    /// Host (DNS rebinding could otherwise let a web page read `/metrics`).
+    local_hosts_only: bool,
+    metrics_renders: Renders,
+    failures_renders: Renders,
 }
 
 impl Admin {
@@ -57,6 +69,9 @@ impl Admin {
             draining,
             live: LiveView::Off("not configured"),
             gate: auth::Gate::default(),
+            local_hosts_only: false,
+            metrics_renders: Renders::new(METRICS_IN_FLIGHT),
+            failures_renders: Renders::new(FAILURES_IN_FLIGHT),
         }
     }
 
@@ -67,27 +82,39 @@ impl Admin {
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
-    /// allows it.
+    /// allows it; on a loopback `admin.listen`, checks the Host of every request.
     pub(crate) fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
+        self.local_hosts_only = admin.listen.ip().is_loopback();
         self
     }
 
     pub(crate) async fn handle(
         &self,
         request: Request<Incoming>,
-    ) -> Result<Response<Full<Bytes>>, Infallible> {
+    ) -> Result<Response<AdminBody>, Infallible> {
         if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Ok(
+                plain::response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+                    .map(AdminBody::from),
+            );
+        }
+        if self.local_hosts_only && !live::local_host(&request) {
             return Ok(plain::response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed\n",
-            ));
+                StatusCode::FORBIDDEN,
+                "this admin listener is on a loopback address and answers only to localhost \
+                 or an IP address (DNS rebinding protection)\n",
+            )
+            .map(AdminBody::from));
         }
         if let Some(refused) = self.gate.check(request.uri().path(), request.headers()) {
-            return Ok(refused);
+            return Ok(refused.map(AdminBody::from));
         }
         let response = match request.uri().path() {
             "/metrics" => {
+                let Some(permit) = self.metrics_renders.try_acquire() else {
+                    return Ok(body::busy());
+                };
                 let text = self.telemetry.metrics().encode();
                 let (body, gzipped) = match accepts_gzip(request.headers())
                     .then(|| gzip(&text))
@@ -96,17 +123,14 @@ impl Admin {
                     Some(compressed) => (compressed, true),
                     None => (text, false),
                 };
-                let mut response = Response::new(Full::new(Bytes::from(body)));
+                let mut response =
+                    body::large(body, "text/plain; version=0.0.4; charset=utf-8", permit);
                 let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
                 headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                 if gzipped {
                     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 }
-                response
+                return Ok(response);
             }
             "/healthz" => plain::response(StatusCode::OK, "ok\n"),
             "/readyz" => {
@@ -121,7 +145,7 @@ impl Admin {
                     plain::response(StatusCode::OK, "ready\n")
                 }
             }
-            "/" | "/failures" => self.live.handle(&request),
+            "/" | "/failures" => return Ok(self.live.handle(&request, &self.failures_renders)),
             _ if self.live.is_on() => plain::response(
                 StatusCode::NOT_FOUND,
                 "not found; try / (live view), /failures, /metrics, /healthz or /readyz\n",
@@ -131,7 +155,7 @@ impl Admin {
                 "not found; try /metrics, /healthz or /readyz\n",
             ),
         };
-        Ok(response)
+        Ok(response.map(AdminBody::from))
     }
 }
 

@@ -85,7 +85,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("davaudit: {error:#}");
+            let error: &(dyn std::error::Error + 'static) = error.as_ref();
+            eprintln!("davaudit: {}", crate::error::ErrorChain(error));
             ExitCode::FAILURE
         }
     }

@@ -366,3 +366,25 @@ async fn scan_reference_agrees_with_scan_json_on_the_corpus() {
     }
     assert!(paths.len() >= 40);
 }
+
+/// Issue 16, item 6: text logs carry no ANSI colour codes when stderr is not a terminal
+/// (journald, files), and an error does not print its cause twice.
+#[tokio::test]
+async fn text_logs_have_no_colour_codes_off_a_terminal_and_errors_name_their_cause_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = config_file(&format!(
+        "listen: {}\nadmin: {{listen: 127.0.0.1:0}}\nupstream: {{url: \"http://127.0.0.1:1\"}}\n\
+         log: {{format: text}}\n",
+        busy.local_addr().unwrap()
+    ));
+    let out = davaudit(&["--config", config.path().to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("config loaded"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI codes in {stderr:?}");
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
+}

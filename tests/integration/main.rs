@@ -10,7 +10,8 @@
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `limits`: request body size (413), idle clients (408) and upstreams, connection limit.
 //! - `hostile/`: one file per attack class (smuggling, slowloris, hang-ups, secrets, fds/RSS,
-//!   header trust, forged headers, upstream framing, label cardinality, idle h2, h2 streams).
+//!   header trust, forged headers, upstream framing, label cardinality, idle h2, h2 streams,
+//!   bounded admin answers).
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.

@@ -12,7 +12,9 @@
 //! - `cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
 //! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
+//! - `admin`: /failures bounded in size and readers; Host check on a loopback admin.
 
+mod admin;
 mod cardinality;
 mod exposure;
 mod framing;
