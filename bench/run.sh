@@ -49,7 +49,7 @@ elif [[ -n ${DAVAUDIT_REF:-} ]]; then
     DAVAUDIT_DESC="commit $(git -C "$root" rev-parse --short "$DAVAUDIT_REF^{commit}") (git archive)"
 else
     dirty=$(git -C "$root" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock | wc -l)
-    DAVAUDIT_DESC="working tree at $(git -C "$root" rev-parse --short HEAD)$( ((dirty)) && echo " + uncommitted changes in src")"
+    DAVAUDIT_DESC="working tree at $(git -C "$root" rev-parse --short HEAD)$( ((dirty)) && echo " + uncommitted changes in src" || true)"
 fi
 export DAVAUDIT_DESC
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"

@@ -201,7 +201,7 @@ def check_metric_names(where, text):
         if base not in families:
             fail(f"{where}: {name} is not a contract metric (DESIGN.md, Metrics)")
             continue
-        allowed = families[base] | {"job", "instance", "namespace", "pod", "service"}
+        allowed = families[base] | {"job", "instance", "namespace", "pod", "service", "cluster"}
         if base in histograms:
             allowed = allowed | {"le"}
         rest = text[m.end():]

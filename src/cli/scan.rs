@@ -132,6 +132,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "malformed": report.malformed,
                 "malformed_at": position.map(|(l, c)| serde_json::json!({"line": l, "column": c})),
                 "bytes": report.bytes,
+                "unbound_prefixes": report.unbound_prefixes,
             });
             writeln!(out, "{line}")?;
         } else {

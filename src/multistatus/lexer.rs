@@ -377,6 +377,38 @@ fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static str> {
     }
 }
 
+/// An unbound prefix is tolerated (issue 14 item 2) on an element the audit never counts:
+/// anything but the root and the local names the audit counts at that position
+/// (`response` in a multistatus; `href`, `status`, `propstat`, `error`,
+/// `responsedescription` in a response; `status`, `error`, `responsedescription` in a
+/// propstat). There it stays an error: the audit cannot tell whether it is a DAV: element.
+fn unbound_is_tolerated(reason: &str, parent: Option<Role>, qname: &[u8]) -> bool {
+    if reason != UNBOUND {
+        return false;
+    }
+    let local = qname
+        .iter()
+        .position(|&b| b == b':')
+        .and_then(|i| qname.get(i.saturating_add(1)..))
+        .unwrap_or(qname);
+    let counted: &[&[u8]] = match parent {
+        None => return false,
+        Some(Role::Multistatus) => &[b"response"],
+        Some(Role::Response) => &[
+            b"href",
+            b"status",
+            b"propstat",
+            b"error",
+            b"responsedescription",
+        ],
+        Some(Role::Propstat) => &[b"status", b"error", b"responsedescription"],
+        Some(_) => &[],
+    };
+    !counted.contains(&local)
+}
+
+const UNBOUND: &str = "unbound namespace prefix";
+
 /// Byte equality without a `memcmp` call: names are short.
 #[inline(always)]
 fn same(a: &[u8], b: &[u8]) -> bool {
@@ -497,6 +529,8 @@ pub(crate) struct Lexer {
     unnamed: bool,
     /// The attribute name being read was longer than `MAX_NAME` (only its start is kept).
     attr_long: bool,
+    /// Elements with an unbound prefix read as in no namespace (see `unbound_is_tolerated`).
+    unbound: u64,
     /// Names of the open elements, then the start-tag name being read.
     names: Vec<u8>,
     /// Where the start-tag name being read begins in `names`.
@@ -539,6 +573,7 @@ impl Lexer {
             deep: 0,
             unnamed: false,
             attr_long: false,
+            unbound: 0,
             names: Vec::new(),
             pending: 0,
             resolve: false,
@@ -591,6 +626,11 @@ impl Lexer {
             limit: Some(limit),
             ..Malformed::at(offset, reason)
         }
+    }
+
+    /// Elements whose prefix was bound by no declaration, read as in no namespace.
+    pub(crate) fn unbound_prefixes(&self) -> u64 {
+        self.unbound
     }
 
     /// True when the DTD's internal subset declares entities or attributes.
@@ -1476,7 +1516,7 @@ impl Lexer {
                 local_at,
                 binding: None,
             }),
-            _ => Err("unbound namespace prefix"),
+            _ => Err(UNBOUND),
         }
     }
 
@@ -1527,6 +1567,18 @@ impl Lexer {
                 binding: used,
             } = match self.resolve(qname) {
                 Ok(r) => r,
+                Err(reason) if unbound_is_tolerated(reason, parent, qname) => {
+                    // Namespace-ill-formed but well-formed (lighttpd's `<DAV:getetag/>`): an
+                    // element that is never counted is read as in no namespace, named as
+                    // written, and the body is marked.
+                    self.unbound = self.unbound.saturating_add(1);
+                    Resolved {
+                        dav: false,
+                        uri: b"",
+                        local_at: 0,
+                        binding: None,
+                    }
+                }
                 Err(reason) => return Err(self.fail(self.mark, reason)),
             };
             let local = qname.get(local_at..).unwrap_or_default();

@@ -246,6 +246,10 @@ pub struct Report {
     pub malformed: Option<Malformed>,
     /// Bytes fed to the scanner.
     pub bytes: u64,
+    /// Elements whose namespace prefix no declaration binds, read as in no namespace: the
+    /// body is well-formed XML but not namespace-well-formed (#14). Never on a counted
+    /// element (that is `malformed`).
+    pub unbound_prefixes: u64,
 }
 
 impl Report {
@@ -262,6 +266,7 @@ impl Report {
             failure_count: 0,
             malformed: None,
             bytes: 0,
+            unbound_prefixes: 0,
         }
     }
 

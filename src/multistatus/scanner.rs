@@ -218,6 +218,7 @@ impl<C: Classify> Scanner<C> {
         let multistatus = self.tally.is_multistatus();
         self.tally.report(&mut report);
         report.bytes = self.bytes;
+        report.unbound_prefixes = self.lexer.unbound_prefixes();
         report.outcome = match (&self.error, end) {
             (Some(e), _) if e.limit.is_some() => Outcome::OverLimit,
             (Some(_), _) => Outcome::Malformed,

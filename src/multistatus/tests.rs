@@ -432,6 +432,42 @@ fn status_lines_with_odd_whitespace_versions_and_garbage() {
     assert_eq!(r.failure_count, 4 + 2);
 }
 
+/// Issue 14 item 2: lighttpd 1.4 answers a PROPPATCH of a protected property with an
+/// undeclared `DAV:` prefix on the `DAV:error` child (and in `DAV:prop`): well-formed XML,
+/// not namespace-well-formed. The bound statuses are counted (hand-counted: one 403), the
+/// body is marked; an unbound prefix where a counted element may stand stays malformed.
+#[test]
+fn an_unbound_prefix_on_an_uncounted_element_marks_the_body_instead_of_discarding_it() {
+    let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<D:multistatus xmlns:D="DAV:" xmlns:ns0="urn:uuid:c2f41010-65b3-11d1-a29f-00aa00c14882/">
+<D:response>
+<D:href>/dav/file.txt</D:href>
+<D:propstat>
+<D:prop><DAV:getlastmodified/></D:prop>
+<D:status>HTTP/1.1 403 Forbidden</D:status>
+<D:error><DAV:cannot-modify-protected-property/></D:error>
+</D:propstat>
+</D:response>
+</D:multistatus>
+"#;
+    let r = scan_checked(body);
+    assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.malformed);
+    assert_eq!(codes(&r.propstat_status), pairs(&[("403", 1)]));
+    assert_eq!(
+        r.unbound_prefixes, 1,
+        "the error child (prop content is skipped)"
+    );
+    assert_eq!(
+        r.failures[0].error.as_deref(),
+        Some("DAV:cannot-modify-protected-property")
+    );
+    // Where a counted element may stand, an unbound prefix stays an error.
+    let body =
+        ms("<D:response><D:href>/a</D:href><X:status>HTTP/1.1 423 x</X:status></D:response>");
+    assert_eq!(scan(body.as_bytes()).outcome, Outcome::Malformed);
+    assert_eq!(scan(b"<X:multistatus/>").outcome, Outcome::Malformed);
+}
+
 /// Issue 14 item 1: RFC 4918 §14.24 lets one entry list several hrefs under one status;
 /// every one is reported (within the `max_text` and `MAX_HREFS` caps), one entry counted.
 #[test]
@@ -644,7 +680,7 @@ fn malformed_bodies_report_offset_and_reason() {
             "XML declaration not at the start",
         ),
         (
-            "<D:multistatus xmlns:D=\"DAV:\"><E:x/></D:multistatus>",
+            "<D:multistatus xmlns:D=\"DAV:\"><E:response/></D:multistatus>",
             30,
             "unbound namespace prefix",
         ),

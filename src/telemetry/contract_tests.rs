@@ -79,6 +79,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         response_status: failing.clone(),
         response_failing: failing,
         failure_count: 1,
+        unbound_prefixes: 1,
         ..Report::empty(Outcome::PartialFailure)
     };
     MultistatusScanned {

@@ -188,6 +188,9 @@ impl MultistatusScanned<'_> {
             .with_label_values(&[method, report.outcome.as_str()])
             .inc();
         metrics.audit_bytes.inc_by(report.bytes);
+        if report.unbound_prefixes > 0 {
+            metrics.unbound_prefix.with_label_values(&[method]).inc();
+        }
         if let Some(limit) = report.malformed.as_ref().and_then(|m| m.limit) {
             metrics
                 .over_limit
@@ -238,6 +241,7 @@ impl MultistatusScanned<'_> {
                     malformed_reason = report.malformed.as_ref().map(|m| m.reason.as_str()),
                     limit = report.malformed.as_ref().and_then(|m| m.limit).map(|l| l.as_str()),
                     bytes = report.bytes,
+                    unbound_prefixes = report.unbound_prefixes,
                     duration_ms = self.duration.as_millis() as u64,
                     $message,
                 )

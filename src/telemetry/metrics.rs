@@ -82,6 +82,7 @@ pub struct Metrics {
     pub(crate) failures: IntCounterVec,
     pub(crate) audit_bytes: IntCounter,
     pub(crate) over_limit: IntCounterVec,
+    pub(crate) unbound_prefix: IntCounterVec,
     pub(crate) upstream_errors: IntCounterVec,
     /// Requests answered 503 because `limits.max_upstream_requests` were in flight.
     pub(crate) upstream_busy: IntCounter,
@@ -162,6 +163,11 @@ impl Metrics {
             "davaudit_audit_over_limit_total",
             "Audits a bound of the scanner stopped (outcome over_limit), by which bound.",
             &["limit"],
+        );
+        let unbound_prefix = f.counters(
+            "davaudit_multistatus_unbound_prefix_total",
+            "Audited bodies that are not namespace-well-formed: an element prefix no declaration binds (read as no namespace).",
+            &["method"],
         );
         let upstream_errors = f.counters(
             "davaudit_upstream_errors_total",
@@ -319,6 +325,7 @@ impl Metrics {
             failures,
             audit_bytes,
             over_limit,
+            unbound_prefix,
             upstream_errors,
             upstream_busy,
             upstream_up,

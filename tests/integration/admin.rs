@@ -186,10 +186,13 @@ fn the_readme_table_parser_reads_labels_but_not_label_values() {
 const FAILING_207: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
     <D:multistatus xmlns:D=\"DAV:\">\
     <D:response><D:href>/secret/path/locked.txt</D:href>\
-    <D:status>HTTP/1.1 423 Locked</D:status></D:response>\
+    <D:status>HTTP/1.1 423 Locked</D:status>\
+    <D:error><DAV:lock-token-submitted/></D:error></D:response>\
     <D:response><D:href>/secret/path/</D:href>\
     <D:status>HTTP/1.1 424 Failed Dependency</D:status></D:response></D:multistatus>";
 
+/// (Its `DAV:error` child has lighttpd's undeclared `DAV:` prefix, so every family, the
+/// unbound-prefix counter included, has a series.)
 /// A davaudit that has seen one 207 with failures (method `FROBNICATE`, path `/secret/path`)
 /// and one 502 (the upstream reset a `DELETE /broken`); returns it with its final scrape.
 async fn proxy_after_a_failing_207_and_a_502() -> (Proxy, RawUpstream, Metrics) {
