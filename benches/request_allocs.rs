@@ -124,7 +124,12 @@ async fn per_request(addr: SocketAddr, n: usize) -> (f64, f64) {
         // connection to take the next request.
         sender.ready().await.unwrap();
         let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status(), 200, "GET /small via {addr}: {:?}", response.headers());
+        assert_eq!(
+            response.status(),
+            200,
+            "GET /small via {addr}: {:?}",
+            response.headers()
+        );
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body.len(), SMALL.len());
     };
