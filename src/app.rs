@@ -249,6 +249,16 @@ fn build_proxy(
     Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))
 }
 
+/// Loads every file the config names as `serve` would (the listener's certificate chain and
+/// key, the upstream CA file), binding nothing: `check-config` fails where `serve` would.
+pub(crate) fn check_files(config: &Config) -> Result<(), Error> {
+    if let Some(settings) = &config.tls {
+        crate::tls::acceptor(settings)?;
+    }
+    Upstream::new(&config.upstream)?;
+    Ok(())
+}
+
 /// Starts davaudit; it runs until `signal` resolves or [`Running::shutdown`] is called.
 pub async fn run(
     config: Config,

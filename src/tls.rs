@@ -25,6 +25,22 @@ pub enum Error {
     },
     #[error("tls.cert_file {path}: no certificate in the file")]
     NoCert { path: String },
+    #[error(
+        "tls.cert_file {path}: PEM block {index} is not a certificate ({what}); the file must \
+         hold the certificate chain only, leaf first"
+    )]
+    NotCert {
+        path: String,
+        index: usize,
+        what: String,
+    },
+    #[error("tls.cert_file {path}: certificate {index} of the chain cannot be parsed: {source}")]
+    BadCert {
+        path: String,
+        index: usize,
+        #[source]
+        source: rustls::Error,
+    },
     #[error("tls.key_file {path}: {source}")]
     Key {
         path: String,
@@ -64,18 +80,53 @@ pub(crate) fn acceptor(settings: &ListenTls) -> Result<TlsAcceptor, Error> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The chain in `path`: every PEM block must be a certificate (an extra key or an unknown
+/// block would otherwise be skipped here and break every handshake later), and every
+/// certificate must parse as X.509. rustls checks that the key matches the leaf.
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::SectionKind;
     let shown = || path.display().to_string();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|source| Error::Cert {
-            path: shown(),
-            source,
-        })?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| Error::Cert {
+    let text = std::fs::read(path).map_err(|io| Error::Cert {
+        path: shown(),
+        source: rustls::pki_types::pem::Error::Io(io),
+    })?;
+    let mut certs = Vec::new();
+    let mut sections = 0usize;
+    for section in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(&text) {
+        let (kind, der) = section.map_err(|source| Error::Cert {
             path: shown(),
             source,
         })?;
+        sections += 1;
+        if kind != SectionKind::Certificate {
+            return Err(Error::NotCert {
+                path: shown(),
+                index: sections,
+                what: format!("{kind:?}"),
+            });
+        }
+        let cert = CertificateDer::from(der);
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|source| Error::BadCert {
+                path: shown(),
+                index: sections,
+                source,
+            })?;
+        certs.push(cert);
+    }
+    // Blocks with labels rustls does not know are skipped by the parser: count them too.
+    let begins = text
+        .split(|b| *b == b'\n')
+        .filter(|line| line.starts_with(b"-----BEGIN "))
+        .count();
+    if begins > sections {
+        return Err(Error::NotCert {
+            path: shown(),
+            index: sections + 1,
+            what: "a block rustls does not read".to_owned(),
+        });
+    }
     if certs.is_empty() {
         return Err(Error::NoCert { path: shown() });
     }
@@ -275,5 +326,64 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    /// A certificate and key pair on disk, and a second, unrelated key.
+    fn files(extra: &str) -> (tempfile::TempDir, ListenTls, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["other".to_owned()]).unwrap();
+        let settings = ListenTls {
+            cert_file: dir.path().join("cert.pem"),
+            key_file: dir.path().join("key.pem"),
+        };
+        std::fs::write(&settings.cert_file, format!("{}{extra}", cert.cert.pem())).unwrap();
+        std::fs::write(&settings.key_file, cert.signing_key.serialize_pem()).unwrap();
+        (dir, settings, other.signing_key.serialize_pem())
+    }
+
+    #[test]
+    fn a_clean_chain_is_accepted() {
+        let (_dir, settings, _) = files("");
+        acceptor(&settings).unwrap();
+    }
+
+    /// The attack: an extra PEM block that is not a certificate (here a private key) was
+    /// skipped at start and on reload, and every handshake failed afterwards.
+    #[test]
+    fn a_chain_with_a_block_that_is_not_a_certificate_is_refused() {
+        let (_dir, settings, other_key) = files("");
+        let text = std::fs::read_to_string(&settings.cert_file).unwrap();
+        std::fs::write(&settings.cert_file, format!("{text}{other_key}")).unwrap();
+        let error = acceptor(&settings).err().expect("refused").to_string();
+        assert!(
+            error.contains("PEM block 2 is not a certificate"),
+            "{error}"
+        );
+        for extra in [
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+            "-----BEGIN SOMETHING-----\nAAAA\n-----END SOMETHING-----\n",
+        ] {
+            let (_dir, settings, _) = files(extra);
+            let error = acceptor(&settings).err().expect("refused").to_string();
+            assert!(error.contains("tls.cert_file"), "{extra}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_the_leaf_is_refused() {
+        let (_dir, settings, other_key) = files("");
+        std::fs::write(&settings.key_file, other_key).unwrap();
+        let error = acceptor(&settings).err().expect("refused").to_string();
+        assert!(
+            error.contains("do not make a usable server config"),
+            "{error}"
+        );
     }
 }

@@ -11,7 +11,29 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|input: (Vec<u16>, &[u8])| {
     let (splits, data) = input;
     let splits: Vec<usize> = splits.into_iter().map(usize::from).take(16).collect();
+    // roxmltree reads the bytes as UTF-8 whatever the declaration says: it judges only
+    // bodies that declare no encoding or UTF-8 (found: `encoding="utf-1"`, which both readers
+    // rightly refuse as unsupported).
+    let utf8_declared = |text: &str| {
+        let Some(decl) = text.strip_prefix("<?xml").and_then(|d| d.split("?>").next()) else {
+            return true;
+        };
+        match decl.split("encoding").nth(1) {
+            None => true,
+            Some(rest) => {
+                let label: String = rest
+                    .chars()
+                    .skip_while(|c| matches!(c, ' ' | '=' | '"' | '\''))
+                    .take_while(|c| !matches!(c, '"' | '\''))
+                    .collect();
+                label.eq_ignore_ascii_case("utf-8") || label.eq_ignore_ascii_case("utf8")
+            }
+        }
+    };
     let well_formed = std::str::from_utf8(data).is_ok_and(|text| {
+        if !utf8_declared(text) {
+            return false;
+        }
         let options = roxmltree::ParsingOptions {
             allow_dtd: false,
             ..roxmltree::ParsingOptions::default()

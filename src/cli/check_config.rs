@@ -2,8 +2,9 @@
 //! exactly as `serve` would load it (the same file, flags and `DAVAUDIT_*` variables) and
 //! print what would run.
 //!
-//! Valid: the effective config (every default filled in) as YAML on stdout, exit 0; nothing
-//! with `--quiet`. Invalid: one `FILE:LINE:COL: key: message` line (or `FLAG: key: message`
+//! Every file the config names (TLS certificate chain and key, upstream CA) is loaded and
+//! checked as `serve` would. Valid: the effective config (every default filled in) as YAML
+//! on stdout, exit 0; nothing with `--quiet`. Invalid: one `FILE:LINE:COL: key: message` line (or `FLAG: key: message`
 //! for an override) on stderr, exit 1. Nothing to check at all: exit 2. Meant for CI and for
 //! `ExecStartPre=`/`ExecReload=` in the systemd unit.
 
@@ -23,6 +24,10 @@ pub(crate) struct Args {
     /// Print nothing when the config is valid (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Check the config text only, not the files it names (TLS chain and key, upstream CA):
+    /// for example configs checked on a machine without those files.
+    #[arg(long)]
+    pub syntax_only: bool,
 }
 
 /// Runs the command; a bad config is an exit code, not an `Err`.
@@ -35,7 +40,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    match source.load() {
+    // The files the config names are loaded too: a certificate chain with a stray block, a
+    // key that does not match it or an unreadable CA file fails here as it would in serve.
+    let syntax_only = args.syntax_only;
+    let loaded = source.load().map_err(|e| e.to_string()).and_then(|config| {
+        if syntax_only {
+            return Ok(config);
+        }
+        crate::app::check_files(&config)
+            .map(|()| config)
+            .map_err(|e| format!("{}: {e}", source.describe()))
+    });
+    match loaded {
         Ok(config) => {
             if !args.quiet {
                 let mut header = format!("# {}: valid", source.describe());

@@ -57,7 +57,8 @@ async fn check_config_accepts_every_shipped_config_and_prints_loadable_yaml() {
     assert!(files.len() >= 4, "shipped configs: {files:?}");
     for file in files {
         let path = file.to_str().expect("UTF-8 path");
-        let out = davaudit(&["check-config", path]).await;
+        // The shipped examples name files (CA, certificates) this machine does not have.
+        let out = davaudit(&["check-config", "--syntax-only", path]).await;
         let stdout = text(&out.stdout);
         assert_eq!(
             out.status.code(),
@@ -76,7 +77,12 @@ async fn check_config_accepts_every_shipped_config_and_prints_loadable_yaml() {
         );
         // The effective config is itself a valid config, and a fixed point.
         let again = config_file(&stdout);
-        let out = davaudit(&["check-config", again.path().to_str().unwrap()]).await;
+        let out = davaudit(&[
+            "check-config",
+            "--syntax-only",
+            again.path().to_str().unwrap(),
+        ])
+        .await;
         assert_eq!(
             out.status.code(),
             Some(0),

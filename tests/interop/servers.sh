@@ -333,7 +333,10 @@ phase_identity_webdav() {
   ireq head HEAD /bi/file.txt
   ireq options OPTIONS /bi/
   ireq propfind-d0 PROPFIND /bi/ -H 'Depth: 0'
-  ireq propfind-allprop PROPFIND /bi/ -H 'Depth: 1' "${XML[@]}" --data-binary "@$BODIES/propfind-allprop.xml"
+  # rclone (golang.org/x/net/webdav) writes allprop's properties in Go map order, a new
+  # order per answer: no direct answer repeats, so byte identity cannot be shown on it.
+  [ "$b" = rclone ] ||
+    ireq propfind-allprop PROPFIND /bi/ -H 'Depth: 1' "${XML[@]}" --data-binary "@$BODIES/propfind-allprop.xml"
   ireq propfind-unknown PROPFIND /bi/ -H 'Depth: 1' "${XML[@]}" --data-binary "@$BODIES/propfind-unknown.xml"
   ireq propfind-missing PROPFIND /bi/missing.txt -H 'Depth: 0'
   ireq delete-missing DELETE /bi/missing.txt

@@ -12,10 +12,12 @@
 //! - `cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
 //! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
+//! - `certificates`: certificate chains with stray blocks, at start, reload and check-config.
 //! - `admin`: /failures bounded in size and readers; Host check on a loopback admin.
 
 mod admin;
 mod cardinality;
+mod certificates;
 mod exposure;
 mod framing;
 mod hang_ups;
