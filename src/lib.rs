@@ -31,6 +31,7 @@
 //!   `healthcheck`).
 //! - [`config`]: YAML in, a validated [`config::Config`] out; the default routine rules.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`Running`].
+//! - [`descriptors`]: the soft `RLIMIT_NOFILE` raised at start; connection limits fitted to it.
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`shutdown`]: the shutdown signal and token.
@@ -84,6 +85,7 @@ pub(crate) mod audit;
 pub(crate) mod body;
 pub(crate) mod cli;
 pub mod config;
+pub(crate) mod descriptors;
 pub(crate) mod error;
 pub(crate) mod listener;
 pub mod multistatus;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 
 use super::source::{ConfigArgs, Source};
 use crate::app::Reloader;
+use crate::descriptors::{Budget, Fitted};
 use crate::telemetry::logging::LogHandle;
 use crate::{app, shutdown, telemetry};
 
@@ -30,7 +31,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Serves the config `source` describes until a shutdown signal.
 pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
-    let config = match source.load() {
+    let mut config = match source.load() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
@@ -38,6 +39,9 @@ pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
         }
     };
     let log = telemetry::logging::init(&config.log)?;
+    // Before anything binds: the limits the listeners get must fit the descriptors.
+    let (budget, before) = Budget::raise();
+    log_budget(budget, before, budget.fit(&mut config));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("davaudit")
@@ -56,6 +60,7 @@ pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
         // it must not meet the default action (termination).
         let shutdown = shutdown::signal();
         let hangups = hangups();
+        let source = Fit { source, budget };
         let running = app::run(config, shutdown).await?;
         tokio::spawn(reload_on_hangup(hangups, source, running.reloader(), log));
         running.wait().await;
@@ -81,8 +86,55 @@ fn hangups() -> Hangups {
     }
 }
 
+/// Logs the descriptor limit and the connection limits it allows: WARN when a configured
+/// limit had to be lowered.
+fn log_budget(budget: Budget, before: Option<(u64, u64)>, fitted: Fitted) {
+    let (soft_before, hard) = before.unzip();
+    if fitted.lowered() {
+        tracing::warn!(
+            nofile = budget.nofile,
+            soft_before,
+            hard,
+            reserve = crate::descriptors::FIXED_RESERVE,
+            max_connections = fitted.proxy.0,
+            effective_max_connections = fitted.proxy.1,
+            admin_max_connections = fitted.admin.0,
+            effective_admin_max_connections = fitted.admin.1,
+            max_upstream_requests = fitted.upstream.0,
+            effective_max_upstream_requests = fitted.upstream.1,
+            "connection limits lowered to fit the file descriptor limit; raise the hard limit (ulimit -Hn, LimitNOFILE=) to use the configured ones"
+        );
+    } else {
+        tracing::info!(
+            nofile = budget.nofile,
+            soft_before,
+            hard,
+            max_connections = fitted.proxy.1,
+            "file descriptor limit"
+        );
+    }
+}
+
+/// The config source, and the descriptor budget every reloaded config is fitted to.
+struct Fit {
+    source: Source,
+    budget: Budget,
+}
+
+impl Fit {
+    fn load(&self) -> Result<crate::config::Config, crate::config::Error> {
+        let mut config = self.source.load()?;
+        self.budget.fit(&mut config);
+        Ok(config)
+    }
+
+    fn describe(&self) -> String {
+        self.source.describe()
+    }
+}
+
 /// Applies the config file again on every SIGHUP.
-async fn reload_on_hangup(hangups: Hangups, source: Source, reloader: Reloader, log: LogHandle) {
+async fn reload_on_hangup(hangups: Hangups, source: Fit, reloader: Reloader, log: LogHandle) {
     #[cfg(unix)]
     if let Some(mut hangups) = hangups {
         while hangups.recv().await.is_some() {
@@ -93,7 +145,7 @@ async fn reload_on_hangup(hangups: Hangups, source: Source, reloader: Reloader, 
     let _ = (hangups, source, reloader, log);
 }
 
-fn reload(source: &Source, reloader: &Reloader, log: &LogHandle) {
+fn reload(source: &Fit, reloader: &Reloader, log: &LogHandle) {
     let config = match source.load() {
         Ok(config) => config,
         Err(error) => {

@@ -13,11 +13,13 @@
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
 //! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
 //! - `certificates`: certificate chains with stray blocks, at start, reload and check-config.
+//! - `descriptors`: a low RLIMIT_NOFILE: soft raised, limits fitted, /healthz answers.
 //! - `admin`: /failures bounded in size and readers; Host check on a loopback admin.
 
 mod admin;
 mod cardinality;
 mod certificates;
+mod descriptors;
 mod exposure;
 mod framing;
 mod hang_ups;
