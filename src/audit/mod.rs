@@ -12,6 +12,10 @@
 //! upstream, the tee reports it once and the task finishes with `clean`/`partial_failure`/
 //! `malformed`/`truncated`/`lagging`/`not_multistatus`. Nothing outlives its response.
 //!
+//! A 2xx other than 207 to a WebDAV method with an XML body (or none labelled and `<` first)
+//! is read too (#14): only when it counted a failure is it reported, as `failure_in_success`
+//! for a complete multistatus (the other outcomes as they are); a clean one says nothing.
+//!
 //! `wrap` never waits: it returns the wrapped response at once.
 
 pub(crate) mod decode;
@@ -79,8 +83,15 @@ impl Auditor {
             .and_then(|v| v.to_str().ok());
         let xml = is_xml(content_type);
         let charset = charset_param(content_type).map(str::to_owned);
+        // #14: a 2xx other than 207 to a WebDAV method may still carry a multistatus with
+        // failures (Radicale's DELETE 200, Xandikos's MKCOL 201, lighttpd's COPY 200). Only
+        // such a body with a failure is reported (`failure_in_success`); the rest is silent.
+        let in_success =
+            is_success_with_body(status) && may_answer_multistatus(context.method.as_str()) && xml;
+        let unlabelled = content_type.is_none();
         let candidate = status == StatusCode::MULTI_STATUS
-            || (status.as_u16() >= 400 && content_type.is_some() && xml);
+            || (status.as_u16() >= 400 && content_type.is_some() && xml)
+            || in_success;
         if !candidate {
             return response.map(Either::Left);
         }
@@ -97,6 +108,10 @@ impl Auditor {
         let sniffed = !xml && status == StatusCode::MULTI_STATUS && is_sniffable(content_type);
         let skip = !self.settings.enabled || !(xml || sniffed) || context.method == Method::HEAD;
         let Some(codings) = codings.filter(|_| !skip) else {
+            if in_success {
+                // Not a 207: nothing to say about a success the audit did not read.
+                return response.map(Either::Left);
+            }
             MultistatusScanned {
                 request: &context,
                 status: status.as_u16(),
@@ -133,10 +148,73 @@ impl Auditor {
             max_logged_failures: self.settings.max_logged_failures,
             delay: self.hooks.scan_delay,
             sniffed,
+            in_success: in_success.then_some(InSuccess {
+                sniff_first_bytes: unlabelled,
+            }),
         };
         tokio::spawn(audit.run().instrument(span));
         Response::from_parts(parts, Either::Right(tee))
     }
+}
+
+/// How a 2xx other than 207 is audited (#14, "failures behind a success").
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InSuccess {
+    /// No `Content-Type`: read only when the first decoded bytes (after an optional UTF-8
+    /// BOM and whitespace) are `<`.
+    pub(crate) sniff_first_bytes: bool,
+}
+
+/// A 2xx other than 207 that may carry a body (not 204/205).
+fn is_success_with_body(status: StatusCode) -> bool {
+    status.is_success()
+        && !matches!(
+            status,
+            StatusCode::MULTI_STATUS | StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT
+        )
+}
+
+/// Methods whose 2xx answer may hold a multistatus: DELETE and the WebDAV family of
+/// `telemetry::labels` (RFC 4918, DeltaV, ordered collections, redirect references, ACL,
+/// CalDAV, SEARCH, BIND, Exchange's B* methods). Never GET, HEAD, POST, PUT, OPTIONS, PATCH,
+/// CONNECT, TRACE, an Exchange notification method or an unknown one: those cost nothing.
+fn may_answer_multistatus(method: &str) -> bool {
+    matches!(
+        method,
+        "DELETE"
+            | "PROPFIND"
+            | "PROPPATCH"
+            | "MKCOL"
+            | "COPY"
+            | "MOVE"
+            | "LOCK"
+            | "UNLOCK"
+            | "VERSION-CONTROL"
+            | "REPORT"
+            | "CHECKOUT"
+            | "CHECKIN"
+            | "UNCHECKOUT"
+            | "MKWORKSPACE"
+            | "UPDATE"
+            | "LABEL"
+            | "MERGE"
+            | "MKACTIVITY"
+            | "BASELINE-CONTROL"
+            | "ORDERPATCH"
+            | "MKREDIRECTREF"
+            | "UPDATEREDIRECTREF"
+            | "ACL"
+            | "MKCALENDAR"
+            | "SEARCH"
+            | "BIND"
+            | "UNBIND"
+            | "REBIND"
+            | "BCOPY"
+            | "BDELETE"
+            | "BMOVE"
+            | "BPROPFIND"
+            | "BPROPPATCH"
+    )
 }
 
 /// Labels a 207 is sniffed under: generic types servers put on any body.
@@ -179,7 +257,39 @@ fn is_xml(content_type: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{charset_param, is_sniffable, is_xml};
+    use super::{
+        charset_param, is_sniffable, is_success_with_body, is_xml, may_answer_multistatus,
+    };
+    use http::StatusCode;
+
+    #[test]
+    fn only_webdav_methods_answering_a_2xx_with_a_body_are_read_for_hidden_failures() {
+        for method in [
+            "DELETE",
+            "COPY",
+            "MOVE",
+            "PROPPATCH",
+            "MKCOL",
+            "LOCK",
+            "UNLOCK",
+        ] {
+            assert!(may_answer_multistatus(method), "{method}");
+        }
+        for method in ["REPORT", "MKCALENDAR", "BIND", "UNBIND", "REBIND", "ACL"] {
+            assert!(may_answer_multistatus(method), "{method}");
+        }
+        for method in [
+            "GET", "HEAD", "PUT", "POST", "OPTIONS", "PATCH", "delete", "FOO",
+        ] {
+            assert!(!may_answer_multistatus(method), "{method}");
+        }
+        assert!(is_success_with_body(StatusCode::OK));
+        assert!(is_success_with_body(StatusCode::CREATED));
+        assert!(!is_success_with_body(StatusCode::MULTI_STATUS));
+        assert!(!is_success_with_body(StatusCode::NO_CONTENT));
+        assert!(!is_success_with_body(StatusCode::MOVED_PERMANENTLY));
+        assert!(!is_success_with_body(StatusCode::LOCKED));
+    }
 
     #[test]
     fn generic_labels_are_sniffed_others_are_not() {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::InSuccess;
 use super::decode::{Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
@@ -30,6 +31,8 @@ pub(super) struct AuditTask {
     pub(super) delay: Option<Duration>,
     /// A 207 read whatever its non-XML label: `skipped` unless it showed a `DAV:response`.
     pub(super) sniffed: bool,
+    /// A 2xx other than 207: reported only when its audit counted a failure.
+    pub(super) in_success: Option<InSuccess>,
 }
 
 impl AuditTask {
@@ -45,9 +48,22 @@ impl AuditTask {
             max_logged_failures,
             delay,
             sniffed,
+            in_success,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
-        let mut report = scan(rx, decoder, scanner, delay).await;
+        let gate = in_success
+            .filter(|s| s.sniff_first_bytes)
+            .map(|_| FirstBytes::default());
+        let mut report = scan(rx, decoder, scanner, delay, gate).await;
+        if in_success.is_some() {
+            if report.failure_count == 0 {
+                // A success with nothing failing inside: not an audit operators count.
+                return;
+            }
+            if report.outcome == Outcome::PartialFailure {
+                report.outcome = Outcome::FailureInSuccess;
+            }
+        }
         if sniffed
             && report.entries == 0
             && matches!(report.outcome, Outcome::Malformed | Outcome::NotMultistatus)
@@ -82,8 +98,11 @@ async fn scan(
     mut decoder: Option<Decoder>,
     mut scanner: Scanner<MethodPolicy>,
     delay: Option<Duration>,
+    mut gate: Option<FirstBytes>,
 ) -> Report {
     let mut decode_error: Option<DecodeError> = None;
+    // Set once the first bytes of an unlabelled body showed it is not XML: drain only.
+    let mut not_xml = false;
     let end = loop {
         match rx.recv().await {
             Some(Message::Data(chunks, budget)) => {
@@ -91,16 +110,24 @@ async fn scan(
                     tokio::time::sleep(delay).await;
                 }
                 for bytes in &chunks {
+                    if not_xml {
+                        break;
+                    }
+                    let mut feed = |out: &[u8]| match gate.as_mut().map(|g| g.feed(out)) {
+                        Some(Some(false)) => {}
+                        _ => scanner.feed(out),
+                    };
                     match decoder.as_mut() {
-                        None => scanner.feed(bytes),
+                        None => feed(bytes),
                         // After a decode error the rest is only drained: budget back, no work.
                         Some(decoder) if decode_error.is_none() => {
-                            if let Err(error) = decoder.push(bytes, &mut |out| scanner.feed(out)) {
+                            if let Err(error) = decoder.push(bytes, &mut feed) {
                                 decode_error = Some(error);
                             }
                         }
                         Some(_) => {}
                     }
+                    not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
                 }
                 drop(budget);
             }
@@ -108,6 +135,10 @@ async fn scan(
             None => break End::Cancelled,
         }
     };
+    if not_xml {
+        // Never reported: an unlabelled success body that is not XML.
+        return Report::empty(Outcome::Skipped);
+    }
     if end == End::Complete
         && decode_error.is_none()
         && let Some(decoder) = decoder.as_mut()
@@ -128,4 +159,67 @@ async fn scan(
         });
     }
     report
+}
+
+/// Whether an unlabelled body is XML, from its first bytes: an optional UTF-8 BOM, optional
+/// whitespace, then `<` (which `<?xml` starts with too). Decided at the first other byte.
+#[derive(Debug, Default)]
+struct FirstBytes {
+    /// Bytes of the UTF-8 BOM matched so far.
+    bom: usize,
+    /// A byte other than the BOM's was seen.
+    started: bool,
+    verdict: Option<bool>,
+}
+
+impl FirstBytes {
+    const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+    /// Looks at the next bytes; returns the verdict once there is one.
+    fn feed(&mut self, bytes: &[u8]) -> Option<bool> {
+        for &b in bytes {
+            if self.verdict.is_some() {
+                break;
+            }
+            if !self.started && self.bom < Self::BOM.len() && Self::BOM.get(self.bom) == Some(&b) {
+                self.bom += 1;
+                continue;
+            }
+            if !self.started && self.bom != 0 && self.bom != Self::BOM.len() {
+                self.verdict = Some(false);
+                break;
+            }
+            self.started = true;
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                b'<' => self.verdict = Some(true),
+                _ => self.verdict = Some(false),
+            }
+        }
+        self.verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstBytes;
+
+    fn verdict(chunks: &[&[u8]]) -> Option<bool> {
+        let mut gate = FirstBytes::default();
+        chunks.iter().fold(None, |_, c| gate.feed(c))
+    }
+
+    #[test]
+    fn xml_is_told_from_its_first_bytes_split_anywhere() {
+        assert_eq!(verdict(&[b"<?xml version='1.0'?>"]), Some(true));
+        assert_eq!(
+            verdict(&[b"\xEF", b"\xBB\xBF", b" \r\n", b"<D:response"]),
+            Some(true)
+        );
+        assert_eq!(verdict(&[b"  ", b"\n"]), None);
+        assert_eq!(verdict(&[b"Deleted."]), Some(false));
+        assert_eq!(verdict(&[b"{\"ok\":true}"]), Some(false));
+        assert_eq!(verdict(&[b"\xEF\xBB<"]), Some(false));
+        assert_eq!(verdict(&[b" \xEF\xBB\xBF<"]), Some(false));
+    }
 }

@@ -95,11 +95,15 @@ pub enum Outcome {
     /// references parameter entities): a parser that applies it may read other statuses
     /// than the scanner, which never processes a DTD. Counts are the scanner's reading.
     DtdDeclarations,
+    /// A complete `DAV:multistatus` body with at least one failure, sent under a 2xx other
+    /// than 207 (Radicale's `200` to a DELETE, Xandikos's `201` to an extended MKCOL). Set by
+    /// the proxy's audit, which knows the top-level status; the scanner never returns it.
+    FailureInSuccess,
 }
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Clean,
         Outcome::PartialFailure,
         Outcome::Malformed,
@@ -109,6 +113,7 @@ impl Outcome {
         Outcome::Skipped,
         Outcome::OverLimit,
         Outcome::DtdDeclarations,
+        Outcome::FailureInSuccess,
     ];
 
     /// The metric label value.
@@ -123,6 +128,7 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::OverLimit => "over_limit",
             Outcome::DtdDeclarations => "dtd_declarations",
+            Outcome::FailureInSuccess => "failure_in_success",
         }
     }
 }

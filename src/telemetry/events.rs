@@ -167,7 +167,8 @@ impl RequestBodyFailed<'_> {
 #[derive(Debug)]
 pub(crate) struct MultistatusScanned<'a> {
     pub request: &'a RequestContext,
-    /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
+    /// The top-level status the upstream sent (207, e.g. 424 for mod_dav's error bodies, or a
+    /// 2xx for a failure behind a success).
     pub status: u16,
     pub report: &'a Report,
     /// How many failing entries to list in the log event.
@@ -249,6 +250,10 @@ impl MultistatusScanned<'_> {
         }
         match report.outcome {
             Outcome::PartialFailure => event!(tracing::Level::WARN, "multistatus partial failure"),
+            Outcome::FailureInSuccess => event!(
+                tracing::Level::WARN,
+                "multistatus failure behind a success status"
+            ),
             Outcome::Malformed => event!(tracing::Level::WARN, "multistatus body malformed"),
             Outcome::Lagging => event!(tracing::Level::WARN, "audit fell behind and stopped"),
             Outcome::Truncated => event!(tracing::Level::INFO, "multistatus body truncated"),

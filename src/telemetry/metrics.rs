@@ -294,7 +294,9 @@ impl Metrics {
         // The first half-failed destructive request must be an increase from 0, not a new
         // series that `increase()` cannot see (DavauditDestructivePartialFailures).
         for method in ["DELETE", "MOVE", "COPY", "PROPPATCH"] {
-            multistatus.with_label_values(&[method, Outcome::PartialFailure.as_str()]);
+            for outcome in [Outcome::PartialFailure, Outcome::FailureInSuccess] {
+                multistatus.with_label_values(&[method, outcome.as_str()]);
+            }
         }
         for kind in crate::upstream::PROBE_KINDS {
             upstream_probe_error.with_label_values(&[kind.as_str()]);

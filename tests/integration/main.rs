@@ -14,6 +14,7 @@
 //!   bounded admin answers).
 //! - `soak`: mixed faulty traffic, counters exact, fds/RSS flat (full run: tests/soak/run.sh).
 //! - `audit_dav`: real partial failures from the dav server; counters == oracle.
+//! - `failure_in_success`: multistatus failures under a 2xx other than 207 (#14).
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
 //! - `content_codings`: zstd frames, raw deflate, coding lists, multi-member gzip.
 //! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
@@ -42,6 +43,7 @@ mod audit_dav;
 mod audit_edge_cases;
 mod content_codings;
 mod differential;
+mod failure_in_success;
 mod fixtures_selftest;
 mod forwarding;
 mod hostile;
