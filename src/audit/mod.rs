@@ -262,6 +262,54 @@ mod tests {
     };
     use http::StatusCode;
 
+    /// Whether `wrap` tees a response (deterministic: no audit needs to finish).
+    async fn teed(method: &str, status: u16, content_type: Option<&str>) -> bool {
+        use std::sync::Arc;
+
+        use bytes::Bytes;
+        use http_body_util::{Either, Full};
+
+        use crate::telemetry::{Telemetry, events::RequestContext, labels};
+
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        let config = crate::config::Config::demo(addr, addr, "http://127.0.0.1:1".parse().unwrap());
+        let auditor = super::Auditor::new(config.audit, Telemetry::new(0), super::Hooks::default());
+        let mut response = http::Response::builder().status(status);
+        if let Some(ct) = content_type {
+            response = response.header("content-type", ct);
+        }
+        let response = response
+            .body(Full::new(Bytes::from_static(b"<multistatus/>")))
+            .unwrap();
+        let context = Arc::new(RequestContext {
+            method: http::Method::from_bytes(method.as_bytes()).unwrap(),
+            method_label: labels::method(method),
+            path: "/".to_owned(),
+            request_id: "r".to_owned(),
+        });
+        let wrapped = auditor.wrap(response, context, std::time::Instant::now());
+        matches!(wrapped.body(), Either::Right(_))
+    }
+
+    #[tokio::test]
+    async fn get_put_post_options_answers_are_never_teed_webdav_successes_with_xml_are() {
+        for method in ["GET", "PUT", "POST", "OPTIONS", "HEAD", "PATCH", "FOO"] {
+            assert!(
+                !teed(method, 200, Some("application/xml")).await,
+                "{method}"
+            );
+            assert!(!teed(method, 200, None).await, "{method}");
+        }
+        assert!(teed("DELETE", 200, Some("text/xml; charset=utf-8")).await);
+        assert!(teed("MKCOL", 201, None).await);
+        assert!(teed("COPY", 200, None).await);
+        assert!(!teed("COPY", 200, Some("text/plain")).await);
+        assert!(!teed("DELETE", 204, None).await);
+        assert!(!teed("MOVE", 301, Some("application/xml")).await);
+        // A 207 stays audited whatever the method.
+        assert!(teed("GET", 207, Some("application/xml")).await);
+    }
+
     #[test]
     fn only_webdav_methods_answering_a_2xx_with_a_body_are_read_for_hidden_failures() {
         for method in [
