@@ -184,10 +184,6 @@ impl MultistatusScanned<'_> {
         let metrics = telemetry.metrics();
         let method = self.request.method_label.as_str();
         let report = self.report;
-        metrics
-            .multistatus
-            .with_label_values(&[method, report.outcome.as_str()])
-            .inc();
         metrics.audit_bytes.inc_by(report.bytes);
         if report.unbound_prefixes > 0 {
             metrics.unbound_prefix.with_label_values(&[method]).inc();
@@ -218,6 +214,12 @@ impl MultistatusScanned<'_> {
             report,
             max_failures: self.max_logged_failures,
         });
+        // The outcome last: whoever sees this audit's outcome (a scrape, a test waiting for
+        // it) also sees its entries, failures, bytes, log event and live-view record.
+        metrics
+            .multistatus
+            .with_label_values(&[method, report.outcome.as_str()])
+            .inc();
     }
 
     fn log(&self) {
