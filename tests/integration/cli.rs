@@ -191,6 +191,48 @@ async fn version_prints_the_package_version() {
     );
 }
 
+#[tokio::test]
+async fn completions_and_man_come_from_the_binary() {
+    let out = davaudit(&["completions", "bash"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let script = text(&out.stdout);
+    assert!(script.contains("complete -F _davaudit"), "{script}");
+    for name in [
+        "serve",
+        "check-config",
+        "scan",
+        "healthcheck",
+        "completions",
+        "man",
+    ] {
+        assert!(script.contains(name), "bash completion lacks {name}");
+    }
+    let out = davaudit(&["completions", "tcsh"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+
+    let out = davaudit(&["man"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(".TH davaudit 1"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = davaudit(&["man", "--dir", dir.path().to_str().expect("UTF-8")]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in [
+        "davaudit.1",
+        "davaudit-serve.1",
+        "davaudit-scan.1",
+        "davaudit-man.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page} written");
+    }
+    let out = davaudit(&["man", "--dir", "/nonexistent/davaudit-man"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot write /nonexistent/davaudit-man/davaudit.1"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // davaudit scan
 
