@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
+        "sha256-K4atIPFTmdjwoIqbnbjlCpnItZP9h3vmkfebdZJMo1s="
     };
 }
 
@@ -402,7 +402,9 @@ mod tests {
             href: "<".repeat(1024),
             hrefs: vec!["<".repeat(1024)],
             href_count: 1,
-            level: Level::Response,
+            props: vec!["<".repeat(1024)],
+            prop_count: 1,
+            level: Level::Propstat,
             code: Code::Status(423),
             error: None,
             description: None,

@@ -249,6 +249,12 @@ fn write_text(
         if let Some(e) = &f.error {
             write!(out, "  error={e}")?;
         }
+        if !f.props.is_empty() {
+            write!(out, "  props={}", f.props.join(","))?;
+            if f.prop_count > f.props.len() as u64 {
+                write!(out, ",+{}", f.prop_count - f.props.len() as u64)?;
+            }
+        }
         if let Some(d) = &f.description {
             write!(out, "  description={d:?}")?;
         }

@@ -1178,6 +1178,10 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 checked += 1;
                 continue;
             }
+            // A body the oracle found not namespace-well-formed is marked (DESIGN.md §2.7),
+            // and only such a body.
+            let ill_formed = expected["namespace_well_formed"] == serde_json::json!(false);
+            assert_eq!(r.unbound_prefixes > 0, ill_formed, "{name}: {r:?}");
             assert_eq!(r.entries, expected["entries"].as_u64().unwrap(), "{name}");
             for (level, key) in [
                 (&r.response_status, "response_status"),
@@ -1202,7 +1206,9 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 let mut got: Vec<serde_json::Value> = r
                     .failures
                     .iter()
-                    .map(|f| serde_json::json!([f.level.as_str(), f.code.to_string(), f.hrefs]))
+                    .map(|f| {
+                        serde_json::json!([f.level.as_str(), f.code.to_string(), f.hrefs, f.props])
+                    })
                     .collect();
                 got.sort_by_key(|v| v.to_string());
                 let mut want = expected["failures"].as_array().unwrap().clone();
@@ -1210,6 +1216,7 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
                 assert_eq!(got, want, "{name} failures");
                 for f in &r.failures {
                     assert_eq!(f.href_count, f.hrefs.len() as u64, "{name}");
+                    assert_eq!(f.prop_count, f.props.len() as u64, "{name}");
                 }
             }
             checked += 1;

@@ -353,7 +353,13 @@ impl RecentFailures {
                     + r.failed
                         .iter()
                         .map(|f| {
+                            let list = |v: &Vec<String>| {
+                                v.capacity() * size_of::<String>()
+                                    + v.iter().map(String::capacity).sum::<usize>()
+                            };
                             f.href.capacity()
+                                + list(&f.hrefs)
+                                + list(&f.props)
                                 + f.error.as_ref().map_or(0, String::capacity)
                                 + f.description.as_ref().map_or(0, String::capacity)
                         })
@@ -410,10 +416,17 @@ mod tests {
     use super::*;
 
     fn failure(href: &str, level: Level, code: u16) -> Failure {
+        // A propstat failure names its properties (at the cap, as the href).
+        let props = match level {
+            Level::Propstat => vec![format!("{{DAV:}}{}", &href[..href.len().min(1000)])],
+            Level::Response => Vec::new(),
+        };
         Failure {
             href: href.to_owned(),
             hrefs: vec![href.to_owned()],
             href_count: 1,
+            prop_count: props.len() as u64,
+            props,
             level,
             code: Code::Status(code),
             error: Some("DAV:cannot-modify-protected-property".to_owned()),
@@ -603,13 +616,16 @@ mod tests {
         const MAX_FAILURES: usize = 10;
         const MAX_TEXT: usize = 1024;
         // What one record may hold at most: strings capped here or by the scanner (lossy
-        // UTF-8 can triple max_text), counts of at most 901 codes per level.
+        // UTF-8 can triple max_text): href, error, description, and the lists hrefs and
+        // props (each summing to at most max_text, at most 64 entries); counts of at most
+        // 901 codes per level.
         const PER_RECORD: usize = size_of::<Record>()
             + MAX_REQUEST_ID
             + MAX_PATH
             + 32
             + 3 * 902 * size_of::<(Code, u64)>()
-            + MAX_FAILURES * (size_of::<Failure>() + 3 * 3 * MAX_TEXT);
+            + MAX_FAILURES
+                * (size_of::<Failure>() + 5 * 3 * MAX_TEXT + 2 * 64 * size_of::<String>());
         const BOUND: usize =
             CAPACITY * PER_RECORD + 1024 * size_of::<usize>() + 902 * size_of::<(Code, u64)>();
         let recent = RecentFailures::new(CAPACITY);
