@@ -88,12 +88,24 @@ impl TextList {
 
     /// Keeps `text` (trimmed by the caller) if it fits.
     fn push(&mut self, text: &[u8], max_text: usize, max: usize) {
+        self.push_parts(&[text], max_text, max);
+    }
+
+    /// Keeps the concatenation of `parts` (each a whole UTF-8 sequence) if it fits; the first
+    /// one is cut at `max_text` on a character boundary.
+    fn push_parts(&mut self, parts: &[&[u8]], max_text: usize, max: usize) {
         self.count = self.count.saturating_add(1);
+        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
         let first = self.ends.is_empty();
-        let fits =
-            self.bytes.len().saturating_add(text.len()) <= max_text && self.ends.len() < max;
+        let fits = self.bytes.len().saturating_add(len) <= max_text && self.ends.len() < max;
         if !self.full && (first || fits) {
-            push_capped(&mut self.bytes, text, max_text);
+            let start = self.bytes.len();
+            for part in parts {
+                let cap = start.saturating_add(max_text);
+                if !push_capped(&mut self.bytes, part, cap) {
+                    break;
+                }
+            }
             self.ends.push(self.bytes.len());
         } else {
             self.full = true;
@@ -192,7 +204,8 @@ impl<C: Classify> Tally<C> {
         }
     }
 
-    /// True once the root element was `DAV:multistatus`.
+    /// True once the root element was `DAV:multistatus`, or a bare `DAV:response` (read as a
+    /// multistatus holding that one entry).
     pub(crate) fn is_multistatus(&self) -> bool {
         self.multistatus
     }
@@ -330,6 +343,11 @@ impl<C: Classify> Sink for Tally<C> {
         match role {
             Role::Multistatus => self.multistatus = true,
             Role::Response => {
+                // A `DAV:response` before any multistatus is the root (lighttpd's bare
+                // fragment, DESIGN.md §2.7): read as a multistatus holding that one entry.
+                if !self.multistatus && self.entries == 0 {
+                    self.multistatus = true;
+                }
                 self.start_entry();
                 self.entries = self.entries.saturating_add(1);
             }
@@ -419,11 +437,22 @@ impl<C: Classify> Sink for Tally<C> {
         }
     }
 
-    fn prop(&mut self, name: &str) {
+    fn prop(&mut self, uri: &[u8], local: &[u8]) {
         let ps = &mut self.entry.propstat;
-        if self.entry.open && ps.open {
+        if !(self.entry.open && ps.open) {
+            return;
+        }
+        let max_text = self.limits.max_text;
+        if local.is_empty() {
+            // A name past the lexer's bounds: counted, and no later one is kept (the list
+            // keeps a prefix of the names, in order).
+            ps.props.count = ps.props.count.saturating_add(1);
+            ps.props.full = true;
+        } else if uri.is_empty() {
+            ps.props.push_parts(&[local], max_text, MAX_PROPS);
+        } else {
             ps.props
-                .push(name.as_bytes(), self.limits.max_text, MAX_PROPS);
+                .push_parts(&[b"{", uri, b"}", local], max_text, MAX_PROPS);
         }
     }
 }
