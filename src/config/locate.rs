@@ -12,6 +12,10 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, Span};
 
+/// Nodes deeper than this are not located (serde_yaml refuses deeper documents anyway); it
+/// keeps the index linear in the text (every path holds its ancestors' names).
+const MAX_DEPTH: usize = 64;
+
 /// 1-based (line, column), in characters.
 pub(super) type Spot = (usize, usize);
 
@@ -64,6 +68,9 @@ impl Spots {
                 Event::Alias(_) => {
                     spots.node(&mut stack, spot, None);
                     advance(&mut stack);
+                }
+                Event::MappingStart(..) | Event::SequenceStart(..) if stack.len() >= MAX_DEPTH => {
+                    break;
                 }
                 Event::MappingStart(..) => {
                     let path = spots.node(&mut stack, spot, None);
@@ -238,5 +245,9 @@ mod tests {
     fn a_broken_document_keeps_what_was_read() {
         let spots = Spots::read("listen: 1\nupstream: [\n");
         assert_eq!(spots.value("listen"), Some((1, 9)));
+        // Deep nesting is not indexed past MAX_DEPTH (each path would hold every ancestor).
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let spots = Spots::read(&deep);
+        assert!(spots.nodes.len() <= MAX_DEPTH + 2, "{}", spots.nodes.len());
     }
 }
