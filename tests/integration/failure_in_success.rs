@@ -243,14 +243,13 @@ async fn lighttpds_bare_response_fragment_under_a_copy_200_is_a_failure_in_succe
         })
         .await;
     assert_eq!(event.field("status").unwrap(), 200);
-    assert_eq!(event.field("entries").unwrap(), expected["entries"]);
+    assert_eq!(*event.field("entries").unwrap(), expected["entries"]);
     assert!(event.field("unbound_prefixes").unwrap().as_u64().unwrap() > 0);
     let json = live_failures(&proxy, 1).await;
     let record = &json["failures"][0];
     assert_eq!(record["outcome"], "failure_in_success");
     assert_eq!(
-        record["failed"][0]["hrefs"],
-        expected["failures"][0][2],
+        record["failed"][0]["hrefs"], expected["failures"][0][2],
         "the member the oracle names"
     );
 }
