@@ -435,7 +435,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&all).unwrap();
         assert_eq!(value["failures"].as_array().unwrap().len(), 3);
         assert_eq!(value["omitted"], 0);
-        let budget = 16 * 1024;
+        let budget = 32 * 1024;
         let some = render_failures(snapshot(50), budget).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&some).unwrap();
         let kept = value["failures"].as_array().unwrap().len();
