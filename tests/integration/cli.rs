@@ -314,7 +314,17 @@ async fn scan_json_gives_every_corpus_body_its_expected_counts() {
             "{path}: failures: {stdout}"
         );
         for failure in failures {
-            for key in ["href", "level", "code", "error", "description"] {
+            for key in [
+                "href",
+                "hrefs",
+                "href_count",
+                "props",
+                "prop_count",
+                "level",
+                "code",
+                "error",
+                "description",
+            ] {
                 assert!(
                     failure.get(key).is_some(),
                     "{path}: failure without {key}: {stdout}"
@@ -403,6 +413,38 @@ async fn scan_of_a_body_the_audit_cannot_be_sure_of_exits_4() {
     let missing = format!("{clean_path}.missing");
     let out = davaudit(&["scan", limit_path, &missing]).await;
     assert_eq!(out.status.code(), Some(3), "unreadable wins over 4");
+}
+
+/// Issue 14 item 7: Apache answers a PROPPATCH of a protected and a dead property with 409
+/// and 424 under the same href; `scan` names the property behind each (Clark notation), as
+/// the corpus oracle (tests/corpus/count.py) lists them.
+#[tokio::test]
+async fn scan_names_the_property_behind_each_propstat_failure() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/apache");
+    let body = root.join("proppatch-protected-409-424.xml");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("proppatch-protected-409-424.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let path = body.to_str().expect("UTF-8 path");
+    let out = davaudit(&["scan", "--json", "--method", "PROPPATCH", path]).await;
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    for want in expected["failures"].as_array().unwrap() {
+        let failure = got["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == want[1])
+            .unwrap_or_else(|| panic!("{want} in {got}"));
+        assert_eq!(failure["props"], want[3], "{got}");
+        assert_eq!(failure["prop_count"], want[3].as_array().unwrap().len());
+    }
+    let out = davaudit(&["scan", "--method", "PROPPATCH", path]).await;
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("409 /dir/a.txt  props={DAV:}getetag"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
