@@ -330,6 +330,8 @@ LITMUS_CREDS=() # user and password for litmus, where a server needs them
 BODIES=$HERE/bodies
 # shellcheck source=tests/interop/servers.sh
 . "$HERE/servers.sh"
+# shellcheck source=tests/interop/lighttpd_fragment.sh
+. "$HERE/lighttpd_fragment.sh"
 
 # --------------------------------------------------------------------------------------------
 # litmus, direct and through davaudit

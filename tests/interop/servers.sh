@@ -189,6 +189,7 @@ phase_audit_webdav() {
   areq 09 COPY /audit/tree/ -H "Destination: $AU_P/audit/copy/"
   areq 10 DELETE /audit/tree/a.txt
   areq 11 PROPFIND /audit/missing/ -H 'Depth: 0'
+  lighttpd_copy_fragment "$b"
   audit_compare "$b"
 }
 
