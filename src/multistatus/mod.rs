@@ -48,7 +48,7 @@ mod tests;
 
 pub use fuzz_logic::{check_reference_agreement, check_split_equivalence};
 pub use limits::{Limits, MAX_HREFS};
-pub use reference::{reference_reader, reference_slice};
+pub use reference::{Reference, reference_reader, reference_slice};
 pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 
