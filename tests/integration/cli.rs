@@ -518,7 +518,18 @@ async fn json_logs_end_with_one_fatal_error_record_naming_its_cause_once() {
     assert_eq!(fatal.len(), 1, "{stderr}");
     assert_eq!(fatal[0]["level"], "ERROR");
     let error = fatal[0]["error"].as_str().unwrap();
-    assert_eq!(error.matches("Address already in use").count(), 1, "{error}");
-    assert!(error.contains(&busy.local_addr().unwrap().to_string()), "{error}");
-    assert_eq!(stderr.matches("Address already in use").count(), 1, "{stderr}");
+    assert_eq!(
+        error.matches("Address already in use").count(),
+        1,
+        "{error}"
+    );
+    assert!(
+        error.contains(&busy.local_addr().unwrap().to_string()),
+        "{error}"
+    );
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
 }
