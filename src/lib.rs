@@ -28,7 +28,7 @@
 //! # Modules, in flow order
 //!
 //! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`,
-//!   `healthcheck`).
+//!   `healthcheck`; `completions` and `man` generated from the same definition).
 //! - [`config`]: YAML in, a validated [`config::Config`] out; the default routine rules.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`Running`].
 //! - [`descriptors`]: the soft `RLIMIT_NOFILE` raised at start; connection limits fitted to it.
