@@ -111,5 +111,5 @@ pub mod internals {
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
-    pub use crate::telemetry::logging::init as init_logging;
+    pub use crate::telemetry::logging::{LogLayer, init as init_logging};
 }

@@ -473,3 +473,81 @@ async fn turning_the_access_log_on_by_reload_logs_the_next_request() {
         .collect();
     assert_eq!(ids, ["after"]);
 }
+
+#[tokio::test]
+async fn in_logfmt_a_hostile_path_stays_one_value_of_one_line() {
+    let logs = LogCapture::start_text();
+    let up = FakeUpstream::always(Reply::ok("x")).await;
+    let proxy = Proxy::start_with(&up.url(), access_on()).await;
+    let request = b"GET /a\"b\\c/\xC3\xA9/%0Aend=x%20level=ERROR HTTP/1.1\r\nHost: t\r\nX-Request-Id: fmt-1\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_request(proxy.addr(), request).await.status, 200);
+    let line = wait_until("the logfmt access line", || async {
+        logs.lines()
+            .into_iter()
+            .find(|l| l.contains("target=davaudit::access") && l.contains("request_id=fmt-1"))
+    })
+    .await;
+    assert!(
+        line.contains(r#" path="/a%22b%5Cc/%C3%A9/%0Aend=x%20level=ERROR" "#),
+        "{line}"
+    );
+    assert!(line.contains(" level=INFO "), "{line}");
+    assert_eq!(
+        logs.lines()
+            .iter()
+            .filter(|l| l.contains("davaudit::access"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_readme_lists_every_field_of_the_access_record() {
+    let logs = LogCapture::start();
+    let up = FakeUpstream::always(Reply::multistatus(
+        r#"<?xml version="1.0"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href><D:status>HTTP/1.1 423 Locked</D:status></D:response></D:multistatus>"#,
+    ))
+    .await;
+    let proxy = Proxy::start_with(&up.url(), access_on()).await;
+    // Every optional field present: a trace id, a path over the bound, an audited body.
+    let long = format!("/{}", "d".repeat(1100));
+    send(
+        "DELETE",
+        &proxy.url_for(&long),
+        &[
+            ("x-request-id", "all-fields"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        ],
+        "",
+    )
+    .await;
+    let line = line_for(&logs, "all-fields").await;
+    assert_eq!(text(&line, "audit"), "partial_failure");
+    let mut emitted: Vec<String> = line.0.as_object().unwrap().keys().cloned().collect();
+    emitted.retain(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()));
+    emitted.sort();
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## Access log\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README.md has a ## Access log section");
+    let mut documented: Vec<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .flat_map(|l| {
+            let cell = l.split(" |").next().unwrap_or_default();
+            cell.split(", ")
+                .map(|f| f.trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    documented.sort();
+    assert_eq!(
+        emitted, documented,
+        "the record (left) vs README ## Access log (right)"
+    );
+}

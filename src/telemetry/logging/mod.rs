@@ -1,12 +1,22 @@
-//! Logging set-up: tracing-subscriber with the configured format (JSON or text) and level;
-//! `RUST_LOG`, when set, wins over `log.level`. The level can be changed later (SIGHUP)
-//! through the returned [`LogHandle`]; the format cannot.
+//! Logging set-up: our [`LogLayer`] in the configured format (JSON or logfmt text) behind a
+//! reloadable level filter; `RUST_LOG`, when set, wins over `log.level`. The level can be
+//! changed later (SIGHUP) through the returned [`LogHandle`]; the format cannot. A panic is
+//! logged as one record in the same format (the panic hook), not as free text.
+//!
+//! - [`record`]: one event as typed data; [`Structured`] fields.
+//! - [`write`]: the JSON and logfmt lines, and the layer writing them.
+
+mod record;
+mod write;
+
+pub(crate) use record::Structured;
+pub use write::LogLayer;
 
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
-use crate::config::{self, LogFormat};
+use crate::config;
 
 /// Changes the log filter of the installed subscriber.
 #[derive(Debug, Clone)]
@@ -49,32 +59,53 @@ pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
         _ => (filter_directives(log), false),
     };
     let (filter, handle) = reload::Layer::new(EnvFilter::try_new(directives)?);
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match log.format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    // No colour codes in journald or a file: only on a terminal.
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-    };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(LogLayer::new(log.format, std::io::stderr))
+        .try_init();
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    // A filter that turns `davaudit::panic` off (`log.level: off`) gets the default hook's
+    // text rather than silence.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if tracing::enabled!(target: "davaudit::panic", tracing::Level::ERROR) {
+            log_panic(info);
+        } else {
+            default_hook(info);
+        }
+    }));
     Ok(LogHandle {
         filter: handle,
         from_env,
     })
+}
+
+/// The panic hook: one ERROR record (`panic`) with the panic's `payload`, `location` and
+/// `thread`, and `backtrace` when `RUST_BACKTRACE` asks for one, instead of the default
+/// hook's free text, so a log pipeline reading JSON sees the panic too. The process goes on
+/// as after any panic (the thread unwinds; `main` exits 101).
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)");
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let thread = std::thread::current();
+    let backtrace = std::backtrace::Backtrace::capture();
+    let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+        .then(|| backtrace.to_string());
+    tracing::error!(
+        target: "davaudit::panic",
+        payload,
+        location,
+        thread = thread.name().unwrap_or("(unnamed)"),
+        backtrace,
+        "panic"
+    );
 }
 
 #[cfg(test)]
