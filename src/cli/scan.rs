@@ -87,7 +87,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut malformed = false;
     let mut unreadable = false;
     for file in &args.files {
-        let classify = policy.classifier(&method);
+        let classify = policy.classifier(&method, None);
         let read = |r: &mut dyn std::io::Read| {
             if args.reference {
                 reference_reader(r, classify, limits)

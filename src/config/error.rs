@@ -208,15 +208,24 @@ fn refine(path: &str, message: &str) -> (String, String) {
     (path.to_owned(), message)
 }
 
-/// Finds `a.b.c` in block-style YAML: 1-based (line, column) of its value, or of the key when
-/// the value is on the next lines. Falls back to the deepest ancestor found, then to 1:1.
+/// Finds `a.b.c` (or `a.list[2].c`) in block-style YAML: 1-based (line, column) of its value,
+/// or of the key when the value is on the next lines. Falls back to the deepest ancestor
+/// found, then to 1:1. A `[N]` index picks the N-th `- ` item of a block sequence; a flow
+/// sequence (`[...]` on one line) stays at its key.
 pub(super) fn locate(text: &str, key: &str) -> (usize, usize) {
-    let lines: Vec<&str> = text.lines().collect();
+    // Owned lines: a sequence item's `- ` is blanked once found, so that the keys of its
+    // mapping all sit at one indentation.
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut found = (1, 1);
     let mut start = 0;
     let mut parent_indent: Option<usize> = None;
     'segments: for segment in key.split('.') {
+        let (name, indexes) = match segment.split_once('[') {
+            Some((name, rest)) => (name, Some(rest)),
+            None => (segment, None),
+        };
         let mut child_indent = parent_indent.map_or(Some(0), |_| None);
+        let mut matched = false;
         for (i, line) in lines.iter().enumerate().skip(start) {
             let trimmed = line.trim_start_matches(' ');
             if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
@@ -229,10 +238,7 @@ pub(super) fn locate(text: &str, key: &str) -> (usize, usize) {
             if *child_indent.get_or_insert(indent) != indent {
                 continue;
             }
-            let Some(after) = trimmed
-                .strip_prefix(segment)
-                .and_then(|r| r.strip_prefix(':'))
-            else {
+            let Some(after) = trimmed.strip_prefix(name).and_then(|r| r.strip_prefix(':')) else {
                 continue;
             };
             let value = after.trim_start_matches(' ');
@@ -244,9 +250,56 @@ pub(super) fn locate(text: &str, key: &str) -> (usize, usize) {
             found = (i + 1, column);
             start = i + 1;
             parent_indent = Some(indent);
-            continue 'segments;
+            matched = true;
+            break;
         }
-        break;
+        if !matched {
+            break;
+        }
+        let Some(indexes) = indexes else { continue };
+        for index in indexes.split('[') {
+            let Some(n) = index.trim_end_matches(']').parse::<usize>().ok() else {
+                break 'segments;
+            };
+            let key_indent = parent_indent.unwrap_or(0);
+            // The items of a block sequence: `-` lines at one indentation, at or right of
+            // the key's (YAML allows `- ` under a key at the key's own indentation).
+            let mut item_indent = None;
+            let mut seen = 0;
+            let mut item = None;
+            for (i, line) in lines.iter().enumerate().skip(start) {
+                let trimmed = line.trim_start_matches(' ');
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let indent = line.len() - trimmed.len();
+                let dash = trimmed == "-" || trimmed.starts_with("- ");
+                match item_indent {
+                    None if dash && indent >= key_indent => item_indent = Some(indent),
+                    None => break,
+                    Some(at) if indent < at || (indent == at && !dash) => break,
+                    Some(_) => {}
+                }
+                if dash && Some(indent) == item_indent {
+                    if seen == n {
+                        item = Some((i, indent));
+                        break;
+                    }
+                    seen += 1;
+                }
+            }
+            let Some((i, indent)) = item else {
+                break 'segments;
+            };
+            let content = lines[i][indent + 1..].trim_start_matches(' ').len();
+            let column = lines[i].len() - content + 1;
+            found = (i + 1, column);
+            lines[i].replace_range(indent..indent + 1, " ");
+            // The item's mapping keys (its first one on this very line) are children of
+            // an imaginary parent at the dash's indentation.
+            start = i;
+            parent_indent = Some(indent);
+        }
     }
     found
 }

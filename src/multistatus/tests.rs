@@ -90,7 +90,7 @@ fn the_report_carries_the_failing_counts_its_classifier_decided() {
         resp_propstat("/b", &["HTTP/1.1 404 Not Found", "HTTP/1.1 403 Forbidden"]),
         resp_status("/c", "HTTP/1.1 404 Not Found"),
     ));
-    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND");
+    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND", None);
     let r = scan_slice(body.as_bytes(), classify, Limits::default());
     assert_eq!(r.outcome, Outcome::PartialFailure);
     assert_eq!(
@@ -1164,7 +1164,7 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
             let method = expected["method"].as_str().unwrap().to_owned();
             let body = std::fs::read(&path).unwrap();
             // The default routine rules through the one matcher the proxy and `scan` use.
-            let classify = crate::audit::policy::Policy::default().classifier(&method);
+            let classify = crate::audit::policy::Policy::default().classifier(&method, None);
             let r = scan_slice(&body, classify, Limits::default());
             let name = path.display();
             assert_eq!(

@@ -26,6 +26,7 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
+use crate::telemetry::routes::RouteLabel;
 use crate::telemetry::{Telemetry, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
@@ -103,9 +104,13 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
         let _in_flight = self.telemetry.metrics().request_started();
+        // The path as the client sent it, before anything else: refused requests count by
+        // route too.
+        let route = self.telemetry.routes().resolve(request.uri().path());
         if let Some(reason) = invalid_host(&request) {
             RequestFinished {
                 method: labels::method(request.method().as_str()),
+                route,
                 status: 400,
                 duration: started.elapsed(),
             }
@@ -117,6 +122,7 @@ impl Proxy {
             // upstream, it would get the client no answer (or open a tunnel to who knows what).
             RequestFinished {
                 method: labels::method(request.method().as_str()),
+                route,
                 status: 501,
                 duration: started.elapsed(),
             }
@@ -132,13 +138,14 @@ impl Proxy {
             self.telemetry.metrics().upstream_busy.inc();
             RequestFinished {
                 method: labels::method(request.method().as_str()),
+                route,
                 status: 503,
                 duration: started.elapsed(),
             }
             .emit(&self.telemetry);
             return Ok(rescue::upstream_busy().map(Either::Right));
         };
-        let context = Arc::new(self.prepare(&mut request, peer));
+        let context = Arc::new(self.prepare(&mut request, peer, route));
         let method = context.method_label;
         let response = match self.send(request).await {
             Ok(mut response) => {
@@ -159,6 +166,7 @@ impl Proxy {
         };
         RequestFinished {
             method,
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
@@ -240,7 +248,12 @@ impl Proxy {
 
     /// Turns the client's request into the upstream request, in place, and returns the
     /// context the audit and the logs carry.
-    fn prepare(&self, request: &mut Request<Incoming>, peer: SocketAddr) -> RequestContext {
+    fn prepare(
+        &self,
+        request: &mut Request<Incoming>,
+        peer: SocketAddr,
+        route: Option<RouteLabel>,
+    ) -> RequestContext {
         // RFC 9112 §3.2.2: an absolute-form target's authority wins over Host. Either may
         // carry user info (`user:pw@host`), which is never part of the public host.
         let public_host = request
@@ -299,6 +312,7 @@ impl Proxy {
         RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path,
             request_id,
         }

@@ -22,6 +22,7 @@
 //! - `admin_auth`: bearer tokens on the admin listener; probes open; reload re-reads them.
 //! - `live_view`: `/failures` and `/` with real partial failures; survives a reload.
 //! - `reload`: a new config for the next request, a bad one refused; TLS; SIGHUP.
+//! - `routes`: the optional `route` label, the live view's route, routine rules per route.
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
 //! - `cli_ops`: the operator's side of the binary: `healthcheck`, `--version`, overrides from
@@ -51,6 +52,7 @@ mod limits;
 mod live_view;
 mod observability;
 mod reload;
+mod routes;
 mod soak;
 mod transparency;
 mod upstream_failures;
