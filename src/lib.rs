@@ -28,7 +28,7 @@
 //! # Modules, in flow order
 //!
 //! - [`cli`]: the commands users type (`serve`, `check-config`, `scan`, `demo`,
-//!   `healthcheck`).
+//!   `healthcheck`; `completions` and `man` generated from the same definition).
 //! - [`config`]: YAML in, a validated [`config::Config`] out; the default routine rules.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`Running`].
 //! - [`descriptors`]: the soft `RLIMIT_NOFILE` raised at start; connection limits fitted to it.
@@ -111,5 +111,5 @@ pub mod internals {
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
-    pub use crate::telemetry::logging::init as init_logging;
+    pub use crate::telemetry::logging::{LogLayer, init as init_logging};
 }

@@ -5,6 +5,7 @@
 pub(crate) mod check_config;
 #[cfg(feature = "demo")]
 pub(crate) mod demo;
+pub(crate) mod generate;
 pub(crate) mod healthcheck;
 pub(crate) mod scan;
 pub(crate) mod serve;
@@ -58,6 +59,10 @@ pub(crate) enum Command {
     /// Run the proxy in front of an embedded WebDAV server over a temporary folder.
     #[cfg(feature = "demo")]
     Demo(demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(generate::CompletionsArgs),
+    /// Print the davaudit(1) man page (or write every page into a directory with --dir).
+    Man(generate::ManArgs),
 }
 
 /// Parses the command line, runs the command, prints the error chain on failure.
@@ -81,6 +86,8 @@ pub fn main() -> ExitCode {
         Some(Command::Healthcheck(args)) => healthcheck::run(args),
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Completions(args)) => generate::run_completions(args),
+        Some(Command::Man(args)) => generate::run_man(args),
     };
     match result {
         Ok(code) => code,

@@ -6,9 +6,13 @@
 //! (`max_depth`, `max_text`, `max_failures_kept`) instead of the defaults. `--method` must be
 //! a method davaudit knows (the `method` label's set; anything else is a usage error).
 //!
-//! Exit status: 0 when every file was read and is well formed; 1 when any body is malformed;
-//! 3 when any file could not be read (missing, unreadable, or compressed: a gzip or zstd file
-//! is named as such, not scanned as text), which wins over 1. Every file is tried: one
+//! Exit status: 0 when every file was read and audited to the end (`clean`,
+//! `partial_failure`, `not_multistatus`: the failures are in the output, not in the status);
+//! 4 when the audit could not be sure of a body (`over_limit`: a bound stopped it;
+//! `dtd_declarations`: a parser applying its DTD may read other statuses), so such a body is
+//! never reported as if it were read; 1 when any body is malformed, which wins over 4; 3 when
+//! any file could not be read (missing, unreadable, or compressed: a gzip or zstd file is
+//! named as such, not scanned as text), which wins over both. Every file is tried: one
 //! unreadable file does not stop the others. A malformed body's position is given as a byte
 //! offset and, for a file, as `line:column` (1-based, columns in bytes).
 //!
@@ -45,6 +49,30 @@ pub(crate) struct Args {
 
 /// Exit status when any file could not be read (see the module docs).
 pub(crate) const EXIT_UNREADABLE: u8 = 3;
+
+/// Exit status when the audit of a body stopped at a bound or met DTD declarations it does
+/// not apply: not malformed, not clean either (see the module docs).
+pub(crate) const EXIT_UNSURE: u8 = 4;
+
+/// The exit status one body's outcome asks for (the highest of all files wins, ranked by
+/// [`rank`]).
+fn exit_for(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Malformed => 1,
+        Outcome::OverLimit | Outcome::DtdDeclarations => EXIT_UNSURE,
+        _ => 0,
+    }
+}
+
+/// Which exit status wins when files disagree: unreadable, then malformed, then unsure.
+fn rank(code: u8) -> u8 {
+    match code {
+        EXIT_UNREADABLE => 3,
+        1 => 2,
+        EXIT_UNSURE => 1,
+        _ => 0,
+    }
+}
 
 /// `--method`: a method of the `method` label's closed set, upper-cased.
 fn known_method(s: &str) -> Result<String, String> {
@@ -84,8 +112,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let method = args.method.to_ascii_uppercase();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut malformed = false;
-    let mut unreadable = false;
+    let mut status = 0u8;
     for file in &args.files {
         let classify = policy.classifier(&method, None);
         let read = |r: &mut dyn std::io::Read| {
@@ -111,11 +138,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     name.as_str()
                 };
                 eprintln!("davaudit scan: {shown}: cannot read: {reason}");
-                unreadable = true;
+                status = worst(status, EXIT_UNREADABLE);
                 continue;
             }
         };
-        malformed |= report.outcome == Outcome::Malformed;
+        status = worst(status, exit_for(report.outcome));
         let position = match (&report.malformed, stdin) {
             (Some(m), false) => line_column(file, m.offset),
             _ => None,
@@ -140,13 +167,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if unreadable {
-        ExitCode::from(EXIT_UNREADABLE)
-    } else if malformed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::from(status))
+}
+
+fn worst(a: u8, b: u8) -> u8 {
+    if rank(b) > rank(a) { b } else { a }
 }
 
 /// Opens `file`, refusing a compressed one with that reason (it would scan as text outside

@@ -51,7 +51,7 @@ pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
         let overrides: Vec<&str> = source.overrides.iter().map(|o| o.origin.as_str()).collect();
         tracing::info!(
             config = %source.describe(),
-            ?overrides,
+            overrides = ?telemetry::logging::Structured(&overrides),
             version = env!("CARGO_PKG_VERSION"),
             revision = env!("DAVAUDIT_REVISION"),
             "config loaded"
@@ -163,7 +163,7 @@ fn reload(source: &Fit, reloader: &Reloader, log: &LogHandle) {
             tracing::info!(config = %source.describe(), "config reloaded");
             if !restart.is_empty() {
                 tracing::warn!(
-                    keys = ?restart,
+                    keys = ?telemetry::logging::Structured(&restart),
                     "changed settings that only take effect after a restart"
                 );
             }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::locate::{Spot, Spots};
+
 /// A config file that could not be read or is not a valid davaudit config.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -83,9 +85,9 @@ impl fmt::Display for KeyMessage<'_> {
     }
 }
 
-/// An error found after deserialization, at `key`; located by searching the text.
-pub(super) fn at_key(origin: &str, text: &str, key: &str, message: String) -> Error {
-    let (line, column) = locate(text, key);
+/// An error found after deserialization (a cross-field check), about `key` as a whole.
+pub(super) fn at_key(origin: &str, spots: &Spots, key: &str, message: String) -> Error {
+    let (line, column) = spots.nearest(key);
     Error::Invalid {
         origin: origin.to_owned(),
         line,
@@ -95,39 +97,94 @@ pub(super) fn at_key(origin: &str, text: &str, key: &str, message: String) -> Er
     }
 }
 
-/// Turns a serde_yaml error into `FILE:LINE:COL: key.path: message`.
-///
-/// serde_yaml 0.9 renders `{path}: {message} at line L column C` and offers no accessor for
-/// the path or the bare message, so both are taken apart from the text here.
-pub(super) fn from_yaml(origin: &str, text: &str, err: &serde_yaml::Error) -> Error {
-    let mut rendered = err.to_string();
+/// A key that appears twice in one mapping, at its second occurrence.
+pub(super) fn duplicate(origin: &str, key: &str, (line, column): Spot) -> Error {
+    Error::Invalid {
+        origin: origin.to_owned(),
+        line,
+        column,
+        key: key.to_owned(),
+        message: "key appears more than once".to_owned(),
+    }
+}
+
+/// A document serde_yaml cannot read as YAML: it has a location but no key, except for an
+/// over-indented key, which YAML reads as a `key: value` inside the value above it.
+pub(super) fn syntax(origin: &str, text: &str, spots: &Spots, err: &serde_yaml::Error) -> Error {
+    let mut message = err.to_string();
     let (line, column) = match err.location() {
         Some(loc) => {
-            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-            rendered = rendered.replacen(&suffix, "", 1);
+            // libyaml's message names the position it also returns; keep the message bare.
+            let at = format!(" at line {} column {}", loc.line(), loc.column());
+            message = message.replacen(&at, "", 1);
             (loc.line(), loc.column())
         }
         None => (1, 1),
     };
-    let (path, message) = split_path(&rendered);
-    let duplicate = message.starts_with("duplicate field `");
-    let (key, message) = refine(path, message);
+    let above = line.saturating_sub(1);
+    if let (Some(word), Some((key, spot))) =
+        (over_indented_key(text, above), spots.keyed_on_line(above))
+    {
+        let column = value_column(text, spot).unwrap_or(spot.1);
+        return Error::Invalid {
+            origin: origin.to_owned(),
+            line: above,
+            column,
+            message: over_indented(word, key),
+            key: key.to_owned(),
+        };
+    }
+    Error::Invalid {
+        origin: origin.to_owned(),
+        line,
+        column,
+        key: String::new(),
+        message,
+    }
+}
+
+fn over_indented(word: &str, key: &str) -> String {
+    format!(
+        "the next line, `{word}:`, is indented deeper than `{name}:`, so YAML reads it as \
+         more of this value; indent `{word}:` like the keys beside it",
+        name = key.rsplit('.').next().unwrap_or(key),
+    )
+}
+
+/// The 1-based column of the value after the key at `spot` (`key: value`), on its line.
+fn value_column(text: &str, (line, column): Spot) -> Option<usize> {
+    let line = text.lines().nth(line.checked_sub(1)?)?;
+    let rest: String = line.chars().skip(column.checked_sub(1)?).collect();
+    let (key, after) = rest.split_once(':')?;
+    let value = after.trim_start_matches(' ');
+    (!value.is_empty()).then(|| column + key.chars().count() + 1 + (after.len() - value.len()))
+}
+
+/// A value serde refused: the key path comes from serde_path_to_error, the line and column
+/// from the document's structure ([`Spots`]). The message is serde's (from a `Value`, so
+/// serde_yaml adds neither path nor position to it).
+pub(super) fn from_serde(
+    origin: &str,
+    text: &str,
+    spots: &Spots,
+    err: &serde_path_to_error::Error<serde_yaml::Error>,
+) -> Error {
+    let path = dotted(err.path());
+    let (key, message, field) = refine(&path, &err.inner().to_string());
+    let (line, column) = match field {
+        // An unknown key: point at it.
+        Field::Unknown => spots.key(&key).unwrap_or_else(|| spots.nearest(&key)),
+        // A missing key: point at the mapping that lacks it.
+        Field::Missing => spots.nearest(&key),
+        Field::Value => spots.value(&key).unwrap_or_else(|| spots.nearest(&key)),
+    };
     // A deeper-indented `key:` on the next line is folded into this plain scalar by YAML:
     // say so instead of calling the joined text a bad value.
     let message = match over_indented_key(text, line) {
-        Some(word) if !duplicate && message.contains(&format!(" {word}")) => format!(
-            "the next line, `{word}:`, is indented deeper than `{name}:`, so YAML reads it as \
-             more of this value; indent `{word}:` like the keys beside it",
-            name = key.rsplit('.').next().unwrap_or(&key),
-        ),
+        Some(word) if field == Field::Value && message.contains(&format!(" {word}")) => {
+            over_indented(word, &key)
+        }
         _ => message,
-    };
-    let (line, column) = if duplicate {
-        // serde_yaml points at the start of the mapping; point at the second occurrence.
-        let name = key.rsplit('.').next().unwrap_or(&key);
-        second_occurrence(text, line, column, name).unwrap_or((line, column))
-    } else {
-        (line, column)
     };
     Error::Invalid {
         origin: origin.to_owned(),
@@ -136,6 +193,28 @@ pub(super) fn from_yaml(origin: &str, text: &str, err: &serde_yaml::Error) -> Er
         key,
         message,
     }
+}
+
+/// A serde_path_to_error path in our spelling: `audit.routine[0].code` (`` for the root).
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => push_key(&mut out, key),
+            Segment::Enum { variant } => push_key(&mut out, variant),
+            Segment::Unknown => push_key(&mut out, "?"),
+        }
+    }
+    out
+}
+
+fn push_key(out: &mut String, key: &str) {
+    if !out.is_empty() {
+        out.push('.');
+    }
+    out.push_str(key);
 }
 
 /// `word` when the line after `line` (1-based) is indented deeper than it and starts with
@@ -156,38 +235,17 @@ fn over_indented_key(text: &str, line: usize) -> Option<&str> {
     is_key.then_some(word)
 }
 
-/// The second `name:` key at the indentation of the block mapping starting at (line, column).
-fn second_occurrence(text: &str, line: usize, column: usize, name: &str) -> Option<(usize, usize)> {
-    let indent = column.checked_sub(1)?;
-    text.lines()
-        .enumerate()
-        .skip(line.checked_sub(1)?)
-        .filter(|(_, l)| {
-            l.len() > indent
-                && l.bytes().take(indent).all(|b| b == b' ')
-                && l[indent..]
-                    .strip_prefix(name)
-                    .is_some_and(|r| r.starts_with(':'))
-        })
-        .nth(1)
-        .map(|(i, _)| (i + 1, column))
+/// What serde's message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Unknown,
+    Missing,
+    Value,
 }
 
-/// Splits serde_yaml's `a.b[0].c: ` prefix off a message.
-fn split_path(text: &str) -> (&str, &str) {
-    let is_path = |p: &str| {
-        !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]?".contains(&b))
-    };
-    match text.split_once(": ") {
-        Some((path, message)) if is_path(path) => (path, message),
-        _ => ("", text),
-    }
-}
-
-/// Moves the field named in serde's "unknown/missing/duplicate field" messages into the key.
-fn refine(path: &str, message: &str) -> (String, String) {
+/// Moves the field named in serde's own "unknown/missing field" messages (serde's
+/// `de::Error` defaults, not serde_yaml's rendering) into the key, in our words.
+fn refine(path: &str, message: &str) -> (String, String, Field) {
     let join = |name: &str| {
         if path.is_empty() {
             name.to_owned()
@@ -195,111 +253,20 @@ fn refine(path: &str, message: &str) -> (String, String) {
             format!("{path}.{name}")
         }
     };
-    for (prefix, replacement) in [
-        ("unknown field `", "unknown key"),
-        ("missing field `", "required key is missing"),
-        ("duplicate field `", "key appears more than once"),
+    for (prefix, replacement, field) in [
+        ("unknown field `", "unknown key", Field::Unknown),
+        ("missing field `", "required key is missing", Field::Missing),
     ] {
         if let Some((name, rest)) = message.strip_prefix(prefix).and_then(|m| m.split_once('`')) {
-            return (join(name), format!("{replacement}{rest}"));
+            // serde_path_to_error may already end the path with the unknown key.
+            let key = if path.rsplit('.').next() == Some(name) {
+                path.to_owned()
+            } else {
+                join(name)
+            };
+            return (key, format!("{replacement}{rest}"), field);
         }
     }
     let message = message.replace("invalid type: unit value", "empty value");
-    (path.to_owned(), message)
-}
-
-/// Finds `a.b.c` (or `a.list[2].c`) in block-style YAML: 1-based (line, column) of its value,
-/// or of the key when the value is on the next lines. Falls back to the deepest ancestor
-/// found, then to 1:1. A `[N]` index picks the N-th `- ` item of a block sequence; a flow
-/// sequence (`[...]` on one line) stays at its key.
-pub(super) fn locate(text: &str, key: &str) -> (usize, usize) {
-    // Owned lines: a sequence item's `- ` is blanked once found, so that the keys of its
-    // mapping all sit at one indentation.
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let mut found = (1, 1);
-    let mut start = 0;
-    let mut parent_indent: Option<usize> = None;
-    'segments: for segment in key.split('.') {
-        let (name, indexes) = match segment.split_once('[') {
-            Some((name, rest)) => (name, Some(rest)),
-            None => (segment, None),
-        };
-        let mut child_indent = parent_indent.map_or(Some(0), |_| None);
-        let mut matched = false;
-        for (i, line) in lines.iter().enumerate().skip(start) {
-            let trimmed = line.trim_start_matches(' ');
-            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
-                continue;
-            }
-            let indent = line.len() - trimmed.len();
-            if parent_indent.is_some_and(|parent| indent <= parent) {
-                break 'segments;
-            }
-            if *child_indent.get_or_insert(indent) != indent {
-                continue;
-            }
-            let Some(after) = trimmed.strip_prefix(name).and_then(|r| r.strip_prefix(':')) else {
-                continue;
-            };
-            let value = after.trim_start_matches(' ');
-            let column = if value.is_empty() || value.starts_with('#') {
-                indent + 1
-            } else {
-                line.chars().count() - value.chars().count() + 1
-            };
-            found = (i + 1, column);
-            start = i + 1;
-            parent_indent = Some(indent);
-            matched = true;
-            break;
-        }
-        if !matched {
-            break;
-        }
-        let Some(indexes) = indexes else { continue };
-        for index in indexes.split('[') {
-            let Some(n) = index.trim_end_matches(']').parse::<usize>().ok() else {
-                break 'segments;
-            };
-            let key_indent = parent_indent.unwrap_or(0);
-            // The items of a block sequence: `-` lines at one indentation, at or right of
-            // the key's (YAML allows `- ` under a key at the key's own indentation).
-            let mut item_indent = None;
-            let mut seen = 0;
-            let mut item = None;
-            for (i, line) in lines.iter().enumerate().skip(start) {
-                let trimmed = line.trim_start_matches(' ');
-                if trimmed.is_empty() || trimmed.starts_with('#') {
-                    continue;
-                }
-                let indent = line.len() - trimmed.len();
-                let dash = trimmed == "-" || trimmed.starts_with("- ");
-                match item_indent {
-                    None if dash && indent >= key_indent => item_indent = Some(indent),
-                    None => break,
-                    Some(at) if indent < at || (indent == at && !dash) => break,
-                    Some(_) => {}
-                }
-                if dash && Some(indent) == item_indent {
-                    if seen == n {
-                        item = Some((i, indent));
-                        break;
-                    }
-                    seen += 1;
-                }
-            }
-            let Some((i, indent)) = item else {
-                break 'segments;
-            };
-            let content = lines[i][indent + 1..].trim_start_matches(' ').len();
-            let column = lines[i].len() - content + 1;
-            found = (i + 1, column);
-            lines[i].replace_range(indent..indent + 1, " ");
-            // The item's mapping keys (its first one on this very line) are children of
-            // an imaginary parent at the dash's indentation.
-            start = i;
-            parent_indent = Some(indent);
-        }
-    }
-    found
+    (path.to_owned(), message, Field::Value)
 }

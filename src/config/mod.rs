@@ -2,8 +2,10 @@
 //!
 //! Pipeline: text -> raw serde structs (`raw`, `deny_unknown_fields`, every key but
 //! `upstream.url` defaulted) -> typed [`Config`]. Values are checked inside small newtype
-//! `Deserialize` impls (`value`) so that serde_yaml's error carries the key path, line and
-//! column; the few cross-field checks run afterwards and locate their key in the text.
+//! `Deserialize` impls (`value`). The YAML is read into a tree, then into the raw structs
+//! through serde_path_to_error (the key path); `locate` knows where each node sits (line,
+//! column, from the parser's marks, block or flow style), for serde's errors and for the few
+//! cross-field checks that run afterwards.
 //! Errors read `FILE:LINE:COL: key.path: message` ([`Error`]).
 //!
 //! `config/davaudit.yaml` is the annotated reference: every key at its default, and why it
@@ -16,6 +18,7 @@
 #[cfg(test)]
 mod design_tests;
 mod error;
+mod locate;
 mod overrides;
 mod raw;
 mod routes;
@@ -68,27 +71,41 @@ pub fn load_with(path: Option<&Path>, overrides: &[Override]) -> Result<Config, 
             })?;
             from_yaml_with(&text, &origin, overrides)
         }
-        None => build(raw::RawConfig::default(), "", None, overrides),
+        None => build(
+            raw::RawConfig::default(),
+            &locate::Spots::default(),
+            None,
+            overrides,
+        ),
     }
 }
 
 /// [`from_yaml`] with `overrides` applied over the document.
 pub fn from_yaml_with(text: &str, origin: &str, overrides: &[Override]) -> Result<Config, Error> {
-    let raw: Option<raw::RawConfig> =
-        serde_yaml::from_str(text).map_err(|e| error::from_yaml(origin, text, &e))?;
-    build(raw.unwrap_or_default(), text, Some(origin), overrides)
+    let spots = locate::Spots::read(text);
+    if let Some((key, spot)) = spots.duplicate() {
+        return Err(error::duplicate(origin, key, spot));
+    }
+    // YAML to a tree first, then the tree to our structs: serde_yaml reports syntax errors
+    // with a position, and errors from a tree are serde's bare messages, to which
+    // serde_path_to_error adds the key path and `spots` the position.
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| error::syntax(origin, text, &spots, &e))?;
+    let raw: Option<raw::RawConfig> = serde_path_to_error::deserialize(value)
+        .map_err(|e| error::from_serde(origin, text, &spots, &e))?;
+    build(raw.unwrap_or_default(), &spots, Some(origin), overrides)
 }
 
 fn build(
     mut raw: raw::RawConfig,
-    text: &str,
+    spots: &locate::Spots,
     origin: Option<&str>,
     overrides: &[Override],
 ) -> Result<Config, Error> {
     for o in overrides {
         raw.apply(o)?;
     }
-    raw.into_config(text, origin, overrides)
+    raw.into_config(spots, origin, overrides)
 }
 
 /// The whole, validated configuration.

@@ -11,6 +11,7 @@ use http::{HeaderName, Uri};
 use serde::Deserialize;
 
 use super::error::{self, Error};
+use super::locate::Spots;
 use super::overrides::{Override, OverrideKey, parse_log_format};
 use super::routes::{self, RawRoute, RouteName as RouteNameValue};
 use super::value::{
@@ -313,11 +314,11 @@ impl RawConfig {
         Ok(())
     }
 
-    /// Cross-field checks, then the typed config. `text` is searched to locate keys; a key
+    /// Cross-field checks, then the typed config. `spots` locates keys in the file; a key
     /// set by an override is blamed on the override. `origin` is `None` without a file.
     pub(super) fn into_config(
         self,
-        text: &str,
+        spots: &Spots,
         origin: Option<&str>,
         overrides: &[Override],
     ) -> Result<Config, Error> {
@@ -330,7 +331,7 @@ impl RawConfig {
                 key: key.to_owned(),
                 message,
             },
-            (None, Some(origin)) => error::at_key(origin, text, key, message),
+            (None, Some(origin)) => error::at_key(origin, spots, key, message),
             (None, None) => Error::Unset {
                 key: key.to_owned(),
                 message,

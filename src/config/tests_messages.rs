@@ -152,3 +152,59 @@ fn a_metrics_token_without_an_admin_token_locks_nothing_and_is_refused() {
         Some(std::path::Path::new("/run/a"))
     );
 }
+
+/// Where each `Invalid` error points, read from the document's structure: flow style, nested
+/// flow mappings, and the cross-field checks (issue 17). Columns are 1-based characters.
+#[test]
+fn flow_style_and_cross_field_errors_point_at_their_node() {
+    // A bad value inside nested flow mappings on one line.
+    assert_eq!(
+        err("{listen: '127.0.0.1:8080', upstream: {url: 5}}\n"),
+        "t.yaml:1:44: upstream.url: invalid URL \"5\": expected http://HOST[:PORT] or \
+         https://HOST[:PORT]"
+    );
+    // A flow mapping over several lines.
+    assert_eq!(
+        err(
+            "{\n  listen: '127.0.0.1:8080',\n  upstream: {\n    url: 'http://a:1', connect_timeout: soon\n  }\n}\n"
+        ),
+        "t.yaml:4:41: upstream.connect_timeout: invalid duration \"soon\": expected a number \
+         followed by ms, s, m or h (e.g. 250ms, 5s, 2m, 1h30m)"
+    );
+    // An unknown key: the key itself.
+    assert_eq!(
+        err("upstream: {url: 'http://a:1'}\nadmin: {listen: '127.0.0.1:9', tokn_file: /t}\n"),
+        "t.yaml:2:32: admin.tokn_file: unknown key, expected one of `listen`, `ui`, \
+         `token_file`, `metrics_token_file`, `max_connections`"
+    );
+    // A cross-field check: the value it is about, in flow style too.
+    assert_eq!(
+        err(
+            "{listen: '0.0.0.0:9207', upstream: {url: 'http://a:1'}, admin: {listen: '127.0.0.1:9207'}}\n"
+        ),
+        "t.yaml:1:73: admin.listen: 127.0.0.1:9207 collides with listen (0.0.0.0:9207): the \
+         admin listener needs its own port"
+    );
+    assert_eq!(
+        err("upstream: {url: 'http://a:1', tls: {insecure_skip_verify: true}}\n"),
+        "t.yaml:1:59: upstream.tls.insecure_skip_verify: only used with an https upstream URL; \
+         remove it or use https://"
+    );
+    // A key given twice in one flow mapping: its second occurrence.
+    assert_eq!(
+        err("upstream: {url: 'http://a:1', url: 'http://b:1'}\n"),
+        "t.yaml:1:31: upstream.url: key appears more than once"
+    );
+    // A required key missing from a flow mapping: the mapping.
+    assert_eq!(
+        err("listen: '127.0.0.1:1'\nupstream: {connect_timeout: 1s}\n"),
+        "t.yaml:2:11: upstream.url: required: the WebDAV server to forward to, e.g. \
+         http://127.0.0.1:8081 (or set --upstream-url / DAVAUDIT_UPSTREAM_URL)"
+    );
+    // A block mapping under a key: the key, whose line reads best.
+    assert_eq!(
+        err("listen: '127.0.0.1:1'\nupstream:\n  connect_timeout: 1s\n"),
+        "t.yaml:2:1: upstream.url: required: the WebDAV server to forward to, e.g. \
+         http://127.0.0.1:8081 (or set --upstream-url / DAVAUDIT_UPSTREAM_URL)"
+    );
+}

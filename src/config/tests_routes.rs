@@ -78,7 +78,7 @@ fn list_mistakes_name_the_element_and_its_line() {
         err(
             "routes:\n- {name: dav, prefix: /remote.php/dav/}\n- {name: files, prefix: /remote.php/dav/files/}\n"
         ),
-        "t.yaml:5:3: routes[1].prefix: never matches: routes[0] (prefix \"/remote.php/dav/\") \
+        "t.yaml:5:25: routes[1].prefix: never matches: routes[0] (prefix \"/remote.php/dav/\") \
          comes first and takes every path this prefix would; list the longer prefix first"
     );
     assert_eq!(
@@ -108,7 +108,7 @@ fn a_routine_rule_may_only_name_a_configured_route() {
         err(
             "audit:\n  routine:\n    - {method: DELETE, level: response, code: 423, route: files}\n"
         ),
-        "t.yaml:5:7: audit.routine[0].route: route \"files\": no routes are configured \
+        "t.yaml:5:59: audit.routine[0].route: route \"files\": no routes are configured \
          (top-level key `routes`)"
     );
     let bad = err(

@@ -39,6 +39,14 @@ impl<T> Visitor<'_> for ParseVisitor<T> {
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
         self.visit_str(&v.to_string())
     }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
 }
 
 pub(super) fn parse_scalar<'de, D, T>(
@@ -49,7 +57,9 @@ pub(super) fn parse_scalar<'de, D, T>(
 where
     D: Deserializer<'de>,
 {
-    d.deserialize_str(ParseVisitor { expecting, parse })
+    // `any`: the config is read from a YAML tree, where `5` is a number and `true` a bool;
+    // each is parsed from its text, as the value would be in a string.
+    d.deserialize_any(ParseVisitor { expecting, parse })
 }
 
 /// Implements `Deserialize` for a newtype through `parse_scalar`.

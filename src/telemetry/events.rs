@@ -2,15 +2,17 @@
 //! (vector's instrumentation pattern). Other modules build an event and emit it; they never
 //! call `tracing::warn!` for audit outcomes nor touch a metric.
 
-use std::fmt::Write as _;
 use std::time::Duration;
+
+use serde::Serialize;
 
 use super::Telemetry;
 use super::labels::{self, MethodLabel};
+use super::logging::Structured;
 use super::recent::Sighting;
 use super::routes::RouteLabel;
 use crate::error::ErrorChain;
-use crate::multistatus::{Level, Outcome, Report};
+use crate::multistatus::{Code, Failure, Level, Outcome, Report};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
@@ -244,7 +246,12 @@ impl MultistatusScanned<'_> {
     fn log(&self, route: Option<&str>) {
         let report = self.report;
         let request = self.request;
-        let failed = FailureList(report, self.max_logged_failures);
+        let failed: Vec<LoggedFailure<'_>> = report
+            .failures
+            .iter()
+            .take(self.max_logged_failures)
+            .map(LoggedFailure::from)
+            .collect();
         macro_rules! event {
             ($level:expr, $message:literal) => {
                 tracing::event!(
@@ -257,9 +264,9 @@ impl MultistatusScanned<'_> {
                     outcome = report.outcome.as_str(),
                     entries = report.entries,
                     failures = report.failure_count,
-                    response_status = %Counts(report, Level::Response),
-                    propstat_status = %Counts(report, Level::Propstat),
-                    failed = %failed,
+                    response_status = ?Structured(Counts(report, Level::Response)),
+                    propstat_status = ?Structured(Counts(report, Level::Propstat)),
+                    failed = ?Structured(&failed),
                     malformed_offset = report.malformed.as_ref().map(|m| m.offset),
                     malformed_reason = report.malformed.as_ref().map(|m| m.reason.as_str()),
                     limit = report.malformed.as_ref().and_then(|m| m.limit).map(|l| l.as_str()),
@@ -291,31 +298,45 @@ impl MultistatusScanned<'_> {
     }
 }
 
-/// `423:1 424:2`: the counts of one level, for the log line.
+/// The counts of one level by code, a JSON object in the log record: `{"423": 1, "424": 2}`
+/// (the keys are the codes as the metrics spell them, `invalid` included).
 struct Counts<'a>(&'a Report, Level);
 
-impl std::fmt::Display for Counts<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (code, n)) in self.0.statuses(self.1).iter().enumerate() {
-            if i > 0 {
-                f.write_char(' ')?;
-            }
-            write!(f, "{code}:{n}")?;
-        }
-        Ok(())
+impl Serialize for Counts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.statuses(self.1))
     }
 }
 
-/// The first failures as a JSON array (href, level, code, error, description), so log
-/// pipelines can parse them; root causes come before 424s (the scanner's order).
-struct FailureList<'a>(&'a Report, usize);
+/// One failing entry as the log record lists it (root causes before 424s: the scanner's
+/// order). `code` is a number, `null` for a status line that is not a status (the metrics'
+/// `invalid`); `error` and `description` only when the body has them.
+#[derive(Serialize)]
+struct LoggedFailure<'a> {
+    href: &'a str,
+    hrefs: &'a [String],
+    href_count: u64,
+    level: Level,
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+}
 
-impl std::fmt::Display for FailureList<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept: Vec<_> = self.0.failures.iter().take(self.1).collect();
-        match serde_json::to_string(&kept) {
-            Ok(json) => f.write_str(&json),
-            Err(_) => f.write_str("[]"),
+impl<'a> From<&'a Failure> for LoggedFailure<'a> {
+    fn from(f: &'a Failure) -> Self {
+        LoggedFailure {
+            href: &f.href,
+            hrefs: &f.hrefs,
+            href_count: f.href_count,
+            level: f.level,
+            code: match f.code {
+                Code::Status(n) => Some(n),
+                Code::Invalid => None,
+            },
+            error: f.error.as_deref(),
+            description: f.description.as_deref(),
         }
     }
 }

@@ -191,6 +191,48 @@ async fn version_prints_the_package_version() {
     );
 }
 
+#[tokio::test]
+async fn completions_and_man_come_from_the_binary() {
+    let out = davaudit(&["completions", "bash"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let script = text(&out.stdout);
+    assert!(script.contains("complete -F _davaudit"), "{script}");
+    for name in [
+        "serve",
+        "check-config",
+        "scan",
+        "healthcheck",
+        "completions",
+        "man",
+    ] {
+        assert!(script.contains(name), "bash completion lacks {name}");
+    }
+    let out = davaudit(&["completions", "tcsh"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+
+    let out = davaudit(&["man"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(".TH davaudit 1"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = davaudit(&["man", "--dir", dir.path().to_str().expect("UTF-8")]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in [
+        "davaudit.1",
+        "davaudit-serve.1",
+        "davaudit-scan.1",
+        "davaudit-man.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page} written");
+    }
+    let out = davaudit(&["man", "--dir", "/nonexistent/davaudit-man"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot write /nonexistent/davaudit-man/davaudit.1"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // davaudit scan
 
@@ -236,7 +278,11 @@ async fn scan_json_gives_every_corpus_body_its_expected_counts() {
         let out = davaudit(&["scan", "--json", "--method", method, path]).await;
         let stdout = text(&out.stdout);
         let stderr = text(&out.stderr);
-        let want_code = if outcome == "malformed" { 1 } else { 0 };
+        let want_code = match outcome {
+            "malformed" => 1,
+            "over_limit" | "dtd_declarations" => 4,
+            _ => 0,
+        };
         assert_eq!(
             out.status.code(),
             Some(want_code),
@@ -305,6 +351,58 @@ async fn scan_of_a_malformed_body_exits_1() {
     let out = davaudit(&["scan", "--json", clean_path, path]).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout).lines().count(), 2);
+}
+
+/// A body the audit could not be sure about is never reported as read: `over_limit` (a bound
+/// stopped the scan) and `dtd_declarations` (a parser applying the DTD may read other
+/// statuses) exit 4, not 0; malformed (1) and unreadable (3) win over it (#14).
+#[tokio::test]
+async fn scan_of_a_body_the_audit_cannot_be_sure_of_exits_4() {
+    let dtd = config_file(
+        "<!DOCTYPE D:multistatus [<!ATTLIST status xmlns CDATA #FIXED \"DAV:\">]>\
+         <D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href>\
+         <status>HTTP/1.1 423 Locked</status></D:response></D:multistatus>",
+    );
+    let dtd_path = dtd.path().to_str().expect("UTF-8 path");
+    let long_reference = format!(
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href>\
+         <D:status>HTTP/1.1 423 Locked</D:status></D:response><D:response>\
+         <D:href>/b&{};</D:href></D:response></D:multistatus>",
+        "r".repeat(100)
+    );
+    let limit = config_file(&long_reference);
+    let limit_path = limit.path().to_str().expect("UTF-8 path");
+    let clean = config_file(
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href>\
+         <D:status>HTTP/1.1 200 OK</D:status></D:response></D:multistatus>",
+    );
+    let clean_path = clean.path().to_str().expect("UTF-8 path");
+    let broken = config_file("<D:multistatus xmlns:D=\"DAV:\"></D:response>");
+    let broken_path = broken.path().to_str().expect("UTF-8 path");
+
+    let out = davaudit(&["scan", "--json", dtd_path]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(got["outcome"], "dtd_declarations");
+
+    let out = davaudit(&["scan", "--json", limit_path]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(got["outcome"], "over_limit");
+    assert_eq!(got["malformed"]["limit"], "reference_length");
+    // Counts up to the stop are kept, and printed.
+    assert_eq!(got["response_status"]["423"], 1);
+
+    // Text output, the reference reader and several files say the same.
+    let out = davaudit(&["scan", clean_path, dtd_path]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let out = davaudit(&["scan", "--reference", dtd_path]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let out = davaudit(&["scan", limit_path, broken_path, clean_path]).await;
+    assert_eq!(out.status.code(), Some(1), "malformed wins over 4");
+    let missing = format!("{clean_path}.missing");
+    let out = davaudit(&["scan", limit_path, &missing]).await;
+    assert_eq!(out.status.code(), Some(3), "unreadable wins over 4");
 }
 
 #[tokio::test]

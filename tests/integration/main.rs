@@ -20,6 +20,8 @@
 //! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
 //! - `admin_auth`: bearer tokens on the admin listener; probes open; reload re-reads them.
+//! - `log_records`: JSON records typed and structured, text records logfmt, panics as one
+//!   record (#16 item 6).
 //! - `live_view`: `/failures` and `/` with real partial failures; survives a reload.
 //! - `reload`: a new config for the next request, a bad one refused; TLS; SIGHUP.
 //! - `routes`: the optional `route` label, the live view's route, routine rules per route.
@@ -50,6 +52,7 @@ mod forwarding;
 mod hostile;
 mod limits;
 mod live_view;
+mod log_records;
 mod observability;
 mod reload;
 mod routes;

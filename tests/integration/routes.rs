@@ -21,6 +21,7 @@ audit:
 
 #[tokio::test]
 async fn failures_are_counted_logged_and_listed_by_route_and_a_rule_may_excuse_one_route() {
+    let logs = LogCapture::start();
     let upstream = FakeUpstream::start(|_| Reply::multistatus(LOCKED)).await;
     let proxy = Proxy::start_with(&upstream.url(), ROUTES).await;
     let before = Metrics::default();
@@ -87,6 +88,15 @@ async fn failures_are_counted_logged_and_listed_by_route_and_a_rule_may_excuse_o
         }
     }
 
+    // The partial-failure events carry the route.
+    let event = logs
+        .wait_for("the partial failure of /remote.php/webdav/b.txt", |e| {
+            e.message() == "multistatus partial failure"
+                && e.field("path").and_then(|p| p.as_str()) == Some("/remote.php/webdav/b.txt")
+        })
+        .await;
+    assert_eq!(event.field("route").and_then(|r| r.as_str()), Some("files"));
+
     // The live view lists the route of each record.
     let (status, _, body) = send("GET", &format!("{}/failures", proxy.admin_url()), &[], "").await;
     assert_eq!(status.as_u16(), 200);
@@ -123,6 +133,7 @@ async fn failures_are_counted_logged_and_listed_by_route_and_a_rule_may_excuse_o
 
 #[tokio::test]
 async fn without_routes_no_family_has_a_route_label_and_the_live_view_no_route_field() {
+    let logs = LogCapture::start();
     let upstream = FakeUpstream::start(|_| Reply::multistatus(LOCKED)).await;
     let proxy = Proxy::start(&upstream.url()).await;
     let (status, _, _) = send("DELETE", &proxy.url_for("/remote.php/dav/files/a"), &[], "").await;
@@ -141,6 +152,12 @@ async fn without_routes_no_family_has_a_route_label_and_the_live_view_no_route_f
     let (_, _, body) = send("GET", &format!("{}/failures", proxy.admin_url()), &[], "").await;
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(json["failures"][0].get("route").is_none(), "{json}");
+    let event = logs
+        .wait_for("the partial failure", |e| {
+            e.message() == "multistatus partial failure"
+        })
+        .await;
+    assert_eq!(event.field("route"), None);
     proxy.stop().await;
 }
 

@@ -1,6 +1,8 @@
-//! Captured tracing events (JSON lines) for asserting on log output.
+//! Captured tracing events for asserting on log output: the lines davaudit's own log layer
+//! writes (`davaudit::internals::LogLayer`), JSON by default, logfmt with `start_text`, so the
+//! tests read what operators read.
 //!
-//! Design: a per-test `tracing_subscriber::fmt` JSON subscriber installed with
+//! Design: a per-test subscriber (level filter + that layer) installed with
 //! `tracing::subscriber::set_default` (thread-local). That captures everything the test's
 //! thread runs, so a test that asserts on logs must run the app on ONE thread:
 //!
@@ -25,9 +27,12 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use davaudit::config::LogFormat;
+use davaudit::internals::LogLayer;
 use serde_json::Value;
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::wait_until;
 
@@ -69,8 +74,8 @@ impl std::fmt::Debug for LogCapture {
     }
 }
 
-/// One captured event: the JSON object written by `tracing_subscriber`'s JSON formatter
-/// (`timestamp`, `level`, `target`, `fields` {message, ...}, `span`, `spans`).
+/// One captured event: the JSON object davaudit writes in `log.format: json` (`timestamp`,
+/// `level`, `target`, `message`, then the event's fields at the top level; no spans).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Event(pub(crate) Value);
 
@@ -85,22 +90,12 @@ impl Event {
     }
 
     pub(crate) fn message(&self) -> &str {
-        self.0["fields"]["message"].as_str().unwrap_or_default()
+        self.0["message"].as_str().unwrap_or_default()
     }
 
     /// An event field (not the message), e.g. `field("href")`.
     pub(crate) fn field(&self, name: &str) -> Option<&Value> {
-        self.0["fields"].get(name)
-    }
-
-    /// A field of the innermost span named `span` the event was in, if any.
-    pub(crate) fn span_field(&self, span: &str, name: &str) -> Option<&Value> {
-        self.0["spans"]
-            .as_array()?
-            .iter()
-            .rev()
-            .find(|s| s["name"] == span)
-            .and_then(|s| s.get(name))
+        self.0.get(name)
     }
 }
 
@@ -112,21 +107,26 @@ impl LogCapture {
 
     /// Captures with `EnvFilter` directives (e.g. `"davaudit=debug"`).
     pub(crate) fn start_with(filter: &str) -> LogCapture {
+        LogCapture::start_in(LogFormat::Json, filter)
+    }
+
+    /// Captures logfmt lines (`log.format: text`) with [`DEFAULT_FILTER`]: read them with
+    /// [`LogCapture::lines`] (`events` parses JSON only).
+    pub(crate) fn start_text() -> LogCapture {
+        LogCapture::start_in(LogFormat::Text, DEFAULT_FILTER)
+    }
+
+    fn start_in(format: LogFormat, filter: &str) -> LogCapture {
         keep_two_dispatchers_registered();
         let buf = Buf::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(buf.clone())
-            .finish();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(filter))
+            .with(LogLayer::new(format, buf.clone()));
         let guard = tracing::subscriber::set_default(subscriber);
         LogCapture { buf, _guard: guard }
     }
 
-    /// Raw JSON lines so far.
+    /// Raw lines so far.
     pub(crate) fn lines(&self) -> Vec<String> {
         let bytes = self.buf.0.lock().expect("log buffer").clone();
         String::from_utf8(bytes)
