@@ -79,6 +79,8 @@ def config_sections():
 
 
 SEVERITIES = {"warning", "critical"}
+# runbook_url is templated: the Prometheus external label davaudit_docs_url holds the docs' URL.
+RUNBOOK_BASE = "{{ $externalLabels.davaudit_docs_url }}/"
 
 failures = []
 
@@ -243,8 +245,13 @@ def cmd_rules(_args):
                     if not ann.get(key):
                         fail(f"{where}: annotation {key} missing")
                 url = ann.get("runbook_url", "")
-                if not url.startswith("deploy/README.md#"):
-                    fail(f"{where}: runbook_url must point at deploy/README.md#<anchor>")
+                if not re.search(r"(?i)\bthe value, \{\{ \$value[^}]*\}\}, is ",
+                                 ann.get("description", "")):
+                    fail(f"{where}: the description must say what the value is: "
+                         "`The value, {{ $value ... }}, is ...`")
+                if not url.startswith(RUNBOOK_BASE + "deploy/README.md#"):
+                    fail(f"{where}: runbook_url must be {RUNBOOK_BASE}deploy/README.md#<anchor>"
+                         " (absolute once the external label is set)")
                 elif url.split("#", 1)[1] not in anchors:
                     fail(f"{where}: {README} has no heading for anchor #{url.split('#', 1)[1]}")
                 elif url.split("#", 1)[1] != name.lower():

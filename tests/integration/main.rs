@@ -27,6 +27,7 @@
 //! - `routes`: the optional `route` label, the live view's route, routine rules per route.
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
+//! - `demo`: `davaudit demo`'s headline case, a DELETE that leaves a pinned member behind.
 //! - `cli_ops`: the operator's side of the binary: `healthcheck`, `--version`, overrides from
 //!   flags and the environment, `check-config --quiet`, completions and man page.
 //!
@@ -64,3 +65,5 @@ mod shutdown;
 // mod corpus;
 mod cli;
 mod cli_ops;
+#[cfg(feature = "demo")]
+mod demo;

@@ -1,6 +1,12 @@
 //! `davaudit demo`: the proxy in front of an embedded WebDAV server (the dav-server crate over
 //! a temporary folder), with a few files in it, and the curl commands to try. Ctrl-C stops
 //! both and removes the folder.
+//!
+//! The headline case is real: one file is pinned (`pinned`), so a `DELETE` of its folder
+//! leaves it behind and the embedded server answers `207 Multi-Status` with that member's
+//! `403` inside: davaudit logs the WARN line and the live view shows the record.
+
+mod pinned;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -8,7 +14,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use dav_server::DavHandler;
-use dav_server::localfs::LocalFs;
 use dav_server::memls::MemLs;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -47,7 +52,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot create the demo folder")?;
     seed(folder.path())?;
     let dav = DavHandler::builder()
-        .filesystem(LocalFs::new(folder.path(), false, false, false))
+        .filesystem(pinned::PinnedFs::new(folder.path()))
         .locksystem(MemLs::new())
         .build_handler();
     let dav_listener = TcpListener::bind("127.0.0.1:0")
@@ -73,6 +78,12 @@ davaudit demo
 
 Try, in another terminal:
 
+  # the headline case: DELETE a folder whose member {pinned} cannot be removed.
+  # The server deletes the rest and answers 207 Multi-Status with that member's 403 inside:
+  # a load balancer sees a success; davaudit logs a WARN "multistatus partial failure" (here)
+  # and the live view ({live}/) shows the record.
+  curl -s -X DELETE {proxy}/docs/archive/
+
   # a PROPFIND answered with 207: audited, outcome clean
   curl -s -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml' \
     --data '<propfind xmlns="DAV:"><prop><displayname/><getetag/><quota-used-bytes/></prop></propfind>' \
@@ -89,6 +100,7 @@ Try, in another terminal:
 Ctrl-C stops the demo and removes the folder.
 "#,
         folder = folder.path().display(),
+        pinned = pinned::PINNED,
     );
     running.wait().await;
     Ok(ExitCode::SUCCESS)
@@ -100,6 +112,7 @@ fn seed(root: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(docs.join("report.txt"), "quarterly report\n")?;
     std::fs::write(docs.join("notes.txt"), "meeting notes\n")?;
     std::fs::write(docs.join("archive/2025.txt"), "last year\n")?;
+    std::fs::write(root.join(pinned::PINNED), "kept: under legal hold\n")?;
     Ok(())
 }
 

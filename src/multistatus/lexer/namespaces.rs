@@ -1,0 +1,212 @@
+//! Namespaces on the audited path: the `xmlns` declarations in scope, prefix resolution,
+//! and the memo of roles already resolved under the same declarations.
+
+use super::bytes::same;
+use super::roles::Role;
+use super::roles::UNBOUND;
+use super::{Lexer, Step};
+use crate::multistatus::limits::{MAX_BINDINGS, MAX_NS_URI, NS_BUDGET};
+use crate::multistatus::report::Limit;
+
+/// One `xmlns[:prefix]` declaration in scope; its prefix is `ns[prefix..uri]` and its URI
+/// `ns[uri..end]`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Binding {
+    /// Unique per declaration read (see `Memo`).
+    pub(super) serial: u64,
+    pub(super) depth: usize,
+    pub(super) prefix: u32,
+    pub(super) uri: u32,
+    pub(super) end: u32,
+    pub(super) dav: bool,
+}
+
+/// Longest qualified name whose role is memoised.
+pub(super) const MEMO_NAME: usize = 24;
+/// Memo slots (a power of two).
+pub(super) const MEMO_SLOTS: usize = 32;
+
+/// A role resolved before: children of `DAV:multistatus`, `DAV:response` and
+/// `DAV:propstat` repeat the same few names, so their namespace resolution and role are
+/// looked up by (parent, qualified name). A memo holds while the declaration its prefix
+/// resolved to is still in scope (same `serial` at the same index) and no declaration since
+/// re-bound a prefix already in scope (same `shadow`): then the prefix still resolves to it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Memo {
+    /// Index in `Lexer::bindings` of the declaration the prefix resolved to.
+    pub(super) binding: u32,
+    /// Its `Binding::serial`; 0 matches no declaration.
+    pub(super) serial: u64,
+    /// `Lexer::shadow` when stored.
+    pub(super) shadow: u64,
+    pub(super) parent: u8,
+    pub(super) len: u8,
+    pub(super) name: [u8; MEMO_NAME],
+    pub(super) role: Role,
+}
+
+pub(super) const NO_MEMO: Memo = Memo {
+    binding: 0,
+    serial: 0,
+    shadow: 0,
+    parent: 0,
+    len: 0,
+    name: [0; MEMO_NAME],
+    role: Role::Skip,
+};
+
+/// The memo key of a parent whose children's roles may be memoised.
+pub(super) fn memo_parent(parent: Option<Role>) -> Option<u8> {
+    match parent {
+        Some(Role::Multistatus) => Some(1),
+        Some(Role::Response) => Some(2),
+        Some(Role::Propstat) => Some(3),
+        _ => None,
+    }
+}
+
+pub(super) fn memo_slot(parent: u8, qname: &[u8]) -> usize {
+    // Collision-free on the audited names under the usual prefixes (`d:`, `D:`, `lp1:`,
+    // none, ...).
+    let last = usize::from(qname.last().copied().unwrap_or(0));
+    last.wrapping_add(qname.len())
+        .wrapping_add(usize::from(parent).wrapping_mul(4))
+        & MEMO_SLOTS.wrapping_sub(1)
+}
+
+/// A qualified name resolved against the declarations in scope.
+pub(super) struct Resolved<'a> {
+    pub(super) dav: bool,
+    pub(super) uri: &'a [u8],
+    /// Where the local name starts in the qualified name.
+    pub(super) local_at: usize,
+    /// Index in `Lexer::bindings` of the declaration used, if any.
+    pub(super) binding: Option<usize>,
+}
+
+impl Lexer {
+    pub(super) fn uri_cap(&self) -> usize {
+        self.bindings
+            .last()
+            .map_or(0, |b| (b.uri as usize).saturating_add(MAX_NS_URI))
+    }
+
+    /// An attribute name was read on the audited path: is it a namespace declaration?
+    pub(super) fn attribute_named(&mut self) -> Step {
+        let prefix: &[u8] = match self.attr.as_slice() {
+            b"xmlns" => b"",
+            [b'x', b'm', b'l', b'n', b's', b':', prefix @ ..] => {
+                if self.attr_long {
+                    return Err(self.over(self.mark, Limit::NameLength, "name too long"));
+                }
+                if prefix.is_empty() || prefix.contains(&b':') {
+                    return Err(self.fail(self.mark, "invalid namespace declaration"));
+                }
+                prefix
+            }
+            _ => {
+                self.declaring = false;
+                return Ok(());
+            }
+        };
+        if self.bindings.len() >= MAX_BINDINGS
+            || self
+                .ns
+                .len()
+                .saturating_add(prefix.len())
+                .saturating_add(MAX_NS_URI)
+                > NS_BUDGET
+        {
+            return Err(self.over(
+                self.mark,
+                Limit::NamespaceDeclarations,
+                "too many namespace declarations",
+            ));
+        }
+        let start = self.ns.len();
+        self.ns.extend_from_slice(prefix);
+        let uri = u32::try_from(self.ns.len()).unwrap_or(u32::MAX);
+        let shadows = self.bindings.iter().any(|b| {
+            self.ns
+                .get(b.prefix as usize..b.uri as usize)
+                .is_some_and(|p| same(p, prefix))
+        });
+        if shadows {
+            self.shadow = self.shadow.wrapping_add(1);
+        }
+        self.serial = self.serial.wrapping_add(1);
+        let serial = self.serial;
+        self.bindings.push(Binding {
+            serial,
+            depth: self.frames.len().saturating_add(1),
+            prefix: u32::try_from(start).unwrap_or(u32::MAX),
+            uri,
+            end: uri,
+            dav: false,
+        });
+        self.declaring = true;
+        Ok(())
+    }
+
+    /// The value of the attribute being read is complete.
+    pub(super) fn attribute_done(&mut self) {
+        if !std::mem::take(&mut self.declaring) {
+            return;
+        }
+        let end = self.ns.len();
+        if let Some(b) = self.bindings.last_mut() {
+            b.end = u32::try_from(end).unwrap_or(u32::MAX);
+            b.dav = self.ns.get(b.uri as usize..end) == Some(b"DAV:");
+        }
+    }
+
+    /// Resolves `qname` against the bindings in scope: `(is DAV:, namespace URI, local name)`.
+    /// Also the index of the declaration used, if any.
+    pub(super) fn resolve(&self, qname: &[u8]) -> Result<Resolved<'_>, &'static str> {
+        // Names are short: a plain loop beats a `memchr` call.
+        let (prefix, local_at) = match qname.iter().position(|&b| b == b':') {
+            None => (&b""[..], 0),
+            Some(i) => {
+                let prefix = qname.get(..i).unwrap_or_default();
+                let local = qname.get(i.saturating_add(1)..).unwrap_or_default();
+                if prefix.is_empty() || local.is_empty() || local.contains(&b':') {
+                    return Err("invalid qualified name");
+                }
+                (prefix, i.saturating_add(1))
+            }
+        };
+        for (i, b) in self.bindings.iter().enumerate().rev() {
+            if self
+                .ns
+                .get(b.prefix as usize..b.uri as usize)
+                .is_some_and(|p| same(p, prefix))
+            {
+                let uri = self
+                    .ns
+                    .get(b.uri as usize..b.end as usize)
+                    .unwrap_or_default();
+                return Ok(Resolved {
+                    dav: b.dav,
+                    uri,
+                    local_at,
+                    binding: Some(i),
+                });
+            }
+        }
+        match prefix {
+            b"" => Ok(Resolved {
+                dav: false,
+                uri: b"",
+                local_at,
+                binding: None,
+            }),
+            b"xml" => Ok(Resolved {
+                dav: false,
+                uri: b"http://www.w3.org/XML/1998/namespace",
+                local_at,
+                binding: None,
+            }),
+            _ => Err(UNBOUND),
+        }
+    }
+}

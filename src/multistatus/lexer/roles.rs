@@ -1,0 +1,267 @@
+//! Roles: what an open element is to the audit, given its parent's role and its resolved
+//! name; opening an element (`start_tag`) and closing it (`end_tag`), which report the
+//! audited ones to the [`Sink`].
+
+use super::bytes::same;
+use super::namespaces::{MEMO_NAME, Memo, Resolved, memo_parent, memo_slot};
+use super::state::{Root, State};
+use super::{Frame, Lexer, Sink, Step};
+use crate::multistatus::limits::{MAX_STATUS, push_capped};
+use crate::multistatus::report::Level;
+
+/// What an open element is to the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The root, `DAV:multistatus`.
+    Multistatus,
+    /// A root element that is not `DAV:multistatus`: the body is `not_multistatus`.
+    Foreign,
+    /// `DAV:multistatus/DAV:response`: one entry.
+    Response,
+    /// `DAV:response/DAV:href`.
+    Href,
+    /// `DAV:response/DAV:status` or `DAV:propstat/DAV:status`.
+    Status(Level),
+    /// `DAV:response/DAV:propstat`.
+    Propstat,
+    /// `DAV:error` of a response or a propstat; `seen` once its first child was reported.
+    Error { owner: Level, seen: bool },
+    /// `DAV:responsedescription` of a response or a propstat.
+    Description(Level),
+    /// Anything else: its subtree is skipped.
+    Skip,
+}
+
+impl Role {
+    /// Children of this element may be audited elements: resolve their namespaces.
+    pub(super) fn resolves_children(self) -> bool {
+        matches!(
+            self,
+            Role::Multistatus | Role::Response | Role::Propstat | Role::Error { seen: false, .. }
+        )
+    }
+
+    pub(super) fn captures(self) -> Option<bool> {
+        match self {
+            Role::Status(_) => Some(true),
+            Role::Href | Role::Description(_) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// An unbound prefix is tolerated (issue 14 item 2) on an element the audit never counts:
+/// anything but the root and the local names the audit counts at that position
+/// (`response` in a multistatus; `href`, `status`, `propstat`, `error`,
+/// `responsedescription` in a response; `status`, `error`, `responsedescription` in a
+/// propstat). There it stays an error: the audit cannot tell whether it is a DAV: element.
+pub(super) fn unbound_is_tolerated(reason: &str, parent: Option<Role>, qname: &[u8]) -> bool {
+    if reason != UNBOUND {
+        return false;
+    }
+    let local = qname
+        .iter()
+        .position(|&b| b == b':')
+        .and_then(|i| qname.get(i.saturating_add(1)..))
+        .unwrap_or(qname);
+    let counted: &[&[u8]] = match parent {
+        None => return false,
+        Some(Role::Multistatus) => &[b"response"],
+        Some(Role::Response) => &[
+            b"href",
+            b"status",
+            b"propstat",
+            b"error",
+            b"responsedescription",
+        ],
+        Some(Role::Propstat) => &[b"status", b"error", b"responsedescription"],
+        Some(_) => &[],
+    };
+    !counted.contains(&local)
+}
+
+pub(super) const UNBOUND: &str = "unbound namespace prefix";
+
+/// The role of an element from its parent's role, whether its namespace is `DAV:`, and its
+/// local name. `None` is the root.
+pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
+    match (parent, dav, local) {
+        (None, true, b"multistatus") => Role::Multistatus,
+        (None, _, _) => Role::Foreign,
+        (Some(Role::Multistatus), true, b"response") => Role::Response,
+        (Some(Role::Response), true, b"href") => Role::Href,
+        (Some(Role::Response), true, b"status") => Role::Status(Level::Response),
+        (Some(Role::Response), true, b"propstat") => Role::Propstat,
+        (Some(Role::Response), true, b"error") => Role::Error {
+            owner: Level::Response,
+            seen: false,
+        },
+        (Some(Role::Response), true, b"responsedescription") => Role::Description(Level::Response),
+        (Some(Role::Propstat), true, b"status") => Role::Status(Level::Propstat),
+        (Some(Role::Propstat), true, b"error") => Role::Error {
+            owner: Level::Propstat,
+            seen: false,
+        },
+        (Some(Role::Propstat), true, b"responsedescription") => Role::Description(Level::Propstat),
+        _ => Role::Skip,
+    }
+}
+
+impl Lexer {
+    /// A start tag is complete: give the element its role and open it.
+    pub(super) fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
+        self.state = State::Text;
+        if std::mem::take(&mut self.unnamed) {
+            if !empty {
+                self.deep = self.deep.saturating_add(1);
+            }
+            return Ok(());
+        }
+        if self.declaring {
+            // Cannot happen (a value always ends with its quote), kept for safety.
+            self.attribute_done();
+        }
+        let parent = self.frames.last().map(|f| f.role);
+        let mut role = Role::Skip;
+        let memo = memo_parent(parent).map(|key| {
+            let qname = self.names.get(self.pending..).unwrap_or_default();
+            (key, memo_slot(key, qname))
+        });
+        let hit = self.resolve
+            && memo.is_some_and(|(key, slot)| {
+                let qname = self.names.get(self.pending..).unwrap_or_default();
+                self.memo.get(slot).is_some_and(|m| {
+                    m.shadow == self.shadow
+                        && m.parent == key
+                        && self
+                            .bindings
+                            .get(m.binding as usize)
+                            .is_some_and(|b| b.serial == m.serial)
+                        && m.name
+                            .get(..usize::from(m.len))
+                            .is_some_and(|n| same(n, qname))
+                })
+            });
+        if hit {
+            if let Some(m) = memo.and_then(|(_, slot)| self.memo.get(slot)) {
+                role = m.role;
+            }
+        } else if self.resolve {
+            let qname = self.names.get(self.pending..).unwrap_or_default();
+            let Resolved {
+                dav,
+                uri,
+                local_at,
+                binding: used,
+            } = match self.resolve(qname) {
+                Ok(r) => r,
+                Err(reason) if unbound_is_tolerated(reason, parent, qname) => {
+                    // Namespace-ill-formed but well-formed (lighttpd's `<DAV:getetag/>`): an
+                    // element that is never counted is read as in no namespace, named as
+                    // written, and the body is marked.
+                    self.unbound = self.unbound.saturating_add(1);
+                    Resolved {
+                        dav: false,
+                        uri: b"",
+                        local_at: 0,
+                        binding: None,
+                    }
+                }
+                Err(reason) => return Err(self.fail(self.mark, reason)),
+            };
+            let local = qname.get(local_at..).unwrap_or_default();
+            role = role_of(parent, dav, local);
+            if let Some(Role::Error { owner, seen: false }) = parent {
+                let mut scratch = Vec::new();
+                let cap = self.max_text;
+                if dav {
+                    push_capped(&mut scratch, b"DAV:", cap);
+                } else if !uri.is_empty() {
+                    push_capped(&mut scratch, b"{", cap);
+                    push_capped(&mut scratch, uri, cap);
+                    push_capped(&mut scratch, b"}", cap);
+                }
+                push_capped(&mut scratch, local, cap);
+                sink.error_child(owner, &String::from_utf8_lossy(&scratch));
+                if let Some(f) = self.frames.last_mut() {
+                    f.role = Role::Error { owner, seen: true };
+                }
+            }
+            // Only names bound by a declaration are memoised (an unbound default namespace
+            // could be declared later without re-binding anything).
+            if let Some((key, slot)) = memo
+                && let Some(binding) = used
+                && let Some(serial) = self.bindings.get(binding).map(|b| b.serial)
+                && let Ok(binding) = u32::try_from(binding)
+                && let Some(m) = self.memo.get_mut(slot)
+                && qname.len() <= MEMO_NAME
+            {
+                let mut name = [0u8; MEMO_NAME];
+                if let Some(dst) = name.get_mut(..qname.len()) {
+                    dst.copy_from_slice(qname);
+                }
+                *m = Memo {
+                    binding,
+                    serial,
+                    shadow: self.shadow,
+                    parent: key,
+                    len: u8::try_from(qname.len()).unwrap_or(0),
+                    name,
+                    role,
+                };
+            }
+        }
+        self.frames.push(Frame {
+            name: u32::try_from(self.pending).unwrap_or(u32::MAX),
+            role,
+        });
+        self.root = Root::Open;
+        if role != Role::Skip {
+            sink.start(role);
+            if let Some(status) = role.captures() {
+                self.capture.depth = self.frames.len();
+                self.capture.status = status;
+                self.capture.space = false;
+                self.capture.cap = if status { MAX_STATUS } else { self.max_text };
+                self.capture.buf.clear();
+            }
+        }
+        if empty {
+            self.end_tag(sink);
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost element (its end tag matched).
+    pub(super) fn end_tag<S: Sink>(&mut self, sink: &mut S) {
+        self.state = State::Text;
+        if self.deep > 0 {
+            self.deep = self.deep.saturating_sub(1);
+            return;
+        }
+        let depth = self.frames.len();
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        self.names.truncate(frame.name as usize);
+        while let Some(b) = self.bindings.last() {
+            if b.depth < depth {
+                break;
+            }
+            self.ns.truncate(b.prefix as usize);
+            self.bindings.pop();
+        }
+        if frame.role != Role::Skip {
+            if self.capture.depth == depth {
+                sink.end(frame.role, &self.capture.buf);
+                self.capture.depth = 0;
+                self.capture.buf.clear();
+            } else {
+                sink.end(frame.role, &[]);
+            }
+        }
+        if self.frames.is_empty() {
+            self.root = Root::Done;
+        }
+    }
+}
