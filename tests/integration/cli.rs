@@ -492,3 +492,44 @@ async fn text_logs_have_no_colour_codes_off_a_terminal_and_errors_name_their_cau
         "{stderr}"
     );
 }
+
+/// Issue 16, item 6: in `log.format: json` every line on stderr is a JSON record, the error
+/// that stops davaudit included (`fatal error`, ERROR), and it names its cause once (the real
+/// bind error, not a made-up one).
+#[tokio::test]
+async fn json_logs_end_with_one_fatal_error_record_naming_its_cause_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = config_file(&format!(
+        "listen: {}\nadmin: {{listen: 127.0.0.1:0}}\nupstream: {{url: \"http://127.0.0.1:1\"}}\n\
+         log: {{format: json}}\n",
+        busy.local_addr().unwrap()
+    ));
+    let out = davaudit(&["--config", config.path().to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let fatal: Vec<_> = records
+        .iter()
+        .filter(|r| r["message"] == "fatal error")
+        .collect();
+    assert_eq!(fatal.len(), 1, "{stderr}");
+    assert_eq!(fatal[0]["level"], "ERROR");
+    let error = fatal[0]["error"].as_str().unwrap();
+    assert_eq!(
+        error.matches("Address already in use").count(),
+        1,
+        "{error}"
+    );
+    assert!(
+        error.contains(&busy.local_addr().unwrap().to_string()),
+        "{error}"
+    );
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
+}

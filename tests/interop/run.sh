@@ -790,6 +790,8 @@ if [ -z "$ONLY" ]; then
   fi
 fi
 
+[ -z "$ONLY" ] && . "$HERE/prom_token.sh" # admin tokens: Prometheus with the token up, 401 without (#17)
+
 # --------------------------------------------------------------------------------------------
 # summary
 

@@ -39,6 +39,23 @@ impl LogHandle {
     }
 }
 
+/// Set once [`init`] installed the subscriber: from then on stderr belongs to the records.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Reports the error that ends the process: one ERROR record (`fatal error`, `error`) once
+/// the logger is installed and lets it through, so a pipeline reading JSON sees why davaudit
+/// stopped; else `davaudit: <error>` on stderr as before the logger existed.
+pub(crate) fn report_fatal(error: &(dyn std::error::Error + 'static)) {
+    let chain = crate::error::ErrorChain(error);
+    if INSTALLED.load(std::sync::atomic::Ordering::Relaxed)
+        && tracing::enabled!(target: "davaudit::fatal", tracing::Level::ERROR)
+    {
+        tracing::error!(target: "davaudit::fatal", error = %chain, "fatal error");
+    } else {
+        eprintln!("davaudit: {chain}");
+    }
+}
+
 /// Installs the global subscriber. Fails if one is already installed or the level directive
 /// does not parse.
 pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
@@ -52,6 +69,7 @@ pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
         .with(LogLayer::new(log.format, std::io::stderr))
         .try_init();
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
     // A filter that turns `davaudit::panic` off (`log.level: off`) gets the default hook's
     // text rather than silence.
     let default_hook = std::panic::take_hook();
