@@ -44,7 +44,8 @@ pub(crate) struct Settings {
     pub max_request_body: Option<u64>,
     /// `upstream.idle_timeout`, for both bodies.
     pub idle_timeout: Duration,
-    /// `http` or `https`: how clients reach the listener (`tls` set or not).
+    /// `http` or `https`: what the proxy socket speaks (TLS as bound at start, whatever a
+    /// reload says: turning TLS on or off needs a restart).
     pub scheme: &'static str,
     /// `limits.max_upstream_requests` permits, shared across reloads.
     pub upstream_slots: Arc<Semaphore>,
