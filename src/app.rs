@@ -256,6 +256,7 @@ fn build_proxy(
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
         upstream_slots: upstream_slots.clone(),
+        access_log: config.log.access,
         scheme: if listener_tls { "https" } else { "http" },
     };
     Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))

@@ -158,6 +158,7 @@ struct RawForwarding {
     forwarded: bool,
     preserve_host: bool,
     request_id_header: HeaderNameValue,
+    echo_request_id: bool,
 }
 
 impl Default for RawForwarding {
@@ -168,6 +169,7 @@ impl Default for RawForwarding {
             forwarded: false,
             preserve_host: false,
             request_id_header: HeaderNameValue(HeaderName::from_static("x-request-id")),
+            echo_request_id: false,
         }
     }
 }
@@ -228,6 +230,7 @@ struct RawRule {
 struct RawLog {
     format: LogFormat,
     level: LogLevel,
+    access: bool,
 }
 
 impl Default for RawLog {
@@ -235,6 +238,7 @@ impl Default for RawLog {
         RawLog {
             format: LogFormat::Json,
             level: LogLevel("info".to_owned()),
+            access: false,
         }
     }
 }
@@ -416,6 +420,7 @@ impl RawConfig {
                 forwarded: forwarding.forwarded,
                 preserve_host: forwarding.preserve_host,
                 request_id_header: forwarding.request_id_header.0,
+                echo_request_id: forwarding.echo_request_id,
             },
             audit: Audit {
                 enabled: audit.enabled,
@@ -443,6 +448,7 @@ impl RawConfig {
             log: Log {
                 format: log.format,
                 level: log.level.0,
+                access: log.access,
             },
             shutdown: Shutdown {
                 drain_timeout: shutdown.drain_timeout.0,

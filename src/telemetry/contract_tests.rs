@@ -68,6 +68,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         route: None,
         path: "/".to_owned(),
         request_id: "r".to_owned(),
+        access: None,
     };
     RequestFinished {
         method: request.method_label,
@@ -234,6 +235,7 @@ fn emit_fixed_traffic(telemetry: &Telemetry, paths: &[&str]) {
                 route: None,
                 path: (*path).to_owned(),
                 request_id: format!("r{i}"),
+                access: None,
             };
             RequestFinished {
                 method: request.method_label,
@@ -330,6 +332,7 @@ fn with_routes_the_request_and_multistatus_families_count_by_route() {
             route: routes.resolve(path),
             path: path.to_owned(),
             request_id: "r".to_owned(),
+            access: None,
         };
         RequestFinished {
             method: request.method_label,
