@@ -141,7 +141,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     let mut status = 0u8;
     for file in &args.files {
-        let classify = policy.classifier(&method);
+        let classify = policy.classifier(&method, None);
         let read = |r: &mut dyn std::io::Read| {
             let charset = args.charset.as_deref();
             if args.reference {
