@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use crate::tls::SharedAcceptor;
 use arc_swap::ArcSwap;
-use http::Uri;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -26,9 +25,10 @@ use tracing::Instrument;
 use crate::admin::Admin;
 use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
+use crate::telemetry::events::UpstreamProbed;
 use crate::telemetry::{Metrics, Telemetry};
 use crate::upstream::{self, Readiness, Upstream};
 
@@ -119,8 +119,8 @@ struct ReloadState {
     proxy: Arc<ArcSwap<Proxy>>,
     /// The TLS acceptor every new connection loads, when TLS is on.
     tls: Option<SharedAcceptor>,
-    /// The upstream origin the readiness probe checks.
-    origin: Arc<ArcSwap<Uri>>,
+    /// The upstream settings the readiness probe uses (`url`, `connect_timeout`).
+    probe: watch::Sender<config::Upstream>,
     /// Created once, so counters and the live view's ring survive reloads (the ring is
     /// resized by them).
     telemetry: Telemetry,
@@ -161,6 +161,7 @@ impl Reloader {
         let state = &self.state;
         let proxy = build_proxy(
             &config,
+            state.tls.is_some(),
             &state.telemetry,
             &state.hooks,
             &state.upstream_slots,
@@ -177,7 +178,15 @@ impl Reloader {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
-        state.origin.store(Arc::new(config.upstream.url.clone()));
+        // Only a change the probe would notice wakes it (it probes again at once).
+        state.probe.send_if_modified(|probed| {
+            let changed = probed.url != config.upstream.url
+                || probed.connect_timeout != config.upstream.connect_timeout;
+            if changed {
+                *probed = config.upstream.clone();
+            }
+            changed
+        });
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
             state
@@ -238,8 +247,12 @@ fn ring_size(config: &Config, live_view: bool) -> usize {
     }
 }
 
+/// `listener_tls`: whether the proxy socket terminates TLS, as bound at start. A reload that
+/// turns `tls` on or off needs a restart, so the scheme clients use (`X-Forwarded-Proto`,
+/// `Forwarded`, the Destination rewrite) follows the socket, never the new file.
 fn build_proxy(
     config: &Config,
+    listener_tls: bool,
     telemetry: &Telemetry,
     hooks: &Hooks,
     upstream_slots: &Arc<Semaphore>,
@@ -251,11 +264,8 @@ fn build_proxy(
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
         upstream_slots: upstream_slots.clone(),
-        scheme: if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
+        access_log: config.log.access,
+        scheme: if listener_tls { "https" } else { "http" },
     };
     Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))
 }
@@ -289,6 +299,7 @@ pub async fn run_with_hooks(
     let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
         &config,
+        config.tls.is_some(),
         &telemetry,
         &hooks,
         &upstream_slots,
@@ -301,7 +312,7 @@ pub async fn run_with_hooks(
         .metrics()
         .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
     telemetry.metrics().config_loaded(false, true);
-    let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
+    let (probe, probe_settings) = watch::channel(config.upstream.clone());
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
     let gate = Gate::new(Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?);
@@ -402,13 +413,20 @@ pub async fn run_with_hooks(
         )
         .instrument(tracing::info_span!("admin")),
     );
+    let probed = telemetry.clone();
     tokio::spawn(
         readiness
             .probe(
-                origin.clone(),
-                config.upstream.connect_timeout,
+                probe_settings,
                 Duration::from_secs(5),
-                telemetry.clone(),
+                move |answer| {
+                    UpstreamProbed {
+                        upstream: answer.upstream,
+                        error: answer.error,
+                        changed: answer.changed,
+                    }
+                    .emit(&probed);
+                },
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),
@@ -450,7 +468,7 @@ pub async fn run_with_hooks(
         state: Arc::new(ReloadState {
             proxy,
             tls,
-            origin,
+            probe,
             telemetry: telemetry.clone(),
             hooks,
             live_view,

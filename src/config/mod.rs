@@ -222,6 +222,9 @@ pub struct Forwarding {
     /// Request id header: taken from the request or generated. Default `x-request-id`.
     #[serde(serialize_with = "ser::header_name")]
     pub request_id_header: HeaderName,
+    /// Return the request id to the client in `request_id_header`, unless the upstream's
+    /// response already has that header. Default false (transparency first).
+    pub echo_request_id: bool,
 }
 
 /// `audit`: the 207 audit.
@@ -299,6 +302,9 @@ pub struct Log {
     pub format: LogFormat,
     /// A tracing filter directive (`info`, `info,davaudit=debug`). Default `info`.
     pub level: String,
+    /// One INFO line per exchange (target `davaudit::access`), whatever `level` says (unless
+    /// `RUST_LOG` is set). Default false.
+    pub access: bool,
 }
 
 /// `log.format`.

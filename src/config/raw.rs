@@ -157,6 +157,7 @@ struct RawForwarding {
     forwarded: bool,
     preserve_host: bool,
     request_id_header: HeaderNameValue,
+    echo_request_id: bool,
 }
 
 impl Default for RawForwarding {
@@ -167,6 +168,7 @@ impl Default for RawForwarding {
             forwarded: false,
             preserve_host: false,
             request_id_header: HeaderNameValue(HeaderName::from_static("x-request-id")),
+            echo_request_id: false,
         }
     }
 }
@@ -224,6 +226,7 @@ struct RawRule {
 struct RawLog {
     format: LogFormat,
     level: LogLevel,
+    access: bool,
 }
 
 impl Default for RawLog {
@@ -231,6 +234,7 @@ impl Default for RawLog {
         RawLog {
             format: LogFormat::Json,
             level: LogLevel("info".to_owned()),
+            access: false,
         }
     }
 }
@@ -411,6 +415,7 @@ impl RawConfig {
                 forwarded: forwarding.forwarded,
                 preserve_host: forwarding.preserve_host,
                 request_id_header: forwarding.request_id_header.0,
+                echo_request_id: forwarding.echo_request_id,
             },
             audit: Audit {
                 enabled: audit.enabled,
@@ -437,6 +442,7 @@ impl RawConfig {
             log: Log {
                 format: log.format,
                 level: log.level.0,
+                access: log.access,
             },
             shutdown: Shutdown {
                 drain_timeout: shutdown.drain_timeout.0,

@@ -1,6 +1,8 @@
-//! The check behind the `scan_split` fuzz target (`fuzz/`), kept in the library so a found
+//! The checks behind the scanner's fuzz targets (`fuzz/`), kept in the library so a found
 //! input becomes a plain unit test: the same bytes fed whole or split anywhere give the same
-//! report, and nothing panics.
+//! report (`scan_split`), the fast paths and the plain state machine give the same report
+//! (`fast_plain`), the scanner and the reference counter agree (`reference`), and nothing
+//! panics.
 
 use super::limits::Limits;
 use super::report::{AllErrors, Outcome};
@@ -34,6 +36,41 @@ pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
             split.feed(data.get(from..).unwrap_or_default());
             let split = split.finish(end);
             assert_eq!(whole, split, "split at {cuts:?}");
+        }
+    }
+}
+
+/// The check behind the `fast_plain` fuzz target: the scanner with its fast paths, fed
+/// `data` whole, and the scanner with every fast path off
+/// ([`Scanner::without_fast_paths`]), fed it split at `splits` (offsets taken modulo the
+/// length, in any order), give the same report, under default and under tight limits,
+/// complete or truncated. Panics if they differ.
+pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
+    let mut cuts: Vec<usize> = splits
+        .iter()
+        .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
+        .collect();
+    cuts.sort_unstable();
+    let tight = Limits {
+        max_depth: 8,
+        max_text: 5,
+        max_failures: 2,
+    };
+    for limits in [Limits::default(), tight] {
+        for end in [BodyEnd::Complete, BodyEnd::Truncated] {
+            let mut fast = Scanner::new(AllErrors, limits);
+            fast.feed(data);
+            let fast = fast.finish(end);
+
+            let mut plain = Scanner::new(AllErrors, limits).without_fast_paths();
+            let mut from = 0;
+            for &cut in &cuts {
+                plain.feed(data.get(from..cut).unwrap_or_default());
+                from = cut;
+            }
+            plain.feed(data.get(from..).unwrap_or_default());
+            let plain = plain.finish(end);
+            assert_eq!(fast, plain, "fast vs plain, plain split at {cuts:?}");
         }
     }
 }

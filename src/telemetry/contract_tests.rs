@@ -66,6 +66,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         method_label: labels::method("PROPFIND"),
         path: "/".to_owned(),
         request_id: "r".to_owned(),
+        access: None,
     };
     RequestFinished {
         method: request.method_label,

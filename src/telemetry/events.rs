@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Telemetry;
+use super::access;
 use super::labels::{self, MethodLabel};
 use super::logging::Structured;
 use super::recent::Sighting;
@@ -15,13 +16,15 @@ use crate::multistatus::{Code, Failure, Level, Outcome, Report};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
     /// The request path (never the query: it may carry tokens).
     pub path: String,
     pub request_id: String,
+    /// The access log's record of this exchange; `None` with `log.access` off.
+    pub access: Option<Box<access::Exchange>>,
 }
 
 /// A response went back to the client (any status, synthetic ones included).
@@ -207,6 +210,9 @@ impl MultistatusScanned<'_> {
             }
         }
         self.log();
+        if let Some(exchange) = &self.request.access {
+            exchange.audited(report);
+        }
         // Returns at once (no lock) unless the audit counted a failure and the ring is on.
         telemetry.recent().record(&Sighting {
             request_id: &self.request.request_id,

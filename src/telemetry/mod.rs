@@ -2,6 +2,7 @@
 //! failure for the live view. The rest of the crate holds one [`Telemetry`] handle and emits
 //! typed events to it.
 //!
+//! - [`access`]: the access log (`log.access`): one line per exchange, at its end.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
@@ -9,6 +10,7 @@
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
 //! - [`throttle`]: repeated WARNs folded into one summary per interval.
 
+pub(crate) mod access;
 pub(crate) mod events;
 pub(crate) mod labels;
 pub(crate) mod logging;

@@ -17,6 +17,7 @@
 //! - `failure_in_success`: multistatus failures under a 2xx other than 207 (#14).
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
 //! - `content_codings`: zstd frames, raw deflate, coding lists, multi-member gzip.
+//! - `access_log`: `log.access` lines against what the client did; `echo_request_id`.
 //! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
 //! - `admin_auth`: bearer tokens on the admin listener; probes open; reload re-reads them.
@@ -40,6 +41,7 @@
 
 mod support;
 
+mod access_log;
 mod admin;
 mod admin_auth;
 mod audit_dav;
