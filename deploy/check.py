@@ -382,7 +382,13 @@ def cmd_k8s(_args):
             fail(f"{K8S}: no {kind}")
     finish()
     _, dep = docs["Deployment"][0]
-    _, svc = docs["Service"][0]
+    services = {d["metadata"]["name"]: d for _, d in docs.get("Service", [])}
+    svc = services.get("davaudit")
+    msvc = services.get("davaudit-metrics")
+    if svc is None or msvc is None:
+        fail(f"{K8S}: Services davaudit (proxy) and davaudit-metrics (admin) expected, "
+             f"found {sorted(services)}")
+        finish()
     _, cm = docs["ConfigMap"][0]
     _, pdb = docs["PodDisruptionBudget"][0]
     _, hpa = docs["HorizontalPodAutoscaler"][0]
@@ -473,20 +479,53 @@ def cmd_k8s(_args):
     if any(tmpl_labels.get(k) != v for k, v in labels.items()):
         fail("deployment.yaml: the selector does not match the pod labels")
     for name, sel in (("service.yaml", svc["spec"]["selector"]),
+                      ("service-metrics.yaml", msvc["spec"]["selector"]),
                       ("pdb.yaml", pdb["spec"]["selector"]["matchLabels"])):
         if sel != labels:
             fail(f"{name}: selector {sel} != the Deployment's {labels}")
+    # The proxy Service carries WebDAV only; the admin port has its own Service.
     svc_ports = {p["name"]: p for p in svc["spec"]["ports"]}
-    if "metrics" not in svc_ports or svc_ports["metrics"].get("targetPort") not in (
+    if set(svc_ports) != {"http"} or svc_ports["http"].get("targetPort") not in ("http", proxy_port):
+        fail(f"service.yaml: only the port http (the proxy), not {sorted(svc_ports)}")
+    msvc_ports = {p["name"]: p for p in msvc["spec"]["ports"]}
+    if set(msvc_ports) != {"metrics"} or msvc_ports["metrics"].get("targetPort") not in (
             "metrics", admin_port):
-        fail("service.yaml: a port named metrics targeting the admin port")
-    if "http" not in svc_ports:
-        fail("service.yaml: a port named http for the proxy")
-    if any(svc["metadata"]["labels"].get(k) != v
-           for k, v in sm["spec"]["selector"]["matchLabels"].items()):
-        fail("servicemonitor.yaml: its selector does not match the Service's labels")
+        fail(f"service-metrics.yaml: only the port metrics (the admin port), not {sorted(msvc_ports)}")
+    sm_sel = sm["spec"]["selector"]["matchLabels"]
+    selects = lambda s: all(s["metadata"]["labels"].get(k) == v for k, v in sm_sel.items())  # noqa: E731
+    if not selects(msvc) or selects(svc):
+        fail("servicemonitor.yaml: its selector must match the metrics Service and not the proxy's")
+    if sm["spec"].get("jobLabel") != "app.kubernetes.io/name" or \
+            msvc["metadata"]["labels"].get("app.kubernetes.io/name") != "davaudit":
+        fail('servicemonitor.yaml: jobLabel app.kubernetes.io/name, so the job is "davaudit" '
+             "(alerts.yml)")
     if [e.get("port") for e in sm["spec"]["endpoints"]] != ["metrics"]:
         fail("servicemonitor.yaml: one endpoint on the port named metrics")
+    # The admin door is locked, and the ServiceMonitor holds the metrics key: the token it
+    # sends is the file davaudit reads as admin.metrics_token_file.
+    admin_cfg = cfg.get("admin", {})
+    if not admin_cfg.get("token_file") or not admin_cfg.get("metrics_token_file"):
+        fail("kubernetes/config/davaudit.yaml: admin.token_file and admin.metrics_token_file "
+             "must be set (the admin port is reachable in the cluster)")
+    else:
+        creds = sm["spec"]["endpoints"][0].get("authorization", {}).get("credentials", {})
+        secret_vols = {n: v["secret"]["secretName"] for n, v in vols.items() if "secret" in v}
+        mounted = {mounts[n]["mountPath"].rstrip("/"): secret for n, secret in secret_vols.items()
+                   if n in mounts}
+        token_dir, _, token_key = str(admin_cfg["metrics_token_file"]).rpartition("/")
+        if mounted.get(token_dir) != creds.get("name") or token_key != creds.get("key"):
+            fail(f"servicemonitor.yaml: authorization.credentials {creds} must be the Secret and "
+                 f"key mounted as {admin_cfg['metrics_token_file']} (mounted: {mounted})")
+        if str(admin_cfg["token_file"]).rpartition("/")[0] not in mounted:
+            fail(f"deployment.yaml: admin.token_file {admin_cfg['token_file']} is not in a "
+                 "mounted Secret")
+    for kind_docs in docs.values():
+        for path, d in kind_docs:
+            if d.get("kind") in ("Kustomization", "ConfigMap"):
+                continue
+            if "app.kubernetes.io/instance" in d["metadata"].get("labels", {}):
+                fail(f"{path.name}: app.kubernetes.io/instance comes from kustomization.yaml's "
+                     "labels (one place an overlay changes), not from the file")
     if pdb["spec"].get("minAvailable") != 1:
         fail("pdb.yaml: minAvailable 1")
     target = hpa["spec"]["scaleTargetRef"]
@@ -494,6 +533,13 @@ def cmd_k8s(_args):
         fail("hpa.yaml: scaleTargetRef must be the Deployment")
     if hpa["spec"].get("minReplicas", 1) < 2:
         fail("hpa.yaml: minReplicas must be at least 2")
+    sets = {next(iter(l["pairs"])): l for l in kust.get("labels", [])}
+    inst, ver = sets.get("app.kubernetes.io/instance"), sets.get("app.kubernetes.io/version")
+    if not inst or not inst.get("includeSelectors"):
+        fail("kustomization.yaml: labels app.kubernetes.io/instance with includeSelectors: true")
+    if not ver or ver.get("includeSelectors") or not ver.get("includeTemplates"):
+        fail("kustomization.yaml: labels app.kubernetes.io/version with includeSelectors: false "
+             "and includeTemplates: true (selectors cannot change on upgrade)")
     listed = set(kust.get("resources", []))
     present = {p.name for p in K8S.glob("*.yaml")} - {kpath.name}
     if listed != present:
@@ -617,13 +663,26 @@ def cmd_readme(_args):
     print(f"  {len(files)} files under {DEPLOY}/ all referenced from {README}")
 
 
+def cmd_readme_overlay(_args):
+    """Prints the two-installs overlay from README.md (the yaml block after its marker)."""
+    text = README.read_text(encoding="utf-8")
+    marker = "<!-- two-installs overlay"
+    if marker not in text:
+        fail(f"{README}: no {marker} -->")
+        finish()
+    block = text.split(marker, 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    indent = min(len(l) - len(l.lstrip()) for l in lines if l.strip())
+    print("\n".join(l[indent:] for l in lines))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
     {"sync": cmd_sync, "rules": cmd_rules, "grafana": cmd_grafana, "k8s": cmd_k8s,
      "systemd": cmd_systemd, "docker": cmd_docker,
-     "readme": cmd_readme}[cmd](args)
+     "readme": cmd_readme, "readme-overlay": cmd_readme_overlay}[cmd](args)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ install_kubectl() {
 # check that the generated ConfigMap (hash-suffixed) is the one the Deployment mounts.
 kustomize_render() {
   kubectl kustomize deploy/kubernetes >"$tmp/rendered.yaml"
-  kubectl kustomize deploy/kubernetes/with-monitoring >"$tmp/rendered-monitoring.yaml"
+  kubectl kustomize deploy/kubernetes-with-monitoring >"$tmp/rendered-monitoring.yaml"
   python3 - "$tmp/rendered-monitoring.yaml" <<'PY'
 import sys, yaml
 kinds = sorted(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1])) if d)
@@ -122,6 +122,56 @@ assert "replicas" not in dep["spec"], "replicas next to the HPA"
 print(f"{len(docs)} objects; ConfigMap {cm[0]} mounted by the Deployment")
 PY
   python3 -m kubernetes_validate --strict --quiet -k 1.30.0 "$tmp/rendered-core.yaml"
+}
+
+# Two installs in one namespace (deploy/README.md, "Two installs in one namespace"): the
+# README's overlay, built beside the default one. No two objects share a kind and name, every
+# selector of one install names its own instance and matches none of the other's pods, each
+# ServiceMonitor selects its own metrics Service, and one PrometheusRule remains.
+kustomize_two_installs() {
+  local tree=$tmp/installs
+  mkdir -p "$tree/overlays/team-b"
+  cp -r deploy/kubernetes deploy/kubernetes-with-monitoring "$tree/"
+  python3 deploy/check.py readme-overlay >"$tree/overlays/team-b/kustomization.yaml"
+  kubectl kustomize "$tree/kubernetes-with-monitoring" >"$tmp/install-a.yaml"
+  kubectl kustomize "$tree/overlays/team-b" >"$tmp/install-b.yaml"
+  python3 - "$tmp/install-a.yaml" "$tmp/install-b.yaml" <<'PY'
+import sys, yaml
+INST = "app.kubernetes.io/instance"
+installs = [[d for d in yaml.safe_load_all(open(p)) if d] for p in sys.argv[1:]]
+names = [(d["kind"], d["metadata"]["name"]) for docs in installs for d in docs]
+dupes = sorted({n for n in names if names.count(n) > 1})
+assert not dupes, f"both installs create {dupes}"
+def selectors(d):
+    spec = d.get("spec", {})
+    if d["kind"] == "Service":
+        yield spec["selector"]
+    elif d["kind"] in ("Deployment", "PodDisruptionBudget", "ServiceMonitor"):
+        yield spec["selector"]["matchLabels"]
+    elif d["kind"] == "NetworkPolicy":
+        yield spec["podSelector"]["matchLabels"]
+def pods(docs):
+    return [d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] == "Deployment"]
+def services(docs):
+    return [d for d in docs if d["kind"] == "Service"]
+matches = lambda sel, labels: all(labels.get(k) == v for k, v in sel.items())
+for me, docs in enumerate(installs):
+    other = installs[1 - me]
+    (own,) = {d["metadata"]["labels"][INST] for d in docs if d["kind"] == "Deployment"}
+    for d in docs:
+        for sel in selectors(d):
+            assert sel.get(INST) == own, (d["kind"], d["metadata"]["name"], sel)
+            for labels in pods(other) + [s["metadata"]["labels"] for s in services(other)]:
+                assert not matches(sel, labels), (d["kind"], d["metadata"]["name"], "selects", labels)
+        assert d["metadata"].get("labels", {}).get(INST) == own, (d["kind"], d["metadata"]["name"])
+    (sm,) = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    chosen = [s["metadata"]["name"] for s in services(docs)
+              if matches(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+    assert len(chosen) == 1 and chosen[0].endswith("davaudit-metrics"), chosen
+rules = [d["metadata"]["name"] for docs in installs for d in docs if d["kind"] == "PrometheusRule"]
+assert len(rules) == 1, f"one PrometheusRule for the namespace, not {rules}"
+print(f"{len(names)} objects, no collision; instances select only their own pods and Services")
+PY
 }
 
 skip() {
@@ -240,8 +290,10 @@ if $have_python; then
   check "kubernetes manifests consistent with each other and the embedded config" \
     python3 deploy/check.py k8s
   if install_kubectl; then
-    check "kubectl kustomize deploy/kubernetes (and with-monitoring) render; output validates (1.30, strict)" \
+    check "kubectl kustomize deploy/kubernetes (and kubernetes-with-monitoring) render; output validates (1.30, strict)" \
       kustomize_render
+    check "kubectl kustomize: two installs in one namespace (README overlay) do not collide" \
+      kustomize_two_installs
   else
     skip "kubectl kustomize" "kubectl (Debian package kubectl) could not be installed"
   fi

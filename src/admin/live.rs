@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-K4atIPFTmdjwoIqbnbjlCpnItZP9h3vmkfebdZJMo1s="
+        "sha256-b3+0H5ad26SwrhSwcR7T3Y/UY0ezckN0dIt+0e5OyPM="
     };
 }
 
@@ -66,10 +66,14 @@ impl LiveView {
                 recent,
                 any_host: true,
             },
-            None if admin.listen.ip().is_loopback() => LiveView::On {
+            None if admin.live_address().ip().is_loopback() => LiveView::On {
                 recent,
                 any_host: false,
             },
+            None if admin.live_listen.is_some() => LiveView::Off(
+                "admin.live_listen is not a loopback address and hrefs can be sensitive; \
+                 set admin.ui: true to serve it there",
+            ),
             None => LiveView::Off(
                 "admin.listen is not a loopback address and hrefs can be sensitive; \
                  set admin.ui: true to serve it there",
@@ -414,6 +418,7 @@ mod tests {
                 request_id: "r",
                 method: "DELETE",
                 path: "/p",
+                route: None,
                 status: 207,
                 report: &report,
                 max_failures: 10,
@@ -514,6 +519,7 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,

@@ -92,8 +92,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            let error: &(dyn std::error::Error + 'static) = error.as_ref();
-            eprintln!("davaudit: {}", crate::error::ErrorChain(error));
+            crate::telemetry::logging::report_fatal(error.as_ref());
             ExitCode::FAILURE
         }
     }

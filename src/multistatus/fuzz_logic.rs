@@ -1,6 +1,8 @@
-//! The check behind the `scan_split` fuzz target (`fuzz/`), kept in the library so a found
+//! The checks behind the scanner's fuzz targets (`fuzz/`), kept in the library so a found
 //! input becomes a plain unit test: the same bytes fed whole or split anywhere give the same
-//! report, and nothing panics.
+//! report (`scan_split`), the fast paths and the plain state machine give the same report
+//! (`fast_plain`), the scanner and the reference counter agree (`reference`), and nothing
+//! panics.
 
 use super::limits::Limits;
 use super::report::{AllErrors, Outcome};
@@ -38,17 +40,12 @@ pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
     }
 }
 
-/// The check behind the `reference` fuzz target: the scanner (fed split at `splits`) and
-/// the reference counter (`reference`, quick-xml) read the same bytes.
-///
-/// - When both accept the body (neither says `Malformed`), their reports are equal: outcome,
-///   entries, counts per level and code, failures with their details, bytes.
-/// - When `well_formed` (an outside judge, e.g. roxmltree, parsed the body and it has no
-///   DTD), neither may call it `Malformed`.
-///
-/// Checked under default limits and under tight ones (depth 8, texts of 5 bytes, 2 failures
-/// kept). Panics on a disagreement.
-pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: bool) {
+/// The check behind the `fast_plain` fuzz target: the scanner with its fast paths, fed
+/// `data` whole, and the scanner with every fast path off
+/// ([`Scanner::without_fast_paths`]), fed it split at `splits` (offsets taken modulo the
+/// length, in any order), give the same report, under default and under tight limits,
+/// complete or truncated. Panics if they differ.
+pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
     let mut cuts: Vec<usize> = splits
         .iter()
         .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
@@ -60,7 +57,53 @@ pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: boo
         max_failures: 2,
     };
     for limits in [Limits::default(), tight] {
-        let mut scanner = Scanner::new(AllErrors, limits);
+        for end in [BodyEnd::Complete, BodyEnd::Truncated] {
+            let mut fast = Scanner::new(AllErrors, limits);
+            fast.feed(data);
+            let fast = fast.finish(end);
+
+            let mut plain = Scanner::new(AllErrors, limits).without_fast_paths();
+            let mut from = 0;
+            for &cut in &cuts {
+                plain.feed(data.get(from..cut).unwrap_or_default());
+                from = cut;
+            }
+            plain.feed(data.get(from..).unwrap_or_default());
+            let plain = plain.finish(end);
+            assert_eq!(fast, plain, "fast vs plain, plain split at {cuts:?}");
+        }
+    }
+}
+
+/// The check behind the `reference` fuzz target: the scanner (fed split at `splits`) and
+/// the reference counter (`reference`, quick-xml) read the same bytes, both given the same
+/// `Content-Type` `charset` (or none).
+///
+/// - When both accept the body (neither says `Malformed`), their reports are equal: outcome,
+///   entries, counts per level and code, failures with their details, bytes.
+/// - When `well_formed` (an outside judge, e.g. roxmltree, parsed the body and it has no
+///   DTD), neither may call it `Malformed`.
+///
+/// Checked under default limits and under tight ones (depth 8, texts of 5 bytes, 2 failures
+/// kept). Panics on a disagreement.
+pub fn check_reference_agreement(
+    data: &[u8],
+    splits: &[usize],
+    charset: Option<&str>,
+    well_formed: bool,
+) {
+    let mut cuts: Vec<usize> = splits
+        .iter()
+        .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
+        .collect();
+    cuts.sort_unstable();
+    let tight = Limits {
+        max_depth: 8,
+        max_text: 5,
+        max_failures: 2,
+    };
+    for limits in [Limits::default(), tight] {
+        let mut scanner = Scanner::new(AllErrors, limits).with_charset(charset);
         let mut from = 0;
         for &cut in &cuts {
             scanner.feed(data.get(from..cut).unwrap_or_default());
@@ -68,7 +111,9 @@ pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: boo
         }
         scanner.feed(data.get(from..).unwrap_or_default());
         let fast = scanner.finish(BodyEnd::Complete);
-        let reference = super::reference::reference_slice(data, AllErrors, limits);
+        let reference = super::reference::Reference::new(AllErrors, limits)
+            .with_charset(charset)
+            .read_slice(data);
         let too_deep = |r: &super::report::Report| {
             r.malformed.as_ref().is_some_and(|m| m.reason == "too deep")
         };

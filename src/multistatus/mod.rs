@@ -46,9 +46,11 @@ mod tally;
 #[cfg(test)]
 mod tests;
 
-pub use fuzz_logic::{check_reference_agreement, check_split_equivalence};
+pub use fuzz_logic::{
+    check_fast_plain_equivalence, check_reference_agreement, check_split_equivalence,
+};
 pub use limits::{Limits, MAX_HREFS, MAX_PROPS};
-pub use reference::{reference_reader, reference_slice};
+pub use reference::{Reference, reference_reader, reference_slice};
 pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 

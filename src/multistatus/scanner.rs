@@ -62,6 +62,15 @@ impl<C: Classify> Scanner<C> {
         self
     }
 
+    /// Turns every fast path of the lexer off: each byte then goes through the plain state
+    /// machine. Same report, slower; for the tests and the `fast_plain` fuzz target, which
+    /// check that the two agree on any bytes split anywhere.
+    #[doc(hidden)]
+    pub fn without_fast_paths(mut self) -> Self {
+        self.lexer.set_fast(false);
+        self
+    }
+
     /// Bytes fed so far.
     pub fn bytes(&self) -> u64 {
         self.bytes

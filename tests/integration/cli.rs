@@ -513,6 +513,34 @@ async fn scan_reference_agrees_with_scan_json_on_the_corpus() {
     assert!(paths.len() >= 40);
 }
 
+/// Issue 15: `scan --charset LABEL` gives both readers the `Content-Type` charset
+/// (DESIGN.md §2.6): a BOM-less UTF-16LE body saved from a `text/xml; charset=utf-16le`
+/// answer is read, by the scanner and the reference alike; without the flag it is not.
+#[tokio::test]
+async fn scan_charset_reads_a_bomless_utf16_body_with_both_readers() {
+    let text = "<multistatus xmlns=\"DAV:\"><response><href>/caf\u{e9}</href>\
+        <status>HTTP/1.1 423 Locked</status></response></multistatus>";
+    let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, &utf16).unwrap();
+    let path = file.path().to_str().unwrap();
+    let mut outputs = Vec::new();
+    for reader in ["--json", "--reference"] {
+        let out = davaudit(&["scan", reader, "--charset", "utf-16le", path]).await;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["outcome"], "partial_failure", "{reader}: {v}");
+        assert_eq!(v["failures"][0]["href"], "/caf\u{e9}", "{reader}");
+        outputs.push(v);
+        let without = davaudit(&["scan", reader, path]).await;
+        assert_eq!(
+            without.status.code(),
+            Some(1),
+            "{reader}: UTF-16 read as UTF-8 is malformed"
+        );
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
+
 /// Issue 16, item 6: text logs carry no ANSI colour codes when stderr is not a terminal
 /// (journald, files), and an error does not print its cause twice.
 #[tokio::test]
@@ -528,6 +556,47 @@ async fn text_logs_have_no_colour_codes_off_a_terminal_and_errors_name_their_cau
     let stderr = text(&out.stderr);
     assert!(stderr.contains("config loaded"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "ANSI codes in {stderr:?}");
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// Issue 16, item 6: in `log.format: json` every line on stderr is a JSON record, the error
+/// that stops davaudit included (`fatal error`, ERROR), and it names its cause once (the real
+/// bind error, not a made-up one).
+#[tokio::test]
+async fn json_logs_end_with_one_fatal_error_record_naming_its_cause_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = config_file(&format!(
+        "listen: {}\nadmin: {{listen: 127.0.0.1:0}}\nupstream: {{url: \"http://127.0.0.1:1\"}}\n\
+         log: {{format: json}}\n",
+        busy.local_addr().unwrap()
+    ));
+    let out = davaudit(&["--config", config.path().to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let fatal: Vec<_> = records
+        .iter()
+        .filter(|r| r["message"] == "fatal error")
+        .collect();
+    assert_eq!(fatal.len(), 1, "{stderr}");
+    assert_eq!(fatal[0]["level"], "ERROR");
+    let error = fatal[0]["error"].as_str().unwrap();
+    assert_eq!(
+        error.matches("Address already in use").count(),
+        1,
+        "{error}"
+    );
+    assert!(
+        error.contains(&busy.local_addr().unwrap().to_string()),
+        "{error}"
+    );
     assert_eq!(
         stderr.matches("Address already in use").count(),
         1,

@@ -122,6 +122,10 @@ pub(crate) struct Lexer {
     /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
     shadow: u64,
     memo: [Memo; MEMO_SLOTS],
+    /// Fast paths on (the default). Off, every byte goes through the state machine one
+    /// state at a time and every name is resolved afresh: the plain path the fast ones must
+    /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
+    fast: bool,
 }
 
 type Step = Result<(), Malformed>;
@@ -174,7 +178,13 @@ impl Lexer {
             serial: 0,
             shadow: 0,
             memo: [NO_MEMO; MEMO_SLOTS],
+            fast: true,
         }
+    }
+
+    /// Turns every fast path off (or on again): see `fast`.
+    pub(crate) fn set_fast(&mut self, fast: bool) {
+        self.fast = fast;
     }
 
     /// Bytes of heap held (for tests of the constant-memory claim).

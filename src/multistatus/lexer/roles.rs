@@ -141,7 +141,8 @@ impl Lexer {
             let qname = self.names.get(self.pending..).unwrap_or_default();
             (key, memo_slot(key, qname))
         });
-        let hit = self.resolve
+        let hit = self.fast
+            && self.resolve
             && memo.is_some_and(|(key, slot)| {
                 let qname = self.names.get(self.pending..).unwrap_or_default();
                 self.memo.get(slot).is_some_and(|m| {

@@ -292,7 +292,8 @@ impl Lexer {
         let start = self.frames.last().map_or(0, |f| f.name as usize);
         let expected = self.names.get(start..).unwrap_or_default();
         // Fast path: the whole name and the '>' are in this chunk.
-        if matched == 0
+        if self.fast
+            && matched == 0
             && let Some(after) = rest.strip_prefix(expected)
             && after.first() == Some(&b'>')
         {

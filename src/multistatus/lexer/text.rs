@@ -80,11 +80,14 @@ impl Lexer {
             }
             return Ok(rest);
         }
-        rest = advance(rest, self.skim(rest, at(rest), sink)?);
-        if rest.is_empty() || self.frames.is_empty() {
-            return Ok(rest);
+        if self.fast {
+            rest = advance(rest, self.skim(rest, at(rest), sink)?);
+            if rest.is_empty() || self.frames.is_empty() {
+                return Ok(rest);
+            }
         }
-        if let [b'&', after @ ..] = rest
+        if self.fast
+            && let [b'&', after @ ..] = rest
             && let Some(n) = self.skim_reference(after)
         {
             rest = advance(after, n.saturating_add(1));

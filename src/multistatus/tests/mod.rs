@@ -31,7 +31,7 @@ fn scan(body: &[u8]) -> Report {
 }
 
 /// Scans `body` whole, then checks every single split point and byte-at-a-time feeding give
-/// the same report.
+/// the same report, with the fast paths and without them.
 fn scan_checked(body: &[u8]) -> Report {
     let whole = scan(body);
     for cut in 0..=body.len() {
@@ -42,6 +42,16 @@ fn scan_checked(body: &[u8]) -> Report {
         s.feed(std::slice::from_ref(b));
     }
     assert_eq!(s.finish(BodyEnd::Complete), whole, "byte at a time");
+    let mut plain = Scanner::new(AllErrors, Limits::default()).without_fast_paths();
+    for b in body {
+        plain.feed(std::slice::from_ref(b));
+    }
+    assert_eq!(
+        plain.finish(BodyEnd::Complete),
+        whole,
+        "plain, byte at a time"
+    );
+    check_fast_plain_equivalence(body, &[body.len() / 2]);
     whole
 }
 

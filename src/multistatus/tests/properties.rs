@@ -117,6 +117,7 @@ proptest! {
         prop_assert_eq!(&r.propstat_failing, &failing(&ps));
         prop_assert_eq!(r.outcome, if failures > 0 { Outcome::PartialFailure } else { Outcome::Clean });
         check_split_equivalence(body.as_bytes(), &splits);
+        check_fast_plain_equivalence(body.as_bytes(), &splits);
     }
 
     #[test]
@@ -128,6 +129,7 @@ proptest! {
         splits in prop::collection::vec(any::<usize>(), 0..6),
     ) {
         check_split_equivalence(&data, &splits);
+        check_fast_plain_equivalence(&data, &splits);
     }
 
     #[test]
@@ -142,5 +144,104 @@ proptest! {
         let at = cut % (body.len() + 1);
         body.splice(at..at, junk);
         check_split_equivalence(&body, &splits);
+        check_fast_plain_equivalence(&body, &splits);
     }
+
+    /// Generated trees (audited and skipped elements, declarations, attributes, references,
+    /// CDATA, comments), sometimes with one piece of junk spliced in, aimed at the fast
+    /// paths' edges: the fast paths and the plain state machine give the same report.
+    #[test]
+    fn fast_paths_and_the_plain_state_machine_agree(
+        children in prop::collection::vec(node_strategy(), 0..6),
+        root in prop::sample::select(vec![
+            ("<D:multistatus xmlns:D=\"DAV:\">", "</D:multistatus>"),
+            ("<multistatus xmlns=\"DAV:\">", "</multistatus>"),
+            ("<D:multistatus xmlns:D=\"DAV:\" xmlns:x=\"urn:x\">", "</D:multistatus>"),
+        ]),
+        junk in prop::option::of((any::<usize>(), soup_strategy())),
+        splits in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let mut body = format!("{}{}{}", root.0, children.concat(), root.1).into_bytes();
+        if let Some((at, junk)) = junk {
+            let at = at % (body.len() + 1);
+            body.splice(at..at, junk.into_bytes());
+        }
+        check_fast_plain_equivalence(&body, &splits);
+    }
+}
+
+/// An element subtree (or a text-like leaf) of a multistatus-ish body: audited names in and
+/// out of `DAV:`, skipped ones, declarations that re-bind `D`, empty elements.
+fn node_strategy() -> impl Strategy<Value = String> {
+    let leaf = soup_strategy().prop_filter("a leaf is no tag", |s| {
+        !s.contains('<') || s.starts_with("<!") || s.starts_with("<?")
+    });
+    leaf.prop_recursive(5, 96, 6, |inner| {
+        (
+            prop::sample::select(vec![
+                "D:response",
+                "D:href",
+                "D:status",
+                "D:propstat",
+                "D:prop",
+                "D:error",
+                "D:responsedescription",
+                "D:getetag",
+                "D:lock-token-submitted",
+                "response",
+                "status",
+                "href",
+                "propstat",
+                "a",
+                "x:y",
+                "lp1:z",
+            ]),
+            prop::sample::select(vec![
+                "",
+                "",
+                "",
+                " xmlns:D=\"DAV:\"",
+                " xmlns=\"DAV:\"",
+                " xmlns:D=\"urn:x\"",
+                " b=\"c\"",
+                " b='&amp;>'",
+                " xmlns:x=\"DAV:\"",
+                " xmlns:lp1=\"DAV:\"",
+                " xmlns=\"\"",
+            ]),
+            prop::collection::vec(inner, 0..5),
+            any::<bool>(),
+            prop::sample::select(vec!["", " ", "\n"]),
+        )
+            .prop_map(|(name, attrs, kids, empty, ws)| {
+                if empty && kids.is_empty() {
+                    format!("<{name}{attrs}{ws}/>")
+                } else {
+                    format!("<{name}{attrs}>{}</{name}{ws}>", kids.concat())
+                }
+            })
+    })
+}
+
+/// Pieces of multistatus bodies, well formed or not once put together.
+fn soup_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            "<D:multistatus xmlns:D=\"DAV:\">", "</D:multistatus>", "<D:response>",
+            "</D:response>", "<D:href>", "</D:href>", "<D:status>", "</D:status>",
+            "<D:propstat>", "</D:propstat>", "<D:prop>", "</D:prop>", "<D:error>",
+            "</D:error>", "<D:responsedescription>", "</D:responsedescription>",
+            "<multistatus xmlns=\"DAV:\">", "</multistatus>", "<response>", "</response>",
+            "<status>", "</status>", "<x:status xmlns:x=\"DAV:\">", "</x:status>",
+            "<D:getetag/>", "<D:resourcetype/>", "<a>", "</a>", "<a b=\"c\">", "<a b='>'>",
+            "<a/>", "<a />", "</a >", "<D:x xmlns:D=\"urn:x\">", "</D:x>", "<D:status >",
+            "<lp1:x xmlns:lp1=\"DAV:\"/>", "<D:prop xmlns:D=\"DAV:\">",
+        ]).prop_map(str::to_owned),
+        3 => prop::sample::select(vec![
+            "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 423 Locked", "/a b",
+            " ", "\n  ", "&amp;", "&lt;", "&#x34;", "&#52;", "&ent;", "&bad", "<![CDATA[4]]>",
+            "<!-- c -->", "<?pi x?>", "]]>", "]", "&#0;", "\t", "é", "<", ">", "&", "/",
+        ]).prop_map(str::to_owned),
+        1 => "[a-z<>/&;:=\" ]{0,6}",
+    ]
 }
