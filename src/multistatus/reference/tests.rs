@@ -161,8 +161,8 @@ fn a_pi_target_not_followed_by_whitespace_or_the_end_is_malformed() {
 /// DESIGN.md §2.7, as the scanner reads it: an unbound prefix where no counted element may
 /// stand (lighttpd's `<DAV:cannot-modify-protected-property/>` as the first child of
 /// `DAV:error`) is read as no namespace, named as written and marked; property values are
-/// skipped (their prefixes not looked at); on the root and where a counted element may stand
-/// it is malformed.
+/// skipped (their prefixes not looked at) but property names are read; on the root and where
+/// a counted element may stand it is malformed.
 #[test]
 fn unbound_prefixes_are_read_as_design_section_2_7_says() {
     let body = br#"<?xml version="1.0" encoding="utf-8"?>
@@ -180,7 +180,12 @@ fn unbound_prefixes_are_read_as_design_section_2_7_says() {
 "#;
     let r = scan(body);
     assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.malformed);
-    assert_eq!(r.unbound_prefixes, 2, "the error's first child and X:other");
+    assert_eq!(
+        r.unbound_prefixes, 4,
+        "the two property names, the error's first child and X:other"
+    );
+    // The property names, as written (#14 item 7); `q:r` is a property value, not a name.
+    assert_eq!(r.failures[0].props, ["DAV:getlastmodified", "x:y"]);
     assert_eq!(
         r.failures[0].error.as_deref(),
         Some("DAV:cannot-modify-protected-property")
@@ -189,8 +194,12 @@ fn unbound_prefixes_are_read_as_design_section_2_7_says() {
         r,
         crate::multistatus::scan_slice(body, AllErrors, Limits::default())
     );
+    // A root with an undeclared prefix is malformed unless the body declares nothing and
+    // names its root in WebDAV's words (#14: lighttpd's bare `<D:response>` fragment).
+    assert_eq!(scan(b"<X:multistatus/>").outcome, Outcome::Clean);
     for body in [
-        "<X:multistatus/>",
+        "<X:foo/>",
+        "<X:multistatus xmlns:Y='u'/>",
         "<D:multistatus xmlns:D='DAV:'><X:response/></D:multistatus>",
         "<D:multistatus xmlns:D='DAV:'><D:response><X:status/></D:response></D:multistatus>",
         "<D:multistatus xmlns:D='DAV:'><D:response><D:propstat><X:error/></D:propstat></D:response></D:multistatus>",
