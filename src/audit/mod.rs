@@ -286,6 +286,7 @@ mod tests {
             method_label: labels::method(method),
             path: "/".to_owned(),
             request_id: "r".to_owned(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
         });
         let wrapped = auditor.wrap(response, context, std::time::Instant::now());
         matches!(wrapped.body(), Either::Right(_))

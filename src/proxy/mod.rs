@@ -302,6 +302,7 @@ impl Proxy {
             method_label: labels::method(request.method().as_str()),
             path,
             request_id,
+            client: peer.ip(),
         }
     }
 

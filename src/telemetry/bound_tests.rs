@@ -75,6 +75,7 @@ fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the
             method_label: labels::method(label),
             path: "/".to_owned(),
             request_id: "r".to_owned(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
         };
         for status in 100..=999u16 {
             RequestFinished {

@@ -66,6 +66,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         method_label: labels::method("PROPFIND"),
         path: "/".to_owned(),
         request_id: "r".to_owned(),
+        client: std::net::Ipv4Addr::LOCALHOST.into(),
     };
     RequestFinished {
         method: request.method_label,

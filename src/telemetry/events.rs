@@ -22,6 +22,8 @@ pub(crate) struct RequestContext {
     /// The request path (never the query: it may carry tokens).
     pub path: String,
     pub request_id: String,
+    /// The client's address (the TCP peer), for folding its repeated failures.
+    pub client: std::net::IpAddr,
 }
 
 /// A response went back to the client (any status, synthetic ones included).
@@ -206,7 +208,9 @@ impl MultistatusScanned<'_> {
                 metrics.failures.with_label_values(&values).inc_by(n);
             }
         }
-        self.log();
+        if self.logged_in_full(telemetry) {
+            self.log();
+        }
         // Returns at once (no lock) unless the audit counted a failure and the ring is on.
         telemetry.recent().record(&Sighting {
             request_id: &self.request.request_id,
@@ -222,6 +226,22 @@ impl MultistatusScanned<'_> {
             .multistatus
             .with_label_values(&[method, report.outcome.as_str()])
             .inc();
+    }
+
+    /// Partial failures identical to one logged in this interval are folded (`fold`).
+    fn logged_in_full(&self, telemetry: &Telemetry) -> bool {
+        let outcome = self.report.outcome;
+        if !matches!(outcome, Outcome::PartialFailure | Outcome::FailureInSuccess) {
+            return true;
+        }
+        telemetry.admit_failure(&super::fold::Sighting {
+            client: self.request.client,
+            method: self.request.method.as_str(),
+            path: &self.request.path,
+            outcome: outcome.as_str(),
+            request_id: &self.request.request_id,
+            report: self.report,
+        })
     }
 
     fn log(&self) {
