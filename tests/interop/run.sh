@@ -791,6 +791,7 @@ if [ -z "$ONLY" ]; then
 fi
 
 [ -z "$ONLY" ] && . "$HERE/prom_token.sh" # admin tokens: Prometheus with the token up, 401 without (#17)
+[ -z "$ONLY" ] && . "$HERE/access_log.sh" # log.access lines vs what curl did (#16 item 5)
 
 # --------------------------------------------------------------------------------------------
 # summary
