@@ -224,6 +224,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
     check("log.format", old.log.format != new.log.format);
+    // The registry's families got their label names at start: a new route set would be a
+    // new set of series. The running routes stay until a restart.
+    check("routes", old.routes != new.routes);
     keys
 }
 
@@ -284,7 +287,11 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let live_view = config.admin.ui_enabled();
-    let telemetry = Telemetry::new(ring_size(&config, live_view));
+    // The route label's values are fixed for the process's life (a reload reports `routes`).
+    let telemetry = Telemetry::with_routes(
+        ring_size(&config, live_view),
+        crate::telemetry::routes::Routes::new(&config.routes),
+    );
     let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
         &config,

@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
+        "sha256-KeMrjP7abSq/z2zto72LWCqIxEV2/OGgwwiqbAa5a/0="
     };
 }
 
@@ -412,6 +412,7 @@ mod tests {
                 request_id: "r",
                 method: "DELETE",
                 path: "/p",
+                route: None,
                 status: 207,
                 report: &report,
                 max_failures: 10,

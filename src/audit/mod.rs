@@ -141,8 +141,12 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
-                .with_charset(charset.as_deref()),
+            scanner: Scanner::new(
+                self.policy
+                    .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
+                limits,
+            )
+            .with_charset(charset.as_deref()),
             context,
             status: status.as_u16(),
             started,
@@ -292,6 +296,7 @@ mod tests {
         let context = Arc::new(RequestContext {
             method: http::Method::from_bytes(method.as_bytes()).unwrap(),
             method_label: labels::method(method),
+            route: None,
             path: "/".to_owned(),
             request_id: "r".to_owned(),
             access: None,

@@ -114,7 +114,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     let mut status = 0u8;
     for file in &args.files {
-        let classify = policy.classifier(&method);
+        let classify = policy.classifier(&method, None);
         let read = |r: &mut dyn std::io::Read| {
             if args.reference {
                 reference_reader(r, classify, limits)

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::error::{self, Error};
 use super::locate::Spots;
 use super::overrides::{Override, OverrideKey, parse_log_format};
+use super::routes::{self, RawRoute, RouteName as RouteNameValue};
 use super::value::{
     self, ByteSize, HeaderNameValue, HumanDuration, LevelName, ListenAddr, LogLevel, Methods,
     StatusCode, UpstreamUrl,
@@ -51,6 +52,7 @@ pub(super) struct RawConfig {
     shutdown: Option<RawShutdown>,
     limits: Option<RawLimits>,
     tls: Option<RawListenTls>,
+    routes: Option<Vec<RawRoute>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,7 @@ impl Default for RawConfig {
             shutdown: None,
             limits: None,
             tls: None,
+            routes: None,
         }
     }
 }
@@ -211,12 +214,15 @@ impl Default for RawAudit {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with method, level and code"
+    expecting = "a mapping with method, level, code and optionally route"
 )]
 struct RawRule {
     method: Methods,
     level: LevelName,
     code: StatusCode,
+    /// Only for this route (a name of `routes`, or `other`).
+    #[serde(default)]
+    route: Option<RouteNameValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +373,8 @@ impl RawConfig {
         }
         let config = self.into_parts(url.0);
         validate(&config).map_err(|(key, message)| fail(key, message))?;
+        routes::check(&config.routes, &config.audit.routine)
+            .map_err(|(key, message)| fail(&key, message))?;
         Ok(config)
     }
 
@@ -428,6 +436,7 @@ impl RawConfig {
                             methods: r.method.0,
                             level: r.level.0,
                             code: r.code.0,
+                            route: r.route.map(|n| n.0),
                         })
                         .collect(),
                 },
@@ -454,6 +463,12 @@ impl RawConfig {
                 max_upstream_requests: limits.max_upstream_requests,
             },
             tls: listen_tls,
+            routes: self
+                .routes
+                .unwrap_or_default()
+                .into_iter()
+                .map(RawRoute::into_route)
+                .collect(),
         }
     }
 }

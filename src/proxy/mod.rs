@@ -26,6 +26,7 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
+use crate::telemetry::routes::RouteLabel;
 use crate::telemetry::{Telemetry, access, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
@@ -110,6 +111,9 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
         let _in_flight = self.telemetry.metrics().request_started();
+        // The path as the client sent it, before anything else: refused requests count by
+        // route too.
+        let route = self.telemetry.routes().resolve(request.uri().path());
         let refused = if let Some(reason) = invalid_host(&request) {
             Err(rescue::bad_request(reason))
         } else if request.method() == http::Method::CONNECT {
@@ -131,9 +135,9 @@ impl Proxy {
         };
         let slot = match refused {
             Ok(slot) => slot,
-            Err(response) => return Ok(self.refuse(request, peer, started, response)),
+            Err(response) => return Ok(self.refuse(request, peer, started, route, response)),
         };
-        let context = Arc::new(self.prepare(&mut request, peer, started));
+        let context = Arc::new(self.prepare(&mut request, peer, started, route));
         // The access line's first part: dropped here if the client leaves before the headers.
         let open = access::Open::new(&context);
         let method = context.method_label;
@@ -156,6 +160,7 @@ impl Proxy {
         };
         RequestFinished {
             method,
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
@@ -170,10 +175,12 @@ impl Proxy {
         mut request: Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
+        route: Option<RouteLabel>,
         response: Response<Full<Bytes>>,
     ) -> Response<ProxyBody> {
         RequestFinished {
             method: labels::method(request.method().as_str()),
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
@@ -187,6 +194,7 @@ impl Proxy {
         let context = Arc::new(RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path: request.uri().path().to_owned(),
             request_id,
             access: self
@@ -300,6 +308,7 @@ impl Proxy {
         request: &mut Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
+        route: Option<RouteLabel>,
     ) -> RequestContext {
         // RFC 9112 §3.2.2: an absolute-form target's authority wins over Host. Either may
         // carry user info (`user:pw@host`), which is never part of the public host.
@@ -359,6 +368,7 @@ impl Proxy {
         RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path,
             request_id,
             access: self
