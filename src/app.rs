@@ -56,6 +56,8 @@ pub enum Error {
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
+    /// `admin.live_listen`'s bound address, when set.
+    live_addr: Option<SocketAddr>,
     telemetry: Telemetry,
     reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
@@ -71,6 +73,11 @@ impl Running {
 
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The live view's own listener (`admin.live_listen`), when it has one.
+    pub fn live_addr(&self) -> Option<SocketAddr> {
+        self.live_addr
     }
 
     /// The metrics registry of this instance.
@@ -209,6 +216,10 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("admin.listen", old.admin.listen != new.admin.listen);
     check("admin.ui", old.admin.ui != new.admin.ui);
     check(
+        "admin.live_listen",
+        old.admin.live_listen != new.admin.live_listen,
+    );
+    check(
         "admin.max_connections",
         old.admin.max_connections != new.admin.max_connections,
     );
@@ -318,10 +329,23 @@ pub async fn run_with_hooks(
             .with_gate(gate.clone()),
     );
 
+    let live = config
+        .admin
+        .live_listen
+        .map(|_| Arc::new(admin.live(&config.admin)));
+
     let proxy_listener = bind("proxy", config.listen).await?;
     let admin_listener = bind("admin", config.admin.listen).await?;
+    let live_listener = match config.admin.live_listen {
+        Some(addr) => Some((bind("live view", addr).await?, addr)),
+        None => None,
+    };
     let proxy_addr = local_addr("proxy", &proxy_listener, config.listen)?;
     let admin_addr = local_addr("admin", &admin_listener, config.admin.listen)?;
+    let live_addr = match &live_listener {
+        Some((listener, addr)) => Some(local_addr("live view", listener, *addr)?),
+        None => None,
+    };
 
     let shutdown = CancellationToken::new();
     let proxy_stop = CancellationToken::new();
@@ -367,6 +391,23 @@ pub async fn run_with_hooks(
         tls: None,
         metrics: telemetry.metrics().clone(),
     };
+    // The live view's listener, when it has its own: same limits as the admin listener,
+    // stopped with it, and counted as `listener="admin"` (a closed label set).
+    let live_task = match (live_listener, live) {
+        (Some((listener, _)), Some(live)) => Some(tokio::spawn(
+            listener::serve(
+                listener,
+                move |request, _peer| {
+                    let live = live.clone();
+                    async move { live.handle(request).await }
+                },
+                admin_options.clone(),
+                admin_stop.clone(),
+            )
+            .instrument(tracing::info_span!("live")),
+        )),
+        _ => None,
+    };
     let admin_task = tokio::spawn(
         listener::serve(
             admin_listener,
@@ -401,6 +442,7 @@ pub async fn run_with_hooks(
     tracing::info!(
         proxy = %proxy_addr,
         admin = %admin_addr,
+        live_view = live_addr.map(|a| a.to_string()),
         upstream = %config.upstream.url,
         tls = config.tls.is_some(),
         "listening"
@@ -421,6 +463,11 @@ pub async fn run_with_hooks(
         if let Err(error) = admin_task.await {
             tracing::error!(%error, "admin listener task failed");
         }
+        if let Some(live_task) = live_task
+            && let Err(error) = live_task.await
+        {
+            tracing::error!(%error, "live view listener task failed");
+        }
         tracing::info!("stopped");
     });
 
@@ -440,6 +487,7 @@ pub async fn run_with_hooks(
     Ok(Running {
         proxy_addr,
         admin_addr,
+        live_addr,
         telemetry,
         reloader,
         shutdown,

@@ -66,10 +66,14 @@ impl LiveView {
                 recent,
                 any_host: true,
             },
-            None if admin.listen.ip().is_loopback() => LiveView::On {
+            None if admin.live_address().ip().is_loopback() => LiveView::On {
                 recent,
                 any_host: false,
             },
+            None if admin.live_listen.is_some() => LiveView::Off(
+                "admin.live_listen is not a loopback address and hrefs can be sensitive; \
+                 set admin.ui: true to serve it there",
+            ),
             None => LiveView::Off(
                 "admin.listen is not a loopback address and hrefs can be sensitive; \
                  set admin.ui: true to serve it there",
@@ -513,6 +517,7 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,

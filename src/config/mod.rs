@@ -194,9 +194,13 @@ pub struct UpstreamTls {
 pub struct Admin {
     /// Default `127.0.0.1:9207` (loopback: metrics are not for the public).
     pub listen: SocketAddr,
-    /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
-    /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
+    /// The live view (`/` and `/failures`): `None` (default) = on only when the address that
+    /// serves it (`live_listen`, else `listen`) is a loopback address; `Some(true)` forces it
+    /// on, `Some(false)` off. Hrefs can be sensitive.
     pub ui: Option<bool>,
+    /// A listener of its own for the live view: `/` and `/failures` are served there only, and
+    /// `listen` keeps `/metrics` and the probes. `None` (default): both on `listen`.
+    pub live_listen: Option<SocketAddr>,
     /// A file holding the bearer token every admin path but `/healthz` and `/readyz` needs
     /// (re-read on reload). `None` (default): no authentication.
     pub token_file: Option<PathBuf>,
@@ -210,7 +214,13 @@ pub struct Admin {
 impl Admin {
     /// Whether the live view is served (see [`Admin::ui`]).
     pub fn ui_enabled(&self) -> bool {
-        self.ui.unwrap_or_else(|| self.listen.ip().is_loopback())
+        self.ui
+            .unwrap_or_else(|| self.live_address().ip().is_loopback())
+    }
+
+    /// Where the live view is served: `live_listen`, else `listen`.
+    pub fn live_address(&self) -> SocketAddr {
+        self.live_listen.unwrap_or(self.listen)
     }
 }
 

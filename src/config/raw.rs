@@ -129,6 +129,7 @@ struct RawAdmin {
     listen: ListenAddr,
     /// Absent or null: on only for a loopback `listen`.
     ui: Option<bool>,
+    live_listen: Option<ListenAddr>,
     token_file: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
     max_connections: usize,
@@ -139,6 +140,7 @@ impl Default for RawAdmin {
         RawAdmin {
             listen: addr(9207),
             ui: None,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,
@@ -410,6 +412,7 @@ impl RawConfig {
             admin: Admin {
                 listen: admin.listen.0,
                 ui: admin.ui,
+                live_listen: admin.live_listen.map(|l| l.0),
                 token_file: admin.token_file,
                 metrics_token_file: admin.metrics_token_file,
                 max_connections: admin.max_connections,
@@ -473,17 +476,41 @@ impl RawConfig {
     }
 }
 
+/// Two listeners that cannot both bind: the same fixed port on the same (or any) address.
+fn collides(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 /// Checks that involve more than one value, or a bound on a plain number.
 fn validate(c: &Config) -> Result<(), (&'static str, String)> {
     let (a, b) = (c.listen, c.admin.listen);
-    if a.port() != 0
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
-    {
+    if collides(a, b) {
         return Err((
             "admin.listen",
             format!("{b} collides with listen ({a}): the admin listener needs its own port"),
         ));
+    }
+    if let Some(live) = c.admin.live_listen {
+        for (other, addr) in [("listen", a), ("admin.listen", b)] {
+            if collides(live, addr) {
+                return Err((
+                    "admin.live_listen",
+                    format!(
+                        "{live} collides with {other} ({addr}): the live view needs its own port"
+                    ),
+                ));
+            }
+        }
+        if c.admin.ui == Some(false) {
+            return Err((
+                "admin.live_listen",
+                "admin.ui is false, so there is no live view to serve here; remove one or the \
+                 other"
+                    .to_owned(),
+            ));
+        }
     }
     if c.admin.metrics_token_file.is_some() && c.admin.token_file.is_none() {
         return Err((
