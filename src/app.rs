@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use crate::tls::SharedAcceptor;
 use arc_swap::ArcSwap;
-use http::Uri;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -26,9 +25,10 @@ use tracing::Instrument;
 use crate::admin::Admin;
 use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
+use crate::telemetry::events::UpstreamProbed;
 use crate::telemetry::{Metrics, Telemetry};
 use crate::upstream::{self, Readiness, Upstream};
 
@@ -56,6 +56,8 @@ pub enum Error {
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
+    /// `admin.live_listen`'s bound address, when set.
+    live_addr: Option<SocketAddr>,
     telemetry: Telemetry,
     reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
@@ -71,6 +73,11 @@ impl Running {
 
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The live view's own listener (`admin.live_listen`), when it has one.
+    pub fn live_addr(&self) -> Option<SocketAddr> {
+        self.live_addr
     }
 
     /// The metrics registry of this instance.
@@ -112,8 +119,8 @@ struct ReloadState {
     proxy: Arc<ArcSwap<Proxy>>,
     /// The TLS acceptor every new connection loads, when TLS is on.
     tls: Option<SharedAcceptor>,
-    /// The upstream origin the readiness probe checks.
-    origin: Arc<ArcSwap<Uri>>,
+    /// The upstream settings the readiness probe uses (`url`, `connect_timeout`).
+    probe: watch::Sender<config::Upstream>,
     /// Created once, so counters and the live view's ring survive reloads (the ring is
     /// resized by them).
     telemetry: Telemetry,
@@ -154,6 +161,7 @@ impl Reloader {
         let state = &self.state;
         let proxy = build_proxy(
             &config,
+            state.tls.is_some(),
             &state.telemetry,
             &state.hooks,
             &state.upstream_slots,
@@ -170,7 +178,15 @@ impl Reloader {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
-        state.origin.store(Arc::new(config.upstream.url.clone()));
+        // Only a change the probe would notice wakes it (it probes again at once).
+        state.probe.send_if_modified(|probed| {
+            let changed = probed.url != config.upstream.url
+                || probed.connect_timeout != config.upstream.connect_timeout;
+            if changed {
+                *probed = config.upstream.clone();
+            }
+            changed
+        });
         if let (Some(swap), Some(acceptor)) = (&state.tls, acceptor) {
             swap.replace(acceptor);
             state
@@ -200,6 +216,10 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("admin.listen", old.admin.listen != new.admin.listen);
     check("admin.ui", old.admin.ui != new.admin.ui);
     check(
+        "admin.live_listen",
+        old.admin.live_listen != new.admin.live_listen,
+    );
+    check(
         "admin.max_connections",
         old.admin.max_connections != new.admin.max_connections,
     );
@@ -215,6 +235,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
     check("log.format", old.log.format != new.log.format);
+    // The registry's families got their label names at start: a new route set would be a
+    // new set of series. The running routes stay until a restart.
+    check("routes", old.routes != new.routes);
     keys
 }
 
@@ -227,8 +250,12 @@ fn ring_size(config: &Config, live_view: bool) -> usize {
     }
 }
 
+/// `listener_tls`: whether the proxy socket terminates TLS, as bound at start. A reload that
+/// turns `tls` on or off needs a restart, so the scheme clients use (`X-Forwarded-Proto`,
+/// `Forwarded`, the Destination rewrite) follows the socket, never the new file.
 fn build_proxy(
     config: &Config,
+    listener_tls: bool,
     telemetry: &Telemetry,
     hooks: &Hooks,
     upstream_slots: &Arc<Semaphore>,
@@ -240,11 +267,8 @@ fn build_proxy(
         max_request_body: config.limits.max_request_body,
         idle_timeout: config.upstream.idle_timeout,
         upstream_slots: upstream_slots.clone(),
-        scheme: if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
+        access_log: config.log.access,
+        scheme: if listener_tls { "https" } else { "http" },
     };
     Ok(Proxy::new(upstream, settings, auditor, telemetry.clone()))
 }
@@ -274,10 +298,15 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let live_view = config.admin.ui_enabled();
-    let telemetry = Telemetry::new(ring_size(&config, live_view));
+    // The route label's values are fixed for the process's life (a reload reports `routes`).
+    let telemetry = Telemetry::with_routes(
+        ring_size(&config, live_view),
+        crate::telemetry::routes::Routes::new(&config.routes),
+    );
     let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
         &config,
+        config.tls.is_some(),
         &telemetry,
         &hooks,
         &upstream_slots,
@@ -290,7 +319,7 @@ pub async fn run_with_hooks(
         .metrics()
         .set_certificate_not_after(config.tls.as_ref().and_then(crate::tls::not_after));
     telemetry.metrics().config_loaded(false, true);
-    let origin = Arc::new(ArcSwap::from_pointee(config.upstream.url.clone()));
+    let (probe, probe_settings) = watch::channel(config.upstream.clone());
     let readiness = Readiness::default();
     let draining = Arc::new(AtomicBool::new(false));
     let gate = Gate::new(Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?);
@@ -300,10 +329,23 @@ pub async fn run_with_hooks(
             .with_gate(gate.clone()),
     );
 
+    let live = config
+        .admin
+        .live_listen
+        .map(|_| Arc::new(admin.live(&config.admin)));
+
     let proxy_listener = bind("proxy", config.listen).await?;
     let admin_listener = bind("admin", config.admin.listen).await?;
+    let live_listener = match config.admin.live_listen {
+        Some(addr) => Some((bind("live view", addr).await?, addr)),
+        None => None,
+    };
     let proxy_addr = local_addr("proxy", &proxy_listener, config.listen)?;
     let admin_addr = local_addr("admin", &admin_listener, config.admin.listen)?;
+    let live_addr = match &live_listener {
+        Some((listener, addr)) => Some(local_addr("live view", listener, *addr)?),
+        None => None,
+    };
 
     let shutdown = CancellationToken::new();
     let proxy_stop = CancellationToken::new();
@@ -349,6 +391,23 @@ pub async fn run_with_hooks(
         tls: None,
         metrics: telemetry.metrics().clone(),
     };
+    // The live view's listener, when it has its own: same limits as the admin listener,
+    // stopped with it, and counted as `listener="admin"` (a closed label set).
+    let live_task = match (live_listener, live) {
+        (Some((listener, _)), Some(live)) => Some(tokio::spawn(
+            listener::serve(
+                listener,
+                move |request, _peer| {
+                    let live = live.clone();
+                    async move { live.handle(request).await }
+                },
+                admin_options.clone(),
+                admin_stop.clone(),
+            )
+            .instrument(tracing::info_span!("live")),
+        )),
+        _ => None,
+    };
     let admin_task = tokio::spawn(
         listener::serve(
             admin_listener,
@@ -361,13 +420,20 @@ pub async fn run_with_hooks(
         )
         .instrument(tracing::info_span!("admin")),
     );
+    let probed = telemetry.clone();
     tokio::spawn(
         readiness
             .probe(
-                origin.clone(),
-                config.upstream.connect_timeout,
+                probe_settings,
                 Duration::from_secs(5),
-                telemetry.clone(),
+                move |answer| {
+                    UpstreamProbed {
+                        upstream: answer.upstream,
+                        error: answer.error,
+                        changed: answer.changed,
+                    }
+                    .emit(&probed);
+                },
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),
@@ -376,6 +442,7 @@ pub async fn run_with_hooks(
     tracing::info!(
         proxy = %proxy_addr,
         admin = %admin_addr,
+        live_view = live_addr.map(|a| a.to_string()),
         upstream = %config.upstream.url,
         tls = config.tls.is_some(),
         "listening"
@@ -396,6 +463,11 @@ pub async fn run_with_hooks(
         if let Err(error) = admin_task.await {
             tracing::error!(%error, "admin listener task failed");
         }
+        if let Some(live_task) = live_task
+            && let Err(error) = live_task.await
+        {
+            tracing::error!(%error, "live view listener task failed");
+        }
         tracing::info!("stopped");
     });
 
@@ -403,7 +475,7 @@ pub async fn run_with_hooks(
         state: Arc::new(ReloadState {
             proxy,
             tls,
-            origin,
+            probe,
             telemetry: telemetry.clone(),
             hooks,
             live_view,
@@ -415,6 +487,7 @@ pub async fn run_with_hooks(
     Ok(Running {
         proxy_addr,
         admin_addr,
+        live_addr,
         telemetry,
         reloader,
         shutdown,

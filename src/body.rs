@@ -15,6 +15,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -83,6 +85,8 @@ pub(crate) struct RequestBody<B = hyper::body::Incoming> {
     limit: Option<u64>,
     seen: u64,
     timer: IdleTimer,
+    /// Shared count of the bytes read (the access log's); `None` when nobody reads it.
+    tally: Option<Arc<AtomicU64>>,
 }
 
 impl<B> fmt::Debug for RequestBody<B> {
@@ -102,7 +106,14 @@ impl<B> RequestBody<B> {
             limit: None,
             seen: 0,
             timer: IdleTimer::new(idle),
+            tally: None,
         }
+    }
+
+    /// Also adds every data frame's length to `tally` (the access log's count).
+    pub(crate) fn with_tally(mut self, tally: Option<Arc<AtomicU64>>) -> Self {
+        self.tally = tally;
+        self
     }
 
     pub(crate) fn new(inner: B, limit: Option<u64>, idle: Duration) -> Self {
@@ -111,6 +122,7 @@ impl<B> RequestBody<B> {
             limit,
             seen: 0,
             timer: IdleTimer::new(idle),
+            tally: None,
         }
     }
 }
@@ -135,6 +147,9 @@ where
                 this.timer.touch();
                 if let Some(data) = frame.data_ref() {
                     this.seen = this.seen.saturating_add(data.len() as u64);
+                    if let Some(tally) = &this.tally {
+                        tally.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
                     if let Some(limit) = this.limit
                         && this.seen > limit
                     {

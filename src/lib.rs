@@ -96,6 +96,9 @@ pub(crate) mod telemetry;
 pub(crate) mod tls;
 pub(crate) mod upstream;
 
+#[cfg(test)]
+mod dependency_tests;
+
 // The binary's entry point.
 pub use cli::main;
 // Starting davaudit as `main` does: the integration tests.

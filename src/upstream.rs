@@ -16,11 +16,11 @@ use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 
 use crate::body::{self, RequestBody};
-use arc_swap::ArcSwap;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::{config, error};
@@ -221,50 +221,66 @@ pub(crate) struct Readiness {
 /// The kinds a failed probe can have (a TCP connect: refused/unresolvable, or too slow).
 pub(crate) const PROBE_KINDS: [Kind; 2] = [Kind::Connect, Kind::Timeout];
 
+/// One probe's answer, handed to the caller's report (telemetry's `UpstreamProbed` event,
+/// emitted by `app`: this module does not know telemetry).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probed<'a> {
+    /// The origin probed.
+    pub upstream: &'a Uri,
+    /// `None` when it accepted a TCP connection.
+    pub error: Option<Kind>,
+    /// The answer differs from the previous one (log it).
+    pub changed: bool,
+}
+
 impl Readiness {
     /// The upstream accepted a TCP connection at the last probe.
     pub(crate) fn is_reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
     }
 
-    /// Probes the upstream every `interval` until `shutdown` is cancelled. `origin` is read
-    /// at each probe, so a reload that changes the upstream is followed. Each result goes to
-    /// telemetry (`davaudit_upstream_up`, `davaudit_upstream_probe_error`); a change is
-    /// logged once.
+    /// Probes the upstream every `interval` until `shutdown` is cancelled: a TCP connect to
+    /// `upstream.url`, bounded by `upstream.connect_timeout`, both as `settings` holds them
+    /// now. A reload that changes them (a new value in `settings`) cuts the probe in progress
+    /// and probes again at once, with the new ones. Each answer goes to `report`.
     pub(crate) async fn probe(
         self,
-        origin: Arc<ArcSwap<Uri>>,
-        timeout: Duration,
+        mut settings: watch::Receiver<config::Upstream>,
         interval: Duration,
-        telemetry: crate::telemetry::Telemetry,
+        mut report: impl FnMut(Probed<'_>),
         shutdown: CancellationToken,
     ) {
         loop {
-            let origin = origin.load_full();
-            let error = match target(&origin) {
-                Some(target) => {
-                    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target))
-                        .await
-                    {
-                        Ok(Ok(_)) => None,
-                        Ok(Err(_)) => Some(Kind::Connect),
-                        Err(_) => Some(Kind::Timeout),
-                    }
-                }
-                None => Some(Kind::Connect),
+            let current = settings.borrow_and_update().clone();
+            let error = tokio::select! {
+                () = shutdown.cancelled() => return,
+                Ok(()) = settings.changed() => continue,
+                error = connect(&current.url, current.connect_timeout) => error,
             };
             let ok = error.is_none();
             let changed = ok != self.reachable.swap(ok, Ordering::Relaxed);
-            crate::telemetry::events::UpstreamProbed {
-                upstream: &origin,
+            report(Probed {
+                upstream: &current.url,
                 error,
                 changed,
-            }
-            .emit(&telemetry);
+            });
             tokio::select! {
                 () = shutdown.cancelled() => return,
+                Ok(()) = settings.changed() => {}
                 () = tokio::time::sleep(interval) => {}
             }
         }
+    }
+}
+
+/// One probe: a TCP connect to `origin` within `timeout`; the kind of failure, if any.
+async fn connect(origin: &Uri, timeout: Duration) -> Option<Kind> {
+    let Some(target) = target(origin) else {
+        return Some(Kind::Connect);
+    };
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(_)) => Some(Kind::Connect),
+        Err(_) => Some(Kind::Timeout),
     }
 }

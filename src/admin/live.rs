@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
+        "sha256-KeMrjP7abSq/z2zto72LWCqIxEV2/OGgwwiqbAa5a/0="
     };
 }
 
@@ -66,10 +66,14 @@ impl LiveView {
                 recent,
                 any_host: true,
             },
-            None if admin.listen.ip().is_loopback() => LiveView::On {
+            None if admin.live_address().ip().is_loopback() => LiveView::On {
                 recent,
                 any_host: false,
             },
+            None if admin.live_listen.is_some() => LiveView::Off(
+                "admin.live_listen is not a loopback address and hrefs can be sensitive; \
+                 set admin.ui: true to serve it there",
+            ),
             None => LiveView::Off(
                 "admin.listen is not a loopback address and hrefs can be sensitive; \
                  set admin.ui: true to serve it there",
@@ -412,6 +416,7 @@ mod tests {
                 request_id: "r",
                 method: "DELETE",
                 path: "/p",
+                route: None,
                 status: 207,
                 report: &report,
                 max_failures: 10,
@@ -512,6 +517,7 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,

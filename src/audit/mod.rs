@@ -32,8 +32,8 @@ use tracing::Instrument;
 
 use crate::config::{self, WhenBehind};
 use crate::multistatus::{self, Outcome, Report, Scanner};
-use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
+use crate::telemetry::{Telemetry, access};
 use policy::Policy;
 use tee::{TeeBody, WhenFull};
 
@@ -136,11 +136,17 @@ impl Auditor {
         let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
         let tee = tee.metered(self.telemetry.metrics().audit_wait());
         let span = tracing::info_span!("audit", request_id = %context.request_id);
+        // The access line waits for this audit's report (empty with `log.access` off).
+        let access_part = access::Part::of(&context);
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
-                .with_charset(charset.as_deref()),
+            scanner: Scanner::new(
+                self.policy
+                    .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
+                limits,
+            )
+            .with_charset(charset.as_deref()),
             context,
             status: status.as_u16(),
             started,
@@ -152,7 +158,13 @@ impl Auditor {
                 sniff_first_bytes: unlabelled,
             }),
         };
-        tokio::spawn(audit.run().instrument(span));
+        tokio::spawn(
+            async move {
+                audit.run().await;
+                drop(access_part);
+            }
+            .instrument(span),
+        );
         Response::from_parts(parts, Either::Right(tee))
     }
 }
@@ -284,8 +296,10 @@ mod tests {
         let context = Arc::new(RequestContext {
             method: http::Method::from_bytes(method.as_bytes()).unwrap(),
             method_label: labels::method(method),
+            route: None,
             path: "/".to_owned(),
             request_id: "r".to_owned(),
+            access: None,
         });
         let wrapped = auditor.wrap(response, context, std::time::Instant::now());
         matches!(wrapped.body(), Either::Right(_))

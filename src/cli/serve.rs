@@ -154,10 +154,10 @@ fn reload(source: &Fit, reloader: &Reloader, log: &LogHandle) {
             return;
         }
     };
-    let level = config.log.level.clone();
+    let log_settings = config.log.clone();
     match reloader.reload(config) {
         Ok(restart) => {
-            if let Err(error) = log.set_level(&level) {
+            if let Err(error) = log.set_level(&log_settings) {
                 tracing::error!(%error, "log level not changed");
             }
             tracing::info!(config = %source.describe(), "config reloaded");

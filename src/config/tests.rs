@@ -69,6 +69,8 @@ fn defaults() {
     assert_eq!(c.audit.recent_failures, 200);
     assert_eq!(c.log.format, LogFormat::Json);
     assert_eq!(c.log.level, "info");
+    assert!(!c.log.access, "no access log by default");
+    assert!(!c.forwarding.echo_request_id, "transparency first");
     assert_eq!(c.shutdown.drain_timeout, Duration::from_secs(30));
     assert_eq!(c.limits.max_connections, 10_000);
     assert_eq!(c.limits.header_read_timeout, Duration::from_secs(30));
@@ -91,6 +93,7 @@ fn routine_rules_default_explicit_and_empty() {
         methods: methods.iter().map(|m| (*m).to_owned()).collect(),
         level,
         code,
+        route: None,
     };
     // The documented defaults (DESIGN.md, "Audit semantics"); how they match is tested in
     // `audit::policy`, the one matcher.
@@ -115,12 +118,14 @@ fn routine_rules_default_explicit_and_empty() {
             RoutineRule {
                 methods: vec!["LOCK".into()],
                 level: Level::Response,
-                code: 423
+                code: 423,
+                route: None,
             },
             RoutineRule {
                 methods: vec!["MOVE".into(), "COPY".into()],
                 level: Level::Propstat,
-                code: 424
+                code: 424,
+                route: None,
             },
         ]
     );
@@ -148,6 +153,7 @@ forwarding:
   forwarded: true
   preserve_host: true
   request_id_header: X-Trace-Id
+  echo_request_id: true
 audit:
   enabled: false
   max_logged_failures: 0
@@ -163,6 +169,7 @@ audit:
 log:
   format: text
   level: info,davaudit=debug
+  access: true
 shutdown:
   drain_timeout: 5m
 limits:
@@ -209,6 +216,7 @@ fn every_key_round_trips() {
     );
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.log.level, "info,davaudit=debug");
+    assert!(c.log.access && c.forwarding.echo_request_id);
     assert_eq!(c.shutdown.drain_timeout, Duration::from_secs(300));
     assert_eq!(c.limits.max_connections, 5);
     assert_eq!(c.limits.header_read_timeout, Duration::from_secs(10));
@@ -226,6 +234,8 @@ fn every_key_round_trips() {
         "max_text: 100",
         "max_request_body: 10GiB",
         "request_id_header: x-trace-id",
+        "echo_request_id: true",
+        "access: true",
         "when_behind: skip",
     ] {
         assert!(printed.contains(line), "{line:?} missing from:\n{printed}");
@@ -589,6 +599,21 @@ fn bad_enums_headers_and_levels() {
     assert_err(
         &format!("{MINIMAL}audit:\n  max_depth: 3\n"),
         "test.yaml:4:14: audit.max_depth: must be at least 8",
+        "",
+    );
+    assert_err(
+        &format!("{MINIMAL}log:\n  format: text\n  access: on\n"),
+        "test.yaml:5:11: log.access: invalid type: string \"on\", expected a boolean",
+        "",
+    );
+    assert_err(
+        &format!("{MINIMAL}forwarding:\n  echo_request_id: 1\n"),
+        "test.yaml:4:20: forwarding.echo_request_id: invalid type: integer `1`, expected a boolean",
+        "",
+    );
+    assert_err(
+        &format!("{MINIMAL}log:\n  acess: true\n"),
+        "test.yaml:4:3: log.acess: unknown key, expected one of `format`, `level`, `access`",
         "",
     );
     assert_err(

@@ -176,6 +176,14 @@ pub fn request_id(headers: &mut HeaderMap, name: &HeaderName) -> String {
     id
 }
 
+/// Returns the request id to the client (`forwarding.echo_request_id`) in `name`, unless the
+/// upstream's response already carries that header: the upstream's own value is left as it is.
+pub(crate) fn echo_request_id(headers: &mut HeaderMap, name: &HeaderName, id: &str) {
+    if !headers.contains_key(name) {
+        insert_str(headers, name.clone(), id);
+    }
+}
+
 /// Unique within a process and unlikely to collide across replicas: a random per-process
 /// prefix and a counter, 24 hex digits in all.
 fn new_request_id() -> String {

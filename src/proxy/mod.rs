@@ -26,14 +26,16 @@ use crate::audit::{self, Auditor};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
-use crate::telemetry::{Telemetry, labels};
+use crate::telemetry::routes::RouteLabel;
+use crate::telemetry::{Telemetry, access, labels};
 use crate::upstream::{self, Upstream};
 use destination::Origin;
 use headers::Downstream;
 
 /// The response body davaudit sends: the upstream's (guarded by the idle timeout, maybe
 /// tee'd to the audit), or a short synthetic one (502, 504, 413, ...).
-pub(crate) type ProxyBody = Either<audit::Body<ResponseBody>, Full<Bytes>>;
+/// Counted for the access log on the way out.
+pub(crate) type ProxyBody = access::Body<Either<audit::Body<ResponseBody>, Full<Bytes>>>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
@@ -43,10 +45,13 @@ pub(crate) struct Settings {
     pub max_request_body: Option<u64>,
     /// `upstream.idle_timeout`, for both bodies.
     pub idle_timeout: Duration,
-    /// `http` or `https`: how clients reach the listener (`tls` set or not).
+    /// `http` or `https`: what the proxy socket speaks (TLS as bound at start, whatever a
+    /// reload says: turning TLS on or off needs a restart).
     pub scheme: &'static str,
     /// `limits.max_upstream_requests` permits, shared across reloads.
     pub upstream_slots: Arc<Semaphore>,
+    /// `log.access`: one line per exchange.
+    pub access_log: bool,
 }
 
 /// Everything one request needs, built once at start and shared by every connection.
@@ -65,6 +70,8 @@ pub(crate) struct Proxy {
     upstream_host: Option<HeaderValue>,
     /// One permit per request in flight upstream, held until its response body ends.
     upstream_slots: Arc<Semaphore>,
+    /// `log.access`.
+    access_log: bool,
 }
 
 impl Proxy {
@@ -91,6 +98,7 @@ impl Proxy {
             telemetry,
             scheme: settings.scheme,
             upstream_slots: settings.upstream_slots,
+            access_log: settings.access_log,
         }
     }
 
@@ -103,49 +111,42 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
         let _in_flight = self.telemetry.metrics().request_started();
-        if let Some(reason) = invalid_host(&request) {
-            RequestFinished {
-                method: labels::method(request.method().as_str()),
-                status: 400,
-                duration: started.elapsed(),
-            }
-            .emit(&self.telemetry);
-            return Ok(rescue::bad_request(reason).map(Either::Right));
-        }
-        if request.method() == http::Method::CONNECT {
+        // The path as the client sent it, before anything else: refused requests count by
+        // route too.
+        let route = self.telemetry.routes().resolve(request.uri().path());
+        let refused = if let Some(reason) = invalid_host(&request) {
+            Err(rescue::bad_request(reason))
+        } else if request.method() == http::Method::CONNECT {
             // A tunnel request: davaudit is a reverse proxy and has no tunnel to give. Sent
             // upstream, it would get the client no answer (or open a tunnel to who knows what).
-            RequestFinished {
-                method: labels::method(request.method().as_str()),
-                status: 501,
-                duration: started.elapsed(),
-            }
-            .emit(&self.telemetry);
-            return Ok(
-                rescue::not_implemented("davaudit does not tunnel CONNECT requests")
-                    .map(Either::Right),
-            );
-        }
-        // Bounds upstream work (and sockets) whatever the clients do: h2 multiplies each
-        // connection by its streams. Refused at once, never queued.
-        let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
-            self.telemetry.metrics().upstream_busy.inc();
-            RequestFinished {
-                method: labels::method(request.method().as_str()),
-                status: 503,
-                duration: started.elapsed(),
-            }
-            .emit(&self.telemetry);
-            return Ok(rescue::upstream_busy().map(Either::Right));
+            Err(rescue::not_implemented(
+                "davaudit does not tunnel CONNECT requests",
+            ))
+        } else {
+            // Bounds upstream work (and sockets) whatever the clients do: h2 multiplies each
+            // connection by its streams. Refused at once, never queued.
+            self.upstream_slots
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| {
+                    self.telemetry.metrics().upstream_busy.inc();
+                    rescue::upstream_busy()
+                })
         };
-        let context = Arc::new(self.prepare(&mut request, peer));
+        let slot = match refused {
+            Ok(slot) => slot,
+            Err(response) => return Ok(self.refuse(request, peer, started, route, response)),
+        };
+        let context = Arc::new(self.prepare(&mut request, peer, started, route));
+        // The access line's first part: dropped here if the client leaves before the headers.
+        let open = access::Open::new(&context);
         let method = context.method_label;
-        let response = match self.send(request).await {
+        let response = match self.send(request, &context).await {
             Ok(mut response) => {
                 headers::prepare_response(response.headers_mut());
                 let response = self.guard(response, &context, slot);
                 self.auditor
-                    .wrap(response, context, started)
+                    .wrap(response, context.clone(), started)
                     .map(Either::Left)
             }
             Err(Rejected::TooLarge(limit)) => rescue::too_large(limit, &context).map(Either::Right),
@@ -159,16 +160,76 @@ impl Proxy {
         };
         RequestFinished {
             method,
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
         .emit(&self.telemetry);
-        Ok(response)
+        Ok(self.finish(response, &context, open))
+    }
+
+    /// A request answered by davaudit itself before anything went upstream (400, 501, 503):
+    /// counted, and with `log.access` or `forwarding.echo_request_id` on, given a request id.
+    fn refuse(
+        &self,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        started: Instant,
+        route: Option<RouteLabel>,
+        response: Response<Full<Bytes>>,
+    ) -> Response<ProxyBody> {
+        RequestFinished {
+            method: labels::method(request.method().as_str()),
+            route,
+            status: response.status().as_u16(),
+            duration: started.elapsed(),
+        }
+        .emit(&self.telemetry);
+        let response = response.map(Either::Right);
+        if !self.access_log && !self.forwarding.echo_request_id {
+            return access::Open::none().respond(response);
+        }
+        let request_id =
+            headers::request_id(request.headers_mut(), &self.forwarding.request_id_header);
+        let context = Arc::new(RequestContext {
+            method: request.method().clone(),
+            method_label: labels::method(request.method().as_str()),
+            route,
+            path: request.uri().path().to_owned(),
+            request_id,
+            access: self
+                .access_log
+                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
+        });
+        let open = access::Open::new(&context);
+        self.finish(response, &context, open)
+    }
+
+    /// The response as the client gets it: the request id echoed when configured, the body
+    /// counted for the access log.
+    fn finish(
+        &self,
+        mut response: Response<Either<audit::Body<ResponseBody>, Full<Bytes>>>,
+        context: &RequestContext,
+        open: access::Open,
+    ) -> Response<ProxyBody> {
+        if self.forwarding.echo_request_id {
+            headers::echo_request_id(
+                response.headers_mut(),
+                &self.forwarding.request_id_header,
+                &context.request_id,
+            );
+        }
+        open.respond(response)
     }
 
     /// Sends the request upstream with its body guarded (size limit, idle timeout). A declared
     /// `Content-Length` over the limit is refused before anything is sent.
-    async fn send(&self, request: Request<Incoming>) -> Result<Response<Incoming>, Rejected> {
+    async fn send(
+        &self,
+        request: Request<Incoming>,
+        context: &RequestContext,
+    ) -> Result<Response<Incoming>, Rejected> {
         if let Some(limit) = self.max_request_body {
             let declared = request
                 .headers()
@@ -192,8 +253,10 @@ impl Proxy {
                 *again.headers_mut() = request.headers().clone();
                 again
             });
-        let request =
-            request.map(|body| RequestBody::new(body, self.max_request_body, self.idle_timeout));
+        let tally = context.access.as_ref().map(|x| x.request_bytes());
+        let request = request.map(|body| {
+            RequestBody::new(body, self.max_request_body, self.idle_timeout).with_tally(tally)
+        });
         match self.upstream.send(request).await {
             Err(error) if error.kind() == upstream::Kind::Reset && replay.is_some() => {
                 tracing::debug!(%error, "upstream dropped a safe request unanswered; sending it once more");
@@ -240,7 +303,13 @@ impl Proxy {
 
     /// Turns the client's request into the upstream request, in place, and returns the
     /// context the audit and the logs carry.
-    fn prepare(&self, request: &mut Request<Incoming>, peer: SocketAddr) -> RequestContext {
+    fn prepare(
+        &self,
+        request: &mut Request<Incoming>,
+        peer: SocketAddr,
+        started: Instant,
+        route: Option<RouteLabel>,
+    ) -> RequestContext {
         // RFC 9112 §3.2.2: an absolute-form target's authority wins over Host. Either may
         // carry user info (`user:pw@host`), which is never part of the public host.
         let public_host = request
@@ -299,8 +368,12 @@ impl Proxy {
         RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path,
             request_id,
+            access: self
+                .access_log
+                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
         }
     }
 

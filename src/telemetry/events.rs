@@ -7,27 +7,43 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Telemetry;
+use super::access;
 use super::labels::{self, MethodLabel};
 use super::logging::Structured;
 use super::recent::Sighting;
+use super::routes::RouteLabel;
 use crate::error::ErrorChain;
 use crate::multistatus::{Code, Failure, Level, Outcome, Report};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
+    /// The request's `route` (the first configured prefix its path starts with, else
+    /// `other`); `None` when no routes are configured.
+    pub route: Option<RouteLabel>,
     /// The request path (never the query: it may carry tokens).
     pub path: String,
     pub request_id: String,
+    /// The access log's record of this exchange; `None` with `log.access` off.
+    pub access: Option<Box<access::Exchange>>,
+}
+
+impl RequestContext {
+    /// The route's name for log fields and the live view; `None` without routes.
+    pub(crate) fn route_name<'a>(&self, telemetry: &'a Telemetry) -> Option<&'a str> {
+        self.route.map(|route| telemetry.routes().name(route))
+    }
 }
 
 /// A response went back to the client (any status, synthetic ones included).
 #[derive(Debug)]
 pub(crate) struct RequestFinished {
     pub method: MethodLabel,
+    /// `None` without routes (and for a request refused before its path was read: `other`).
+    pub route: Option<RouteLabel>,
     pub status: u16,
     /// Time from the request arriving to the response headers being ready.
     pub duration: Duration,
@@ -36,12 +52,13 @@ pub(crate) struct RequestFinished {
 impl RequestFinished {
     pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
+        let values = metrics.values(
+            &[self.method.as_str(), labels::status(self.status)],
+            self.route,
+        );
+        metrics.requests.with_label_values(&values).inc();
         metrics
-            .requests
-            .with_label_values(&[self.method.as_str(), labels::status(self.status)])
-            .inc();
-        metrics
-            .duration(self.method)
+            .duration(self.method, self.route)
             .observe(self.duration.as_secs_f64());
     }
 }
@@ -67,6 +84,7 @@ impl UpstreamRequestFailed<'_> {
             request_id = %self.request.request_id,
             method = %self.request.method,
             path = %self.request.path,
+            route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
             duration_ms = self.duration.as_millis() as u64,
@@ -101,6 +119,7 @@ impl UpstreamBodyFailed<'_> {
             request_id = %self.request.request_id,
             method = %self.request.method,
             path = %self.request.path,
+            route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
             error = %ErrorChain(self.error),
@@ -196,22 +215,28 @@ impl MultistatusScanned<'_> {
                 .with_label_values(&[limit.as_str()])
                 .inc();
         }
+        let route = self.request.route;
         for level in [Level::Response, Level::Propstat] {
             for (&code, &n) in report.statuses(level) {
-                let values = [method, level.as_str(), labels::code(code)];
+                let values = metrics.values(&[method, level.as_str(), labels::code(code)], route);
                 metrics.entries.with_label_values(&values).inc_by(n);
             }
             for (&code, &n) in report.failing(level) {
-                let values = [method, level.as_str(), labels::code(code)];
+                let values = metrics.values(&[method, level.as_str(), labels::code(code)], route);
                 metrics.failures.with_label_values(&values).inc_by(n);
             }
         }
-        self.log();
+        let route_name = self.request.route_name(telemetry);
+        self.log(route_name);
+        if let Some(exchange) = &self.request.access {
+            exchange.audited(report);
+        }
         // Returns at once (no lock) unless the audit counted a failure and the ring is on.
         telemetry.recent().record(&Sighting {
             request_id: &self.request.request_id,
             method: self.request.method.as_str(),
             path: &self.request.path,
+            route: route_name,
             status: self.status,
             report,
             max_failures: self.max_logged_failures,
@@ -220,11 +245,11 @@ impl MultistatusScanned<'_> {
         // it) also sees its entries, failures, bytes, log event and live-view record.
         metrics
             .multistatus
-            .with_label_values(&[method, report.outcome.as_str()])
+            .with_label_values(&metrics.values(&[method, report.outcome.as_str()], route))
             .inc();
     }
 
-    fn log(&self) {
+    fn log(&self, route: Option<&str>) {
         let report = self.report;
         let request = self.request;
         let failed: Vec<LoggedFailure<'_>> = report
@@ -240,6 +265,7 @@ impl MultistatusScanned<'_> {
                     request_id = %request.request_id,
                     method = %request.method,
                     path = %request.path,
+                    route,
                     status = self.status,
                     outcome = report.outcome.as_str(),
                     entries = report.entries,

@@ -2,18 +2,22 @@
 //! failure for the live view. The rest of the crate holds one [`Telemetry`] handle and emits
 //! typed events to it.
 //!
+//! - [`access`]: the access log (`log.access`): one line per exchange, at its end.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
+//! - [`routes`]: the optional `route` label, from the config's path prefixes.
 //! - [`events`]: typed events; `emit()` logs, counts and records.
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
 //! - [`throttle`]: repeated WARNs folded into one summary per interval.
 
+pub(crate) mod access;
 pub(crate) mod events;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
 pub(crate) mod recent;
+pub(crate) mod routes;
 pub(crate) mod throttle;
 
 #[cfg(test)]
@@ -38,11 +42,22 @@ pub(crate) struct Telemetry {
 impl Telemetry {
     /// A new registry, and a ring of `recent_failures` records (0: the live view records
     /// nothing).
+    #[cfg(test)]
     pub(crate) fn new(recent_failures: usize) -> Self {
+        Self::with_routes(recent_failures, routes::Routes::default())
+    }
+
+    /// [`Telemetry::new`] with the `route` label of `routes` (fixed for the process's life).
+    pub(crate) fn with_routes(recent_failures: usize, routes: routes::Routes) -> Self {
         Telemetry {
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::with_routes(routes)),
             recent: Arc::new(RecentFailures::new(recent_failures)),
         }
+    }
+
+    /// The `route` label's prefixes and values.
+    pub(crate) fn routes(&self) -> &routes::Routes {
+        self.metrics.routes()
     }
 
     /// The metrics registry (`/metrics`).

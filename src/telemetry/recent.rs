@@ -60,6 +60,9 @@ pub(crate) struct Record {
     pub method: String,
     /// The request path (never the query), capped to [`MAX_PATH`] bytes.
     pub path: String,
+    /// The request's route (`routes`); absent when no routes are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
     pub status: u16,
     pub outcome: Outcome,
@@ -113,6 +116,8 @@ pub(crate) struct Sighting<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// The route's name; `None` without routes.
+    pub route: Option<&'a str>,
     pub status: u16,
     pub report: &'a Report,
     /// `audit.max_logged_failures`: failing entries kept per record.
@@ -255,6 +260,7 @@ impl RecentFailures {
             request_id: capped(sighting.request_id, MAX_REQUEST_ID),
             method: capped(sighting.method, 32),
             path: capped(sighting.path, MAX_PATH),
+            route: sighting.route.map(str::to_owned),
             status: sighting.status,
             outcome: report.outcome,
             entries: report.entries,
@@ -346,6 +352,7 @@ impl RecentFailures {
                     + r.request_id.capacity()
                     + r.method.capacity()
                     + r.path.capacity()
+                    + r.route.as_ref().map_or(0, String::capacity)
                     + counts(&r.failing)
                     + counts(&r.response_status)
                     + counts(&r.propstat_status)
@@ -445,6 +452,7 @@ mod tests {
             request_id: "req-1",
             method: "PROPPATCH",
             path,
+            route: None,
             status: 207,
             report,
             max_failures: 10,
@@ -619,6 +627,7 @@ mod tests {
             request_id: &long_id,
             method: "PROPPATCH",
             path: &long_path,
+            route: None,
             status: 207,
             report,
             max_failures: MAX_FAILURES,

@@ -17,6 +17,7 @@
 //! - `failure_in_success`: multistatus failures under a 2xx other than 207 (#14).
 //! - `audit_edge_cases`: encodings, 1-byte frames, malformed, truncated, lagging, huge.
 //! - `content_codings`: zstd frames, raw deflate, coding lists, multi-member gzip.
+//! - `access_log`: `log.access` lines against what the client did; `echo_request_id`.
 //! - `observability`: connection, in-flight, reload, TLS and audit-wait metrics; WARN summaries.
 //! - `admin`: /metrics, /healthz, /readyz; README metrics table matches.
 //! - `admin_auth`: bearer tokens on the admin listener; probes open; reload re-reads them.
@@ -24,6 +25,7 @@
 //!   record (#16 item 6).
 //! - `live_view`: `/failures` and `/` with real partial failures; survives a reload.
 //! - `reload`: a new config for the next request, a bad one refused; TLS; SIGHUP.
+//! - `routes`: the optional `route` label, the live view's route, routine rules per route.
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
 //! - `demo`: `davaudit demo`'s headline case, a DELETE that leaves a pinned member behind.
@@ -40,6 +42,7 @@
 
 mod support;
 
+mod access_log;
 mod admin;
 mod admin_auth;
 mod audit_dav;
@@ -55,6 +58,7 @@ mod live_view;
 mod log_records;
 mod observability;
 mod reload;
+mod routes;
 mod soak;
 mod transparency;
 mod upstream_failures;

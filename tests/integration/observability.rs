@@ -119,22 +119,9 @@ async fn reloads_are_counted_with_their_result_and_the_last_success_time() {
 
 #[tokio::test]
 async fn the_tls_certificate_expiry_and_failed_handshakes_are_exported() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let cert = SelfSigned::new();
     let upstream = FakeUpstream::always(Reply::ok("x")).await;
-    let proxy = Proxy::start_with(
-        &upstream.url(),
-        &format!(
-            "tls: {{cert_file: {}, key_file: {}}}",
-            cert_path.display(),
-            key_path.display()
-        ),
-    )
-    .await;
+    let proxy = Proxy::start_with(&upstream.url(), &cert.yaml()).await;
     let m = proxy.metrics().await;
     // rcgen's default validity ends on 4096-01-01T00:00:00Z.
     assert_eq!(

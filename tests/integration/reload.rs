@@ -2,25 +2,12 @@
 //! a bad one is refused and the old one stays; the listener can terminate TLS, and the
 //! binary re-reads its config file on SIGHUP.
 
+use http_body_util::BodyExt;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-
+use crate::support::davaudit::config;
 use crate::support::*;
-
-fn config_for(upstream: &str) -> ::davaudit::config::Config {
-    ::davaudit::config::from_yaml(
-        &format!(
-            "listen: 127.0.0.1:0\nadmin: {{listen: 127.0.0.1:0}}\nupstream: {{url: {upstream}}}\n"
-        ),
-        "reload.yaml",
-    )
-    .unwrap()
-}
 
 #[tokio::test]
 async fn reload_switches_the_upstream_for_new_requests_on_open_connections() {
@@ -34,7 +21,7 @@ async fn reload_switches_the_upstream_for_new_requests_on_open_connections() {
     let restart = proxy
         .running()
         .reloader()
-        .reload(config_for(&second.url()))
+        .reload(config(&second.url(), ""))
         .unwrap();
     assert!(restart.is_empty(), "{restart:?}");
 
@@ -47,7 +34,7 @@ async fn reload_switches_the_upstream_for_new_requests_on_open_connections() {
 async fn a_config_that_cannot_be_applied_is_refused_and_the_old_one_stays() {
     let upstream = FakeUpstream::always(Reply::ok("still here")).await;
     let proxy = Proxy::start(&upstream.url()).await;
-    let mut bad = config_for("https://127.0.0.1:1");
+    let mut bad = config("https://127.0.0.1:1", "");
     bad.upstream.tls.ca_file = Some("/nonexistent/ca.pem".into());
     assert!(proxy.running().reloader().reload(bad).is_err());
     let (status, _, body) = send("GET", &proxy.url_for("/"), &[], "").await;
@@ -59,10 +46,10 @@ async fn a_config_that_cannot_be_applied_is_refused_and_the_old_one_stays() {
 async fn changing_the_listen_address_is_reported_as_needing_a_restart() {
     let upstream = FakeUpstream::always(Reply::ok("x")).await;
     let proxy = Proxy::start(&upstream.url()).await;
-    let mut config = config_for(&upstream.url());
-    config.listen = "127.0.0.1:1".parse().unwrap();
-    config.limits.max_connections = 5;
-    let restart = proxy.running().reloader().reload(config).unwrap();
+    let mut changed = config(&upstream.url(), "");
+    changed.listen = "127.0.0.1:1".parse().unwrap();
+    changed.limits.max_connections = 5;
+    let restart = proxy.running().reloader().reload(changed).unwrap();
     assert_eq!(restart, ["listen", "limits"]);
 }
 
@@ -74,53 +61,21 @@ async fn a_pending_restart_is_reported_until_the_sockets_match_the_file_again() 
     let upstream = FakeUpstream::always(Reply::ok("x")).await;
     let proxy = Proxy::start(&upstream.url()).await;
     let reloader = proxy.running().reloader();
-    let mut moved = config_for(&upstream.url());
+    let mut moved = config(&upstream.url(), "");
     moved.listen = "127.0.0.1:1".parse().unwrap();
     assert_eq!(reloader.reload(moved.clone()).unwrap(), ["listen"]);
     assert_eq!(reloader.reload(moved).unwrap(), ["listen"]);
-    let back = config_for(&upstream.url());
+    let back = config(&upstream.url(), "");
     assert!(reloader.reload(back).unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn the_listener_terminates_tls_and_forwards_over_plain_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-
+    let cert = SelfSigned::new();
     let upstream = FakeUpstream::always(Reply::ok("over tls")).await;
-    let proxy = Proxy::start_with(
-        &upstream.url(),
-        &format!(
-            "tls: {{cert_file: {}, key_file: {}}}",
-            cert_path.display(),
-            key_path.display()
-        ),
-    )
-    .await;
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .build();
-    let client: Client<_, Empty<bytes::Bytes>> =
-        Client::builder(TokioExecutor::new()).build(connector);
+    let proxy = Proxy::start_with(&upstream.url(), &cert.yaml()).await;
     let url = format!("https://localhost:{}/secure", proxy.addr().port());
-    let response = within("TLS request", client.get(url.parse().unwrap()))
+    let response = within("TLS request", cert.client().get(url.parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -128,6 +83,89 @@ async fn the_listener_terminates_tls_and_forwards_over_plain_http() {
     assert_eq!(body, "over tls");
     let record = upstream.requests().pop().unwrap();
     assert_eq!(record.header("x-forwarded-proto"), Some("https"));
+}
+
+/// Both forwarding families on, so the scheme shows in `X-Forwarded-Proto` and `Forwarded`.
+const BOTH_FAMILIES: &str = "forwarding: {x_forwarded: true, forwarded: true}";
+
+#[tokio::test]
+async fn turning_tls_off_by_reload_keeps_forwarding_https_until_the_restart() {
+    // The sockets still terminate TLS after a reload that removes `tls:` (it needs a
+    // restart): clients still arrive over https, so the upstream must still be told so. It
+    // used to be told `http` at once, from the new file.
+    let cert = SelfSigned::new();
+    let upstream = FakeUpstream::always(Reply::ok("x")).await;
+    let proxy = Proxy::start_with(
+        &upstream.url(),
+        &format!("{}\n{BOTH_FAMILIES}", cert.yaml()),
+    )
+    .await;
+    let restart = proxy
+        .running()
+        .reloader()
+        .reload(config(&upstream.url(), BOTH_FAMILIES))
+        .unwrap();
+    assert_eq!(restart, ["tls"]);
+
+    let url = format!("https://localhost:{}/a", proxy.addr().port());
+    let response = within(
+        "TLS request after the reload",
+        cert.client().get(url.parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let record = upstream.requests().pop().unwrap();
+    assert_eq!(record.header("x-forwarded-proto"), Some("https"));
+    let forwarded = record.header("forwarded").unwrap();
+    assert!(forwarded.ends_with(";proto=https"), "{forwarded}");
+}
+
+#[tokio::test]
+async fn turning_tls_on_by_reload_keeps_forwarding_http_until_the_restart() {
+    let cert = SelfSigned::new();
+    let upstream = FakeUpstream::always(Reply::ok("x")).await;
+    let proxy = Proxy::start_with(&upstream.url(), BOTH_FAMILIES).await;
+    let restart = proxy
+        .running()
+        .reloader()
+        .reload(config(
+            &upstream.url(),
+            &format!("{}\n{BOTH_FAMILIES}", cert.yaml()),
+        ))
+        .unwrap();
+    assert_eq!(restart, ["tls"]);
+
+    // Still plain HTTP on the socket, and the upstream hears so.
+    let (status, _, _) = send("GET", &proxy.url_for("/a"), &[], "").await;
+    assert_eq!(status, 200);
+    let record = upstream.requests().pop().unwrap();
+    assert_eq!(record.header("x-forwarded-proto"), Some("http"));
+    let forwarded = record.header("forwarded").unwrap();
+    assert!(forwarded.ends_with(";proto=http"), "{forwarded}");
+}
+
+#[tokio::test]
+async fn the_readiness_probe_uses_the_reloaded_upstream_settings_at_once() {
+    // Started with a connect timeout of an hour against an upstream whose connects hang, the
+    // probe used to keep that hour after a reload lowered it: `davaudit_upstream_up` stayed
+    // stale. A reload now restarts the probe with the new settings.
+    let blackhole = Blackhole::new();
+    let proxy = Proxy::start_with(&blackhole.url(), "upstream: {connect_timeout: 1h}").await;
+    let timed_out = |m: &Metrics| m.get("davaudit_upstream_probe_error", &[("kind", "timeout")]);
+    assert_eq!(timed_out(&proxy.metrics().await), 0.0, "still connecting");
+
+    let restart = proxy
+        .running()
+        .reloader()
+        .reload(config(
+            &blackhole.url(),
+            "upstream: {connect_timeout: 50ms}",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(restart.is_empty(), "{restart:?}");
+    let m = proxy.metrics_when(|m| timed_out(m) == 1.0).await;
+    assert_eq!(m.get_exact("davaudit_upstream_up", &[]), Some(0.0));
 }
 
 /// The real binary: SIGHUP re-reads the file; a broken file is refused and logged.

@@ -37,6 +37,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let _log = telemetry::logging::init(&Log {
         format: LogFormat::Text,
         level: "info".to_owned(),
+        access: false,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -22,7 +22,7 @@ fn every_corpus_body_gives_its_independently_counted_expectations() {
             let method = expected["method"].as_str().unwrap().to_owned();
             let body = std::fs::read(&path).unwrap();
             // The default routine rules through the one matcher the proxy and `scan` use.
-            let classify = crate::audit::policy::Policy::default().classifier(&method);
+            let classify = crate::audit::policy::Policy::default().classifier(&method, None);
             let r = scan_slice(&body, classify, Limits::default());
             let name = path.display();
             assert_eq!(

@@ -30,7 +30,7 @@ fn the_report_carries_the_failing_counts_its_classifier_decided() {
         resp_propstat("/b", &["HTTP/1.1 404 Not Found", "HTTP/1.1 403 Forbidden"]),
         resp_status("/c", "HTTP/1.1 404 Not Found"),
     ));
-    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND");
+    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND", None);
     let r = scan_slice(body.as_bytes(), classify, Limits::default());
     assert_eq!(r.outcome, Outcome::PartialFailure);
     assert_eq!(

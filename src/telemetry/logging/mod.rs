@@ -27,15 +27,27 @@ pub struct LogHandle {
 }
 
 impl LogHandle {
-    /// Applies `log.level` from a reloaded config (unless `RUST_LOG` is in charge).
-    pub(crate) fn set_level(&self, level: &str) -> anyhow::Result<()> {
+    /// Applies `log.level` (and `log.access`) from a reloaded config (unless `RUST_LOG` is
+    /// in charge).
+    pub(crate) fn set_level(&self, log: &config::Log) -> anyhow::Result<()> {
         if self.from_env {
             return Ok(());
         }
-        let filter = EnvFilter::try_new(level)?;
+        let filter = EnvFilter::try_new(filter_directives(log))?;
         self.filter
             .reload(filter)
             .map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))
+    }
+}
+
+/// The filter for `log`: `log.level`, plus `davaudit::access=info` when `log.access` is on
+/// (so `level: warn` with `access: true` still writes the access lines), unless the level
+/// already names that target.
+fn filter_directives(log: &config::Log) -> String {
+    if log.access && !log.level.contains(super::access::TARGET) {
+        format!("{},{}=info", log.level, super::access::TARGET)
+    } else {
+        log.level.clone()
     }
 }
 
@@ -61,7 +73,7 @@ pub(crate) fn report_fatal(error: &(dyn std::error::Error + 'static)) {
 pub fn init(log: &config::Log) -> anyhow::Result<LogHandle> {
     let (directives, from_env) = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => (directives, true),
-        _ => (log.level.clone(), false),
+        _ => (filter_directives(log), false),
     };
     let (filter, handle) = reload::Layer::new(EnvFilter::try_new(directives)?);
     let result = tracing_subscriber::registry()
@@ -112,4 +124,32 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
         backtrace,
         "panic"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_directives;
+    use crate::config::{Log, LogFormat};
+
+    fn log(level: &str, access: bool) -> Log {
+        Log {
+            format: LogFormat::Json,
+            level: level.to_owned(),
+            access,
+        }
+    }
+
+    #[test]
+    fn the_access_log_is_written_whatever_the_level() {
+        assert_eq!(filter_directives(&log("warn", false)), "warn");
+        assert_eq!(
+            filter_directives(&log("warn", true)),
+            "warn,davaudit::access=info"
+        );
+        // An explicit directive for the target is the operator's choice.
+        assert_eq!(
+            filter_directives(&log("info,davaudit::access=off", true)),
+            "info,davaudit::access=off"
+        );
+    }
 }

@@ -142,3 +142,87 @@ impl Visit for Record {
         self.push(field, value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::config::LogFormat;
+    use crate::telemetry::logging::LogLayer;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    /// The JSON record of the one event `emit` logs.
+    fn record_of(emit: impl FnOnce()) -> Value {
+        let buf = Buf::default();
+        let subscriber =
+            tracing_subscriber::registry().with(LogLayer::new(LogFormat::Json, buf.clone()));
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = buf.0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn fields_keep_their_types_and_only_listed_ones_become_structure() {
+        let r = record_of(|| {
+            tracing::warn!(
+                failed = ?Structured(vec![json!({"code": 423})]),
+                // Not in STRUCTURED: a Debug value stays text, whatever it looks like.
+                other = ?Structured(vec![1, 2]),
+                keys = ?Structured(Vec::<&str>::new()),
+                ratio = 0.5,
+                not_a_number = f64::NAN,
+                delta = -3,
+                big = u128::MAX,
+                ok = true,
+                "message {}",
+                7
+            );
+        });
+        assert_eq!(r["message"], "message 7");
+        assert_eq!(r["level"], "WARN");
+        assert_eq!(r["failed"], json!([{"code": 423}]));
+        assert_eq!(r["other"], "[1,2]");
+        assert_eq!(r["keys"], json!([]));
+        assert_eq!(r["ratio"], 0.5);
+        assert_eq!(r["not_a_number"], "NaN");
+        assert_eq!(r["delta"], -3);
+        assert_eq!(r["big"], u128::MAX.to_string());
+        assert_eq!(r["ok"], true);
+    }
+
+    #[test]
+    fn a_structured_field_that_is_not_json_structure_stays_text() {
+        let r = record_of(|| tracing::info!(failed = "3", "x"));
+        assert_eq!(r["failed"], "3");
+        let r = record_of(|| tracing::info!(failed = ?"plain", "x"));
+        assert_eq!(r["failed"], "\"plain\"");
+    }
+}

@@ -29,6 +29,28 @@ pub(crate) struct Proxy {
     config_yaml: String,
 }
 
+/// The config text [`Proxy::start_with`] starts davaudit with: both listeners on
+/// 127.0.0.1:0 in front of `upstream_url`, `extra_yaml` merged over it.
+pub(crate) fn config_text(upstream_url: &str, extra_yaml: &str) -> String {
+    let base = format!(
+        "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  url: {upstream_url}\n"
+    );
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&base).expect("base yaml");
+    if !extra_yaml.trim().is_empty() {
+        let extra: serde_yaml::Value = serde_yaml::from_str(extra_yaml)
+            .unwrap_or_else(|e| panic!("extra yaml: {e}\n{extra_yaml}"));
+        merge(&mut doc, extra);
+    }
+    serde_yaml::to_string(&doc).expect("yaml text")
+}
+
+/// [`config_text`] as a checked `Config`, e.g. to hand to a reload.
+pub(crate) fn config(upstream_url: &str, extra_yaml: &str) -> davaudit::config::Config {
+    let text = config_text(upstream_url, extra_yaml);
+    davaudit::config::from_yaml(&text, "test.yaml")
+        .unwrap_or_else(|e| panic!("config: {e}\n{text}"))
+}
+
 impl Proxy {
     /// davaudit in front of `upstream_url` with the default config.
     pub(crate) async fn start(upstream_url: &str) -> Proxy {
@@ -48,17 +70,7 @@ impl Proxy {
         extra_yaml: &str,
         hooks: davaudit::Hooks,
     ) -> Proxy {
-        let base = format!(
-            "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  url: {upstream_url}\n"
-        );
-        let mut doc: serde_yaml::Value = serde_yaml::from_str(&base).expect("base yaml");
-        if !extra_yaml.trim().is_empty() {
-            let extra: serde_yaml::Value = serde_yaml::from_str(extra_yaml)
-                .unwrap_or_else(|e| panic!("extra yaml: {e}\n{extra_yaml}"));
-            merge(&mut doc, extra);
-        }
-        let text = serde_yaml::to_string(&doc).expect("yaml text");
-        Proxy::start_yaml_with_hooks(&text, hooks).await
+        Proxy::start_yaml_with_hooks(&config_text(upstream_url, extra_yaml), hooks).await
     }
 
     /// davaudit with exactly this config text (it should bind 127.0.0.1:0).
@@ -102,6 +114,12 @@ impl Proxy {
     /// `http://127.0.0.1:PORT` of the admin listener.
     pub(crate) fn admin_url(&self) -> String {
         format!("http://{}", self.admin_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the live view's own listener (`admin.live_listen`).
+    pub(crate) fn live_url(&self) -> Option<String> {
+        let running = self.running.as_ref()?;
+        running.live_addr().map(|addr| format!("http://{addr}"))
     }
 
     /// The config text davaudit was started with.

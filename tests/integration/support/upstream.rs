@@ -687,3 +687,48 @@ pub(crate) fn reset(s: TcpStream) {
     let _ = s.set_zero_linger();
     drop(s);
 }
+
+/// An upstream whose connects hang: a listener that never accepts, with its accept queue
+/// (backlog 0) filled by the fixture's own connections, so the kernel drops new SYNs and a
+/// client's connect neither succeeds nor fails until its own timeout. Loopback only.
+pub(crate) struct Blackhole {
+    addr: std::net::SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl fmt::Debug for Blackhole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blackhole")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Blackhole {
+    pub(crate) fn new() -> Blackhole {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind 127.0.0.1:0");
+        let listener = socket.listen(0).expect("listen");
+        let addr = listener.local_addr().expect("local addr");
+        // Fill the queue: connect until one connect does not complete (bounded).
+        let mut queued = Vec::new();
+        for _ in 0..16 {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                Ok(stream) => queued.push(stream),
+                Err(_) => break,
+            }
+        }
+        Blackhole {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
