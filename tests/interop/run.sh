@@ -794,6 +794,8 @@ if [ -z "$ONLY" ]; then
 fi
 
 [ -z "$ONLY" ] && . "$HERE/prom_token.sh" # admin tokens: Prometheus with the token up, 401 without (#17)
+[ -z "$ONLY" ] && . "$HERE/outage.sh" # connection metrics vs the client; upstream down: up 0, alert pending (#16)
+[ -z "$ONLY" ] && . "$HERE/access_log.sh" # log.access lines vs what curl did (#16 item 5)
 
 # --------------------------------------------------------------------------------------------
 # summary
