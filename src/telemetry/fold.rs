@@ -181,6 +181,8 @@ mod tests {
             href: href.to_owned(),
             hrefs: vec![href.to_owned()],
             href_count: 1,
+            props: Vec::new(),
+            prop_count: 0,
             level: Level::Response,
             code: Code::Status(code),
             error: None,

@@ -33,6 +33,10 @@ enum Role {
     Other,
 }
 
+/// A propstat-level status: its code, its propstat's error and description, the property
+/// names kept and how many there were.
+type PropstatStatus = (Code, Option<String>, Option<String>, Vec<String>, u64);
+
 /// The statuses and details of the open `DAV:response`.
 #[derive(Debug, Default)]
 struct Entry {
@@ -45,7 +49,7 @@ struct Entry {
     response: Vec<Code>,
     /// Propstat-level statuses with their propstat's error, description and properties
     /// (kept names, how many in all).
-    propstat: Vec<(Code, Option<String>, Option<String>, Vec<String>, u64)>,
+    propstat: Vec<PropstatStatus>,
     error: Option<String>,
     description: Option<String>,
 }
