@@ -508,6 +508,34 @@ async fn scan_reference_agrees_with_scan_json_on_the_corpus() {
     assert!(paths.len() >= 40);
 }
 
+/// Issue 15: `scan --charset LABEL` gives both readers the `Content-Type` charset
+/// (DESIGN.md §2.6): a BOM-less UTF-16LE body saved from a `text/xml; charset=utf-16le`
+/// answer is read, by the scanner and the reference alike; without the flag it is not.
+#[tokio::test]
+async fn scan_charset_reads_a_bomless_utf16_body_with_both_readers() {
+    let text = "<multistatus xmlns=\"DAV:\"><response><href>/caf\u{e9}</href>\
+        <status>HTTP/1.1 423 Locked</status></response></multistatus>";
+    let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, &utf16).unwrap();
+    let path = file.path().to_str().unwrap();
+    let mut outputs = Vec::new();
+    for reader in ["--json", "--reference"] {
+        let out = davaudit(&["scan", reader, "--charset", "utf-16le", path]).await;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["outcome"], "partial_failure", "{reader}: {v}");
+        assert_eq!(v["failures"][0]["href"], "/caf\u{e9}", "{reader}");
+        outputs.push(v);
+        let without = davaudit(&["scan", reader, path]).await;
+        assert_eq!(
+            without.status.code(),
+            Some(1),
+            "{reader}: UTF-16 read as UTF-8 is malformed"
+        );
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
+
 /// Issue 16, item 6: text logs carry no ANSI colour codes when stderr is not a terminal
 /// (journald, files), and an error does not print its cause twice.
 #[tokio::test]
