@@ -441,6 +441,22 @@ pub async fn run_with_hooks(
             .instrument(tracing::info_span!("readiness")),
     );
 
+    // Identical partial failures folded by telemetry: their summaries, when an interval ends.
+    let folds = telemetry.clone();
+    let folds_stop = admin_stop.clone();
+    tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(crate::telemetry::throttle::INTERVAL);
+            loop {
+                tokio::select! {
+                    () = folds_stop.cancelled() => return,
+                    _ = tick.tick() => folds.flush_folds(),
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log_summaries")),
+    );
+
     tracing::info!(
         proxy = %proxy_addr,
         admin = %admin_addr,

@@ -47,7 +47,7 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO};
+use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO, PrefixIndex};
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -103,6 +103,8 @@ pub(crate) struct Lexer {
     resolve: bool,
     frames: Vec<Frame>,
     bindings: Vec<Binding>,
+    /// Prefix lookup when many declarations are in scope (see `namespaces`).
+    index: PrefixIndex,
     ns: Vec<u8>,
     /// The attribute value being read is a namespace declaration (the last binding).
     declaring: bool,
@@ -165,6 +167,7 @@ impl Lexer {
             resolve: false,
             frames: Vec::new(),
             bindings: Vec::new(),
+            index: PrefixIndex::default(),
             ns: Vec::new(),
             declaring: false,
             attr: Vec::new(),
@@ -198,6 +201,7 @@ impl Lexer {
             self.attr.capacity(),
             self.refname.capacity(),
             self.capture.buf.capacity(),
+            self.index.heap_bytes(),
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))

@@ -249,7 +249,9 @@ impl Lexer {
             if b.depth < depth {
                 break;
             }
-            self.ns.truncate(b.prefix as usize);
+            let prefix = b.prefix as usize;
+            self.index_popping();
+            self.ns.truncate(prefix);
             self.bindings.pop();
         }
         if frame.role != Role::Skip {
