@@ -274,11 +274,13 @@ fn build_proxy(
 }
 
 /// Loads every file the config names as `serve` would (the listener's certificate chain and
-/// key, the upstream CA file), binding nothing: `check-config` fails where `serve` would.
+/// key, the upstream CA file, the admin token files), binding nothing: `check-config` fails
+/// where `serve` would.
 pub(crate) fn check_files(config: &Config) -> Result<(), Error> {
     if let Some(settings) = &config.tls {
         crate::tls::acceptor(settings)?;
     }
+    Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
     Upstream::new(&config.upstream)?;
     Ok(())
 }
@@ -437,6 +439,22 @@ pub async fn run_with_hooks(
                 admin_stop.clone(),
             )
             .instrument(tracing::info_span!("readiness")),
+    );
+
+    // Identical partial failures folded by telemetry: their summaries, when an interval ends.
+    let folds = telemetry.clone();
+    let folds_stop = admin_stop.clone();
+    tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(crate::telemetry::throttle::INTERVAL);
+            loop {
+                tokio::select! {
+                    () = folds_stop.cancelled() => return,
+                    _ = tick.tick() => folds.flush_folds(),
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log_summaries")),
     );
 
     tracing::info!(

@@ -299,6 +299,7 @@ mod tests {
             route: None,
             path: "/".to_owned(),
             request_id: "r".to_owned(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
             access: None,
         });
         let wrapped = auditor.wrap(response, context, std::time::Instant::now());

@@ -197,6 +197,7 @@ impl Proxy {
             route,
             path: request.uri().path().to_owned(),
             request_id,
+            client: peer.ip(),
             access: self
                 .access_log
                 .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
@@ -371,6 +372,7 @@ impl Proxy {
             route,
             path,
             request_id,
+            client: peer.ip(),
             access: self
                 .access_log
                 .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),

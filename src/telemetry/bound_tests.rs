@@ -82,6 +82,7 @@ fn worst_case_of(telemetry: &Telemetry, label: &str, path: &str) {
         route: telemetry.routes().resolve(path),
         path: path.to_owned(),
         request_id: "r".to_owned(),
+        client: std::net::Ipv4Addr::LOCALHOST.into(),
         access: None,
     };
     for status in 100..=999u16 {

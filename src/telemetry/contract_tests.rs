@@ -68,6 +68,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         route: None,
         path: "/".to_owned(),
         request_id: "r".to_owned(),
+        client: std::net::Ipv4Addr::LOCALHOST.into(),
         access: None,
     };
     RequestFinished {
@@ -235,6 +236,7 @@ fn emit_fixed_traffic(telemetry: &Telemetry, paths: &[&str]) {
                 route: None,
                 path: (*path).to_owned(),
                 request_id: format!("r{i}"),
+                client: std::net::Ipv4Addr::LOCALHOST.into(),
                 access: None,
             };
             RequestFinished {
@@ -332,6 +334,7 @@ fn with_routes_the_request_and_multistatus_families_count_by_route() {
             route: routes.resolve(path),
             path: path.to_owned(),
             request_id: "r".to_owned(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
             access: None,
         };
         RequestFinished {

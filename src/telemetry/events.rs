@@ -27,6 +27,8 @@ pub(crate) struct RequestContext {
     /// The request path (never the query: it may carry tokens).
     pub path: String,
     pub request_id: String,
+    /// The client's address (the TCP peer), for folding its repeated failures.
+    pub client: std::net::IpAddr,
     /// The access log's record of this exchange; `None` with `log.access` off.
     pub access: Option<Box<access::Exchange>>,
 }
@@ -227,7 +229,9 @@ impl MultistatusScanned<'_> {
             }
         }
         let route_name = self.request.route_name(telemetry);
-        self.log(route_name);
+        if self.logged_in_full(telemetry) {
+            self.log(route_name);
+        }
         if let Some(exchange) = &self.request.access {
             exchange.audited(report);
         }
@@ -247,6 +251,22 @@ impl MultistatusScanned<'_> {
             .multistatus
             .with_label_values(&metrics.values(&[method, report.outcome.as_str()], route))
             .inc();
+    }
+
+    /// Partial failures identical to one logged in this interval are folded (`fold`).
+    fn logged_in_full(&self, telemetry: &Telemetry) -> bool {
+        let outcome = self.report.outcome;
+        if !matches!(outcome, Outcome::PartialFailure | Outcome::FailureInSuccess) {
+            return true;
+        }
+        telemetry.admit_failure(&super::fold::Sighting {
+            client: self.request.client,
+            method: self.request.method.as_str(),
+            path: &self.request.path,
+            outcome: outcome.as_str(),
+            request_id: &self.request.request_id,
+            report: self.report,
+        })
     }
 
     fn log(&self, route: Option<&str>) {

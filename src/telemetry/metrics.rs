@@ -27,7 +27,12 @@ const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// The WARN events folded into per-interval summaries (`event`).
-pub(crate) const SUPPRESSED_EVENTS: [&str; 2] = ["connection_refused", "accept_failed"];
+pub(crate) const SUPPRESSED_EVENTS: [&str; 4] = [
+    "connection_refused",
+    "accept_failed",
+    "tls_handshake_failed",
+    "partial_failure",
+];
 
 /// The results of a config reload (`result`).
 pub(crate) const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
@@ -277,7 +282,7 @@ impl Metrics {
         );
         let log_suppressed = f.counters(
             "davaudit_log_events_suppressed_total",
-            "Repeated WARN events folded into a per-interval summary, by event (connection_refused, accept_failed).",
+            "Repeated WARN events folded into a per-interval summary, by event (connection_refused, accept_failed, tls_handshake_failed, partial_failure).",
             &["event"],
         );
         let request_duration = f.add(

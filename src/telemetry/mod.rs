@@ -10,9 +10,11 @@
 //! - [`events`]: typed events; `emit()` logs, counts and records.
 //! - [`logging`]: tracing-subscriber set-up (text or JSON).
 //! - [`throttle`]: repeated WARNs folded into one summary per interval.
+//! - [`fold`]: identical partial failures from one client folded likewise.
 
 pub(crate) mod access;
 pub(crate) mod events;
+pub(crate) mod fold;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
@@ -28,7 +30,10 @@ mod contract_tests;
 pub(crate) use metrics::Metrics;
 pub(crate) use recent::RecentFailures;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fold::Folds;
 
 /// The one handle events are emitted to: the metrics registry and the live view's ring.
 /// Cheap to clone; built once by `app` and shared, across reloads, by the proxy, the audit
@@ -37,6 +42,7 @@ use std::sync::Arc;
 pub(crate) struct Telemetry {
     metrics: Arc<Metrics>,
     recent: Arc<RecentFailures>,
+    folds: Arc<Mutex<Folds>>,
 }
 
 impl Telemetry {
@@ -52,6 +58,7 @@ impl Telemetry {
         Telemetry {
             metrics: Arc::new(Metrics::with_routes(routes)),
             recent: Arc::new(RecentFailures::new(recent_failures)),
+            folds: Arc::new(Mutex::new(Folds::new(fold::INTERVAL))),
         }
     }
 
@@ -68,5 +75,32 @@ impl Telemetry {
     /// The live view's ring (`/failures`).
     pub(crate) fn recent(&self) -> &Arc<RecentFailures> {
         &self.recent
+    }
+
+    /// Whether this partial failure is logged in full: false when an identical one from the
+    /// same client was logged in this interval ([`fold`]). Ended intervals are summarised
+    /// first.
+    pub(crate) fn admit_failure(&self, sighting: &fold::Sighting<'_>) -> bool {
+        let now = Instant::now();
+        let (admit, due) = {
+            let mut folds = self.folds.lock().unwrap_or_else(|e| e.into_inner());
+            let due = folds.take_due(now);
+            (folds.admit(sighting, now), due)
+        };
+        for summary in due {
+            summary.emit(&self.metrics);
+        }
+        admit
+    }
+
+    /// Logs the summaries of the intervals that ended (called periodically by `app`).
+    pub(crate) fn flush_folds(&self) {
+        let due = {
+            let mut folds = self.folds.lock().unwrap_or_else(|e| e.into_inner());
+            folds.take_due(Instant::now())
+        };
+        for summary in due {
+            summary.emit(&self.metrics);
+        }
     }
 }
