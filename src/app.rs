@@ -274,11 +274,13 @@ fn build_proxy(
 }
 
 /// Loads every file the config names as `serve` would (the listener's certificate chain and
-/// key, the upstream CA file), binding nothing: `check-config` fails where `serve` would.
+/// key, the upstream CA file, the admin token files), binding nothing: `check-config` fails
+/// where `serve` would.
 pub(crate) fn check_files(config: &Config) -> Result<(), Error> {
     if let Some(settings) = &config.tls {
         crate::tls::acceptor(settings)?;
     }
+    Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
     Upstream::new(&config.upstream)?;
     Ok(())
 }

@@ -191,6 +191,43 @@ async fn version_prints_the_package_version() {
     );
 }
 
+/// The admin token files are loaded as `serve` loads them: a missing or empty one fails
+/// `check-config` (exit 1, naming the key and the file); `--syntax-only` skips them.
+#[tokio::test]
+async fn check_config_loads_the_admin_token_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("admin-token");
+    let yaml = format!(
+        "upstream: {{url: 'http://127.0.0.1:1'}}\nadmin: {{token_file: '{}'}}\n",
+        token.display()
+    );
+    let file = config_file(&yaml);
+    let path = file.path().to_str().expect("UTF-8 path");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "admin.token_file {}: cannot read",
+            token.display()
+        )),
+        "{stderr}"
+    );
+    let out = davaudit(&["check-config", "--quiet", "--syntax-only", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::write(&token, "\n").expect("write token");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the file is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&token, "s3cret\n").expect("write token");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 #[tokio::test]
 async fn completions_and_man_come_from_the_binary() {
     let out = davaudit(&["completions", "bash"]).await;
