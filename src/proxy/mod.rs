@@ -198,9 +198,15 @@ impl Proxy {
             path: request.uri().path().to_owned(),
             request_id,
             client: peer.ip(),
-            access: self
-                .access_log
-                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
+            access: self.access_log.then(|| {
+                let route = route.map(|r| self.telemetry.routes().name(r));
+                Box::new(access::Exchange::new(
+                    started,
+                    peer,
+                    request.headers(),
+                    route,
+                ))
+            }),
         });
         let open = access::Open::new(&context);
         self.finish(response, &context, open)
@@ -373,9 +379,15 @@ impl Proxy {
             path,
             request_id,
             client: peer.ip(),
-            access: self
-                .access_log
-                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
+            access: self.access_log.then(|| {
+                let route = route.map(|r| self.telemetry.routes().name(r));
+                Box::new(access::Exchange::new(
+                    started,
+                    peer,
+                    request.headers(),
+                    route,
+                ))
+            }),
         }
     }
 
