@@ -5,6 +5,7 @@
 //! - [`access`]: the access log (`log.access`): one line per exchange, at its end.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
+//! - [`path`]: the request path as every log event writes it (capped, escaped).
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
 //! - [`routes`]: the optional `route` label, from the config's path prefixes.
 //! - [`events`]: typed events; `emit()` logs, counts and records.
@@ -18,6 +19,7 @@ pub(crate) mod fold;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
+pub(crate) mod path;
 pub(crate) mod recent;
 pub(crate) mod routes;
 pub(crate) mod throttle;
