@@ -73,8 +73,8 @@ fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the
         let request = RequestContext {
             method: method_for(label),
             method_label: labels::method(label),
-            path: "/".to_owned(),
-            request_id: "r".to_owned(),
+            path: crate::proxy::context::RequestPath::from_static("/"),
+            request_id: crate::proxy::context::RequestId::from_static("r"),
             access: None,
         };
         for status in 100..=999u16 {

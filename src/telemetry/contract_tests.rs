@@ -64,8 +64,8 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
     let request = RequestContext {
         method: http::Method::from_bytes(b"PROPFIND").expect("method"),
         method_label: labels::method("PROPFIND"),
-        path: "/".to_owned(),
-        request_id: "r".to_owned(),
+        path: crate::proxy::context::RequestPath::from_static("/"),
+        request_id: crate::proxy::context::RequestId::from_static("r"),
         access: None,
     };
     RequestFinished {

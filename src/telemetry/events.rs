@@ -13,6 +13,7 @@ use super::logging::Structured;
 use super::recent::Sighting;
 use crate::error::ErrorChain;
 use crate::multistatus::{Code, Failure, Level, Outcome, Report};
+use crate::proxy::context::{RequestId, RequestPath};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
@@ -21,8 +22,8 @@ pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
     /// The request path (never the query: it may carry tokens).
-    pub path: String,
-    pub request_id: String,
+    pub path: RequestPath,
+    pub request_id: RequestId,
     /// The access log's record of this exchange; `None` with `log.access` off.
     pub access: Option<Box<access::Exchange>>,
 }
