@@ -1,11 +1,13 @@
 //! Heap allocations per small request: a 100-byte GET sent straight to a backend, through a
 //! plain hyper pass-through (no tee, no audit: the floor hyper sets) and through davaudit
-//! (defaults, audit on, logging initialised at `warn` as in production). All three run in this
+//! (defaults, audit on, logging initialised at `warn` as in production), and through davaudit
+//! with `log.access: true` (its line per request written to stderr). All run in this
 //! process under a counting allocator; the client and the backend allocate the same in each
 //! case, so `proxy - direct` is what the proxy adds per request. Counts, not times: the
 //! figures do not move with the load on the machine.
 //!
-//! Run: `cargo bench --bench request_allocs` (REQUESTS=N to change the 2,000 requests).
+//! Run: `cargo bench --bench request_allocs 2>/dev/null` (REQUESTS=N to change the 2,000
+//! requests; stderr holds the access lines).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -93,10 +95,11 @@ async fn passthrough(upstream: SocketAddr) -> SocketAddr {
     .await
 }
 
-async fn davaudit(upstream: SocketAddr) -> (SocketAddr, davaudit::Running) {
+/// davaudit with defaults (`access`: false), or with `log.access: true`.
+async fn davaudit(upstream: SocketAddr, access: bool) -> (SocketAddr, davaudit::Running) {
     let yaml = format!(
         "listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  url: http://{upstream}\n\
-         log:\n  format: json\n  level: warn\n"
+         log:\n  format: json\n  level: warn\n  access: {access}\n"
     );
     let config = davaudit::config::from_yaml(&yaml, "bench.yaml").unwrap();
     let running = davaudit::run(config, std::future::pending::<()>())
@@ -162,7 +165,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let log = davaudit::config::from_yaml(
-            "upstream:\n  url: http://127.0.0.1:1\nlog:\n  format: json\n  level: warn\n",
+            "upstream:\n  url: http://127.0.0.1:1\nlog:\n  format: json\n  level: warn\n  access: true\n",
             "bench.yaml",
         )
         .unwrap()
@@ -170,10 +173,13 @@ fn main() {
         let _log = davaudit::internals::init_logging(&log).unwrap();
         let backend = backend().await;
         let hyper = passthrough(backend).await;
-        let (davaudit, _running) = davaudit(backend).await;
+        let (davaudit_off, _running) = davaudit(backend, false).await;
+        let (davaudit_on, _running_on) = davaudit(backend, true).await;
         let direct = per_request(backend, n).await;
         let floor = per_request(hyper, n).await;
-        let ours = per_request(davaudit, n).await;
+        let ours = per_request(davaudit_off, n).await;
+        // The access line of each request is written to stderr (JSON): redirect it.
+        let access = per_request(davaudit_on, n).await;
         println!("allocations per 100-byte GET ({n} requests, one keep-alive connection)");
         println!("| path | allocations | bytes | added by the proxy |");
         println!("|---|---|---|---|");
@@ -181,7 +187,11 @@ fn main() {
             "| direct (client + backend) | {:.1} | {:.0} | - |",
             direct.0, direct.1
         );
-        for (name, (count, bytes)) in [("hyper pass-through", floor), ("davaudit", ours)] {
+        for (name, (count, bytes)) in [
+            ("hyper pass-through", floor),
+            ("davaudit", ours),
+            ("davaudit, log.access on", access),
+        ] {
             println!(
                 "| {name} | {count:.1} | {bytes:.0} | {:.1} allocations, {:.0} bytes |",
                 count - direct.0,

@@ -56,6 +56,8 @@ pub enum Error {
 pub struct Running {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
+    /// `admin.live_listen`'s bound address, when set.
+    live_addr: Option<SocketAddr>,
     telemetry: Telemetry,
     reloader: Reloader,
     /// Cancelled to begin shutdown (by the signal future or [`Running::shutdown`]).
@@ -71,6 +73,11 @@ impl Running {
 
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The live view's own listener (`admin.live_listen`), when it has one.
+    pub fn live_addr(&self) -> Option<SocketAddr> {
+        self.live_addr
     }
 
     /// The metrics registry of this instance.
@@ -209,6 +216,10 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("admin.listen", old.admin.listen != new.admin.listen);
     check("admin.ui", old.admin.ui != new.admin.ui);
     check(
+        "admin.live_listen",
+        old.admin.live_listen != new.admin.live_listen,
+    );
+    check(
         "admin.max_connections",
         old.admin.max_connections != new.admin.max_connections,
     );
@@ -224,6 +235,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("shutdown.drain_timeout", old.shutdown != new.shutdown);
     check("tls", old.tls.is_some() != new.tls.is_some());
     check("log.format", old.log.format != new.log.format);
+    // The registry's families got their label names at start: a new route set would be a
+    // new set of series. The running routes stay until a restart.
+    check("routes", old.routes != new.routes);
     keys
 }
 
@@ -260,11 +274,13 @@ fn build_proxy(
 }
 
 /// Loads every file the config names as `serve` would (the listener's certificate chain and
-/// key, the upstream CA file), binding nothing: `check-config` fails where `serve` would.
+/// key, the upstream CA file, the admin token files), binding nothing: `check-config` fails
+/// where `serve` would.
 pub(crate) fn check_files(config: &Config) -> Result<(), Error> {
     if let Some(settings) = &config.tls {
         crate::tls::acceptor(settings)?;
     }
+    Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
     Upstream::new(&config.upstream)?;
     Ok(())
 }
@@ -284,7 +300,11 @@ pub async fn run_with_hooks(
     hooks: Hooks,
 ) -> Result<Running, Error> {
     let live_view = config.admin.ui_enabled();
-    let telemetry = Telemetry::new(ring_size(&config, live_view));
+    // The route label's values are fixed for the process's life (a reload reports `routes`).
+    let telemetry = Telemetry::with_routes(
+        ring_size(&config, live_view),
+        crate::telemetry::routes::Routes::new(&config.routes),
+    );
     let upstream_slots = Arc::new(Semaphore::new(config.limits.max_upstream_requests));
     let proxy = Arc::new(ArcSwap::from_pointee(build_proxy(
         &config,
@@ -311,10 +331,23 @@ pub async fn run_with_hooks(
             .with_gate(gate.clone()),
     );
 
+    let live = config
+        .admin
+        .live_listen
+        .map(|_| Arc::new(admin.live(&config.admin)));
+
     let proxy_listener = bind("proxy", config.listen).await?;
     let admin_listener = bind("admin", config.admin.listen).await?;
+    let live_listener = match config.admin.live_listen {
+        Some(addr) => Some((bind("live view", addr).await?, addr)),
+        None => None,
+    };
     let proxy_addr = local_addr("proxy", &proxy_listener, config.listen)?;
     let admin_addr = local_addr("admin", &admin_listener, config.admin.listen)?;
+    let live_addr = match &live_listener {
+        Some((listener, addr)) => Some(local_addr("live view", listener, *addr)?),
+        None => None,
+    };
 
     let shutdown = CancellationToken::new();
     let proxy_stop = CancellationToken::new();
@@ -360,6 +393,23 @@ pub async fn run_with_hooks(
         tls: None,
         metrics: telemetry.metrics().clone(),
     };
+    // The live view's listener, when it has its own: same limits as the admin listener,
+    // stopped with it, and counted as `listener="admin"` (a closed label set).
+    let live_task = match (live_listener, live) {
+        (Some((listener, _)), Some(live)) => Some(tokio::spawn(
+            listener::serve(
+                listener,
+                move |request, _peer| {
+                    let live = live.clone();
+                    async move { live.handle(request).await }
+                },
+                admin_options.clone(),
+                admin_stop.clone(),
+            )
+            .instrument(tracing::info_span!("live")),
+        )),
+        _ => None,
+    };
     let admin_task = tokio::spawn(
         listener::serve(
             admin_listener,
@@ -391,9 +441,26 @@ pub async fn run_with_hooks(
             .instrument(tracing::info_span!("readiness")),
     );
 
+    // Identical partial failures folded by telemetry: their summaries, when an interval ends.
+    let folds = telemetry.clone();
+    let folds_stop = admin_stop.clone();
+    tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(crate::telemetry::throttle::INTERVAL);
+            loop {
+                tokio::select! {
+                    () = folds_stop.cancelled() => return,
+                    _ = tick.tick() => folds.flush_folds(),
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log_summaries")),
+    );
+
     tracing::info!(
         proxy = %proxy_addr,
         admin = %admin_addr,
+        live_view = live_addr.map(|a| a.to_string()),
         upstream = %config.upstream.url,
         tls = config.tls.is_some(),
         "listening"
@@ -414,6 +481,11 @@ pub async fn run_with_hooks(
         if let Err(error) = admin_task.await {
             tracing::error!(%error, "admin listener task failed");
         }
+        if let Some(live_task) = live_task
+            && let Err(error) = live_task.await
+        {
+            tracing::error!(%error, "live view listener task failed");
+        }
         tracing::info!("stopped");
     });
 
@@ -433,6 +505,7 @@ pub async fn run_with_hooks(
     Ok(Running {
         proxy_addr,
         admin_addr,
+        live_addr,
         telemetry,
         reloader,
         shutdown,

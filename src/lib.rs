@@ -42,7 +42,8 @@
 //! - [`audit`]: tee, decode, audit task; `audit::policy`, the one routine-rule matcher.
 //! - [`multistatus`]: the sans-io scanner; no HTTP, no logging, no metrics.
 //! - [`telemetry`]: the sink behind one handle: metrics registry, the live view's ring of
-//!   recent failures (`telemetry::recent`), typed events, logging set-up.
+//!   recent failures (`telemetry::recent`), typed events, logging set-up, the access log
+//!   (`telemetry::access`: one line per exchange, written when its body and audit end).
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz`; the live view `/` and `/failures`.
 //! - [`error`] (walking an error's causes) and [`plain`] (plain-text responses): helpers.
 //!

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
@@ -87,6 +87,8 @@ pub(crate) async fn serve<H, F, B>(
     // Refusals and accept errors come in bursts: one WARN each per interval, then a count.
     let mut refused_log = Throttle::new(throttle::INTERVAL);
     let mut accept_log = Throttle::new(throttle::INTERVAL);
+    // Handshakes fail in the connections' tasks: their throttle is shared with them.
+    let handshake_log = Arc::new(Mutex::new(Throttle::new(throttle::INTERVAL)));
     let mut flush = tokio::time::interval(throttle::INTERVAL);
 
     // Connection tasks live here, so the ones still open at the drain deadline are cut.
@@ -109,6 +111,10 @@ pub(crate) async fn serve<H, F, B>(
                 if let Some(n) = accept_log.take_due(now) {
                     metrics.log_suppressed.with_label_values(&["accept_failed"]).inc_by(n);
                     tracing::warn!(listener = options.name, failed = n, "more accepts failed");
+                }
+                if let Some(n) = lock(&handshake_log).take_due(now) {
+                    metrics.log_suppressed.with_label_values(&["tls_handshake_failed"]).inc_by(n);
+                    tracing::warn!(listener = options.name, failed = n, "more TLS handshakes failed");
                 }
                 continue;
             }
@@ -180,22 +186,37 @@ pub(crate) async fn serve<H, F, B>(
         let builder = builder.clone();
         let handshake_timeout = options.header_read_timeout;
         let metrics = metrics.clone();
+        let handshake_log = handshake_log.clone();
+        let name = options.name;
         connections.spawn(
             async move {
-                let stream =
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
-                            metrics.tls_handshake_failed(HandshakeFailure::Error);
-                            tracing::debug!(%error, "TLS handshake failed");
-                            return;
+                let accepted = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                let stream = match accepted.await {
+                    Ok(Ok(stream)) => Ok(stream),
+                    Ok(Err(error)) => Err((HandshakeFailure::Error, error.to_string())),
+                    Err(_) => Err((
+                        HandshakeFailure::Timeout,
+                        format!("no handshake within {handshake_timeout:?}"),
+                    )),
+                };
+                let stream = match stream {
+                    Ok(stream) => stream,
+                    Err((reason, error)) => {
+                        metrics.tls_handshake_failed(reason);
+                        // Scanners and misconfigured clients fail in bursts: one WARN per
+                        // interval, then a counted summary from the accept loop.
+                        if lock(&handshake_log).admit(std::time::Instant::now()) {
+                            tracing::warn!(
+                                listener = name,
+                                %peer,
+                                reason = reason.as_str(),
+                                %error,
+                                "TLS handshake failed"
+                            );
                         }
-                        Err(_) => {
-                            metrics.tls_handshake_failed(HandshakeFailure::Timeout);
-                            tracing::debug!("TLS handshake timed out");
-                            return;
-                        }
-                    };
+                        return;
+                    }
+                };
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = connection.into_owned();
                 if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await
@@ -227,4 +248,11 @@ pub(crate) async fn serve<H, F, B>(
             connections.shutdown().await;
         }
     }
+}
+
+/// The throttle, even if a task panicked while holding it (it only counts).
+fn lock(throttle: &Mutex<Throttle>) -> MutexGuard<'_, Throttle> {
+    throttle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+mod harness;
+
 /// One Depth: 1 PROPFIND allprop entry, as Apache mod_dav writes it.
 fn entry(out: &mut String, i: usize) {
     use std::fmt::Write;
@@ -62,63 +64,16 @@ pub(crate) fn propfind_body(mb: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// The load harness's entry `i` (same bytes as `bench/backend`'s `entry`).
-fn harness_entry(out: &mut String, i: usize) {
-    use std::fmt::Write;
-    let dir = "/dav/q1-2026";
-    match i % 20 {
-        3 | 11 | 17 => {
-            let _ = writeln!(
-                out,
-                "<d:response><d:href>{dir}/d{i:06}.odt</d:href>\
-<d:status>HTTP/1.1 423 Locked</d:status><d:error><d:lock-token-submitted>\
-<d:href>{dir}/</d:href></d:lock-token-submitted></d:error>\
-<d:responsedescription>The resource is locked by another client.</d:responsedescription>\
-</d:response>"
-            );
-        }
-        7 => {
-            let _ = writeln!(
-                out,
-                "<d:response><d:href>{dir}/p{i:06}/</d:href>\
-<d:status>HTTP/1.1 403 Forbidden</d:status></d:response>"
-            );
-        }
-        k => {
-            let _ = write!(
-                out,
-                "<d:response><d:href>{dir}/r{i:06}.pdf</d:href><d:propstat><d:prop>\
-<d:displayname>r{i:06}.pdf</d:displayname>\
-<d:getcontentlength>{len}</d:getcontentlength>\
-<d:getlastmodified>Tue, 03 Mar 2026 10:{mm:02}:{ss:02} GMT</d:getlastmodified>\
-<d:getetag>&quot;{etag:08x}&quot;</d:getetag><d:resourcetype/></d:prop>\
-<d:status>HTTP/1.1 200 OK</d:status></d:propstat>",
-                len = 1000 + i * 37 % 900_000,
-                mm = i / 60 % 60,
-                ss = i % 60,
-                etag = (i as u32).wrapping_mul(2_654_435_761),
-            );
-            if k != 5 && k != 13 {
-                out.push_str(
-                    "<d:propstat><d:prop><oc:checksums/></d:prop>\
-<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>",
-                );
-            }
-            out.push_str("</d:response>\n");
-        }
-    }
-}
-
 /// The load harness's multistatus of about `mb` MiB.
 fn harness_body(mb: usize) -> Vec<u8> {
     let mut s = String::with_capacity((mb << 20) + 4096);
-    s.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus xmlns:d=\"DAV:\" xmlns:oc=\"http://owncloud.org/ns\">\n");
+    s.push_str(harness::HEAD);
     let mut i = 0;
     while s.len() < mb << 20 {
-        harness_entry(&mut s, i);
+        harness::entry(&mut s, i);
         i += 1;
     }
-    s.push_str("</d:multistatus>\n");
+    s.push_str(harness::TAIL);
     s.into_bytes()
 }
 
@@ -270,7 +225,8 @@ xmlns:cal=\"urn:ietf:params:xml:ns:caldav\" xmlns:cs=\"http://calendarserver.org
             "</D:multistatus>\n",
             failures_entry,
         ),
-        other => panic!("unknown body shape {other:?}; one of {SHAPES:?}"),
+        "ns_flood" => return ns_flood_body(mb),
+        other => panic!("unknown body shape {other:?}; one of {SHAPES:?} or ns_flood"),
     };
     let mut s = String::with_capacity((mb << 20) + 8192);
     s.push_str(head);
@@ -280,5 +236,27 @@ xmlns:cal=\"urn:ietf:params:xml:ns:caldav\" xmlns:cs=\"http://calendarserver.org
         i += 1;
     }
     s.push_str(tail);
+    s.into_bytes()
+}
+
+/// Hostile, not a server's shape (`SCANNER_BENCH_ONCE=ns_flood` only): the root declares
+/// 4,000 prefixes after `D`, and every entry has a child with a name of its own, so neither
+/// the role memo nor a short scan finds `D`: what a lookup by prefix costs at its worst.
+fn ns_flood_body(mb: usize) -> Vec<u8> {
+    let mut s = String::with_capacity((mb << 20) + 128 * 1024);
+    s.push_str("<D:multistatus xmlns:D=\"DAV:\"");
+    for i in 0..4000 {
+        let _ = write!(s, " xmlns:n{i}=\"urn:n{i}\"");
+    }
+    s.push('>');
+    let mut i = 0;
+    while s.len() < mb << 20 {
+        let _ = write!(
+            s,
+            "<D:response><D:href>/f{i}</D:href><D:p{i}/><D:status>HTTP/1.1 200 OK</D:status></D:response>\n"
+        );
+        i += 1;
+    }
+    s.push_str("</D:multistatus>\n");
     s.into_bytes()
 }

@@ -32,7 +32,7 @@ const PAGE: &str = include_str!("ui.html");
 /// (a macro, so that `concat!` can put it in [`CSP`]).
 macro_rules! script_sha256 {
     () => {
-        "sha256-5QdoVnp0JnyitnSvbvNKsO6f7Qr2qZdYMABsObt/W0I="
+        "sha256-b3+0H5ad26SwrhSwcR7T3Y/UY0ezckN0dIt+0e5OyPM="
     };
 }
 
@@ -66,10 +66,14 @@ impl LiveView {
                 recent,
                 any_host: true,
             },
-            None if admin.listen.ip().is_loopback() => LiveView::On {
+            None if admin.live_address().ip().is_loopback() => LiveView::On {
                 recent,
                 any_host: false,
             },
+            None if admin.live_listen.is_some() => LiveView::Off(
+                "admin.live_listen is not a loopback address and hrefs can be sensitive; \
+                 set admin.ui: true to serve it there",
+            ),
             None => LiveView::Off(
                 "admin.listen is not a loopback address and hrefs can be sensitive; \
                  set admin.ui: true to serve it there",
@@ -402,7 +406,9 @@ mod tests {
             href: "<".repeat(1024),
             hrefs: vec!["<".repeat(1024)],
             href_count: 1,
-            level: Level::Response,
+            props: vec!["<".repeat(1024)],
+            prop_count: 1,
+            level: Level::Propstat,
             code: Code::Status(423),
             error: None,
             description: None,
@@ -412,6 +418,7 @@ mod tests {
                 request_id: "r",
                 method: "DELETE",
                 path: "/p",
+                route: None,
                 status: 207,
                 report: &report,
                 max_failures: 10,
@@ -433,7 +440,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&all).unwrap();
         assert_eq!(value["failures"].as_array().unwrap().len(), 3);
         assert_eq!(value["omitted"], 0);
-        let budget = 16 * 1024;
+        let budget = 32 * 1024;
         let some = render_failures(snapshot(50), budget).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&some).unwrap();
         let kept = value["failures"].as_array().unwrap().len();
@@ -512,6 +519,7 @@ mod tests {
         config::Admin {
             listen: listen.parse().unwrap(),
             ui,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,

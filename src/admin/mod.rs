@@ -39,6 +39,17 @@ const METRICS_IN_FLIGHT: usize = 8;
 /// `/failures` answers in flight at once (each at most about 1 MiB); more get 503.
 const FAILURES_IN_FLIGHT: usize = 4;
 
+/// Which admin paths one listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// `admin.listen` without `admin.live_listen`: every path.
+    All,
+    /// `admin.listen` with `admin.live_listen` set: `/metrics` and the probes, no live view.
+    Metrics,
+    /// `admin.live_listen`: the live view (`/`, `/failures`) only.
+    Live,
+}
+
 /// What the admin endpoints read.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
@@ -53,6 +64,8 @@ pub(crate) struct Admin {
     /// On a loopback admin address every path answers only to `localhost` or an IP-literal
     /// Host (DNS rebinding could otherwise let a web page read `/metrics`).
     local_hosts_only: bool,
+    /// The paths this listener serves.
+    role: Role,
     metrics_renders: Renders,
     failures_renders: Renders,
 }
@@ -70,6 +83,7 @@ impl Admin {
             live: LiveView::Off("not configured"),
             gate: auth::Gate::default(),
             local_hosts_only: false,
+            role: Role::All,
             metrics_renders: Renders::new(METRICS_IN_FLIGHT),
             failures_renders: Renders::new(FAILURES_IN_FLIGHT),
         }
@@ -82,11 +96,24 @@ impl Admin {
     }
 
     /// Serves the live view of the telemetry's ring at `/` and `/failures` when `admin.ui`
-    /// allows it; on a loopback `admin.listen`, checks the Host of every request.
+    /// allows it; on a loopback `admin.listen`, checks the Host of every request. With
+    /// `admin.live_listen`, this is the `admin.listen` side: no live view (see [`Admin::live`]).
     pub(crate) fn with_live_view(mut self, admin: &config::Admin) -> Self {
         self.live = LiveView::new(self.telemetry.recent().clone(), admin);
         self.local_hosts_only = admin.listen.ip().is_loopback();
+        if admin.live_listen.is_some() {
+            self.role = Role::Metrics;
+        }
         self
+    }
+
+    /// The service of `admin.live_listen`: the live view only, with the same tokens, and the
+    /// Host check on a loopback `live_listen`.
+    pub(crate) fn live(&self, admin: &config::Admin) -> Self {
+        let mut live = self.clone();
+        live.role = Role::Live;
+        live.local_hosts_only = admin.live_address().ip().is_loopback();
+        live
     }
 
     pub(crate) async fn handle(
@@ -110,7 +137,28 @@ impl Admin {
         if let Some(refused) = self.gate.check(request.uri().path(), request.headers()) {
             return Ok(refused.map(AdminBody::from));
         }
-        let response = match request.uri().path() {
+        let path = request.uri().path();
+        let live_path = path == "/" || path == "/failures";
+        match self.role {
+            Role::Live if !live_path => {
+                return Ok(plain::response(
+                    StatusCode::NOT_FOUND,
+                    "not found; this is admin.live_listen, the live view only: try / or \
+                     /failures (/metrics and the probes are on admin.listen)\n",
+                )
+                .map(AdminBody::from));
+            }
+            Role::Metrics if live_path => {
+                return Ok(plain::response(
+                    StatusCode::NOT_FOUND,
+                    "not found: the live view (/ and /failures) is served on \
+                     admin.live_listen, not here\n",
+                )
+                .map(AdminBody::from));
+            }
+            Role::All | Role::Metrics | Role::Live => {}
+        }
+        let response = match path {
             "/metrics" => {
                 let Some(permit) = self.metrics_renders.try_acquire() else {
                     return Ok(body::busy());
@@ -146,7 +194,7 @@ impl Admin {
                 }
             }
             "/" | "/failures" => return Ok(self.live.handle(&request, &self.failures_renders)),
-            _ if self.live.is_on() => plain::response(
+            _ if self.live.is_on() && self.role == Role::All => plain::response(
                 StatusCode::NOT_FOUND,
                 "not found; try / (live view), /failures, /metrics, /healthz or /readyz\n",
             ),

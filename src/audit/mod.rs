@@ -141,8 +141,12 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(self.policy.classifier(context.method.as_str()), limits)
-                .with_charset(charset.as_deref()),
+            scanner: Scanner::new(
+                self.policy
+                    .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
+                limits,
+            )
+            .with_charset(charset.as_deref()),
             context,
             status: status.as_u16(),
             started,
@@ -292,8 +296,10 @@ mod tests {
         let context = Arc::new(RequestContext {
             method: http::Method::from_bytes(method.as_bytes()).unwrap(),
             method_label: labels::method(method),
-            path: crate::proxy::context::RequestPath::from_static("/"),
-            request_id: crate::proxy::context::RequestId::from_static("r"),
+            route: None,
+            path: crate::telemetry::context::RequestPath::from_static("/"),
+            request_id: crate::telemetry::context::RequestId::from_static("r"),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
             access: None,
         });
         let wrapped = auditor.wrap(response, context, std::time::Instant::now());

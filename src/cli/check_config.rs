@@ -2,8 +2,8 @@
 //! exactly as `serve` would load it (the same file, flags and `DAVAUDIT_*` variables) and
 //! print what would run.
 //!
-//! Every file the config names (TLS certificate chain and key, upstream CA) is loaded and
-//! checked as `serve` would. Valid: the effective config (every default filled in) as YAML
+//! Every file the config names (TLS certificate chain and key, upstream CA, admin token
+//! files) is loaded and checked as `serve` would. Valid: the effective config (every default filled in) as YAML
 //! on stdout, exit 0; nothing with `--quiet`. Invalid: one `FILE:LINE:COL: key: message` line (or `FLAG: key: message`
 //! for an override) on stderr, exit 1. Nothing to check at all: exit 2. Meant for CI and for
 //! `ExecStartPre=`/`ExecReload=` in the systemd unit.
@@ -24,7 +24,8 @@ pub(crate) struct Args {
     /// Print nothing when the config is valid (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Check the config text only, not the files it names (TLS chain and key, upstream CA):
+    /// Check the config text only, not the files it names (TLS chain and key, upstream CA,
+    /// admin token files):
     /// for example configs checked on a machine without those files.
     #[arg(long)]
     pub syntax_only: bool,

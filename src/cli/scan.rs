@@ -17,15 +17,17 @@
 //! offset and, for a file, as `line:column` (1-based, columns in bytes).
 //!
 //! `--reference` reads the bodies with the reference counter instead
-//! ([`crate::multistatus::reference_reader`], quick-xml's namespace-aware reader, independent of
+//! ([`crate::multistatus::Reference`], quick-xml's namespace-aware reader, independent of
 //! the scanner) and prints the same JSON as `--json`: a second opinion for a support case.
+//! `--charset LABEL` gives both the `charset` of the response's `Content-Type` (DESIGN.md
+//! §2.6: used when a body has no BOM and declares no encoding).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::audit::policy::Policy;
-use crate::multistatus::{Code, Limits, Outcome, Report, reference_reader, scan_reader};
+use crate::multistatus::{BodyEnd, Classify, Code, Limits, Outcome, Reference, Report, Scanner};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -39,12 +41,37 @@ pub(crate) struct Args {
     /// The request method that produced the bodies (the routine rules depend on it).
     #[arg(long, default_value = "PROPFIND", value_parser = known_method)]
     pub method: String,
+    /// The `charset` parameter of the response's `Content-Type` (used when a body has no
+    /// BOM and declares no encoding, as the proxy does).
+    #[arg(long, value_name = "LABEL")]
+    pub charset: Option<String>,
     /// Classify with this config's routine rules and scanner limits.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Files holding response bodies; `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// Scans a body from a reader in 64 KiB reads, as `multistatus::scan_reader`, with the
+/// `Content-Type` charset.
+fn scan_with_charset<C: Classify>(
+    reader: &mut dyn std::io::Read,
+    classify: C,
+    limits: Limits,
+    charset: Option<&str>,
+) -> std::io::Result<Report> {
+    let mut scanner = Scanner::new(classify, limits).with_charset(charset);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => scanner.feed(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(scanner.finish(BodyEnd::Complete))
 }
 
 /// Exit status when any file could not be read (see the module docs).
@@ -114,12 +141,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     let mut status = 0u8;
     for file in &args.files {
-        let classify = policy.classifier(&method);
+        let classify = policy.classifier(&method, None);
         let read = |r: &mut dyn std::io::Read| {
+            let charset = args.charset.as_deref();
             if args.reference {
-                reference_reader(r, classify, limits)
+                Reference::new(classify, limits)
+                    .with_charset(charset)
+                    .read(r)
             } else {
-                scan_reader(r, classify, limits)
+                scan_with_charset(r, classify, limits, charset)
             }
         };
         let stdin = file == Path::new("-");
@@ -248,6 +278,12 @@ fn write_text(
         write!(out, "  failure  {} {} {}", f.level, f.code, f.href)?;
         if let Some(e) = &f.error {
             write!(out, "  error={e}")?;
+        }
+        if !f.props.is_empty() {
+            write!(out, "  props={}", f.props.join(","))?;
+            if f.prop_count > f.props.len() as u64 {
+                write!(out, ",+{}", f.prop_count - f.props.len() as u64)?;
+            }
         }
         if let Some(d) = &f.description {
             write!(out, "  description={d:?}")?;

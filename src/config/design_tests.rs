@@ -59,6 +59,7 @@ fn scalar(value: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
+        Value::Sequence(items) if items.is_empty() => "[]".to_owned(),
         other => format!("{other:?}"),
     }
 }

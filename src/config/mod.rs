@@ -21,10 +21,13 @@ mod error;
 mod locate;
 mod overrides;
 mod raw;
+mod routes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_messages;
+#[cfg(test)]
+mod tests_routes;
 mod value;
 
 use std::net::SocketAddr;
@@ -38,6 +41,7 @@ use crate::multistatus::Level;
 
 pub use error::Error;
 pub use overrides::{Override, OverrideKey};
+pub use routes::{MAX_ROUTES, OTHER_ROUTE};
 pub(crate) use value::parse_duration;
 
 /// Reads `path` and parses it with [`from_yaml`], naming the file in errors as given.
@@ -126,6 +130,21 @@ pub struct Config {
     /// TLS on the client listener (rustls), for deployments without a TLS ingress.
     /// `None` (default): plain HTTP/1.1 and h2c.
     pub tls: Option<ListenTls>,
+    /// Named path prefixes: the `route` label of the request and multistatus metrics, the
+    /// `route` field of events and the live view. Empty (default): no `route` label at all.
+    /// Fixed at start: a reload that changes it is reported as needing a restart.
+    pub routes: Vec<Route>,
+}
+
+/// One entry of `routes`: requests whose path starts with `prefix` belong to route `name`
+/// (the first matching entry wins; no match: `other`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// `[a-z][a-z0-9_-]*`, at most 32 bytes, not `other`; several entries may share a name.
+    pub name: String,
+    /// Starts with `/`; compared byte for byte with the request path as the client sent it
+    /// (no percent-decoding, no normalisation).
+    pub prefix: String,
 }
 
 /// `tls`: serve clients over TLS (HTTP/1.1 and h2 by ALPN). Reloaded on SIGHUP.
@@ -175,9 +194,13 @@ pub struct UpstreamTls {
 pub struct Admin {
     /// Default `127.0.0.1:9207` (loopback: metrics are not for the public).
     pub listen: SocketAddr,
-    /// The live view (`/` and `/failures`): `None` (default) = on only when `listen` is a
-    /// loopback address; `Some(true)` forces it on, `Some(false)` off. Hrefs can be sensitive.
+    /// The live view (`/` and `/failures`): `None` (default) = on only when the address that
+    /// serves it (`live_listen`, else `listen`) is a loopback address; `Some(true)` forces it
+    /// on, `Some(false)` off. Hrefs can be sensitive.
     pub ui: Option<bool>,
+    /// A listener of its own for the live view: `/` and `/failures` are served there only, and
+    /// `listen` keeps `/metrics` and the probes. `None` (default): both on `listen`.
+    pub live_listen: Option<SocketAddr>,
     /// A file holding the bearer token every admin path but `/healthz` and `/readyz` needs
     /// (re-read on reload). `None` (default): no authentication.
     pub token_file: Option<PathBuf>,
@@ -191,7 +214,13 @@ pub struct Admin {
 impl Admin {
     /// Whether the live view is served (see [`Admin::ui`]).
     pub fn ui_enabled(&self) -> bool {
-        self.ui.unwrap_or_else(|| self.listen.ip().is_loopback())
+        self.ui
+            .unwrap_or_else(|| self.live_address().ip().is_loopback())
+    }
+
+    /// Where the live view is served: `live_listen`, else `listen`.
+    pub fn live_address(&self) -> SocketAddr {
+        self.live_listen.unwrap_or(self.listen)
     }
 }
 
@@ -267,6 +296,9 @@ pub struct RoutineRule {
     pub level: Level,
     /// The status code, `100..=999`.
     pub code: u16,
+    /// Only for requests of this route (a name of `routes`, or `other`); `None`: every route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 impl RoutineRule {
@@ -276,6 +308,7 @@ impl RoutineRule {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             level,
             code,
+            route: None,
         };
         vec![
             rule(&["PROPFIND", "REPORT", "SEARCH"], Level::Propstat, 404),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::error::{self, Error};
 use super::locate::Spots;
 use super::overrides::{Override, OverrideKey, parse_log_format};
+use super::routes::{self, RawRoute, RouteName as RouteNameValue};
 use super::value::{
     self, ByteSize, HeaderNameValue, HumanDuration, LevelName, ListenAddr, LogLevel, Methods,
     StatusCode, UpstreamUrl,
@@ -51,6 +52,7 @@ pub(super) struct RawConfig {
     shutdown: Option<RawShutdown>,
     limits: Option<RawLimits>,
     tls: Option<RawListenTls>,
+    routes: Option<Vec<RawRoute>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,7 @@ impl Default for RawConfig {
             shutdown: None,
             limits: None,
             tls: None,
+            routes: None,
         }
     }
 }
@@ -126,6 +129,7 @@ struct RawAdmin {
     listen: ListenAddr,
     /// Absent or null: on only for a loopback `listen`.
     ui: Option<bool>,
+    live_listen: Option<ListenAddr>,
     token_file: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
     max_connections: usize,
@@ -136,6 +140,7 @@ impl Default for RawAdmin {
         RawAdmin {
             listen: addr(9207),
             ui: None,
+            live_listen: None,
             token_file: None,
             metrics_token_file: None,
             max_connections: 256,
@@ -211,12 +216,15 @@ impl Default for RawAudit {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with method, level and code"
+    expecting = "a mapping with method, level, code and optionally route"
 )]
 struct RawRule {
     method: Methods,
     level: LevelName,
     code: StatusCode,
+    /// Only for this route (a name of `routes`, or `other`).
+    #[serde(default)]
+    route: Option<RouteNameValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +375,8 @@ impl RawConfig {
         }
         let config = self.into_parts(url.0);
         validate(&config).map_err(|(key, message)| fail(key, message))?;
+        routes::check(&config.routes, &config.audit.routine)
+            .map_err(|(key, message)| fail(&key, message))?;
         Ok(config)
     }
 
@@ -402,6 +412,7 @@ impl RawConfig {
             admin: Admin {
                 listen: admin.listen.0,
                 ui: admin.ui,
+                live_listen: admin.live_listen.map(|l| l.0),
                 token_file: admin.token_file,
                 metrics_token_file: admin.metrics_token_file,
                 max_connections: admin.max_connections,
@@ -428,6 +439,7 @@ impl RawConfig {
                             methods: r.method.0,
                             level: r.level.0,
                             code: r.code.0,
+                            route: r.route.map(|n| n.0),
                         })
                         .collect(),
                 },
@@ -454,21 +466,51 @@ impl RawConfig {
                 max_upstream_requests: limits.max_upstream_requests,
             },
             tls: listen_tls,
+            routes: self
+                .routes
+                .unwrap_or_default()
+                .into_iter()
+                .map(RawRoute::into_route)
+                .collect(),
         }
     }
+}
+
+/// Two listeners that cannot both bind: the same fixed port on the same (or any) address.
+fn collides(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// Checks that involve more than one value, or a bound on a plain number.
 fn validate(c: &Config) -> Result<(), (&'static str, String)> {
     let (a, b) = (c.listen, c.admin.listen);
-    if a.port() != 0
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
-    {
+    if collides(a, b) {
         return Err((
             "admin.listen",
             format!("{b} collides with listen ({a}): the admin listener needs its own port"),
         ));
+    }
+    if let Some(live) = c.admin.live_listen {
+        for (other, addr) in [("listen", a), ("admin.listen", b)] {
+            if collides(live, addr) {
+                return Err((
+                    "admin.live_listen",
+                    format!(
+                        "{live} collides with {other} ({addr}): the live view needs its own port"
+                    ),
+                ));
+            }
+        }
+        if c.admin.ui == Some(false) {
+            return Err((
+                "admin.live_listen",
+                "admin.ui is false, so there is no live view to serve here; remove one or the \
+                 other"
+                    .to_owned(),
+            ));
+        }
     }
     if c.admin.metrics_token_file.is_some() && c.admin.token_file.is_none() {
         return Err((

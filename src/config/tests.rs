@@ -93,6 +93,7 @@ fn routine_rules_default_explicit_and_empty() {
         methods: methods.iter().map(|m| (*m).to_owned()).collect(),
         level,
         code,
+        route: None,
     };
     // The documented defaults (DESIGN.md, "Audit semantics"); how they match is tested in
     // `audit::policy`, the one matcher.
@@ -117,12 +118,14 @@ fn routine_rules_default_explicit_and_empty() {
             RoutineRule {
                 methods: vec!["LOCK".into()],
                 level: Level::Response,
-                code: 423
+                code: 423,
+                route: None,
             },
             RoutineRule {
                 methods: vec!["MOVE".into(), "COPY".into()],
                 level: Level::Propstat,
-                code: 424
+                code: 424,
+                route: None,
             },
         ]
     );

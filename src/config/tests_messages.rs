@@ -175,7 +175,7 @@ fn flow_style_and_cross_field_errors_point_at_their_node() {
     assert_eq!(
         err("upstream: {url: 'http://a:1'}\nadmin: {listen: '127.0.0.1:9', tokn_file: /t}\n"),
         "t.yaml:2:32: admin.tokn_file: unknown key, expected one of `listen`, `ui`, \
-         `token_file`, `metrics_token_file`, `max_connections`"
+         `live_listen`, `token_file`, `metrics_token_file`, `max_connections`"
     );
     // A cross-field check: the value it is about, in flow style too.
     assert_eq!(
@@ -207,4 +207,44 @@ fn flow_style_and_cross_field_errors_point_at_their_node() {
         "t.yaml:2:1: upstream.url: required: the WebDAV server to forward to, e.g. \
          http://127.0.0.1:8081 (or set --upstream-url / DAVAUDIT_UPSTREAM_URL)"
     );
+}
+
+/// `admin.live_listen`: its own port, a live view to serve, and where `admin.ui: null` looks.
+#[test]
+fn live_listen_needs_its_own_port_and_a_live_view() {
+    let base = "upstream: {url: 'http://a:1'}\nlisten: 127.0.0.1:8080\n";
+    assert_eq!(
+        err(&format!(
+            "{base}admin: {{listen: '0.0.0.0:9207', live_listen: '127.0.0.1:9207'}}\n"
+        )),
+        "t.yaml:3:46: admin.live_listen: 127.0.0.1:9207 collides with admin.listen \
+         (0.0.0.0:9207): the live view needs its own port"
+    );
+    assert_eq!(
+        err(&format!("{base}admin:\n  live_listen: 127.0.0.1:8080\n")),
+        "t.yaml:4:16: admin.live_listen: 127.0.0.1:8080 collides with listen (127.0.0.1:8080): \
+         the live view needs its own port"
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}admin: {{ui: false, live_listen: '127.0.0.1:9208'}}\n"
+        )),
+        "t.yaml:3:33: admin.live_listen: admin.ui is false, so there is no live view to serve \
+         here; remove one or the other"
+    );
+    // admin.ui: null follows the live view's own address.
+    let on = from_yaml(
+        &format!("{base}admin: {{listen: '0.0.0.0:9207', live_listen: '127.0.0.1:9208'}}\n"),
+        "t.yaml",
+    )
+    .unwrap();
+    assert!(on.admin.ui_enabled());
+    assert_eq!(on.admin.live_address().to_string(), "127.0.0.1:9208");
+    let off = from_yaml(
+        &format!("{base}admin: {{listen: '127.0.0.1:9207', live_listen: '0.0.0.0:9208'}}\n"),
+        "t.yaml",
+    )
+    .unwrap();
+    assert!(!off.admin.ui_enabled());
+    assert!(on.to_yaml().contains("live_listen: 127.0.0.1:9208"));
 }

@@ -49,7 +49,7 @@ impl<T> Visitor<'_> for ParseVisitor<T> {
     }
 }
 
-fn parse_scalar<'de, D, T>(
+pub(super) fn parse_scalar<'de, D, T>(
     d: D,
     expecting: &'static str,
     parse: fn(&str) -> Result<T, String>,

@@ -76,7 +76,8 @@ pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
 }
 
 /// The check behind the `reference` fuzz target: the scanner (fed split at `splits`) and
-/// the reference counter (`reference`, quick-xml) read the same bytes.
+/// the reference counter (`reference`, quick-xml) read the same bytes, both given the same
+/// `Content-Type` `charset` (or none).
 ///
 /// - When both accept the body (neither says `Malformed`), their reports are equal: outcome,
 ///   entries, counts per level and code, failures with their details, bytes.
@@ -85,7 +86,12 @@ pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
 ///
 /// Checked under default limits and under tight ones (depth 8, texts of 5 bytes, 2 failures
 /// kept). Panics on a disagreement.
-pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: bool) {
+pub fn check_reference_agreement(
+    data: &[u8],
+    splits: &[usize],
+    charset: Option<&str>,
+    well_formed: bool,
+) {
     let mut cuts: Vec<usize> = splits
         .iter()
         .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
@@ -97,7 +103,7 @@ pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: boo
         max_failures: 2,
     };
     for limits in [Limits::default(), tight] {
-        let mut scanner = Scanner::new(AllErrors, limits);
+        let mut scanner = Scanner::new(AllErrors, limits).with_charset(charset);
         let mut from = 0;
         for &cut in &cuts {
             scanner.feed(data.get(from..cut).unwrap_or_default());
@@ -105,7 +111,9 @@ pub fn check_reference_agreement(data: &[u8], splits: &[usize], well_formed: boo
         }
         scanner.feed(data.get(from..).unwrap_or_default());
         let fast = scanner.finish(BodyEnd::Complete);
-        let reference = super::reference::reference_slice(data, AllErrors, limits);
+        let reference = super::reference::Reference::new(AllErrors, limits)
+            .with_charset(charset)
+            .read_slice(data);
         let too_deep = |r: &super::report::Report| {
             r.malformed.as_ref().is_some_and(|m| m.reason == "too deep")
         };

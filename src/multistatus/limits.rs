@@ -57,6 +57,10 @@ pub(crate) const NS_BUDGET: usize = 256 * 1024;
 /// `max_text`); `Failure::href_count` counts them all.
 pub const MAX_HREFS: usize = 64;
 
+/// Property names of one failing `DAV:propstat` kept (their bytes also sum to at most
+/// `max_text`); `Failure::prop_count` counts them all.
+pub const MAX_PROPS: usize = 64;
+
 /// Longest entity or character reference name between `&` and `;` (leading zeros of a
 /// character reference are not counted); longer is `over_limit` (`reference_length`).
 pub(crate) const MAX_REF: usize = 64;

@@ -49,8 +49,8 @@ mod tests;
 pub use fuzz_logic::{
     check_fast_plain_equivalence, check_reference_agreement, check_split_equivalence,
 };
-pub use limits::{Limits, MAX_HREFS};
-pub use reference::{reference_reader, reference_slice};
+pub use limits::{Limits, MAX_HREFS, MAX_PROPS};
+pub use reference::{Reference, reference_reader, reference_slice};
 pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};
 

@@ -150,6 +150,14 @@ pub struct Failure {
     pub hrefs: Vec<String>,
     /// How many `DAV:href` the entry had, kept or not.
     pub href_count: u64,
+    /// The property names of the failing `DAV:propstat`'s `DAV:prop`, in order, in Clark
+    /// notation (`{DAV:}getlastmodified`; a name in no namespace alone; an unbound prefix as
+    /// written, `DAV:getlastmodified`), each capped like `href`: the first ones whose bytes
+    /// sum to at most `max_text` (the first always), at most `MAX_PROPS`. Empty for a
+    /// response-level failure (#14: which property was refused).
+    pub props: Vec<String>,
+    /// How many properties that `DAV:prop` named, kept or not (0 at response level).
+    pub prop_count: u64,
     pub level: Level,
     pub code: Code,
     /// Local name of the first child of `DAV:error`, prefixed `DAV:` when in that namespace

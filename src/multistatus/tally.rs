@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
-use super::limits::{Limits, MAX_HREFS, MAX_STATUS, push_capped};
+use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
 
@@ -66,6 +66,63 @@ impl CodeCounts {
     }
 }
 
+/// A list of short texts kept for a failure (hrefs, property names): the first ones whose
+/// bytes sum to at most `max_text` (the first always, itself capped), at most `max` of them;
+/// `count` counts them all. One buffer, reused: no allocation per text.
+#[derive(Debug, Default)]
+struct TextList {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// No more are kept (one did not fit).
+    full: bool,
+    count: u64,
+}
+
+impl TextList {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.full = false;
+        self.count = 0;
+    }
+
+    /// Keeps `text` (trimmed by the caller) if it fits.
+    fn push(&mut self, text: &[u8], max_text: usize, max: usize) {
+        self.push_parts(&[text], max_text, max);
+    }
+
+    /// Keeps the concatenation of `parts` (each a whole UTF-8 sequence) if it fits; the first
+    /// one is cut at `max_text` on a character boundary.
+    fn push_parts(&mut self, parts: &[&[u8]], max_text: usize, max: usize) {
+        self.count = self.count.saturating_add(1);
+        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
+        let first = self.ends.is_empty();
+        let fits = self.bytes.len().saturating_add(len) <= max_text && self.ends.len() < max;
+        if !self.full && (first || fits) {
+            let start = self.bytes.len();
+            for part in parts {
+                let cap = start.saturating_add(max_text);
+                if !push_capped(&mut self.bytes, part, cap) {
+                    break;
+                }
+            }
+            self.ends.push(self.bytes.len());
+        } else {
+            self.full = true;
+        }
+    }
+
+    fn to_vec(&self) -> Vec<String> {
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.ends.len());
+        for &end in &self.ends {
+            out.push(lossy(self.bytes.get(start..end).unwrap_or_default()));
+            start = end;
+        }
+        out
+    }
+}
+
 /// The open `DAV:propstat` (reused from one propstat to the next).
 #[derive(Debug, Default)]
 struct Propstat {
@@ -74,6 +131,8 @@ struct Propstat {
     failing: Vec<Code>,
     error: Option<String>,
     description: Option<String>,
+    /// The property names of its `DAV:prop` (Clark notation).
+    props: TextList,
 }
 
 /// The open `DAV:response` (reused from one entry to the next: no allocation per entry).
@@ -83,12 +142,8 @@ struct Entry {
     /// The first `DAV:href`, trimmed and capped; kept as bytes until a failure needs it.
     href: Vec<u8>,
     has_href: bool,
-    /// Every href kept (see `Failure::hrefs`), concatenated; `href_ends` marks their ends.
-    hrefs: Vec<u8>,
-    href_ends: Vec<usize>,
-    /// No more hrefs are kept (one did not fit).
-    hrefs_full: bool,
-    href_count: u64,
+    /// Every href kept (see `Failure::hrefs`).
+    hrefs: TextList,
     response_codes: CodeCounts,
     response_failing: Vec<Code>,
     propstat_codes: CodeCounts,
@@ -149,7 +204,8 @@ impl<C: Classify> Tally<C> {
         }
     }
 
-    /// True once the root element was `DAV:multistatus`.
+    /// True once the root element was `DAV:multistatus`, or a bare `DAV:response` (read as a
+    /// multistatus holding that one entry).
     pub(crate) fn is_multistatus(&self) -> bool {
         self.multistatus
     }
@@ -171,6 +227,8 @@ impl<C: Classify> Tally<C> {
                 href: String::new(),
                 hrefs: Vec::new(),
                 href_count: 0,
+                props: ps.props.to_vec(),
+                prop_count: ps.props.count,
                 level: Level::Propstat,
                 code,
                 error: ps.error.clone(),
@@ -190,16 +248,8 @@ impl<C: Classify> Tally<C> {
         let entry = &mut self.entry;
         entry.open = false;
         let href = || lossy(&entry.href);
-        let hrefs = || {
-            let mut start = 0;
-            let mut out = Vec::with_capacity(entry.href_ends.len());
-            for &end in &entry.href_ends {
-                out.push(lossy(entry.hrefs.get(start..end).unwrap_or_default()));
-                start = end;
-            }
-            out
-        };
-        let href_count = entry.href_count;
+        let hrefs = || entry.hrefs.to_vec();
+        let href_count = entry.hrefs.count;
         // Every `DAV:status` counts where it stands: a response-level one never hides the
         // propstat-level ones of the same entry (the DTD forbids both, servers send both).
         for &(code, n) in &entry.response_codes.0 {
@@ -219,6 +269,8 @@ impl<C: Classify> Tally<C> {
                 href: href(),
                 hrefs: hrefs(),
                 href_count,
+                props: Vec::new(),
+                prop_count: 0,
                 level: Level::Response,
                 code,
                 error: entry.error.clone(),
@@ -258,9 +310,6 @@ impl<C: Classify> Tally<C> {
         e.href.clear();
         e.has_href = false;
         e.hrefs.clear();
-        e.href_ends.clear();
-        e.hrefs_full = false;
-        e.href_count = 0;
         e.response_codes.0.clear();
         e.response_failing.clear();
         e.propstat_codes.0.clear();
@@ -294,6 +343,11 @@ impl<C: Classify> Sink for Tally<C> {
         match role {
             Role::Multistatus => self.multistatus = true,
             Role::Response => {
+                // A `DAV:response` before any multistatus is the root (lighttpd's bare
+                // fragment, DESIGN.md §2.7): read as a multistatus holding that one entry.
+                if !self.multistatus && self.entries == 0 {
+                    self.multistatus = true;
+                }
                 self.start_entry();
                 self.entries = self.entries.saturating_add(1);
             }
@@ -303,6 +357,7 @@ impl<C: Classify> Sink for Tally<C> {
                 ps.failing.clear();
                 ps.error = None;
                 ps.description = None;
+                ps.props.clear();
             }
             _ => {}
         }
@@ -324,17 +379,7 @@ impl<C: Classify> Sink for Tally<C> {
                     entry.has_href = true;
                     push_capped(&mut entry.href, href, max_text);
                 }
-                entry.href_count = entry.href_count.saturating_add(1);
-                let first = entry.href_ends.is_empty();
-                let fits = entry.hrefs.len().saturating_add(href.len()) <= max_text
-                    && entry.href_ends.len() < MAX_HREFS;
-                if !entry.hrefs_full && (first || fits) {
-                    // `href` is at most `max_text` bytes: the capture is capped.
-                    entry.hrefs.extend_from_slice(href);
-                    entry.href_ends.push(entry.hrefs.len());
-                } else {
-                    entry.hrefs_full = true;
-                }
+                entry.hrefs.push(href, max_text, MAX_HREFS);
             }
             Role::Status(level) => {
                 let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
@@ -389,6 +434,25 @@ impl<C: Classify> Sink for Tally<C> {
         };
         if slot.is_none() {
             *slot = Some(text(name.as_bytes(), self.limits.max_text));
+        }
+    }
+
+    fn prop(&mut self, uri: &[u8], local: &[u8]) {
+        let ps = &mut self.entry.propstat;
+        if !(self.entry.open && ps.open) {
+            return;
+        }
+        let max_text = self.limits.max_text;
+        if local.is_empty() {
+            // A name past the lexer's bounds: counted, and no later one is kept (the list
+            // keeps a prefix of the names, in order).
+            ps.props.count = ps.props.count.saturating_add(1);
+            ps.props.full = true;
+        } else if uri.is_empty() {
+            ps.props.push_parts(&[local], max_text, MAX_PROPS);
+        } else {
+            ps.props
+                .push_parts(&[b"{", uri, b"}", local], max_text, MAX_PROPS);
         }
     }
 }

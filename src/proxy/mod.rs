@@ -6,7 +6,6 @@
 //! to the audit ([`crate::audit::Auditor::wrap`]), and count the top-level status. Bodies stream in
 //! both directions; nothing here buffers or reads them.
 
-pub(crate) mod context;
 pub(crate) mod destination;
 pub(crate) mod headers;
 pub(crate) mod rescue;
@@ -26,10 +25,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::audit::{self, Auditor};
 use crate::body::{self, Failure, OnFailure, RequestBody, ResponseBody};
 use crate::config;
+use crate::telemetry::context::RequestPath;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
+use crate::telemetry::routes::RouteLabel;
 use crate::telemetry::{Telemetry, access, labels};
 use crate::upstream::{self, Upstream};
-use context::RequestPath;
 use destination::Origin;
 use headers::Downstream;
 
@@ -115,6 +115,9 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let started = Instant::now();
         let _in_flight = self.telemetry.metrics().request_started();
+        // The path as the client sent it, before anything else: refused requests count by
+        // route too.
+        let route = self.telemetry.routes().resolve(request.uri().path());
         let refused = if let Some(reason) = invalid_host(&request) {
             Err(rescue::bad_request(reason))
         } else if request.method() == http::Method::CONNECT {
@@ -136,9 +139,9 @@ impl Proxy {
         };
         let slot = match refused {
             Ok(slot) => slot,
-            Err(response) => return Ok(self.refuse(request, peer, started, response)),
+            Err(response) => return Ok(self.refuse(request, peer, started, route, response)),
         };
-        let context = Arc::new(self.prepare(&mut request, peer, started));
+        let context = Arc::new(self.prepare(&mut request, peer, started, route));
         // The access line's first part: dropped here if the client leaves before the headers.
         let open = access::Open::new(&context);
         let method = context.method_label;
@@ -161,6 +164,7 @@ impl Proxy {
         };
         RequestFinished {
             method,
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
@@ -175,10 +179,12 @@ impl Proxy {
         mut request: Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
+        route: Option<RouteLabel>,
         response: Response<Full<Bytes>>,
     ) -> Response<ProxyBody> {
         RequestFinished {
             method: labels::method(request.method().as_str()),
+            route,
             status: response.status().as_u16(),
             duration: started.elapsed(),
         }
@@ -192,11 +198,19 @@ impl Proxy {
         let context = Arc::new(RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path: RequestPath::of(request.uri()),
             request_id,
-            access: self
-                .access_log
-                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
+            client: peer.ip(),
+            access: self.access_log.then(|| {
+                let route = route.map(|r| self.telemetry.routes().name(r));
+                Box::new(access::Exchange::new(
+                    started,
+                    peer,
+                    request.headers(),
+                    route,
+                ))
+            }),
         });
         let open = access::Open::new(&context);
         self.finish(response, &context, open)
@@ -293,6 +307,7 @@ impl Proxy {
         request: &mut Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
+        route: Option<RouteLabel>,
     ) -> RequestContext {
         let public = PublicHost::of(&*request);
         let public_host = public.as_ref().map(PublicHost::as_str);
@@ -341,11 +356,19 @@ impl Proxy {
         RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
+            route,
             path,
             request_id,
-            access: self
-                .access_log
-                .then(|| Box::new(access::Exchange::new(started, peer, request.headers()))),
+            client: peer.ip(),
+            access: self.access_log.then(|| {
+                let route = route.map(|r| self.telemetry.routes().name(r));
+                Box::new(access::Exchange::new(
+                    started,
+                    peer,
+                    request.headers(),
+                    route,
+                ))
+            }),
         }
     }
 

@@ -73,6 +73,8 @@ pub(crate) struct Exchange {
     started: Instant,
     peer: SocketAddr,
     trace_id: Option<TraceId>,
+    /// The route's name (`routes`); `None` when no routes are configured.
+    route: Option<Box<str>>,
     /// Counted by the request body as it streams upstream.
     request_bytes: Arc<AtomicU64>,
     /// Holders of a [`Part`]; the one that brings it to 0 writes the line.
@@ -99,11 +101,17 @@ struct Audited {
 
 impl Exchange {
     /// A new exchange that arrived at `started` from `peer`, with the request's headers
-    /// (read for `traceparent`).
-    pub(crate) fn new(started: Instant, peer: SocketAddr, headers: &HeaderMap) -> Exchange {
+    /// (read for `traceparent`) and its route's name (`None` without `routes`).
+    pub(crate) fn new(
+        started: Instant,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        route: Option<&str>,
+    ) -> Exchange {
         Exchange {
             started,
             peer,
+            route: route.map(Box::from),
             trace_id: TraceId::from_headers(headers),
             request_bytes: Arc::new(AtomicU64::new(0)),
             parts: AtomicUsize::new(0),
@@ -272,6 +280,7 @@ fn write_line(context: &RequestContext, exchange: &Exchange) {
         trace_id = exchange.trace_id.as_ref().map(TraceId::as_str),
         peer = %exchange.peer,
         method = %context.method,
+        route = exchange.route.as_deref(),
         path = %SafePath(&context.path),
         path_truncated = (context.path.len() > MAX_PATH).then_some(true),
         status = state.status,

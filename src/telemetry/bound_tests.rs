@@ -52,51 +52,65 @@ fn series(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The figure after `worst case: ` in the README's metrics section.
-fn readme_bound() -> usize {
+/// The figure after `marker` (`worst case: `) in the README's metrics section.
+fn readme_bound(marker: &str) -> usize {
     let readme = include_str!("../../README.md");
     let at = readme
-        .find("worst case: ")
-        .expect("README states the series bound as `worst case: N series`");
-    let digits: String = readme[at + "worst case: ".len()..]
+        .find(marker)
+        .unwrap_or_else(|| panic!("README states the series bound as `{marker}N series`"));
+    let digits: String = readme[at + marker.len()..]
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == ',')
         .filter(char::is_ascii_digit)
         .collect();
-    digits.parse().expect("a number after `worst case: `")
+    digits.parse().expect("a number after the marker")
+}
+
+/// Every method with every status and outcome, on every path of `paths` (one per route).
+fn worst_case(telemetry: &Telemetry, paths: &[&str]) {
+    for label in labels::all_methods() {
+        for path in paths {
+            worst_case_of(telemetry, label, path);
+        }
+    }
+}
+
+fn worst_case_of(telemetry: &Telemetry, label: &str, path: &str) {
+    let request = RequestContext {
+        method: method_for(label),
+        method_label: labels::method(label),
+        route: telemetry.routes().resolve(path),
+        path: crate::telemetry::context::RequestPath::for_test(path),
+        request_id: crate::telemetry::context::RequestId::from_static("r"),
+        client: std::net::Ipv4Addr::LOCALHOST.into(),
+        access: None,
+    };
+    for status in 100..=999u16 {
+        RequestFinished {
+            method: request.method_label,
+            route: request.route,
+            status,
+            duration: Duration::from_millis(1),
+        }
+        .emit(telemetry);
+    }
+    for outcome in Outcome::ALL {
+        let report = every_code(outcome);
+        MultistatusScanned {
+            request: &request,
+            status: 207,
+            report: &report,
+            max_logged_failures: 0,
+            duration: Duration::from_millis(1),
+        }
+        .emit(telemetry);
+    }
 }
 
 #[test]
 fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the_readme() {
     let telemetry = Telemetry::new(0);
-    for label in labels::all_methods() {
-        let request = RequestContext {
-            method: method_for(label),
-            method_label: labels::method(label),
-            path: crate::proxy::context::RequestPath::from_static("/"),
-            request_id: crate::proxy::context::RequestId::from_static("r"),
-            access: None,
-        };
-        for status in 100..=999u16 {
-            RequestFinished {
-                method: request.method_label,
-                status,
-                duration: Duration::from_millis(1),
-            }
-            .emit(&telemetry);
-        }
-        for outcome in Outcome::ALL {
-            let report = every_code(outcome);
-            MultistatusScanned {
-                request: &request,
-                status: 207,
-                report: &report,
-                max_logged_failures: 0,
-                duration: Duration::from_millis(1),
-            }
-            .emit(&telemetry);
-        }
-    }
+    worst_case(&telemetry, &["/"]);
     let text = String::from_utf8(telemetry.metrics().encode()).expect("UTF-8 exposition");
     let lines = series(&text);
 
@@ -130,12 +144,47 @@ fn every_status_the_upstream_can_send_gives_a_bounded_series_count_stated_in_the
         methods * 2 * labels::all_failure_codes().count()
     );
 
-    let bound = readme_bound();
+    let bound = readme_bound("worst case: ");
     assert_eq!(
         lines.len(),
         bound,
         "the worst case gives {} series; README.md says `worst case: {bound} series`: \
          update the README (and CHANGELOG) when a metric family or label value is added",
+        lines.len()
+    );
+}
+
+/// The README's bound with the most routes `routes` accepts (`config::MAX_ROUTES`, each its
+/// own name, plus `other`): the route-labelled families multiplied by 17, the rest as above.
+#[test]
+fn with_the_most_routes_the_series_count_is_the_one_stated_in_the_readme() {
+    let routes: Vec<crate::config::Route> = (0..crate::config::MAX_ROUTES)
+        .map(|i| crate::config::Route {
+            name: format!("r{i}"),
+            prefix: format!("/r{i}/"),
+        })
+        .collect();
+    let telemetry = Telemetry::with_routes(0, super::routes::Routes::new(&routes));
+    let mut paths: Vec<String> = routes.iter().map(|r| format!("{}x", r.prefix)).collect();
+    paths.push("/elsewhere".to_owned());
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    worst_case(&telemetry, &paths);
+    let text = String::from_utf8(telemetry.metrics().encode()).expect("UTF-8 exposition");
+    let lines = series(&text);
+    let methods = labels::all_methods().count();
+    let count = |family: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .count()
+    };
+    assert_eq!(count("davaudit_requests_total"), methods * 69 * 17);
+    let bound = readme_bound("worst case with 16 routes: ");
+    assert_eq!(
+        lines.len(),
+        bound,
+        "with 16 routes the worst case gives {} series; README.md says `worst case with 16 \
+         routes: {bound} series`",
         lines.len()
     );
 }

@@ -8,12 +8,13 @@ use serde::Serialize;
 
 use super::Telemetry;
 use super::access;
+use super::context::{RequestId, RequestPath};
 use super::labels::{self, MethodLabel};
 use super::logging::Structured;
 use super::recent::Sighting;
+use super::routes::RouteLabel;
 use crate::error::ErrorChain;
 use crate::multistatus::{Code, Failure, Level, Outcome, Report};
-use crate::proxy::context::{RequestId, RequestPath};
 use crate::{body, upstream};
 
 /// What every event about one request carries: set once by the proxy, shared with the audit.
@@ -21,17 +22,31 @@ use crate::{body, upstream};
 pub(crate) struct RequestContext {
     pub method: http::Method,
     pub method_label: MethodLabel,
+    /// The request's `route` (the first configured prefix its path starts with, else
+    /// `other`); `None` when no routes are configured.
+    pub route: Option<RouteLabel>,
     /// The request path (never the query: it may carry tokens).
     pub path: RequestPath,
     pub request_id: RequestId,
+    /// The client's address (the TCP peer), for folding its repeated failures.
+    pub client: std::net::IpAddr,
     /// The access log's record of this exchange; `None` with `log.access` off.
     pub access: Option<Box<access::Exchange>>,
+}
+
+impl RequestContext {
+    /// The route's name for log fields and the live view; `None` without routes.
+    pub(crate) fn route_name<'a>(&self, telemetry: &'a Telemetry) -> Option<&'a str> {
+        self.route.map(|route| telemetry.routes().name(route))
+    }
 }
 
 /// A response went back to the client (any status, synthetic ones included).
 #[derive(Debug)]
 pub(crate) struct RequestFinished {
     pub method: MethodLabel,
+    /// `None` without routes (and for a request refused before its path was read: `other`).
+    pub route: Option<RouteLabel>,
     pub status: u16,
     /// Time from the request arriving to the response headers being ready.
     pub duration: Duration,
@@ -40,12 +55,13 @@ pub(crate) struct RequestFinished {
 impl RequestFinished {
     pub(crate) fn emit(&self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
+        let values = metrics.values(
+            &[self.method.as_str(), labels::status(self.status)],
+            self.route,
+        );
+        metrics.requests.with_label_values(&values).inc();
         metrics
-            .requests
-            .with_label_values(&[self.method.as_str(), labels::status(self.status)])
-            .inc();
-        metrics
-            .duration(self.method)
+            .duration(self.method, self.route)
             .observe(self.duration.as_secs_f64());
     }
 }
@@ -71,6 +87,7 @@ impl UpstreamRequestFailed<'_> {
             request_id = %self.request.request_id,
             method = %self.request.method,
             path = %self.request.path,
+            route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
             duration_ms = self.duration.as_millis() as u64,
@@ -105,6 +122,7 @@ impl UpstreamBodyFailed<'_> {
             request_id = %self.request.request_id,
             method = %self.request.method,
             path = %self.request.path,
+            route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
             error = %ErrorChain(self.error),
@@ -200,17 +218,21 @@ impl MultistatusScanned<'_> {
                 .with_label_values(&[limit.as_str()])
                 .inc();
         }
+        let route = self.request.route;
         for level in [Level::Response, Level::Propstat] {
             for (&code, &n) in report.statuses(level) {
-                let values = [method, level.as_str(), labels::code(code)];
+                let values = metrics.values(&[method, level.as_str(), labels::code(code)], route);
                 metrics.entries.with_label_values(&values).inc_by(n);
             }
             for (&code, &n) in report.failing(level) {
-                let values = [method, level.as_str(), labels::code(code)];
+                let values = metrics.values(&[method, level.as_str(), labels::code(code)], route);
                 metrics.failures.with_label_values(&values).inc_by(n);
             }
         }
-        self.log();
+        let route_name = self.request.route_name(telemetry);
+        if self.logged_in_full(telemetry) {
+            self.log(route_name);
+        }
         if let Some(exchange) = &self.request.access {
             exchange.audited(report);
         }
@@ -219,6 +241,7 @@ impl MultistatusScanned<'_> {
             request_id: &self.request.request_id,
             method: self.request.method.as_str(),
             path: &self.request.path,
+            route: route_name,
             status: self.status,
             report,
             max_failures: self.max_logged_failures,
@@ -227,11 +250,27 @@ impl MultistatusScanned<'_> {
         // it) also sees its entries, failures, bytes, log event and live-view record.
         metrics
             .multistatus
-            .with_label_values(&[method, report.outcome.as_str()])
+            .with_label_values(&metrics.values(&[method, report.outcome.as_str()], route))
             .inc();
     }
 
-    fn log(&self) {
+    /// Partial failures identical to one logged in this interval are folded (`fold`).
+    fn logged_in_full(&self, telemetry: &Telemetry) -> bool {
+        let outcome = self.report.outcome;
+        if !matches!(outcome, Outcome::PartialFailure | Outcome::FailureInSuccess) {
+            return true;
+        }
+        telemetry.admit_failure(&super::fold::Sighting {
+            client: self.request.client,
+            method: self.request.method.as_str(),
+            path: &self.request.path,
+            outcome: outcome.as_str(),
+            request_id: &self.request.request_id,
+            report: self.report,
+        })
+    }
+
+    fn log(&self, route: Option<&str>) {
         let report = self.report;
         let request = self.request;
         let failed: Vec<LoggedFailure<'_>> = report
@@ -247,6 +286,7 @@ impl MultistatusScanned<'_> {
                     request_id = %request.request_id,
                     method = %request.method,
                     path = %request.path,
+                    route,
                     status = self.status,
                     outcome = report.outcome.as_str(),
                     entries = report.entries,
@@ -303,6 +343,9 @@ struct LoggedFailure<'a> {
     href: &'a str,
     hrefs: &'a [String],
     href_count: u64,
+    /// The property names of a failing propstat, Clark notation (`[]` at response level).
+    props: &'a [String],
+    prop_count: u64,
     level: Level,
     code: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -317,6 +360,8 @@ impl<'a> From<&'a Failure> for LoggedFailure<'a> {
             href: &f.href,
             hrefs: &f.hrefs,
             href_count: f.href_count,
+            props: &f.props,
+            prop_count: f.prop_count,
             level: f.level,
             code: match f.code {
                 Code::Status(n) => Some(n),

@@ -16,6 +16,7 @@ use prometheus::{
 };
 
 use super::labels::{self, MethodLabel};
+use super::routes::{RouteLabel, Routes};
 use crate::multistatus::Outcome;
 use crate::upstream::Kind;
 
@@ -26,7 +27,12 @@ const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// The WARN events folded into per-interval summaries (`event`).
-pub(crate) const SUPPRESSED_EVENTS: [&str; 2] = ["connection_refused", "accept_failed"];
+pub(crate) const SUPPRESSED_EVENTS: [&str; 4] = [
+    "connection_refused",
+    "accept_failed",
+    "tls_handshake_failed",
+    "partial_failure",
+];
 
 /// The results of a config reload (`result`).
 pub(crate) const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
@@ -101,9 +107,28 @@ pub struct Metrics {
     config_last_reload_successful: IntGauge,
     audit_wait: Counter,
     request_duration: HistogramVec,
-    /// Per-method histograms, created on a method's first request (no zero histograms for
-    /// methods never seen), then a lock-free read: the one metric touched on every request.
+    /// Per (route, method) histograms, created on a pair's first request (no zero histograms
+    /// for methods never seen), then a lock-free read: the one metric touched on every
+    /// request. Indexed `route * methods + method`; one route slot without routes.
     durations: Vec<OnceLock<Histogram>>,
+    /// The `route` label's values; without routes the routed families have no such label.
+    routes: Routes,
+}
+
+/// The label values of a route-labelled family: the given ones, then the route's name when
+/// routes are configured. A fixed buffer: no allocation on the request path.
+#[derive(Debug)]
+pub(crate) struct Values<'a> {
+    buf: [&'a str; 4],
+    len: usize,
+}
+
+impl<'a> std::ops::Deref for Values<'a> {
+    type Target = [&'a str];
+
+    fn deref(&self) -> &[&'a str] {
+        &self.buf[..self.len]
+    }
 }
 
 /// Registers collectors in one registry; a duplicate name is a bug, caught by every test.
@@ -135,29 +160,43 @@ impl Families<'_> {
 }
 
 impl Metrics {
-    /// Builds every family in a new registry, with the process collector and build info.
+    /// Builds every family in a new registry, with the process collector and build info;
+    /// no `route` label.
     pub fn new() -> Self {
+        Self::with_routes(Routes::default())
+    }
+
+    /// [`Metrics::new`] with a `route` label on the request and multistatus families when
+    /// `routes` has any (its values: the route names and `other`).
+    pub(crate) fn with_routes(routes: Routes) -> Self {
         let registry = Registry::new();
         let f = Families(&registry);
+        let routed = |names: &[&'static str]| -> Vec<&'static str> {
+            let mut names = names.to_vec();
+            if routes.enabled() {
+                names.push("route");
+            }
+            names
+        };
         let requests = f.counters(
             "davaudit_requests_total",
             "Proxied responses by method and top-level status (502/504 for upstream failures).",
-            &["method", "code"],
+            &routed(&["method", "code"]),
         );
         let multistatus = f.counters(
             "davaudit_multistatus_total",
             "Audited 207 (and XML error) responses by outcome.",
-            &["method", "outcome"],
+            &routed(&["method", "outcome"]),
         );
         let entries = f.counters(
             "davaudit_multistatus_entries_total",
             "Statuses found inside 207 bodies, by level and code.",
-            &["method", "level", "code"],
+            &routed(&["method", "level", "code"]),
         );
         let failures = f.counters(
             "davaudit_multistatus_failures_total",
             "Statuses inside 207 bodies counted as failures (routine rules excluded).",
-            &["method", "level", "code"],
+            &routed(&["method", "level", "code"]),
         );
         let over_limit = f.counters(
             "davaudit_audit_over_limit_total",
@@ -243,7 +282,7 @@ impl Metrics {
         );
         let log_suppressed = f.counters(
             "davaudit_log_events_suppressed_total",
-            "Repeated WARN events folded into a per-interval summary, by event (connection_refused, accept_failed).",
+            "Repeated WARN events folded into a per-interval summary, by event (connection_refused, accept_failed, tls_handshake_failed, partial_failure).",
             &["event"],
         );
         let request_duration = f.add(
@@ -253,7 +292,7 @@ impl Metrics {
                     "Time from request received to upstream response headers.",
                 )
                 .buckets(DURATION_BUCKETS.to_vec()),
-                &["method"],
+                &routed(&["method"]),
             )
             .expect("valid metric"),
         );
@@ -295,7 +334,14 @@ impl Metrics {
         // series that `increase()` cannot see (DavauditDestructivePartialFailures).
         for method in ["DELETE", "MOVE", "COPY", "PROPPATCH"] {
             for outcome in [Outcome::PartialFailure, Outcome::FailureInSuccess] {
-                multistatus.with_label_values(&[method, outcome.as_str()]);
+                let values = [method, outcome.as_str()];
+                if routes.enabled() {
+                    for route in routes.values() {
+                        multistatus.with_label_values(&[values[0], values[1], route]);
+                    }
+                } else {
+                    multistatus.with_label_values(&values);
+                }
             }
         }
         for kind in crate::upstream::PROBE_KINDS {
@@ -317,7 +363,9 @@ impl Metrics {
         for event in SUPPRESSED_EVENTS {
             log_suppressed.with_label_values(&[event]);
         }
-        let durations = labels::all_methods().map(|_| OnceLock::new()).collect();
+        let durations = (0..labels::all_methods().count() * routes.cardinality())
+            .map(|_| OnceLock::new())
+            .collect();
 
         Metrics {
             registry,
@@ -346,15 +394,49 @@ impl Metrics {
             audit_wait,
             request_duration,
             durations,
+            routes,
         }
     }
 
-    /// The histogram of one method label, created on its first use.
-    pub(crate) fn duration(&self, method: MethodLabel) -> &Histogram {
+    /// The `route` label's values (none without routes).
+    pub(crate) fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// `values` plus the route's name when routes are configured (`other` when `route` is
+    /// `None` then); just `values` without routes. At most 3 given values.
+    pub(crate) fn values<'a>(
+        &'a self,
+        values: &[&'a str],
+        route: Option<RouteLabel>,
+    ) -> Values<'a> {
+        let mut buf = [""; 4];
+        let len = values.len().min(3);
+        buf[..len].copy_from_slice(&values[..len]);
+        if !self.routes.enabled() {
+            return Values { buf, len };
+        }
+        buf[len] = match route {
+            Some(route) => self.routes.name(route),
+            None => crate::config::OTHER_ROUTE,
+        };
+        Values { buf, len: len + 1 }
+    }
+
+    /// The histogram of one (method, route) pair, created on its first use.
+    pub(crate) fn duration(&self, method: MethodLabel, route: Option<RouteLabel>) -> &Histogram {
+        // `None` with routes configured is `other`, the last slot, as `values` labels it.
+        let slot = route
+            .filter(|_| self.routes.enabled())
+            .map_or(self.routes.cardinality() - 1, RouteLabel::index);
+        let methods = self.durations.len() / self.routes.cardinality();
         self.durations
-            .get(method.index())
-            .expect("one slot per method label")
-            .get_or_init(|| self.request_duration.with_label_values(&[method.as_str()]))
+            .get(slot * methods + method.index())
+            .expect("one slot per method and route label")
+            .get_or_init(|| {
+                self.request_duration
+                    .with_label_values(&self.values(&[method.as_str()], route))
+            })
     }
 
     /// The Prometheus text exposition of every metric.

@@ -60,6 +60,9 @@ pub(crate) struct Record {
     pub method: String,
     /// The request path (never the query), capped to [`MAX_PATH`] bytes.
     pub path: String,
+    /// The request's route (`routes`); absent when no routes are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// The top-level status the upstream sent (207, or e.g. 424 for mod_dav's error bodies).
     pub status: u16,
     pub outcome: Outcome,
@@ -113,6 +116,8 @@ pub(crate) struct Sighting<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// The route's name; `None` without routes.
+    pub route: Option<&'a str>,
     pub status: u16,
     pub report: &'a Report,
     /// `audit.max_logged_failures`: failing entries kept per record.
@@ -255,6 +260,7 @@ impl RecentFailures {
             request_id: capped(sighting.request_id, MAX_REQUEST_ID),
             method: capped(sighting.method, 32),
             path: capped(sighting.path, MAX_PATH),
+            route: sighting.route.map(str::to_owned),
             status: sighting.status,
             outcome: report.outcome,
             entries: report.entries,
@@ -346,6 +352,7 @@ impl RecentFailures {
                     + r.request_id.capacity()
                     + r.method.capacity()
                     + r.path.capacity()
+                    + r.route.as_ref().map_or(0, String::capacity)
                     + counts(&r.failing)
                     + counts(&r.response_status)
                     + counts(&r.propstat_status)
@@ -353,7 +360,13 @@ impl RecentFailures {
                     + r.failed
                         .iter()
                         .map(|f| {
+                            let list = |v: &Vec<String>| {
+                                v.capacity() * size_of::<String>()
+                                    + v.iter().map(String::capacity).sum::<usize>()
+                            };
                             f.href.capacity()
+                                + list(&f.hrefs)
+                                + list(&f.props)
                                 + f.error.as_ref().map_or(0, String::capacity)
                                 + f.description.as_ref().map_or(0, String::capacity)
                         })
@@ -410,10 +423,17 @@ mod tests {
     use super::*;
 
     fn failure(href: &str, level: Level, code: u16) -> Failure {
+        // A propstat failure names its properties (at the cap, as the href).
+        let props = match level {
+            Level::Propstat => vec![format!("{{DAV:}}{}", &href[..href.len().min(1000)])],
+            Level::Response => Vec::new(),
+        };
         Failure {
             href: href.to_owned(),
             hrefs: vec![href.to_owned()],
             href_count: 1,
+            prop_count: props.len() as u64,
+            props,
             level,
             code: Code::Status(code),
             error: Some("DAV:cannot-modify-protected-property".to_owned()),
@@ -445,6 +465,7 @@ mod tests {
             request_id: "req-1",
             method: "PROPPATCH",
             path,
+            route: None,
             status: 207,
             report,
             max_failures: 10,
@@ -603,13 +624,16 @@ mod tests {
         const MAX_FAILURES: usize = 10;
         const MAX_TEXT: usize = 1024;
         // What one record may hold at most: strings capped here or by the scanner (lossy
-        // UTF-8 can triple max_text), counts of at most 901 codes per level.
+        // UTF-8 can triple max_text): href, error, description, and the lists hrefs and
+        // props (each summing to at most max_text, at most 64 entries); counts of at most
+        // 901 codes per level.
         const PER_RECORD: usize = size_of::<Record>()
             + MAX_REQUEST_ID
             + MAX_PATH
             + 32
             + 3 * 902 * size_of::<(Code, u64)>()
-            + MAX_FAILURES * (size_of::<Failure>() + 3 * 3 * MAX_TEXT);
+            + MAX_FAILURES
+                * (size_of::<Failure>() + 5 * 3 * MAX_TEXT + 2 * 64 * size_of::<String>());
         const BOUND: usize =
             CAPACITY * PER_RECORD + 1024 * size_of::<usize>() + 902 * size_of::<(Code, u64)>();
         let recent = RecentFailures::new(CAPACITY);
@@ -619,6 +643,7 @@ mod tests {
             request_id: &long_id,
             method: "PROPPATCH",
             path: &long_path,
+            route: None,
             status: 207,
             report,
             max_failures: MAX_FAILURES,

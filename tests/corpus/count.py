@@ -16,9 +16,23 @@ Never uses davaudit. Semantics (DESIGN.md "Audit semantics"):
 - a DOCTYPE whose internal subset declares entities (<!ENTITY), attribute lists (<!ATTLIST) or
   references a parameter entity (%name;) is "dtd_declarations": expat applies it, the audit
   never does, so the audit cannot be sure; expat's reading is recorded as "parser_reading";
-- "failures": each failing status as [level, code, hrefs] (hrefs: every {DAV:}href child of
-  its entry, trimmed, in order), sorted;
+- "failures": each failing status as [level, code, hrefs, props] (hrefs: every {DAV:}href
+  child of its entry, trimmed, in order; props: for a propstat-level status the names of the
+  children of that propstat's {DAV:}prop, in order, in Clark notation as ElementTree writes
+  them, {DAV:}getetag, a name in no namespace alone, an unbound prefix as written; [] at
+  response level), sorted;
 - UTF-32 (with a BOM) is decoded with Python's codec first: expat has no UTF-32.
+- a body that is well-formed XML 1.0 but not namespace-well-formed (an element prefix no
+  declaration binds, as lighttpd 1.4 writes) is read as DESIGN.md §2.7 says: expat without
+  namespace processing, prefixes resolved by a scope stack here; an unbound element is in no
+  namespace, named as written, unless it is the root or has a local name the audit counts
+  where it stands (response in DAV:multistatus; href, status, propstat, error,
+  responsedescription in DAV:response; status, error, responsedescription in DAV:propstat):
+  then "malformed". Such a body is recorded with "namespace_well_formed": false.
+- a root element whose prefix no declaration binds, that declares no namespace itself and is
+  named multistatus or response (lighttpd 1.4's bare `<D:response>` fragment): its prefix is
+  read as DAV: in the whole body (as if the root declared it), and the body is marked the same
+  way; a root {DAV:}response is read as a multistatus holding that one entry.
 
 The method comes from the existing expected.json ("method"), else from the file name prefix
 (propfind-, proppatch-, lock-, delete-, move-, copy-, report-, search-), else PROPFIND.
@@ -80,8 +94,11 @@ def count(path, method):
         else:
             root = ET.parse(path).getroot()
     except ET.ParseError as e:
-        out.update({"outcome": "malformed", "note": "expat: " + str(e)})
-        return out
+        root = tolerant_root(raw) if "unbound prefix" in str(e) else None
+        if root is None:
+            out.update({"outcome": "malformed", "note": "expat: " + str(e)})
+            return out
+        out["namespace_well_formed"] = False
     if declares_dtd(raw):
         reading = tally(root, method)
         out.update({"outcome": "dtd_declarations", "parser_reading": reading})
@@ -90,24 +107,85 @@ def count(path, method):
     return out
 
 
+# Local names the audit counts, by the namespace-resolved tag of their parent (DESIGN.md §2.7):
+# an unbound prefix on one of these (or on the root) is malformed.
+COUNTED = {
+    DAV + "multistatus": {"response"},
+    DAV + "response": {"href", "status", "propstat", "error", "responsedescription"},
+    DAV + "propstat": {"status", "error", "responsedescription"},
+}
+
+
+def tolerant_root(raw):
+    """expat without namespace processing, prefixes resolved here (DESIGN.md §2.7); None when
+    an unbound prefix stands where the audit cannot tolerate it, or expat rejects the body."""
+    import xml.parsers.expat
+
+    builder = ET.TreeBuilder()
+    scopes = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
+    tags = []
+    bad = []
+
+    def start(name, attrs):
+        scope = dict(scopes[-1])
+        for k, v in attrs.items():
+            if k == "xmlns":
+                scope[""] = v or None
+            elif k.startswith("xmlns:"):
+                scope[k[6:]] = v
+        scopes.append(scope)
+        prefix, _, local = name.rpartition(":")
+        uri = scope.get(prefix) if prefix else scope.get("")
+        parent = tags[-1] if tags else None
+        declares = any(k == "xmlns" or k.startswith("xmlns:") for k in attrs)
+        if (parent is None and prefix and uri is None and not declares
+                and local in ("multistatus", "response")):
+            # A body that binds no namespace but names its root in WebDAV's words.
+            scope[prefix] = uri = "DAV:"
+        if prefix and uri is None:
+            if parent is None or local in COUNTED.get(parent, ()):
+                bad.append(name)
+            tag = name
+        else:
+            tag = f"{{{uri}}}{local}" if uri else local
+        tags.append(tag)
+        builder.start(tag, {})
+
+    def end(_name):
+        scopes.pop()
+        builder.end(tags.pop())
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(raw, True)
+    except xml.parsers.expat.ExpatError:
+        return None
+    return None if bad else builder.close()
+
+
 def tally(root, method):
     out = {}
     levels = {"response": {}, "propstat": {}}
     entries = failures = 0
     failing = []
-    if root.tag == DAV + "multistatus":
-        for resp in root.findall(DAV + "response"):
+    if root.tag in (DAV + "multistatus", DAV + "response"):
+        entries_of = [root] if root.tag == DAV + "response" else root.findall(DAV + "response")
+        for resp in entries_of:
             entries += 1
             hrefs = ["".join(h.itertext()).strip(" \t\r\n") for h in resp.findall(DAV + "href")]
-            found = [("response", s) for s in resp.findall(DAV + "status")]
-            found += [("propstat", s) for ps in resp.findall(DAV + "propstat")
+            found = [("response", s, []) for s in resp.findall(DAV + "status")]
+            found += [("propstat", s, [p.tag for prop in ps.findall(DAV + "prop") for p in prop])
+                      for ps in resp.findall(DAV + "propstat")
                       for s in ps.findall(DAV + "status")]
-            for level, status in found:
+            for level, status, props in found:
                 code = code_of("".join(status.itertext()))
                 levels[level][code] = levels[level].get(code, 0) + 1
                 if is_failure(method, level, code):
                     failures += 1
-                    failing.append([level, code, hrefs])
+                    failing.append([level, code, hrefs, props])
         outcome = "partial_failure" if failures else "clean"
     else:
         outcome = "not_multistatus"

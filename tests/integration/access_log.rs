@@ -508,8 +508,10 @@ async fn the_readme_lists_every_field_of_the_access_record() {
         r#"<?xml version="1.0"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href><D:status>HTTP/1.1 423 Locked</D:status></D:response></D:multistatus>"#,
     ))
     .await;
-    let proxy = Proxy::start_with(&up.url(), access_on()).await;
-    // Every optional field present: a trace id, a path over the bound, an audited body.
+    let config = format!("{}routes:\n  - name: dav\n    prefix: /d\n", access_on());
+    let proxy = Proxy::start_with(&up.url(), &config).await;
+    // Every optional field present: a route, a trace id, a path over the bound, an audited
+    // body.
     let long = format!("/{}", "d".repeat(1100));
     send(
         "DELETE",
@@ -526,6 +528,7 @@ async fn the_readme_lists_every_field_of_the_access_record() {
     .await;
     let line = line_for(&logs, "all-fields").await;
     assert_eq!(text(&line, "audit"), "partial_failure");
+    assert_eq!(text(&line, "route"), "dav");
     let mut emitted: Vec<String> = line.0.as_object().unwrap().keys().cloned().collect();
     emitted.retain(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()));
     emitted.sort();

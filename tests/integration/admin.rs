@@ -373,7 +373,15 @@ async fn label_values_come_from_closed_sets_and_never_carry_a_path_or_host() {
         ("listener", &["proxy", "admin"][..]),
         ("reason", &["limit", "accept_error", "error", "timeout"][..]),
         ("result", &["success", "failure"][..]),
-        ("event", &["connection_refused", "accept_failed"][..]),
+        (
+            "event",
+            &[
+                "connection_refused",
+                "accept_failed",
+                "tls_handshake_failed",
+                "partial_failure",
+            ][..],
+        ),
         ("version", &[env!("CARGO_PKG_VERSION")][..]),
         // Fixed at build time: one value per binary.
         ("revision", &[env!("DAVAUDIT_REVISION")][..]),

@@ -191,6 +191,43 @@ async fn version_prints_the_package_version() {
     );
 }
 
+/// The admin token files are loaded as `serve` loads them: a missing or empty one fails
+/// `check-config` (exit 1, naming the key and the file); `--syntax-only` skips them.
+#[tokio::test]
+async fn check_config_loads_the_admin_token_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("admin-token");
+    let yaml = format!(
+        "upstream: {{url: 'http://127.0.0.1:1'}}\nadmin: {{token_file: '{}'}}\n",
+        token.display()
+    );
+    let file = config_file(&yaml);
+    let path = file.path().to_str().expect("UTF-8 path");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "admin.token_file {}: cannot read",
+            token.display()
+        )),
+        "{stderr}"
+    );
+    let out = davaudit(&["check-config", "--quiet", "--syntax-only", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::write(&token, "\n").expect("write token");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the file is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&token, "s3cret\n").expect("write token");
+    let out = davaudit(&["check-config", "--quiet", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 #[tokio::test]
 async fn completions_and_man_come_from_the_binary() {
     let out = davaudit(&["completions", "bash"]).await;
@@ -314,7 +351,17 @@ async fn scan_json_gives_every_corpus_body_its_expected_counts() {
             "{path}: failures: {stdout}"
         );
         for failure in failures {
-            for key in ["href", "level", "code", "error", "description"] {
+            for key in [
+                "href",
+                "hrefs",
+                "href_count",
+                "props",
+                "prop_count",
+                "level",
+                "code",
+                "error",
+                "description",
+            ] {
                 assert!(
                     failure.get(key).is_some(),
                     "{path}: failure without {key}: {stdout}"
@@ -405,6 +452,38 @@ async fn scan_of_a_body_the_audit_cannot_be_sure_of_exits_4() {
     assert_eq!(out.status.code(), Some(3), "unreadable wins over 4");
 }
 
+/// Issue 14 item 7: Apache answers a PROPPATCH of a protected and a dead property with 409
+/// and 424 under the same href; `scan` names the property behind each (Clark notation), as
+/// the corpus oracle (tests/corpus/count.py) lists them.
+#[tokio::test]
+async fn scan_names_the_property_behind_each_propstat_failure() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/apache");
+    let body = root.join("proppatch-protected-409-424.xml");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("proppatch-protected-409-424.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let path = body.to_str().expect("UTF-8 path");
+    let out = davaudit(&["scan", "--json", "--method", "PROPPATCH", path]).await;
+    let got: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    for want in expected["failures"].as_array().unwrap() {
+        let failure = got["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == want[1])
+            .unwrap_or_else(|| panic!("{want} in {got}"));
+        assert_eq!(failure["props"], want[3], "{got}");
+        assert_eq!(failure["prop_count"], want[3].as_array().unwrap().len());
+    }
+    let out = davaudit(&["scan", "--method", "PROPPATCH", path]).await;
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("409 /dir/a.txt  props={DAV:}getetag"),
+        "{shown}"
+    );
+}
+
 #[tokio::test]
 async fn scan_reads_standard_input() {
     let mut child = tokio::process::Command::new(BIN)
@@ -469,6 +548,34 @@ async fn scan_reference_agrees_with_scan_json_on_the_corpus() {
         assert_eq!(a, b, "{path}");
     }
     assert!(paths.len() >= 40);
+}
+
+/// Issue 15: `scan --charset LABEL` gives both readers the `Content-Type` charset
+/// (DESIGN.md §2.6): a BOM-less UTF-16LE body saved from a `text/xml; charset=utf-16le`
+/// answer is read, by the scanner and the reference alike; without the flag it is not.
+#[tokio::test]
+async fn scan_charset_reads_a_bomless_utf16_body_with_both_readers() {
+    let text = "<multistatus xmlns=\"DAV:\"><response><href>/caf\u{e9}</href>\
+        <status>HTTP/1.1 423 Locked</status></response></multistatus>";
+    let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, &utf16).unwrap();
+    let path = file.path().to_str().unwrap();
+    let mut outputs = Vec::new();
+    for reader in ["--json", "--reference"] {
+        let out = davaudit(&["scan", reader, "--charset", "utf-16le", path]).await;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["outcome"], "partial_failure", "{reader}: {v}");
+        assert_eq!(v["failures"][0]["href"], "/caf\u{e9}", "{reader}");
+        outputs.push(v);
+        let without = davaudit(&["scan", reader, path]).await;
+        assert_eq!(
+            without.status.code(),
+            Some(1),
+            "{reader}: UTF-16 read as UTF-8 is malformed"
+        );
+    }
+    assert_eq!(outputs[0], outputs[1]);
 }
 
 /// Issue 16, item 6: text logs carry no ANSI colour codes when stderr is not a terminal

@@ -152,3 +152,104 @@ async fn get_put_answers_and_successes_with_nothing_failing_inside_change_no_cou
     assert_eq!(metrics.get("davaudit_multistatus_total", &[]), 1.0);
     assert_eq!(metrics.get("davaudit_multistatus_failures_total", &[]), 0.0);
 }
+
+/// lighttpd 1.4 answers a COPY whose destination member it could not write with `200 OK`, no
+/// `Content-Type` and a bare `<D:response>` fragment: no `multistatus` root, the prefix `D`
+/// declared nowhere (captured, `tests/corpus/lighttpd/`). The audit reads the prefix as `DAV:`
+/// and the root `DAV:response` as a one-entry multistatus (DESIGN.md §2.7), so the member's
+/// 403 is a `failure_in_success`, counted as the corpus oracle (`tests/corpus/count.py`)
+/// counts it, and the body is marked for its unbound prefix.
+#[tokio::test]
+async fn lighttpds_bare_response_fragment_under_a_copy_200_is_a_failure_in_success() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/lighttpd");
+    let body = std::fs::read(dir.join("copy-unwritable-member-200-fragment.xml")).unwrap();
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("copy-unwritable-member-200-fragment.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(expected["method"], "COPY");
+    assert_eq!(expected["namespace_well_formed"], false);
+    let logs = LogCapture::start();
+    let served = body.clone();
+    let upstream = FakeUpstream::start(move |req| match req.method.as_str() {
+        "COPY" => Reply::ok(served.clone()).framed(5),
+        _ => Reply::status(404),
+    })
+    .await;
+    let proxy = Proxy::start(&upstream.url()).await;
+    let (status, headers, received) = send(
+        "COPY",
+        &proxy.url_for("/dir/"),
+        &[("destination", "/dst/"), ("overwrite", "T")],
+        "",
+    )
+    .await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(headers.get("content-type").is_none());
+    assert_eq!(received, body, "the client gets the bytes unchanged");
+
+    let metrics = proxy
+        .audited(&Metrics::default(), &[("outcome", "failure_in_success")], 1)
+        .await;
+    let copy = |outcome| [("method", "COPY"), ("outcome", outcome)];
+    assert_eq!(
+        metrics.get("davaudit_multistatus_total", &copy("failure_in_success")),
+        1.0
+    );
+    assert_eq!(
+        metrics.get("davaudit_multistatus_total", &copy("malformed")),
+        0.0
+    );
+    // Every status the oracle counted, at its level and code, and nothing else.
+    let mut statuses = 0.0;
+    for level in ["response", "propstat"] {
+        for (code, n) in expected[format!("{level}_status")].as_object().unwrap() {
+            let labels = [("method", "COPY"), ("level", level), ("code", code)];
+            let n = n.as_f64().unwrap();
+            assert_eq!(
+                metrics.get("davaudit_multistatus_entries_total", &labels),
+                n
+            );
+            assert_eq!(
+                metrics.get("davaudit_multistatus_failures_total", &labels),
+                n,
+                "every status here is a failure"
+            );
+            statuses += n;
+        }
+    }
+    assert_eq!(
+        metrics.get("davaudit_multistatus_entries_total", &[]),
+        statuses
+    );
+    assert_eq!(
+        statuses,
+        expected["failure_count"].as_f64().unwrap(),
+        "the oracle counted a failure"
+    );
+    assert_eq!(
+        metrics.get(
+            "davaudit_multistatus_unbound_prefix_total",
+            &[("method", "COPY")]
+        ),
+        1.0
+    );
+
+    let event = logs
+        .wait_for("failure in success WARN for the COPY", |e| {
+            e.level() == "WARN"
+                && e.field("outcome").and_then(|o| o.as_str()) == Some("failure_in_success")
+                && e.field("method").and_then(|m| m.as_str()) == Some("COPY")
+        })
+        .await;
+    assert_eq!(event.field("status").unwrap(), 200);
+    assert_eq!(*event.field("entries").unwrap(), expected["entries"]);
+    assert!(event.field("unbound_prefixes").unwrap().as_u64().unwrap() > 0);
+    let json = live_failures(&proxy, 1).await;
+    let record = &json["failures"][0];
+    assert_eq!(record["outcome"], "failure_in_success");
+    assert_eq!(
+        record["failed"][0]["hrefs"], expected["failures"][0][2],
+        "the member the oracle names"
+    );
+}

@@ -118,6 +118,17 @@ async fn real_partial_failures_appear_newest_first_and_clean_207s_do_not() {
             ("/f.txt".into(), "424".into())
         ]
     );
+    // Which property each propstat failure is about (issue 14 item 7): the protected one
+    // refused, the dead one failed with it.
+    assert_eq!(
+        patch["failed"][0]["props"],
+        serde_json::json!(["{DAV:}getetag"])
+    );
+    assert_eq!(
+        patch["failed"][1]["props"],
+        serde_json::json!(["{urn:example:z}color"])
+    );
+    assert_eq!(delete["failed"][0]["props"], serde_json::json!([]));
     assert_eq!(patch["failing"], serde_json::json!({"403": 1, "424": 1}));
     assert_eq!(
         patch["propstat_status"],

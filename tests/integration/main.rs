@@ -25,6 +25,7 @@
 //!   record (#16 item 6).
 //! - `live_view`: `/failures` and `/` with real partial failures; survives a reload.
 //! - `reload`: a new config for the next request, a bad one refused; TLS; SIGHUP.
+//! - `routes`: the optional `route` label, the live view's route, routine rules per route.
 //! - `shutdown`: in-flight requests finish; new connections refused; deadline.
 //! - `cli`: `davaudit scan` / `check-config` via CARGO_BIN_EXE_davaudit.
 //! - `demo`: `davaudit demo`'s headline case, a DELETE that leaves a pinned member behind.
@@ -57,6 +58,7 @@ mod live_view;
 mod log_records;
 mod observability;
 mod reload;
+mod routes;
 mod soak;
 mod transparency;
 mod upstream_failures;

@@ -217,3 +217,73 @@ async fn method_histograms_appear_on_first_use_and_metrics_are_gzipped_when_aske
     let (_, headers, _) = send("GET", &url, &[("accept-encoding", "gzip;q=0")], "").await;
     assert!(headers.get("content-encoding").is_none());
 }
+
+#[tokio::test]
+async fn failed_tls_handshakes_are_logged_once_per_interval_and_counted() {
+    // They were counted but logged at DEBUG only: a scanner or a client with the wrong CA
+    // left no line at the default level. Now one WARN per interval, then a counted summary.
+    let logs = LogCapture::start();
+    let cert = SelfSigned::new();
+    let upstream = FakeUpstream::always(Reply::ok("x")).await;
+    let proxy = Proxy::start_with(&upstream.url(), &cert.yaml()).await;
+    for _ in 0..5 {
+        // Plain HTTP on the TLS port.
+        let mut conn = RawConn::connect(proxy.addr()).await;
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let _ = conn.read_to_end().await;
+    }
+    proxy
+        .metrics_when(|m| {
+            m.get(
+                "davaudit_tls_handshake_failures_total",
+                &[("reason", "error")],
+            ) == 5.0
+        })
+        .await;
+    let warned = logs.find(|e| e.level() == "WARN" && e.message() == "TLS handshake failed");
+    assert_eq!(warned.len(), 1, "one WARN for the burst, not 5");
+    assert_eq!(warned[0].field("reason").unwrap(), "error");
+    assert!(warned[0].field("peer").is_some());
+}
+
+const LOCKED_MEMBER: &str = "<?xml version=\"1.0\"?>\
+    <D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/sync/locked.txt</D:href>\
+    <D:status>HTTP/1.1 423 Locked</D:status></D:response></D:multistatus>";
+
+#[tokio::test]
+async fn identical_partial_failures_from_one_client_are_logged_once_per_interval() {
+    // A sync client retrying the same DELETE gets the same 207 each time: one WARN line
+    // each used to flood the log. Every one is still counted; only the log folds them.
+    let logs = LogCapture::start();
+    let upstream = FakeUpstream::always(Reply::multistatus(LOCKED_MEMBER)).await;
+    let proxy = Proxy::start(&upstream.url()).await;
+    for _ in 0..5 {
+        let (status, _, _) = send("DELETE", &proxy.url_for("/sync/"), &[], "").await;
+        assert_eq!(status, 207);
+    }
+    let m = proxy
+        .audited(&Metrics::default(), &[("outcome", "partial_failure")], 5)
+        .await;
+    assert_eq!(
+        m.get(
+            "davaudit_multistatus_failures_total",
+            &[("method", "DELETE"), ("code", "423")]
+        ),
+        5.0,
+        "counts are never folded"
+    );
+    let warned = || logs.find(|e| e.message() == "multistatus partial failure");
+    assert_eq!(warned().len(), 1, "one WARN for five identical failures");
+
+    // Another path is another failure: logged in full.
+    let (status, _, _) = send("DELETE", &proxy.url_for("/other/"), &[], "").await;
+    assert_eq!(status, 207);
+    proxy
+        .audited(&m, &[("outcome", "partial_failure")], 1)
+        .await;
+    let paths: Vec<String> = warned()
+        .iter()
+        .map(|e| e.field("path").unwrap().as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["/sync/", "/other/"]);
+}

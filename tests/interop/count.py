@@ -14,10 +14,14 @@ DESIGN.md ("Audit semantics"), computed without any davaudit code:
     outcomes   {"METHOD outcome": n}               davaudit_multistatus_total
     partial    number of bodies with at least one failure (one WARN log event each)
 
-Which bodies are audited: every 207, and every 4xx/5xx whose content type is XML. An entry is
-one DAV:response; each DAV:status child is a response-level status and each
-DAV:propstat/DAV:status a propstat-level status, both counted where they stand. Elements are matched by namespace URI,
-never by prefix. A failure is a code >= 400 that no default routine rule excuses.
+Which bodies are audited (§2.1): every 207, every 4xx/5xx whose content type is XML, and a
+2xx to DELETE or a WebDAV method whose body is XML (counted only with a failure inside). An
+entry is one DAV:response child of the root DAV:multistatus (§2.2: a DAV:response deeper, in
+a property value, is skipped); each of its DAV:status children is a response-level status
+and each DAV:propstat/DAV:status a propstat-level status, both counted where they stand.
+Elements are matched by namespace URI, never by prefix; an unbound prefix is read as §2.7
+says. A failure is a code >= 400 (or an invalid status line) that no default routine rule
+excuses. tests/interop/count_selftest.py checks these rules.
 """
 
 import json
@@ -27,12 +31,15 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 DAV = "{DAV:}"
-STATUS_RE = re.compile(r"^HTTP/\S+\s+(\d{3})(?:\s.*)?$", re.S)
+# §2.2: HTTP/<digits>[.<digits>] NNN [reason], whitespace anywhere around the parts, NNN in
+# 100..999 (the first 256 bytes, whitespace runs collapsed).
+STATUS_RE = re.compile(r"^HTTP/\d+(?:\.\d+)? (\d{3})(?: .*)?$", re.S)
 
 
 def status_code(text):
-    m = STATUS_RE.match((text or "").strip())
-    return m.group(1) if m else "invalid"
+    collapsed = " ".join((text or "").split())[:256]
+    m = STATUS_RE.match(collapsed)
+    return m.group(1) if m and int(m.group(1)) >= 100 else "invalid"
 
 
 def routine(method, level, code):
@@ -75,8 +82,11 @@ def in_success(method, status, ctype, data):
 
 
 def statuses(root):
-    """Yield (level, code) for every status of every DAV:response."""
-    for resp in root.iter(DAV + "response"):
+    """Yield (level, code) for every status of every entry: the DAV:response children of the
+    root (DESIGN.md §2.2), not a DAV:response found deeper (in a property value); a root
+    DAV:response (lighttpd's bare fragment) is itself the one entry."""
+    entries = [root] if root.tag == DAV + "response" else root.findall(DAV + "response")
+    for resp in entries:
         for direct in resp.findall(DAV + "status"):
             yield "response", status_code("".join(direct.itertext()))
         for propstat in resp.findall(DAV + "propstat"):
@@ -84,16 +94,21 @@ def statuses(root):
                 yield "propstat", status_code("".join(st.itertext()))
 
 
-# Where a counted element may stand (DESIGN.md §2.7): an unbound prefix there is malformed.
-COUNTED_PARENTS = (DAV + "multistatus", DAV + "response", DAV + "propstat")
+# Where a counted element may stand (DESIGN.md §2.7): these local names under these parents;
+# an unbound prefix there is malformed.
+COUNTED_AT = {
+    DAV + "multistatus": ("response",),
+    DAV + "response": ("href", "status", "propstat", "error", "responsedescription"),
+    DAV + "propstat": ("status", "error", "responsedescription"),
+}
 
 
 def tolerant_root(data):
     """Parse a body that is well-formed XML 1.0 but not namespace-well-formed (DESIGN.md
     §2.7): expat without namespace processing, prefixes resolved here. An element whose
     prefix no declaration binds is read as in no namespace, named as written, unless it is
-    the root or a child of DAV:multistatus, DAV:response or DAV:propstat (then None:
-    malformed). Independent of davaudit's lexer: only expat and this scope stack."""
+    the root or bears a counted local name where a counted element may stand (COUNTED_AT;
+    then None: malformed). Independent of davaudit's lexer: only expat and this scope stack."""
     import xml.parsers.expat
 
     builder = ET.TreeBuilder()
@@ -119,7 +134,15 @@ def tolerant_root(data):
         uri, local = resolve(name, scope)
         unbound = uri is None and ":" in name
         parent = tags[-1] if tags else None
-        if unbound and (parent is None or parent in COUNTED_PARENTS):
+        declares = any(k == "xmlns" or k.startswith("xmlns:") for k in attrs)
+        prefix, _, bare = name.rpartition(":")
+        if unbound and parent is None and not declares and bare in ("multistatus", "response"):
+            # A body that binds no namespace but names its root in WebDAV's words (lighttpd's
+            # bare <D:response> fragment): that prefix is DAV: in the whole body (§2.7).
+            scope[prefix] = uri = "DAV:"
+            local = bare
+            unbound = False
+        if unbound and (parent is None or name.partition(":")[2] in COUNTED_AT.get(parent, ())):
             bad.append(name)
         tag = f"{{{uri}}}{local}" if uri else local
         tags.append(tag)
@@ -140,6 +163,15 @@ def tolerant_root(data):
     return None if bad else builder.close()
 
 
+def parse(data):
+    """The root element, or None when the body is malformed (DESIGN.md §2.7 for prefixes)."""
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        # lighttpd 1.4 writes undeclared prefixes: read them as DESIGN.md §2.7 says.
+        return tolerant_root(data) if "unbound prefix" in str(e) else None
+
+
 def count(manifest):
     req, ent, fail, outc = Counter(), Counter(), Counter(), Counter()
     partial = bodies = 0
@@ -158,11 +190,9 @@ def count(manifest):
                 continue
             if success:
                 # Counted only when a failure is inside: a clean success changes no count.
-                try:
-                    root = ET.fromstring(data)
-                except ET.ParseError:
-                    continue
-                if root.tag != DAV + "multistatus":
+                root = parse(data)
+                # A root DAV:response (lighttpd's fragment) is a one-entry multistatus (§2.7).
+                if root is None or root.tag not in (DAV + "multistatus", DAV + "response"):
                     continue
                 found = list(statuses(root))
                 if not any(is_failure(method, lv, c) for lv, c in found):
@@ -176,15 +206,11 @@ def count(manifest):
                 partial += 1
                 continue
             bodies += 1
-            try:
-                root = ET.fromstring(data)
-            except ET.ParseError as e:
-                # lighttpd 1.4 writes undeclared prefixes: read them as DESIGN.md §2.7 says.
-                root = tolerant_root(data) if "unbound prefix" in str(e) else None
-                if root is None:
-                    outc[f"{method} malformed"] += 1
-                    continue
-            if root.tag != DAV + "multistatus":
+            root = parse(data)
+            if root is None:
+                outc[f"{method} malformed"] += 1
+                continue
+            if root.tag not in (DAV + "multistatus", DAV + "response"):
                 outc[f"{method} not_multistatus"] += 1
                 continue
             nfail = 0

@@ -27,6 +27,7 @@ CURL=(curl -sS --connect-timeout 5 --max-time 60)
 # Any python3 will do (standard library only); the system one starts fastest.
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+"$PY" "$HERE/count_selftest.py" >/dev/null || { echo "count_selftest.py failed: the oracle misreads DESIGN.md"; exit 1; }
 
 log() { printf '[%3ss] %s\n' "$((SECONDS - T0))" "$*"; }
 indent() { sed 's/^/    /'; }
@@ -330,6 +331,8 @@ LITMUS_CREDS=() # user and password for litmus, where a server needs them
 BODIES=$HERE/bodies
 # shellcheck source=tests/interop/servers.sh
 . "$HERE/servers.sh"
+# shellcheck source=tests/interop/lighttpd_fragment.sh
+. "$HERE/lighttpd_fragment.sh"
 
 # --------------------------------------------------------------------------------------------
 # litmus, direct and through davaudit
@@ -791,6 +794,8 @@ if [ -z "$ONLY" ]; then
 fi
 
 [ -z "$ONLY" ] && . "$HERE/prom_token.sh" # admin tokens: Prometheus with the token up, 401 without (#17)
+[ -z "$ONLY" ] && . "$HERE/outage.sh" # connection metrics vs the client; upstream down: up 0, alert pending (#16)
+[ -z "$ONLY" ] && . "$HERE/access_log.sh" # log.access lines vs what curl did (#16 item 5)
 
 # --------------------------------------------------------------------------------------------
 # summary

@@ -17,8 +17,9 @@
 //! gzip form repeats one deflate block compressed after a full flush (so identical bytes every
 //! time), with the CRC-32 of the whole decoded stream combined once per size.
 //!
-//! Entries cycle with period 20: 14 have a propstat 200 and a propstat 404 (a property the
-//! resource lacks: routine for PROPFIND), 2 only a propstat 200, 3 a response-level 423 with
+//! Entries (`benches/shapes/harness.rs`, shared with the scanner and decode benchmarks) cycle
+//! with period 20: 14 have a propstat 200 and a propstat 404 (a property the resource lacks:
+//! routine for PROPFIND), 2 only a propstat 200, 3 a response-level 423 with
 //! `DAV:lock-token-submitted`, 1 a response-level 403. So every body is a `partial_failure`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,67 +43,27 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use harness::{HEAD, TAIL};
+
+/// The entries, shared with the davaudit benchmarks' `harness` shape (one home).
+#[path = "../../../benches/shapes/harness.rs"]
+mod harness;
+
 /// Entries per repeated stream block (a multiple of the period 20, about 64 KiB).
 const BLOCK_ENTRIES: usize = 160;
 /// Target size of one frame of the gzip stream (several compressed blocks).
 const GZ_FRAME: usize = 64 * 1024;
 const MIB: u64 = 1024 * 1024;
 
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-<d:multistatus xmlns:d=\"DAV:\" xmlns:oc=\"http://owncloud.org/ns\">\n";
-const TAIL: &str = "</d:multistatus>\n";
 const SMALL: &[u8] = b"davaudit bench backend: a small plain-text response of exactly one hundred bytes, for GET /small.\n";
 
 /// `(level, code)` -> count, in label spelling: `("propstat", 404)`.
 type Counts = BTreeMap<(&'static str, u16), u64>;
 
-/// Appends entry `i` of a body and counts its statuses.
+/// Appends entry `i` of a body (`benches/shapes/harness.rs`) and counts its statuses.
 fn entry(out: &mut String, i: usize, counts: &mut Counts) {
-    let dir = "/dav/q1-2026";
-    match i % 20 {
-        3 | 11 | 17 => {
-            *counts.entry(("response", 423)).or_default() += 1;
-            let _ = writeln!(
-                out,
-                "<d:response><d:href>{dir}/d{i:06}.odt</d:href>\
-<d:status>HTTP/1.1 423 Locked</d:status><d:error><d:lock-token-submitted>\
-<d:href>{dir}/</d:href></d:lock-token-submitted></d:error>\
-<d:responsedescription>The resource is locked by another client.</d:responsedescription>\
-</d:response>"
-            );
-        }
-        7 => {
-            *counts.entry(("response", 403)).or_default() += 1;
-            let _ = writeln!(
-                out,
-                "<d:response><d:href>{dir}/p{i:06}/</d:href>\
-<d:status>HTTP/1.1 403 Forbidden</d:status></d:response>"
-            );
-        }
-        k => {
-            *counts.entry(("propstat", 200)).or_default() += 1;
-            let _ = write!(
-                out,
-                "<d:response><d:href>{dir}/r{i:06}.pdf</d:href><d:propstat><d:prop>\
-<d:displayname>r{i:06}.pdf</d:displayname>\
-<d:getcontentlength>{len}</d:getcontentlength>\
-<d:getlastmodified>Tue, 03 Mar 2026 10:{mm:02}:{ss:02} GMT</d:getlastmodified>\
-<d:getetag>&quot;{etag:08x}&quot;</d:getetag><d:resourcetype/></d:prop>\
-<d:status>HTTP/1.1 200 OK</d:status></d:propstat>",
-                len = 1000 + i * 37 % 900_000,
-                mm = i / 60 % 60,
-                ss = i % 60,
-                etag = (i as u32).wrapping_mul(2_654_435_761),
-            );
-            if k != 5 && k != 13 {
-                *counts.entry(("propstat", 404)).or_default() += 1;
-                out.push_str(
-                    "<d:propstat><d:prop><oc:checksums/></d:prop>\
-<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>",
-                );
-            }
-            out.push_str("</d:response>\n");
-        }
+    for &key in harness::entry(out, i) {
+        *counts.entry(key).or_default() += 1;
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO};
+use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO, PrefixIndex};
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -62,6 +62,9 @@ pub(crate) trait Sink {
     fn end(&mut self, role: Role, text: &[u8]);
     /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
     fn error_child(&mut self, owner: Level, name: &str);
+    /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
+    /// none, and for an unbound prefix, then `local` is the name as written).
+    fn prop(&mut self, uri: &[u8], local: &[u8]);
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +106,8 @@ pub(crate) struct Lexer {
     resolve: bool,
     frames: Vec<Frame>,
     bindings: Vec<Binding>,
+    /// Prefix lookup when many declarations are in scope (see `namespaces`).
+    index: PrefixIndex,
     ns: Vec<u8>,
     /// The attribute value being read is a namespace declaration (the last binding).
     declaring: bool,
@@ -165,6 +170,7 @@ impl Lexer {
             resolve: false,
             frames: Vec::new(),
             bindings: Vec::new(),
+            index: PrefixIndex::default(),
             ns: Vec::new(),
             declaring: false,
             attr: Vec::new(),
@@ -198,6 +204,7 @@ impl Lexer {
             self.attr.capacity(),
             self.refname.capacity(),
             self.capture.buf.capacity(),
+            self.index.heap_bytes(),
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))

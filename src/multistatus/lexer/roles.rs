@@ -24,6 +24,8 @@ pub(crate) enum Role {
     Status(Level),
     /// `DAV:response/DAV:propstat`.
     Propstat,
+    /// `DAV:propstat/DAV:prop`: its children are the property names (reported, skipped).
+    Prop,
     /// `DAV:error` of a response or a propstat; `seen` once its first child was reported.
     Error { owner: Level, seen: bool },
     /// `DAV:responsedescription` of a response or a propstat.
@@ -37,7 +39,11 @@ impl Role {
     pub(super) fn resolves_children(self) -> bool {
         matches!(
             self,
-            Role::Multistatus | Role::Response | Role::Propstat | Role::Error { seen: false, .. }
+            Role::Multistatus
+                | Role::Response
+                | Role::Propstat
+                | Role::Prop
+                | Role::Error { seen: false, .. }
         )
     }
 
@@ -87,6 +93,9 @@ pub(super) const UNBOUND: &str = "unbound namespace prefix";
 pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
     match (parent, dav, local) {
         (None, true, b"multistatus") => Role::Multistatus,
+        // A bare `DAV:response` root (lighttpd's COPY fragment): one entry, read as a
+        // multistatus holding it (DESIGN.md §2.7).
+        (None, true, b"response") => Role::Response,
         (None, _, _) => Role::Foreign,
         (Some(Role::Multistatus), true, b"response") => Role::Response,
         (Some(Role::Response), true, b"href") => Role::Href,
@@ -98,6 +107,7 @@ pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
         },
         (Some(Role::Response), true, b"responsedescription") => Role::Description(Level::Response),
         (Some(Role::Propstat), true, b"status") => Role::Status(Level::Propstat),
+        (Some(Role::Propstat), true, b"prop") => Role::Prop,
         (Some(Role::Propstat), true, b"error") => Role::Error {
             owner: Level::Propstat,
             seen: false,
@@ -112,6 +122,10 @@ impl Lexer {
     pub(super) fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         self.state = State::Text;
         if std::mem::take(&mut self.unnamed) {
+            if self.deep == 0 && self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+                // A property whose name is past the bounds: counted, not named.
+                sink.prop(b"", b"");
+            }
             if !empty {
                 self.deep = self.deep.saturating_add(1);
             }
@@ -148,6 +162,9 @@ impl Lexer {
                 role = m.role;
             }
         } else if self.resolve {
+            if parent.is_none() && self.bindings.is_empty() {
+                self.imply_dav_prefix();
+            }
             let qname = self.names.get(self.pending..).unwrap_or_default();
             let Resolved {
                 dav,
@@ -172,6 +189,9 @@ impl Lexer {
             };
             let local = qname.get(local_at..).unwrap_or_default();
             role = role_of(parent, dav, local);
+            if parent == Some(Role::Prop) {
+                sink.prop(uri, local);
+            }
             if let Some(Role::Error { owner, seen: false }) = parent {
                 let mut scratch = Vec::new();
                 let cap = self.max_text;
@@ -249,7 +269,9 @@ impl Lexer {
             if b.depth < depth {
                 break;
             }
-            self.ns.truncate(b.prefix as usize);
+            let prefix = b.prefix as usize;
+            self.index_popping();
+            self.ns.truncate(prefix);
             self.bindings.pop();
         }
         if frame.role != Role::Skip {

@@ -4,6 +4,7 @@
 use memchr::{memchr, memchr3};
 
 use super::bytes::{advance, is_name_byte, is_name_start, is_ws};
+use super::roles::Role;
 use super::state::{Bang, Root, State};
 use super::{Lexer, Rest, Sink};
 use crate::multistatus::limits::{MAX_NAME, NAMES_BUDGET, push_capped};
@@ -45,9 +46,14 @@ impl Lexer {
                     .frames
                     .last()
                     .is_none_or(|f| f.role.resolves_children());
-                if self.deep > 0 || (self.frames.len() >= self.max_depth && !self.resolve) {
+                // A child of `DAV:prop` is resolved only to name the property: past the
+                // bounds it is skipped like any property value, never `over_limit`.
+                let soft = self.frames.last().is_some_and(|f| f.role == Role::Prop);
+                if self.deep > 0 || (self.frames.len() >= self.max_depth && (!self.resolve || soft))
+                {
                     // Skipped content past the name stack: count it, do not name it.
                     self.unnamed = true;
+                    self.resolve = false;
                 } else if self.frames.len() >= self.max_depth {
                     return Err(self.over(self.mark, Limit::MaxDepth, "too deep"));
                 }
@@ -68,10 +74,11 @@ impl Lexer {
         if !self.unnamed {
             if self.names.len().saturating_add(n) <= NAMES_BUDGET {
                 self.names.extend_from_slice(name);
-            } else if !self.resolve {
-                // A skipped element: count it instead of naming it.
+            } else if !self.resolve || self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+                // A skipped element (or a property name): count it instead of naming it.
                 self.names.truncate(self.pending);
                 self.unnamed = true;
+                self.resolve = false;
             } else {
                 return Err(self.over(self.mark, Limit::NameLength, "name too long"));
             }

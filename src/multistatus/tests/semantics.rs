@@ -30,7 +30,7 @@ fn the_report_carries_the_failing_counts_its_classifier_decided() {
         resp_propstat("/b", &["HTTP/1.1 404 Not Found", "HTTP/1.1 403 Forbidden"]),
         resp_status("/c", "HTTP/1.1 404 Not Found"),
     ));
-    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND");
+    let classify = crate::audit::policy::Policy::default().classifier("PROPFIND", None);
     let r = scan_slice(body.as_bytes(), classify, Limits::default());
     assert_eq!(r.outcome, Outcome::PartialFailure);
     assert_eq!(
@@ -252,18 +252,120 @@ fn an_unbound_prefix_on_an_uncounted_element_marks_the_body_instead_of_discardin
     assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.malformed);
     assert_eq!(codes(&r.propstat_status), pairs(&[("403", 1)]));
     assert_eq!(
-        r.unbound_prefixes, 1,
-        "the error child (prop content is skipped)"
+        r.unbound_prefixes, 2,
+        "the property name and the error child"
     );
     assert_eq!(
         r.failures[0].error.as_deref(),
         Some("DAV:cannot-modify-protected-property")
     );
+    // The refused property, named as written (its prefix is bound nowhere).
+    assert_eq!(r.failures[0].props, ["DAV:getlastmodified"]);
     // Where a counted element may stand, an unbound prefix stays an error.
     let body =
         ms("<D:response><D:href>/a</D:href><X:status>HTTP/1.1 423 x</X:status></D:response>");
     assert_eq!(scan(body.as_bytes()).outcome, Outcome::Malformed);
-    assert_eq!(scan(b"<X:multistatus/>").outcome, Outcome::Malformed);
+    // An unbound root prefix is an error unless the body binds no namespace and names its
+    // root in WebDAV's words (below).
+    assert_eq!(scan(b"<X:foo/>").outcome, Outcome::Malformed);
+    assert_eq!(
+        scan(br#"<X:multistatus xmlns:Y="u"/>"#).outcome,
+        Outcome::Malformed
+    );
+}
+
+/// Issue 14 item 3: lighttpd 1.4 answers a COPY whose destination member it could not write
+/// with `200 OK` and a bare `<D:response>` fragment (captured, tests/corpus/lighttpd): no
+/// multistatus root, `D` declared nowhere. A root that declares no namespace and is named
+/// `P:multistatus` or `P:response` reads `P` as `DAV:` in the whole body (marked); a root
+/// `DAV:response` is a multistatus holding that one entry. Hand-counted: one 403.
+#[test]
+fn a_bare_response_fragment_with_an_undeclared_prefix_is_counted_and_marked() {
+    let body = b"<D:response>\n<D:href>/dir/sub/b.txt</D:href>\n\
+<D:status>HTTP/1.1 403 Forbidden</D:status>\n</D:response>\n";
+    let r = scan_checked(body);
+    assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.malformed);
+    assert_eq!(r.entries, 1);
+    assert_eq!(codes(&r.response_status), pairs(&[("403", 1)]));
+    assert_eq!(r.failures[0].hrefs, ["/dir/sub/b.txt"]);
+    assert_eq!(r.unbound_prefixes, 1, "the prefix read as DAV:");
+    // The same with a declaration: counted, not marked.
+    let declared = br#"<D:response xmlns:D="DAV:"><D:href>/a</D:href><D:status>HTTP/1.1 423 Locked</D:status></D:response>"#;
+    let r = scan_checked(declared);
+    assert_eq!(r.outcome, Outcome::PartialFailure);
+    assert_eq!(codes(&r.response_status), pairs(&[("423", 1)]));
+    assert_eq!(r.unbound_prefixes, 0);
+    // A whole multistatus under one undeclared prefix; a later declaration still scopes.
+    let body = b"<X:multistatus><X:response><X:href>/a</X:href>\
+<X:status>HTTP/1.1 507 Full</X:status></X:response>\
+<X:response xmlns:X=\"urn:other\"><X:status>HTTP/1.1 500 x</X:status></X:response>\
+</X:multistatus>";
+    let r = scan_checked(body);
+    assert_eq!(r.outcome, Outcome::PartialFailure, "{:?}", r.malformed);
+    assert_eq!(r.entries, 1, "the second response is in urn:other");
+    assert_eq!(codes(&r.response_status), pairs(&[("507", 1)]));
+    assert_eq!(scan(b"<X:multistatus/>").outcome, Outcome::Clean);
+    // Other roots stay what they were: an unknown name is malformed, a nested response in a
+    // foreign root is nothing.
+    assert_eq!(scan(b"<D:prop/>").outcome, Outcome::Malformed);
+    assert_eq!(
+        scan(br#"<D:prop xmlns:D="DAV:"><D:response><D:status>HTTP/1.1 423 x</D:status></D:response></D:prop>"#).outcome,
+        Outcome::NotMultistatus
+    );
+}
+
+/// Issue 14 item 7: a PROPPATCH answer lists the same href under 403 and 424; each
+/// propstat failure names its properties in Clark notation, so the refused one is known.
+/// Hand-counted from the body.
+#[test]
+fn a_failing_propstat_names_its_properties_in_clark_notation() {
+    let body = ms(r#"<D:response><D:href>/f</D:href>
+<D:propstat><D:prop><D:getetag/><Z:shape xmlns:Z="http://example.com/ns/">round<Z:x/></Z:shape></D:prop>
+<D:status>HTTP/1.1 403 Forbidden</D:status></D:propstat>
+<D:propstat><D:prop><plain/><color xmlns="urn:c"/></D:prop><D:status>HTTP/1.1 424 Failed Dependency</D:status></D:propstat>
+<D:propstat><D:prop><D:displayname/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>
+<D:status>HTTP/1.1 423 Locked</D:status></D:response>"#);
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.failure_count, 3);
+    let by_code = |c: u16| {
+        r.failures
+            .iter()
+            .find(|f| f.code == Code::Status(c))
+            .unwrap()
+    };
+    assert_eq!(
+        by_code(403).props,
+        ["{DAV:}getetag", "{http://example.com/ns/}shape"]
+    );
+    assert_eq!(by_code(403).prop_count, 2);
+    assert_eq!(by_code(424).props, ["plain", "{urn:c}color"]);
+    // A response-level failure names none.
+    assert!(by_code(423).props.is_empty());
+    assert_eq!(by_code(423).prop_count, 0);
+
+    // Caps: bytes summing to max_text (the first always, cut), at most MAX_PROPS.
+    let many: String = (0..100).map(|i| format!("<D:p{i:03}/>")).collect();
+    let body = ms(&format!(
+        "<D:response><D:href>/f</D:href><D:propstat><D:prop>{many}</D:prop>\
+         <D:status>HTTP/1.1 403 x</D:status></D:propstat></D:response>"
+    ));
+    let r = scan(body.as_bytes());
+    assert_eq!(r.failures[0].prop_count, 100);
+    assert_eq!(r.failures[0].props.len(), crate::multistatus::MAX_PROPS);
+    assert_eq!(r.failures[0].props[0], "{DAV:}p000");
+    let tight = Limits {
+        max_text: 25,
+        ..Limits::default()
+    };
+    let r = scan_slice(body.as_bytes(), AllErrors, tight);
+    assert_eq!(r.failures[0].props, ["{DAV:}p000", "{DAV:}p001"]);
+    let long = ms(&format!(
+        "<D:response><D:href>/f</D:href><D:propstat><D:prop><D:{}/></D:prop>\
+         <D:status>HTTP/1.1 403 x</D:status></D:propstat></D:response>",
+        "n".repeat(100)
+    ));
+    let r = scan_slice(long.as_bytes(), AllErrors, tight);
+    assert_eq!(r.failures[0].props, [format!("{{DAV:}}{}", "n".repeat(19))]);
 }
 
 /// Issue 14 item 1: RFC 4918 §14.24 lets one entry list several hrefs under one status;

@@ -116,6 +116,12 @@ impl Proxy {
         format!("http://{}", self.admin_addr)
     }
 
+    /// `http://127.0.0.1:PORT` of the live view's own listener (`admin.live_listen`).
+    pub(crate) fn live_url(&self) -> Option<String> {
+        let running = self.running.as_ref()?;
+        running.live_addr().map(|addr| format!("http://{addr}"))
+    }
+
     /// The config text davaudit was started with.
     pub(crate) fn config_yaml(&self) -> &str {
         &self.config_yaml

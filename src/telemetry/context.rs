@@ -27,6 +27,12 @@ impl RequestId {
     pub(crate) fn from_static(id: &'static str) -> Self {
         RequestId(HeaderValue::from_static(id))
     }
+
+    /// A test's id (visible ASCII).
+    #[cfg(test)]
+    pub(crate) fn for_test(id: &str) -> Self {
+        RequestId(HeaderValue::from_str(id).expect("a visible-ASCII request id"))
+    }
 }
 
 impl Deref for RequestId {
@@ -57,6 +63,12 @@ impl RequestPath {
     #[cfg(test)]
     pub(crate) fn from_static(path: &'static str) -> Self {
         RequestPath(Uri::from_static(path))
+    }
+
+    /// A test's path (an origin-form target).
+    #[cfg(test)]
+    pub(crate) fn for_test(path: &str) -> Self {
+        RequestPath(path.parse().expect("an origin-form path"))
     }
 }
 

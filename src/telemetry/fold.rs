@@ -1,0 +1,282 @@
+//! Identical partial failures from one client folded into a per-interval summary. A sync
+//! client that retries the same refused MOVE, or polls a folder with the same locked member,
+//! gets the same 207 again and again: the first of an interval is logged in full, the
+//! identical ones after it are only counted (every counter and the live view still see
+//! each), and one summary per interval says how many there were
+//! (`davaudit_log_events_suppressed_total{event="partial_failure"}`).
+//!
+//! *Identical*: same client address, method, path, outcome, and the same failing entries
+//! (level, code, href, in order). Bounded: at most [`MAX_TRACKED`] kinds are tracked at once;
+//! beyond that, a new kind is logged in full and not tracked.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::multistatus::Report;
+
+/// How long one interval lasts: long enough to fold a client that polls every 30 s.
+pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
+
+/// Kinds of identical failures tracked at once.
+pub(crate) const MAX_TRACKED: usize = 256;
+
+/// Longest path kept for a summary (longer ones are cut at a character boundary).
+const MAX_PATH: usize = 256;
+
+/// One partial failure as the fold tells it from another.
+#[derive(Debug)]
+pub(crate) struct Sighting<'a> {
+    pub client: IpAddr,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub outcome: &'static str,
+    pub request_id: &'a str,
+    pub report: &'a Report,
+}
+
+/// The identical failures counted but not logged in one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub client: IpAddr,
+    pub method: String,
+    pub path: String,
+    pub outcome: &'static str,
+    /// The request id of the one logged in full.
+    pub first_request_id: String,
+    /// How many identical ones followed it and were not logged.
+    pub repeated: u64,
+}
+
+impl Summary {
+    /// Logs the summary and counts what it folded.
+    pub(crate) fn emit(&self, metrics: &super::Metrics) {
+        metrics
+            .log_suppressed
+            .with_label_values(&["partial_failure"])
+            .inc_by(self.repeated);
+        tracing::warn!(
+            client = %self.client,
+            method = %self.method,
+            path = %self.path,
+            outcome = self.outcome,
+            first_request_id = %self.first_request_id,
+            repeated = self.repeated,
+            interval_s = INTERVAL.as_secs(),
+            "more identical partial failures from one client"
+        );
+    }
+}
+
+#[derive(Debug)]
+struct Tracked {
+    since: Instant,
+    summary: Summary,
+}
+
+/// The fold's state. One per process (behind a lock in `Telemetry`).
+#[derive(Debug)]
+pub(crate) struct Folds {
+    interval: Duration,
+    tracked: HashMap<u64, Tracked>,
+    /// Random keys: a client cannot aim two different failures at one fingerprint.
+    keys: std::collections::hash_map::RandomState,
+}
+
+impl Folds {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Folds {
+            interval,
+            tracked: HashMap::new(),
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// True when this failure should be logged in full (the first of its kind in its
+    /// interval); false when it is only counted.
+    pub(crate) fn admit(&mut self, sighting: &Sighting<'_>, now: Instant) -> bool {
+        let key = self.fingerprint(sighting);
+        if let Some(tracked) = self.tracked.get_mut(&key)
+            && now.duration_since(tracked.since) < self.interval
+        {
+            tracked.summary.repeated = tracked.summary.repeated.saturating_add(1);
+            return false;
+        }
+        if self.tracked.len() >= MAX_TRACKED && !self.tracked.contains_key(&key) {
+            // Full of live kinds (`take_due` drops the ended ones): log, do not track.
+            return true;
+        }
+        // A new kind, or one whose interval ended and was summarised by `take_due`.
+        self.tracked.insert(
+            key,
+            Tracked {
+                since: now,
+                summary: Summary {
+                    client: sighting.client,
+                    method: sighting.method.to_owned(),
+                    path: cut(sighting.path, MAX_PATH).to_owned(),
+                    outcome: sighting.outcome,
+                    first_request_id: sighting.request_id.to_owned(),
+                    repeated: 0,
+                },
+            },
+        );
+        true
+    }
+
+    /// Ends every interval that is over at `now`: their kinds are forgotten, and those that
+    /// folded anything are returned, to be logged.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Summary> {
+        let mut due = Vec::new();
+        self.tracked.retain(|_, tracked| {
+            if now.duration_since(tracked.since) < self.interval {
+                return true;
+            }
+            if tracked.summary.repeated > 0 {
+                due.push(tracked.summary.clone());
+            }
+            false
+        });
+        due
+    }
+
+    fn fingerprint(&self, sighting: &Sighting<'_>) -> u64 {
+        let mut h = self.keys.build_hasher();
+        sighting.client.hash(&mut h);
+        sighting.method.hash(&mut h);
+        sighting.path.hash(&mut h);
+        sighting.outcome.hash(&mut h);
+        let report = sighting.report;
+        report.failure_count.hash(&mut h);
+        for failure in &report.failures {
+            failure.level.hash(&mut h);
+            failure.code.hash(&mut h);
+            failure.href.hash(&mut h);
+            failure.href_count.hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multistatus::{Code, Failure, Level, Outcome};
+
+    /// A DELETE-like report: one failing member `href` with `code`.
+    fn report(href: &str, code: u16) -> Report {
+        let mut report = Report::empty(Outcome::PartialFailure);
+        report.entries = 1;
+        report.failures.push(Failure {
+            href: href.to_owned(),
+            hrefs: vec![href.to_owned()],
+            href_count: 1,
+            props: Vec::new(),
+            prop_count: 0,
+            level: Level::Response,
+            code: Code::Status(code),
+            error: None,
+            description: None,
+        });
+        report.failure_count = 1;
+        report
+    }
+
+    fn sighting<'a>(client: &str, path: &'a str, report: &'a Report) -> Sighting<'a> {
+        Sighting {
+            client: client.parse().unwrap(),
+            method: "DELETE",
+            path,
+            outcome: "partial_failure",
+            request_id: "r1",
+            report,
+        }
+    }
+
+    #[test]
+    fn a_retrying_client_gives_one_full_event_and_one_counted_summary() {
+        let locked = report("/a/locked", 423);
+        let mut folds = Folds::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let same = sighting("192.0.2.1", "/a/", &locked);
+        assert!(folds.admit(&same, start));
+        for i in 1..50u64 {
+            assert!(!folds.admit(&same, start + Duration::from_millis(i * 100)));
+        }
+        assert!(
+            folds.take_due(start + Duration::from_secs(30)).is_empty(),
+            "not yet"
+        );
+        let due = folds.take_due(start + Duration::from_secs(60));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].repeated, 49);
+        assert_eq!(due[0].first_request_id, "r1");
+        assert_eq!(due[0].path, "/a/");
+        // The next one starts a new interval, logged in full; nothing folded: no summary.
+        assert!(folds.admit(&same, start + Duration::from_secs(61)));
+        assert!(folds.take_due(start + Duration::from_secs(200)).is_empty());
+    }
+
+    #[test]
+    fn other_clients_paths_or_failures_are_not_folded_together() {
+        let locked = report("/a/locked", 423);
+        let denied = report("/a/other", 403);
+        let mut folds = Folds::new(Duration::from_secs(60));
+        let now = Instant::now();
+        assert!(folds.admit(&sighting("192.0.2.1", "/a/", &locked), now));
+        assert!(
+            folds.admit(&sighting("192.0.2.2", "/a/", &locked), now),
+            "client"
+        );
+        assert!(
+            folds.admit(&sighting("192.0.2.1", "/b/", &locked), now),
+            "path"
+        );
+        assert!(
+            folds.admit(&sighting("192.0.2.1", "/a/", &denied), now),
+            "failure"
+        );
+        let mut move_ = sighting("192.0.2.1", "/a/", &locked);
+        move_.method = "MOVE";
+        assert!(folds.admit(&move_, now), "method");
+        assert!(
+            !folds.admit(&sighting("192.0.2.1", "/a/", &locked), now),
+            "same"
+        );
+    }
+
+    #[test]
+    fn tracking_is_bounded_and_a_full_table_logs_in_full() {
+        let locked = report("/a/locked", 423);
+        let mut folds = Folds::new(Duration::from_secs(60));
+        let now = Instant::now();
+        let paths: Vec<String> = (0..MAX_TRACKED + 10).map(|i| format!("/p{i}")).collect();
+        for path in &paths {
+            assert!(folds.admit(&sighting("192.0.2.1", path, &locked), now));
+        }
+        assert_eq!(folds.tracked.len(), MAX_TRACKED);
+        // An untracked kind is never folded: its repeats are logged in full too.
+        let last = paths.last().unwrap();
+        assert!(folds.admit(&sighting("192.0.2.1", last, &locked), now));
+        // Once the interval ends, the table empties and tracks again.
+        assert!(folds.take_due(now + Duration::from_secs(60)).is_empty());
+        assert!(folds.tracked.is_empty());
+    }
+
+    #[test]
+    fn a_long_path_is_cut_at_a_character_boundary() {
+        let path = format!("/{}", "é".repeat(300));
+        let cut = cut(&path, MAX_PATH);
+        assert!(cut.len() <= MAX_PATH && path.starts_with(cut));
+    }
+}
