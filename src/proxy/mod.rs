@@ -24,12 +24,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{self, Auditor};
 use crate::body::{self, Failure, OnFailure, RequestBody, ResponseBody};
-use crate::config;
 use crate::telemetry::context::RequestPath;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
 use crate::telemetry::routes::RouteLabel;
 use crate::telemetry::{Telemetry, access, labels};
 use crate::upstream::{self, Upstream};
+use crate::{config, fragment};
 use destination::Origin;
 use headers::Downstream;
 
@@ -120,6 +120,12 @@ impl Proxy {
         let route = self.telemetry.routes().resolve(request.uri().path());
         let refused = if let Some(reason) = invalid_host(&request) {
             Err(rescue::bad_request(reason))
+        } else if fragment::dropped(&request) {
+            // hyper gave the target without its `#fragment`: forwarded, it would name another
+            // resource (`DELETE /coll/#x` would delete `/coll/`).
+            Err(rescue::bad_request(
+                "a request target cannot carry a #fragment (RFC 9112 section 3.2)",
+            ))
         } else if request.method() == http::Method::CONNECT {
             // A tunnel request: davaudit is a reverse proxy and has no tunnel to give. Sent
             // upstream, it would get the client no answer (or open a tunnel to who knows what).

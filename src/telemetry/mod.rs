@@ -6,6 +6,7 @@
 //! - [`context`]: the request id and path the events carry, shared with the request.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
+//! - [`path`]: the request path as every log event writes it (capped, escaped).
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
 //! - [`routes`]: the optional `route` label, from the config's path prefixes.
 //! - [`events`]: typed events; `emit()` logs, counts and records.
@@ -20,6 +21,7 @@ pub(crate) mod fold;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
+pub(crate) mod path;
 pub(crate) mod recent;
 pub(crate) mod routes;
 pub(crate) mod throttle;
