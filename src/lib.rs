@@ -34,6 +34,8 @@
 //! - [`descriptors`]: the soft `RLIMIT_NOFILE` raised at start; connection limits fitted to it.
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
+//! - [`fragment`]: the request target's `#fragment` hyper drops, seen on the connection's
+//!   bytes so the proxy can refuse the request (400) rather than forward another one.
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds, readiness.
@@ -88,6 +90,7 @@ pub(crate) mod cli;
 pub mod config;
 pub(crate) mod descriptors;
 pub(crate) mod error;
+pub(crate) mod fragment;
 pub(crate) mod listener;
 pub mod multistatus;
 pub(crate) mod plain;

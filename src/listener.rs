@@ -2,7 +2,8 @@
 //! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit (the h2
 //! header list limit too), a bound on concurrent h2 streams per connection, idle connections
 //! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
-//! deadline once the shutdown token is cancelled.
+//! deadline once the shutdown token is cancelled. Each connection's bytes are read through
+//! [`crate::fragment::Watch`] (the request target's `#fragment`, which hyper drops).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
+use crate::fragment::{Fragments, Watch};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{HandshakeFailure, Refused};
 use crate::telemetry::throttle::{self, Throttle};
@@ -153,7 +155,12 @@ pub(crate) async fn serve<H, F, B>(
         let handler = handler.clone();
         let activity = Arc::new(Activity::default());
         let requests = activity.clone();
-        let service = service_fn(move |request| {
+        // hyper drops a request target's `#fragment`: the connection's bytes show it.
+        let fragments = Arc::new(Fragments::default());
+        let marks = fragments.clone();
+        let window = options.max_header_bytes.max(8192);
+        let service = service_fn(move |mut request| {
+            marks.mark(&mut request);
             let busy = requests.busy();
             let response = handler(request, peer);
             async move {
@@ -164,6 +171,7 @@ pub(crate) async fn serve<H, F, B>(
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
         let drain = drain.clone();
         let Some(tls) = &options.tls else {
+            let stream = Watch::new(stream, fragments, window);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = connection.into_owned();
             connections.spawn(
@@ -217,6 +225,7 @@ pub(crate) async fn serve<H, F, B>(
                         return;
                     }
                 };
+                let stream = Watch::new(stream, fragments, window);
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = connection.into_owned();
                 if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await
