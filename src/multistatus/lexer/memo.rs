@@ -248,8 +248,7 @@ impl Lexer {
 #[cfg(test)]
 mod tests {
     use crate::multistatus::{
-        AllErrors, Code, Limits, check_fast_plain_equivalence, check_split_equivalence,
-        scan_slice,
+        AllErrors, Code, Limits, check_fast_plain_equivalence, check_split_equivalence, scan_slice,
     };
 
     /// A prefix declared on every entry, once with another URI at the same place: the memo
