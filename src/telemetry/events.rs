@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Telemetry;
 use super::access;
+use super::context::{RequestId, RequestPath};
 use super::labels::{self, MethodLabel};
 use super::logging::Structured;
 use super::path::{self, SafePath};
@@ -26,8 +27,8 @@ pub(crate) struct RequestContext {
     /// `other`); `None` when no routes are configured.
     pub route: Option<RouteLabel>,
     /// The request path (never the query: it may carry tokens).
-    pub path: String,
-    pub request_id: String,
+    pub path: RequestPath,
+    pub request_id: RequestId,
     /// The client's address (the TCP peer), for folding its repeated failures.
     pub client: std::net::IpAddr,
     /// The access log's record of this exchange; `None` with `log.access` off.

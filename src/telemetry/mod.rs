@@ -3,6 +3,7 @@
 //! typed events to it.
 //!
 //! - [`access`]: the access log (`log.access`): one line per exchange, at its end.
+//! - [`context`]: the request id and path the events carry, shared with the request.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
 //! - [`path`]: the request path as every log event writes it (capped, escaped).
@@ -14,6 +15,7 @@
 //! - [`fold`]: identical partial failures from one client folded likewise.
 
 pub(crate) mod access;
+pub(crate) mod context;
 pub(crate) mod events;
 pub(crate) mod fold;
 pub(crate) mod labels;
