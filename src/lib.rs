@@ -118,5 +118,6 @@ pub mod internals {
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
+    pub use crate::telemetry::labels::{OTHER_METHOD, all_methods as method_labels};
     pub use crate::telemetry::logging::{LogLayer, init as init_logging};
 }
