@@ -38,11 +38,6 @@ impl Kept {
         list.len() < cap
     }
 
-    fn clear(&mut self) {
-        self.causes.clear();
-        self.dependent.clear();
-    }
-
     fn push(&mut self, failure: Failure, cap: usize) {
         let list = if failure.code == Code::Status(424) {
             &mut self.dependent
@@ -214,6 +209,9 @@ impl<C: Classify> Tally<C> {
             self.kept.push(failure, cap);
         }
         let Kept { causes, dependent } = &mut entry.propstat_failing;
+        if causes.is_empty() && dependent.is_empty() {
+            return;
+        }
         for mut failure in causes.drain(..).chain(dependent.drain(..)) {
             failure.hrefs = hrefs();
             failure.href = first(&failure.hrefs);
@@ -235,7 +233,7 @@ impl<C: Classify> Tally<C> {
         e.open = true;
         e.hrefs.clear();
         e.response_failing.clear();
-        e.propstat_failing.clear();
+        // Empty already (`end_entry` moved its failures to `kept`): nothing to clear.
         e.propstat.open = false;
         e.error.clear();
         e.description.clear();
