@@ -244,7 +244,10 @@ impl Lexer {
                 push_capped(&mut scratch, b"}", cap);
             }
             push_capped(&mut scratch, local, cap);
-            sink.error_child(owner, &String::from_utf8_lossy(&scratch));
+            match std::str::from_utf8(&scratch) {
+                Ok(name) => sink.error_child(owner, name),
+                Err(_) => sink.error_child(owner, &String::from_utf8_lossy(&scratch)),
+            }
             if let Some(f) = self.frames.last_mut() {
                 f.role = Role::Error { owner, seen: true };
             }
