@@ -2,7 +2,8 @@
 //! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit (the h2
 //! header list limit too), a bound on concurrent h2 streams per connection, idle connections
 //! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
-//! deadline once the shutdown token is cancelled.
+//! deadline once the shutdown token is cancelled. Response bodies are written in few large
+//! writes (`coalesce`).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -11,17 +12,21 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+mod coalesce;
+
 use crate::activity::{self, Activity, Deadlines, Tracked};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{HandshakeFailure, Refused};
 use crate::telemetry::throttle::{self, Throttle};
 use crate::tls::SharedAcceptor;
+use crate::workers::{Placement, Workers};
+use coalesce::Coalesce;
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +53,11 @@ pub(crate) struct Options {
     pub tls: Option<SharedAcceptor>,
     /// Connections open, accepted and refused; TLS handshake failures.
     pub metrics: Arc<Metrics>,
+    /// Serve each connection on one of these (`None`: on this runtime).
+    pub workers: Option<Workers>,
+    /// Write HTTP/1 response bodies in few large writes (`coalesce`); off for the admin
+    /// listener, whose large answers are paced by the client, frame by frame.
+    pub gather_writes: bool,
 }
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
@@ -60,9 +70,8 @@ pub(crate) async fn serve<H, F, B>(
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>> + Send,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -153,69 +162,40 @@ pub(crate) async fn serve<H, F, B>(
         let handler = handler.clone();
         let activity = Arc::new(Activity::default());
         let requests = activity.clone();
-        let service = service_fn(move |request| {
+        let gather = options.gather_writes;
+        let service = service_fn(move |request: Request<Incoming>| {
             let busy = requests.busy();
+            // HTTP/1 only: h2 frames and flow-controls its streams itself, and would let the
+            // body be pulled ahead of the client's window.
+            let gather = gather && request.version() <= http::Version::HTTP_11;
             let response = handler(request, peer);
             async move {
                 let response = response.await?;
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
+                // A streamed body goes out in a few large writes (`coalesce`).
+                Ok::<_, Infallible>(
+                    response.map(|body| Tracked::new(Coalesce::new(body, gather), busy)),
+                )
             }
         });
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
         let drain = drain.clone();
-        let Some(tls) = &options.tls else {
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            let connection = connection.into_owned();
-            connections.spawn(
-                async move {
-                    if let Err(error) =
-                        activity::drive(connection, &activity, deadlines, &drain).await
-                    {
-                        tracing::debug!(error = %error, "connection ended with an error");
-                    }
-                    drop(slot);
-                    drop(open);
+        // On a worker, the socket moves to that worker's reactor (`workers`).
+        let placement = options.workers.as_ref().map(Workers::place);
+        let stream = match &placement {
+            None => Accepted::Here(stream),
+            Some(_) => match stream.into_std() {
+                Ok(stream) => Accepted::Moved(stream),
+                Err(error) => {
+                    tracing::debug!(%error, "cannot hand the connection to a worker");
+                    continue;
                 }
-                .instrument(span),
-            );
-            continue;
+            },
         };
-        // The handshake runs in the connection's task, bounded like a header read, so a
-        // silent client cannot hold the accept loop. Drain covers connections past it.
-        let acceptor = tls.current();
         let builder = builder.clone();
-        let handshake_timeout = options.header_read_timeout;
-        let metrics = metrics.clone();
-        let handshake_log = handshake_log.clone();
-        let name = options.name;
-        connections.spawn(
-            async move {
-                let accepted = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
-                let stream = match accepted.await {
-                    Ok(Ok(stream)) => Ok(stream),
-                    Ok(Err(error)) => Err((HandshakeFailure::Error, error.to_string())),
-                    Err(_) => Err((
-                        HandshakeFailure::Timeout,
-                        format!("no handshake within {handshake_timeout:?}"),
-                    )),
-                };
-                let stream = match stream {
-                    Ok(stream) => stream,
-                    Err((reason, error)) => {
-                        metrics.tls_handshake_failed(reason);
-                        // Scanners and misconfigured clients fail in bursts: one WARN per
-                        // interval, then a counted summary from the accept loop.
-                        if lock(&handshake_log).admit(std::time::Instant::now()) {
-                            tracing::warn!(
-                                listener = name,
-                                %peer,
-                                reason = reason.as_str(),
-                                %error,
-                                "TLS handshake failed"
-                            );
-                        }
-                        return;
-                    }
+        let Some(tls) = &options.tls else {
+            let connection = async move {
+                let Some(stream) = stream.open() else {
+                    return;
                 };
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = connection.into_owned();
@@ -225,9 +205,57 @@ pub(crate) async fn serve<H, F, B>(
                 }
                 drop(slot);
                 drop(open);
+            };
+            spawn(&mut connections, connection.instrument(span), placement);
+            continue;
+        };
+        // The handshake runs in the connection's task, bounded like a header read, so a
+        // silent client cannot hold the accept loop. Drain covers connections past it.
+        let acceptor = tls.current();
+        let handshake_timeout = options.header_read_timeout;
+        let metrics = metrics.clone();
+        let handshake_log = handshake_log.clone();
+        let name = options.name;
+        let connection = async move {
+            let Some(stream) = stream.open() else {
+                return;
+            };
+            let accepted = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+            let stream = match accepted.await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(error)) => Err((HandshakeFailure::Error, error.to_string())),
+                Err(_) => Err((
+                    HandshakeFailure::Timeout,
+                    format!("no handshake within {handshake_timeout:?}"),
+                )),
+            };
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err((reason, error)) => {
+                    metrics.tls_handshake_failed(reason);
+                    // Scanners and misconfigured clients fail in bursts: one WARN per
+                    // interval, then a counted summary from the accept loop.
+                    if lock(&handshake_log).admit(std::time::Instant::now()) {
+                        tracing::warn!(
+                            listener = name,
+                            %peer,
+                            reason = reason.as_str(),
+                            %error,
+                            "TLS handshake failed"
+                        );
+                    }
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let connection = connection.into_owned();
+            if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await {
+                tracing::debug!(error = %error, "connection ended with an error");
             }
-            .instrument(span),
-        );
+            drop(slot);
+            drop(open);
+        };
+        spawn(&mut connections, connection.instrument(span), placement);
     }
 
     drop(listener);
@@ -246,6 +274,51 @@ pub(crate) async fn serve<H, F, B>(
                 "drain timed out; closing the connections left"
             );
             connections.shutdown().await;
+        }
+    }
+}
+
+/// An accepted socket: on this runtime's reactor, or moved out of it for a worker's.
+enum Accepted {
+    Here(TcpStream),
+    Moved(std::net::TcpStream),
+}
+
+impl Accepted {
+    /// The socket on the reactor of the runtime this runs on (`None`: it could not be
+    /// registered there; the connection is dropped).
+    fn open(self) -> Option<TcpStream> {
+        match self {
+            Accepted::Here(stream) => Some(stream),
+            Accepted::Moved(stream) => match TcpStream::from_std(stream) {
+                Ok(stream) => Some(stream),
+                Err(error) => {
+                    tracing::debug!(%error, "a worker cannot take the connection");
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// Runs a connection's task here, or on its worker (counted there until it ends).
+fn spawn<F>(connections: &mut JoinSet<()>, connection: F, placement: Option<Placement>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match placement {
+        None => {
+            connections.spawn(connection);
+        }
+        Some(placement) => {
+            let handle = placement.handle().clone();
+            connections.spawn_on(
+                async move {
+                    connection.await;
+                    drop(placement);
+                },
+                &handle,
+            );
         }
     }
 }
