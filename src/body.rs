@@ -187,25 +187,34 @@ pub(crate) enum Failure {
     Broken,
 }
 
-/// Called once when a response body fails mid-way (boxed once per response, not per frame).
-pub(crate) type OnFailure = Box<dyn FnOnce(Failure, &Error) + Send>;
+/// Told once when a response body fails mid-way. Held by value in the body (no box per
+/// response); any `FnOnce(Failure, &Error)` is one.
+pub(crate) trait OnFailure: Send {
+    fn report(self, failure: Failure, error: &Error);
+}
+
+impl<F: FnOnce(Failure, &Error) + Send> OnFailure for F {
+    fn report(self, failure: Failure, error: &Error) {
+        self(failure, error);
+    }
+}
 
 /// The response body on its way to the client.
-pub(crate) struct ResponseBody<B = hyper::body::Incoming> {
+pub(crate) struct ResponseBody<B, R> {
     inner: B,
     timer: IdleTimer,
     /// Called once if the body fails; `None` afterwards.
-    on_failure: Option<OnFailure>,
+    on_failure: Option<R>,
 }
 
-impl<B> fmt::Debug for ResponseBody<B> {
+impl<B, R> fmt::Debug for ResponseBody<B, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody").finish_non_exhaustive()
     }
 }
 
-impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, idle: Duration, on_failure: OnFailure) -> Self {
+impl<B, R> ResponseBody<B, R> {
+    pub(crate) fn new(inner: B, idle: Duration, on_failure: R) -> Self {
         ResponseBody {
             inner,
             timer: IdleTimer::new(idle),
@@ -214,9 +223,10 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B, R> Body for ResponseBody<B, R>
 where
     B: Body<Data = Bytes, Error = hyper::Error> + Unpin,
+    R: OnFailure + Unpin,
 {
     type Data = Bytes;
     type Error = Error;
@@ -239,7 +249,7 @@ where
             }
         };
         if let Some(report) = this.on_failure.take() {
-            report(failure, &error);
+            report.report(failure, &error);
         }
         Poll::Ready(Some(Err(error)))
     }
@@ -281,10 +291,10 @@ mod tests {
         let body = ResponseBody::new(
             stalled,
             Duration::from_secs(3),
-            Box::new(move |failure, _e: &Error| {
+            move |failure, _e: &Error| {
                 assert_eq!(failure, Failure::Idle);
                 seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }),
+            },
         );
         let result = body.collect().await;
         assert!(matches!(result, Err(Error::Idle(_))));

@@ -37,6 +37,8 @@
 //! - [`workers`]: one current-thread runtime per core; a connection and all it starts live
 //!   on one.
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
+//! - [`fragment`]: the request target's `#fragment` hyper drops, seen on the connection's
+//!   bytes so the proxy can refuse the request (400) rather than forward another one.
 //! - [`shutdown`]: the shutdown signal and token.
 //! - [`proxy`]: one request in, one response out; headers, Destination rewrite, 502/504.
 //! - [`upstream`]: pooled client to the WebDAV server, timeouts, error kinds, readiness.
@@ -91,6 +93,7 @@ pub(crate) mod cli;
 pub mod config;
 pub(crate) mod descriptors;
 pub(crate) mod error;
+pub(crate) mod fragment;
 pub(crate) mod listener;
 pub mod multistatus;
 pub(crate) mod plain;
@@ -119,5 +122,6 @@ pub mod internals {
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
+    pub use crate::telemetry::labels::{OTHER_METHOD, all_methods as method_labels};
     pub use crate::telemetry::logging::{LogLayer, init as init_logging};
 }

@@ -234,12 +234,10 @@ fn is_sniffable(content_type: Option<&str>) -> bool {
     let essence = content_type
         .and_then(|v| v.split(';').next())
         .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        essence.as_str(),
-        "text/plain" | "text/html" | "application/octet-stream"
-    )
+        .trim();
+    ["text/plain", "text/html", "application/octet-stream"]
+        .iter()
+        .any(|label| essence.eq_ignore_ascii_case(label))
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.
@@ -258,13 +256,15 @@ fn is_xml(content_type: Option<&str>) -> bool {
     let Some(value) = content_type else {
         return true;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
+    // Compared in place, case-insensitively: no lowercase copy per response.
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/xml")
+        || essence.eq_ignore_ascii_case("text/xml")
+        || essence
+            .len()
+            .checked_sub(4)
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+xml"))
 }
 
 #[cfg(test)]
@@ -297,8 +297,8 @@ mod tests {
             method: http::Method::from_bytes(method.as_bytes()).unwrap(),
             method_label: labels::method(method),
             route: None,
-            path: "/".to_owned(),
-            request_id: "r".to_owned(),
+            path: crate::telemetry::context::RequestPath::from_static("/"),
+            request_id: crate::telemetry::context::RequestId::from_static("r"),
             client: std::net::Ipv4Addr::LOCALHOST.into(),
             access: None,
         });
@@ -382,5 +382,11 @@ mod tests {
         assert!(is_xml(Some("application/vnd.example+xml")));
         assert!(!is_xml(Some("text/html")));
         assert!(!is_xml(Some("application/json")));
+        assert!(is_xml(Some(" Application/Atom+XML ; q=1")));
+        assert!(!is_xml(Some("+xm")));
+        assert!(!is_xml(Some("text/é+xm")));
+        assert!(is_sniffable(Some("TEXT/Plain; charset=utf-8")));
+        assert!(!is_sniffable(Some("text/plainer")));
+        assert!(!is_sniffable(None));
     }
 }

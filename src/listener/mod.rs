@@ -2,8 +2,9 @@
 //! auto; or HTTP/1.1 and h2 over TLS), a connection limit, a request-head size limit (the h2
 //! header list limit too), a bound on concurrent h2 streams per connection, idle connections
 //! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
-//! deadline once the shutdown token is cancelled. Response bodies are written in few large
-//! writes (`coalesce`).
+//! deadline once the shutdown token is cancelled. Each connection's bytes are read through
+//! [`crate::fragment::Watch`] (the request target's `#fragment`, which hyper drops).
+//! Response bodies are written in few large writes (`coalesce`).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -15,6 +16,7 @@ use std::time::Duration;
 mod coalesce;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
+use crate::fragment::{Fragments, Watch};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{HandshakeFailure, Refused};
 use crate::telemetry::throttle::{self, Throttle};
@@ -162,8 +164,13 @@ pub(crate) async fn serve<H, F, B>(
         let handler = handler.clone();
         let activity = Arc::new(Activity::default());
         let requests = activity.clone();
+        // hyper drops a request target's `#fragment`: the connection's bytes show it.
+        let fragments = Arc::new(Fragments::default());
+        let marks = fragments.clone();
+        let window = options.max_header_bytes.max(8192);
         let gather = options.gather_writes;
-        let service = service_fn(move |request: Request<Incoming>| {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            marks.mark(&mut request);
             let busy = requests.busy();
             // HTTP/1 only: h2 frames and flow-controls its streams itself, and would let the
             // body be pulled ahead of the client's window.
@@ -197,6 +204,7 @@ pub(crate) async fn serve<H, F, B>(
                 let Some(stream) = stream.open() else {
                     return;
                 };
+                let stream = Watch::new(stream, fragments, window);
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = connection.into_owned();
                 if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await
@@ -247,6 +255,7 @@ pub(crate) async fn serve<H, F, B>(
                     return;
                 }
             };
+            let stream = Watch::new(stream, fragments, window);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = connection.into_owned();
             if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await {

@@ -1,11 +1,15 @@
 //! Header rewrites on both legs: hop-by-hop removal (RFC 9110 §7.6.1), `X-Forwarded-*` and
 //! `Forwarded` (RFC 7239), `Host`, and the request id. Pure functions over a `HeaderMap`.
 
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::telemetry::context::RequestId;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, plus the
 /// non-standard `Proxy-Connection` and `Keep-Alive` that old clients still send).
@@ -84,28 +88,80 @@ pub struct Downstream<'a> {
 
 /// Appends the client to `X-Forwarded-For` and sets `X-Forwarded-Proto` / `X-Forwarded-Host`.
 pub fn add_x_forwarded(headers: &mut HeaderMap, downstream: &Downstream<'_>) {
-    let peer = downstream.peer.ip().to_string();
-    let xff = X_FORWARDED_FOR;
-    let value = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {peer}"),
-        _ => peer,
+    add_x_forwarded_for(headers, downstream.peer.ip(), downstream.scheme);
+    match downstream.host {
+        Some(host) => insert_str(headers, X_FORWARDED_HOST, host),
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+}
+
+/// `X-Forwarded-For` and `X-Forwarded-Proto` of [`add_x_forwarded`]; the proxy sets
+/// `X-Forwarded-Host` itself with [`set_x_forwarded_host`], from the request's own value.
+pub(crate) fn add_x_forwarded_for(headers: &mut HeaderMap, peer: IpAddr, scheme: &str) {
+    let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) if !previous.trim().is_empty() => {
+            HeaderValue::from_str(&format!("{previous}, {peer}")).ok()
+        }
+        _ => ip_value(peer),
     };
-    insert_str(headers, xff, &value);
+    if let Some(value) = value {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
     headers.insert(
         X_FORWARDED_PROTO,
-        if downstream.scheme == "https" {
+        if scheme == "https" {
             HeaderValue::from_static("https")
         } else {
             HeaderValue::from_static("http")
         },
     );
-    match downstream.host {
-        Some(host) => insert_str(headers, X_FORWARDED_HOST, host),
-        // Never pass on a client's own claim about the public host.
+}
+
+/// Sets `X-Forwarded-Host` to the public host, or removes it when there is none: a client's
+/// own claim about the public host is never passed on.
+pub(crate) fn set_x_forwarded_host(headers: &mut HeaderMap, host: Option<HeaderValue>) {
+    match host {
+        Some(host) => {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
         None => {
             headers.remove(X_FORWARDED_HOST);
         }
     }
+}
+
+/// Up to `N` bytes of text held inline: made into a `HeaderValue` with one allocation, whose
+/// clones (the upstream map, the safe-resend copy, the context) share it.
+struct Inline<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> AsRef<[u8]> for Inline<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl<const N: usize> Inline<N> {
+    fn value(self) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(Bytes::from_owner(self)).ok()
+    }
+}
+
+/// An IP address as a header value, formatted without a `String` (at most 45 bytes: an
+/// IPv4-mapped IPv6 address).
+fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    let mut text = Inline {
+        bytes: [0; 48],
+        len: 0,
+    };
+    let mut cursor = std::io::Cursor::new(&mut text.bytes[..]);
+    write!(cursor, "{ip}").ok()?;
+    text.len = usize::try_from(cursor.position()).ok()?;
+    text.value()
 }
 
 /// Removes the client's `X-Forwarded-For`, `-Proto` and `-Host` (davaudit sets `Forwarded`
@@ -164,29 +220,39 @@ fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 /// The request id: the client's, when it sent a sane one (visible ASCII, at most 200 bytes),
 /// else a new one. It is set on the upstream request so both logs can be joined.
 pub fn request_id(headers: &mut HeaderMap, name: &HeaderName) -> String {
-    if let Some(id) = headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return id.to_owned();
+    take_request_id(headers, name).to_string()
+}
+
+/// [`request_id`] without a copy: the id shares the header value's bytes (the client's, or
+/// the one made here: one allocation per request, however often it is cloned).
+pub(crate) fn take_request_id(headers: &mut HeaderMap, name: &HeaderName) -> RequestId {
+    if let Some(id) = headers.get(name).filter(|v| {
+        // `is_ascii_graphic` implies what `to_str` requires.
+        !v.is_empty() && v.len() <= 200 && v.as_bytes().iter().all(u8::is_ascii_graphic)
+    }) {
+        return RequestId::new(id.clone());
     }
-    let id = new_request_id();
-    insert_str(headers, name.clone(), &id);
-    id
+    let id = Inline {
+        bytes: new_request_id(),
+        len: 24,
+    }
+    .value()
+    .unwrap_or_else(|| HeaderValue::from_static("000000000000000000000000"));
+    headers.insert(name.clone(), id.clone());
+    RequestId::new(id)
 }
 
 /// Returns the request id to the client (`forwarding.echo_request_id`) in `name`, unless the
 /// upstream's response already carries that header: the upstream's own value is left as it is.
-pub(crate) fn echo_request_id(headers: &mut HeaderMap, name: &HeaderName, id: &str) {
+pub(crate) fn echo_request_id(headers: &mut HeaderMap, name: &HeaderName, id: &RequestId) {
     if !headers.contains_key(name) {
-        insert_str(headers, name.clone(), id);
+        headers.insert(name.clone(), id.value().clone());
     }
 }
 
 /// Unique within a process and unlikely to collide across replicas: a random per-process
 /// prefix and a counter, 24 hex digits in all.
-fn new_request_id() -> String {
+fn new_request_id() -> [u8; 24] {
     static PREFIX: LazyLock<u32> = LazyLock::new(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -207,7 +273,7 @@ fn new_request_id() -> String {
         let nibble = (value >> (4 * (23 - i))) & 0xf;
         *byte = b"0123456789abcdef"[nibble as usize];
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
@@ -321,5 +387,37 @@ mod tests {
         assert_eq!(id.len(), 24);
         assert_eq!(headers["x-request-id"], id.as_str());
         assert_ne!(request_id(&mut HeaderMap::new(), &name), id);
+    }
+
+    #[test]
+    fn x_forwarded_for_is_the_peer_in_any_address_family() {
+        for (peer, text) in [
+            ("2001:db8::1", "2001:db8::1"),
+            ("::ffff:192.168.100.200", "::ffff:192.168.100.200"),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+            ("255.255.255.255", "255.255.255.255"),
+        ] {
+            let mut headers = map(&[("x-forwarded-for", " ")]);
+            add_x_forwarded_for(&mut headers, peer.parse().unwrap(), "https");
+            assert_eq!(headers["x-forwarded-for"], text);
+            assert_eq!(headers["x-forwarded-proto"], "https");
+        }
+    }
+
+    #[test]
+    fn a_made_request_id_is_the_one_sent_upstream() {
+        let name = HeaderName::from_static("x-request-id");
+        let mut headers = map(&[("x-request-id", "a b"), ("x-request-id", "c")]);
+        let id = take_request_id(&mut headers, &name);
+        assert_eq!(id.len(), 24);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let sent: Vec<_> = headers.get_all(&name).iter().collect();
+        assert_eq!(sent, [id.value()]);
+        let mut echoed = HeaderMap::new();
+        echo_request_id(&mut echoed, &name, &id);
+        assert_eq!(echoed[&name], &*id);
     }
 }

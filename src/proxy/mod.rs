@@ -23,19 +23,23 @@ use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{self, Auditor};
-use crate::body::{RequestBody, ResponseBody};
-use crate::config;
+use crate::body::{self, Failure, OnFailure, RequestBody, ResponseBody};
+use crate::telemetry::context::RequestPath;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
 use crate::telemetry::routes::RouteLabel;
 use crate::telemetry::{Telemetry, access, labels};
 use crate::upstream::{self, Upstream};
+use crate::{config, fragment};
 use destination::Origin;
 use headers::Downstream;
 
 /// The response body davaudit sends: the upstream's (guarded by the idle timeout, maybe
 /// tee'd to the audit), or a short synthetic one (502, 504, 413, ...).
 /// Counted for the access log on the way out.
-pub(crate) type ProxyBody = access::Body<Either<audit::Body<ResponseBody>, Full<Bytes>>>;
+pub(crate) type ProxyBody = access::Body<Either<audit::Body<UpstreamBody>, Full<Bytes>>>;
+
+/// The upstream's response body behind the idle guard, reporting a failure mid-body once.
+pub(crate) type UpstreamBody = ResponseBody<Incoming, FailureReport>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
@@ -116,6 +120,12 @@ impl Proxy {
         let route = self.telemetry.routes().resolve(request.uri().path());
         let refused = if let Some(reason) = invalid_host(&request) {
             Err(rescue::bad_request(reason))
+        } else if fragment::dropped(&request) {
+            // hyper gave the target without its `#fragment`: forwarded, it would name another
+            // resource (`DELETE /coll/#x` would delete `/coll/`).
+            Err(rescue::bad_request(
+                "a request target cannot carry a #fragment (RFC 9112 section 3.2)",
+            ))
         } else if request.method() == http::Method::CONNECT {
             // A tunnel request: davaudit is a reverse proxy and has no tunnel to give. Sent
             // upstream, it would get the client no answer (or open a tunnel to who knows what).
@@ -190,12 +200,12 @@ impl Proxy {
             return access::Open::none().respond(response);
         }
         let request_id =
-            headers::request_id(request.headers_mut(), &self.forwarding.request_id_header);
+            headers::take_request_id(request.headers_mut(), &self.forwarding.request_id_header);
         let context = Arc::new(RequestContext {
             method: request.method().clone(),
             method_label: labels::method(request.method().as_str()),
             route,
-            path: request.uri().path().to_owned(),
+            path: RequestPath::of(request.uri()),
             request_id,
             client: peer.ip(),
             access: self.access_log.then(|| {
@@ -216,7 +226,7 @@ impl Proxy {
     /// counted for the access log.
     fn finish(
         &self,
-        mut response: Response<Either<audit::Body<ResponseBody>, Full<Bytes>>>,
+        mut response: Response<Either<audit::Body<UpstreamBody>, Full<Bytes>>>,
         context: &RequestContext,
         open: access::Open,
     ) -> Response<ProxyBody> {
@@ -285,27 +295,15 @@ impl Proxy {
         response: Response<Incoming>,
         context: &Arc<RequestContext>,
         slot: OwnedSemaphorePermit,
-    ) -> Response<ResponseBody> {
-        let status = response.status().as_u16();
-        let telemetry = self.telemetry.clone();
-        let context = context.clone();
+    ) -> Response<UpstreamBody> {
+        let report = FailureReport {
+            status: response.status().as_u16(),
+            telemetry: self.telemetry.clone(),
+            context: context.clone(),
+            _slot: slot,
+        };
         let idle = self.idle_timeout;
-        response.map(move |body| {
-            ResponseBody::new(
-                body,
-                idle,
-                Box::new(move |failure, error| {
-                    let _slot = &slot;
-                    UpstreamBodyFailed {
-                        request: &context,
-                        status,
-                        failure,
-                        error,
-                    }
-                    .emit(&telemetry);
-                }),
-            )
-        })
+        response.map(move |body| ResponseBody::new(body, idle, report))
     }
 
     /// Turns the client's request into the upstream request, in place, and returns the
@@ -317,32 +315,24 @@ impl Proxy {
         started: Instant,
         route: Option<RouteLabel>,
     ) -> RequestContext {
-        // RFC 9112 §3.2.2: an absolute-form target's authority wins over Host. Either may
-        // carry user info (`user:pw@host`), which is never part of the public host.
-        let public_host = request
-            .uri()
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| {
-                request
-                    .headers()
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-            })
-            .map(|authority| headers::without_user_info(authority).to_owned());
+        let public = PublicHost::of(&*request);
+        let public_host = public.as_ref().map(PublicHost::as_str);
         let forwarding = &self.forwarding;
+        // The path before the target becomes the upstream's (shares the request's bytes).
+        let path = RequestPath::of(request.uri());
         let headers = request.headers_mut();
         headers::remove_hop_by_hop(headers);
         let downstream = Downstream {
             peer,
             scheme: self.scheme,
-            host: public_host.as_deref(),
+            host: public_host,
         };
         // Both families say the same thing, and an upstream may read either: once davaudit
         // speaks for the client in one, the client's own claims in the other are dropped.
         // With both off davaudit leaves both alone (it sits behind a proxy that sets them).
         if forwarding.x_forwarded {
-            headers::add_x_forwarded(headers, &downstream);
+            headers::add_x_forwarded_for(headers, peer.ip(), self.scheme);
+            headers::set_x_forwarded_host(headers, public.as_ref().and_then(PublicHost::value));
         } else if forwarding.forwarded {
             headers::remove_x_forwarded(headers);
         }
@@ -351,24 +341,21 @@ impl Proxy {
         } else if forwarding.x_forwarded {
             headers.remove(header::FORWARDED);
         }
-        let request_id = headers::request_id(headers, &forwarding.request_id_header);
+        let request_id = headers::take_request_id(headers, &forwarding.request_id_header);
         if forwarding.rewrite_destination {
-            self.rewrite_destination(headers, public_host.as_deref());
+            self.rewrite_destination(headers, public_host);
         }
-        if !forwarding.preserve_host || public_host.is_none() {
+        if !forwarding.preserve_host || public.is_none() {
             if let Some(value) = self.upstream_host.clone() {
                 headers.insert(header::HOST, value);
             }
-        } else if let Some(host) = public_host.as_deref()
-            && let Ok(value) = HeaderValue::from_str(host)
-        {
+        } else if let Some(value) = public.as_ref().and_then(PublicHost::value) {
             // HTTP/2 clients send `:authority`, not Host; the HTTP/1.1 upstream needs Host.
             headers.insert(header::HOST, value);
         }
 
         // `PathAndQuery` shares the request's bytes: no copy, no re-parse.
         let path_and_query = request.uri().path_and_query().cloned();
-        let path = request.uri().path().to_owned();
         *request.uri_mut() = upstream_uri(self.upstream.origin(), path_and_query);
         *request.version_mut() = Version::HTTP_11;
 
@@ -420,6 +407,66 @@ impl Proxy {
             && let Ok(new) = HeaderValue::from_str(&new)
         {
             headers.insert(IF, new);
+        }
+    }
+}
+
+/// What an upstream body that fails mid-way reports (`UpstreamBodyFailed`), held by the body
+/// with the request's upstream slot, which goes when the body does.
+pub(crate) struct FailureReport {
+    status: u16,
+    telemetry: Telemetry,
+    context: Arc<RequestContext>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl OnFailure for FailureReport {
+    fn report(self, failure: Failure, error: &body::Error) {
+        UpstreamBodyFailed {
+            request: &self.context,
+            status: self.status,
+            failure,
+            error,
+        }
+        .emit(&self.telemetry);
+    }
+}
+
+/// The public authority the client used: the absolute-form target's, which wins over Host
+/// (RFC 9112 §3.2.2; HTTP/2's `:authority`), else the Host header's. Held as the request's
+/// own value (a reference count, not a copy).
+enum PublicHost {
+    Target(http::uri::Authority),
+    /// A Host value that is visible ASCII.
+    Header(HeaderValue),
+}
+
+impl PublicHost {
+    fn of<B>(request: &Request<B>) -> Option<Self> {
+        if let Some(authority) = request.uri().authority() {
+            return Some(PublicHost::Target(authority.clone()));
+        }
+        request
+            .headers()
+            .get(header::HOST)
+            .filter(|h| h.to_str().is_ok())
+            .map(|h| PublicHost::Header(h.clone()))
+    }
+
+    /// `host[:port]`: either may carry user info (`user:pw@host`), which is never part of
+    /// the public host.
+    fn as_str(&self) -> &str {
+        headers::without_user_info(match self {
+            PublicHost::Target(authority) => authority.as_str(),
+            PublicHost::Header(value) => value.to_str().unwrap_or_default(),
+        })
+    }
+
+    /// [`Self::as_str`] as a header value: the Host value itself when it has no user info.
+    fn value(&self) -> Option<HeaderValue> {
+        match self {
+            PublicHost::Header(value) if !value.as_bytes().contains(&b'@') => Some(value.clone()),
+            _ => HeaderValue::from_str(self.as_str()).ok(),
         }
     }
 }

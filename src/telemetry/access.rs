@@ -23,7 +23,6 @@
 //! `end` (`complete`, `client_gone`, `upstream_error`), and for an audited body `audit` (its
 //! outcome), `entries` and `failures`.
 
-use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -36,14 +35,11 @@ use http::{HeaderMap, Response};
 use http_body::{Frame, SizeHint};
 
 use super::events::RequestContext;
+use super::path::{self, SafePath};
 use crate::multistatus::{Outcome, Report};
 
 /// The tracing target of access lines (`log.level: warn,davaudit::access=info` works too).
 pub(crate) const TARGET: &str = "davaudit::access";
-
-/// Longest path written, in bytes of the request path; a longer one is cut there and the
-/// line says `path_truncated=true`.
-pub(crate) const MAX_PATH: usize = 1024;
 
 /// How the response body ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +278,7 @@ fn write_line(context: &RequestContext, exchange: &Exchange) {
         method = %context.method,
         route = exchange.route.as_deref(),
         path = %SafePath(&context.path),
-        path_truncated = (context.path.len() > MAX_PATH).then_some(true),
+        path_truncated = path::truncated(&context.path),
         status = state.status,
         request_bytes = exchange.request_bytes.load(Ordering::Relaxed),
         response_bytes = state.response_bytes,
@@ -299,25 +295,6 @@ fn write_line(context: &RequestContext, exchange: &Exchange) {
 /// Milliseconds with microsecond precision.
 fn millis(d: Duration) -> f64 {
     d.as_micros() as f64 / 1000.0
-}
-
-/// A request path as written in the access line: as the client sent it (percent-encoded as
-/// it was), at most [`MAX_PATH`] bytes of it, with every byte outside visible ASCII and `"`
-/// and `\` percent-encoded (`%0A`, `%22`, `%5C`), so no path can break the line or forge a
-/// field or a second line, whatever the log format.
-pub(crate) struct SafePath<'a>(pub(crate) &'a str);
-
-impl fmt::Display for SafePath<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for &b in self.0.as_bytes().iter().take(MAX_PATH) {
-            if b.is_ascii_graphic() && b != b'"' && b != b'\\' {
-                f.write_char(char::from(b))?;
-            } else {
-                write!(f, "%{b:02X}")?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The trace id of a valid W3C `traceparent` (Trace Context level 1, §3.2): 32 lowercase hex
@@ -410,13 +387,5 @@ mod tests {
         twice.append("traceparent", VALID.parse().unwrap());
         twice.append("traceparent", VALID.parse().unwrap());
         assert_eq!(TraceId::from_headers(&twice), None);
-    }
-
-    #[test]
-    fn a_path_cannot_break_the_line() {
-        let path = "/a b\"c\\d\ne\u{7f}é%0A";
-        assert_eq!(SafePath(path).to_string(), "/a%20b%22c%5Cd%0Ae%7F%C3%A9%0A");
-        let long = format!("/{}", "x".repeat(5000));
-        assert_eq!(SafePath(&long).to_string().len(), MAX_PATH);
     }
 }

@@ -80,8 +80,8 @@ fn worst_case_of(telemetry: &Telemetry, label: &str, path: &str) {
         method: method_for(label),
         method_label: labels::method(label),
         route: telemetry.routes().resolve(path),
-        path: path.to_owned(),
-        request_id: "r".to_owned(),
+        path: crate::telemetry::context::RequestPath::for_test(path),
+        request_id: crate::telemetry::context::RequestId::from_static("r"),
         client: std::net::Ipv4Addr::LOCALHOST.into(),
         access: None,
     };

@@ -66,8 +66,8 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
         method: http::Method::from_bytes(b"PROPFIND").expect("method"),
         method_label: labels::method("PROPFIND"),
         route: None,
-        path: "/".to_owned(),
-        request_id: "r".to_owned(),
+        path: crate::telemetry::context::RequestPath::from_static("/"),
+        request_id: crate::telemetry::context::RequestId::from_static("r"),
         client: std::net::Ipv4Addr::LOCALHOST.into(),
         access: None,
     };
@@ -234,8 +234,8 @@ fn emit_fixed_traffic(telemetry: &Telemetry, paths: &[&str]) {
                 method: http::Method::from_bytes(method.as_bytes()).expect("method"),
                 method_label: labels::method(method),
                 route: None,
-                path: (*path).to_owned(),
-                request_id: format!("r{i}"),
+                path: crate::telemetry::context::RequestPath::for_test(path),
+                request_id: crate::telemetry::context::RequestId::for_test(&format!("r{i}")),
                 client: std::net::Ipv4Addr::LOCALHOST.into(),
                 access: None,
             };
@@ -332,8 +332,8 @@ fn with_routes_the_request_and_multistatus_families_count_by_route() {
             method: http::Method::DELETE,
             method_label: labels::method("DELETE"),
             route: routes.resolve(path),
-            path: path.to_owned(),
-            request_id: "r".to_owned(),
+            path: crate::telemetry::context::RequestPath::for_test(path),
+            request_id: crate::telemetry::context::RequestId::from_static("r"),
             client: std::net::Ipv4Addr::LOCALHOST.into(),
             access: None,
         };

@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use super::Telemetry;
 use super::access;
+use super::context::{RequestId, RequestPath};
 use super::labels::{self, MethodLabel};
 use super::logging::Structured;
+use super::path::{self, SafePath};
 use super::recent::Sighting;
 use super::routes::RouteLabel;
 use crate::error::ErrorChain;
@@ -25,8 +27,8 @@ pub(crate) struct RequestContext {
     /// `other`); `None` when no routes are configured.
     pub route: Option<RouteLabel>,
     /// The request path (never the query: it may carry tokens).
-    pub path: String,
-    pub request_id: String,
+    pub path: RequestPath,
+    pub request_id: RequestId,
     /// The client's address (the TCP peer), for folding its repeated failures.
     pub client: std::net::IpAddr,
     /// The access log's record of this exchange; `None` with `log.access` off.
@@ -85,7 +87,8 @@ impl UpstreamRequestFailed<'_> {
         tracing::warn!(
             request_id = %self.request.request_id,
             method = %self.request.method,
-            path = %self.request.path,
+            path = %SafePath(&self.request.path),
+            path_truncated = path::truncated(&self.request.path),
             route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
@@ -120,7 +123,8 @@ impl UpstreamBodyFailed<'_> {
         tracing::warn!(
             request_id = %self.request.request_id,
             method = %self.request.method,
-            path = %self.request.path,
+            path = %SafePath(&self.request.path),
+            path_truncated = path::truncated(&self.request.path),
             route = self.request.route_name(telemetry),
             kind = kind.as_str(),
             status = self.status,
@@ -178,7 +182,8 @@ impl RequestBodyFailed<'_> {
         tracing::info!(
             request_id = %self.request.request_id,
             method = %self.request.method,
-            path = %self.request.path,
+            path = %SafePath(&self.request.path),
+            path_truncated = path::truncated(&self.request.path),
             status = self.status,
             error = %ErrorChain(self.error),
             "request body failed",
@@ -284,7 +289,8 @@ impl MultistatusScanned<'_> {
                     $level,
                     request_id = %request.request_id,
                     method = %request.method,
-                    path = %request.path,
+                    path = %SafePath(&request.path),
+                    path_truncated = path::truncated(&request.path),
                     route,
                     status = self.status,
                     outcome = report.outcome.as_str(),

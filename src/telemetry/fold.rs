@@ -14,6 +14,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::path::{self, SafePath};
 use crate::multistatus::Report;
 
 /// How long one interval lasts: long enough to fold a client that polls every 30 s.
@@ -21,9 +22,6 @@ pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 
 /// Kinds of identical failures tracked at once.
 pub(crate) const MAX_TRACKED: usize = 256;
-
-/// Longest path kept for a summary (longer ones are cut at a character boundary).
-const MAX_PATH: usize = 256;
 
 /// One partial failure as the fold tells it from another.
 #[derive(Debug)]
@@ -41,7 +39,9 @@ pub(crate) struct Sighting<'a> {
 pub(crate) struct Summary {
     pub client: IpAddr,
     pub method: String,
+    /// What the log keeps of the path ([`path::capped`]).
     pub path: String,
+    pub path_truncated: Option<bool>,
     pub outcome: &'static str,
     /// The request id of the one logged in full.
     pub first_request_id: String,
@@ -59,7 +59,8 @@ impl Summary {
         tracing::warn!(
             client = %self.client,
             method = %self.method,
-            path = %self.path,
+            path = %SafePath(&self.path),
+            path_truncated = self.path_truncated,
             outcome = self.outcome,
             first_request_id = %self.first_request_id,
             repeated = self.repeated,
@@ -115,7 +116,8 @@ impl Folds {
                 summary: Summary {
                     client: sighting.client,
                     method: sighting.method.to_owned(),
-                    path: cut(sighting.path, MAX_PATH).to_owned(),
+                    path: path::capped(sighting.path).to_owned(),
+                    path_truncated: path::truncated(sighting.path),
                     outcome: sighting.outcome,
                     first_request_id: sighting.request_id.to_owned(),
                     repeated: 0,
@@ -157,15 +159,6 @@ impl Folds {
         }
         h.finish()
     }
-}
-
-/// `s` cut to at most `max` bytes, at a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -274,9 +267,16 @@ mod tests {
     }
 
     #[test]
-    fn a_long_path_is_cut_at_a_character_boundary() {
-        let path = format!("/{}", "é".repeat(300));
-        let cut = cut(&path, MAX_PATH);
-        assert!(cut.len() <= MAX_PATH && path.starts_with(cut));
+    fn the_summary_keeps_the_path_as_every_log_event_does() {
+        let locked = report("/a/locked", 423);
+        let mut folds = Folds::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let long = format!("/{}", "p".repeat(10 * 1024));
+        let same = sighting("192.0.2.1", &long, &locked);
+        assert!(folds.admit(&same, start));
+        assert!(!folds.admit(&same, start));
+        let due = folds.take_due(start + Duration::from_secs(60));
+        assert_eq!(due[0].path, long[..path::MAX_PATH]);
+        assert_eq!(due[0].path_truncated, Some(true));
     }
 }

@@ -3,8 +3,10 @@
 //! typed events to it.
 //!
 //! - [`access`]: the access log (`log.access`): one line per exchange, at its end.
+//! - [`context`]: the request id and path the events carry, shared with the request.
 //! - [`labels`]: closed label sets.
 //! - [`metrics`]: the registry and every metric family (the DESIGN.md contract).
+//! - [`path`]: the request path as every log event writes it (capped, escaped).
 //! - [`recent`]: the bounded ring of recent partial failures behind the live view.
 //! - [`routes`]: the optional `route` label, from the config's path prefixes.
 //! - [`events`]: typed events; `emit()` logs, counts and records.
@@ -13,11 +15,13 @@
 //! - [`fold`]: identical partial failures from one client folded likewise.
 
 pub(crate) mod access;
+pub(crate) mod context;
 pub(crate) mod events;
 pub(crate) mod fold;
 pub(crate) mod labels;
 pub(crate) mod logging;
 pub(crate) mod metrics;
+pub(crate) mod path;
 pub(crate) mod recent;
 pub(crate) mod routes;
 pub(crate) mod throttle;

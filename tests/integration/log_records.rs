@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::logs::readme_fields;
 use crate::support::*;
 
 /// A DELETE's 207 with what breaks naive log lines: an href with a space, quotes and `=`,
@@ -81,10 +82,14 @@ async fn json_records_carry_numbers_arrays_and_objects() {
     assert!(odd.get("description").is_none(), "{odd}");
 
     // The README's table lists exactly the fields emitted (the conditional ones aside).
-    let documented = readme_log_fields();
-    let conditional = ["malformed_offset", "malformed_reason", "limit"];
-    let mut emitted: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
-    emitted.retain(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()));
+    let documented = readme_fields("Logs");
+    let conditional = [
+        "malformed_offset",
+        "malformed_reason",
+        "limit",
+        "path_truncated",
+    ];
+    let mut emitted = event.field_names();
     emitted.extend(
         locked
             .as_object()
@@ -98,28 +103,6 @@ async fn json_records_carry_numbers_arrays_and_objects() {
         emitted, documented,
         "README ## Logs table (right) vs the record (left)"
     );
-}
-
-/// The first column of the field table in README.md's `## Logs` section.
-fn readme_log_fields() -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Logs\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README.md has a ## Logs section");
-    let mut fields: Vec<String> = section
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .flat_map(|l| {
-            let cell = l.split(" |").next().unwrap_or_default();
-            cell.split(", ")
-                .map(|f| f.trim_matches('`').to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    fields.sort();
-    fields
 }
 
 #[tokio::test]
@@ -293,4 +276,56 @@ fn panic_child() {
     .log;
     let _log = ::davaudit::internals::init_logging(&log).unwrap();
     panic!("boom: \"quoted\"\nsecond line");
+}
+
+/// A 10 KB path: every event that names the request's path writes at most the access log's
+/// 1024 bytes of it, escaped alike, with `path_truncated: true` (the access line's cap, one
+/// helper for all), so one request cannot make each of its log records 10 KB long.
+#[tokio::test]
+async fn every_event_caps_a_long_path_as_the_access_log_does() {
+    let logs = LogCapture::start();
+    let up = FakeUpstream::start(|r| match r.method.as_str() {
+        "DELETE" => Reply::multistatus(HOSTILE),
+        _ => Reply::ok("")
+            .generated(1 << 20)
+            .content_length()
+            .reset_after(1000),
+    })
+    .await;
+    let extra = "log:\n  access: true\nlimits:\n  max_request_body: 16\n";
+    let proxy = Proxy::start_with(&up.url(), extra).await;
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let unreachable = Proxy::start(&format!("http://{dead}")).await;
+    let long = format!("/{}", "p".repeat(10 * 1024));
+
+    let (status, _, _) = send("DELETE", &proxy.url_for(&long), &[], "").await;
+    assert_eq!(status.as_u16(), 207);
+    let streamed = HttpClient::http1()
+        .stream("GET", &proxy.url_for(&long), &[], client::empty())
+        .await;
+    assert!(streamed.error.is_some(), "the upstream's body broke");
+    let (status, _, _) = send("PUT", &proxy.url_for(&long), &[], "x".repeat(64)).await;
+    assert_eq!(status.as_u16(), 413);
+    let (status, _, _) = send("GET", &unreachable.url_for(&long), &[], "").await;
+    assert_eq!(status.as_u16(), 502);
+
+    let capped = &long[..1024];
+    for message in [
+        "multistatus partial failure",
+        "upstream response body failed",
+        "request body failed",
+        "upstream request failed",
+        "access",
+    ] {
+        let event = logs.wait_for(message, |e| e.message() == message).await;
+        assert_eq!(event.field("path"), Some(&json!(capped)), "{message}");
+        assert_eq!(
+            event.field("path_truncated"),
+            Some(&json!(true)),
+            "{message}"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! Modules:
 //! - `fixtures_selftest`: the fixtures tested on their own (no davaudit involved).
 //! - `transparency`: every method round-trips; bodies/statuses byte-identical.
+//! - `request_target`: a target's `#fragment` (which hyper drops) is refused, never forwarded.
 //! - `forwarding`: hop-by-hop, X-Forwarded-*, Host, request id, Destination/If rewrite.
 //! - `upstream_failures`: 502 connect, 504 response timeout, reset; counters by kind.
 //! - `limits`: request body size (413), idle clients (408) and upstreams, connection limit.
@@ -58,6 +59,7 @@ mod live_view;
 mod log_records;
 mod observability;
 mod reload;
+mod request_target;
 mod routes;
 mod soak;
 mod transparency;
