@@ -21,6 +21,26 @@ use tokio::sync::oneshot;
 thread_local! {
     /// The worker this thread is (0 on any other thread).
     static INDEX: Cell<usize> = const { Cell::new(0) };
+    /// Set when a task on this thread was just handed work that should run before more of
+    /// a response is pulled (`request_turn`).
+    static TURN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Most bytes a connection pulls from a response body in one scheduler turn: the write
+/// `listener::coalesce` gathers.
+pub(crate) const TURN_BYTES: usize = 1024 * 1024;
+
+/// Asks the response writer polling on this thread (`listener::coalesce`) to send what it
+/// gathered now and let the scheduler turn: the tee just handed a batch to its audit task,
+/// which runs on this thread too and should take it before more frames are pulled (so
+/// `audit.when_behind: skip` is not tripped by a write that gathered past the queue).
+pub(crate) fn request_turn() {
+    TURN.with(|t| t.set(true));
+}
+
+/// Whether a turn was asked for since the last call (and clears it).
+pub(crate) fn take_turn_request() -> bool {
+    TURN.with(|t| t.replace(false))
 }
 
 /// The worker the calling thread is, `0..count`; 0 outside the workers.

@@ -11,7 +11,11 @@
 //! Frames reach the audit task in batches: the tee wakes it once per [`batch_bytes`] of data
 //! (and at the end, and before it waits for budget), not once per frame, so a streamed body
 //! costs a context switch per batch rather than per read. The batch counts against the queue
-//! like any queued bytes, so `queue_bytes` still bounds everything in flight.
+//! like any queued bytes, so `queue_bytes` still bounds everything in flight. When the free
+//! budget is below one gathered write (`workers::TURN_BYTES`), a batch handed over also ends
+//! the write the connection is gathering (`workers::request_turn`), so the audit task, on the
+//! same thread, takes it before more frames are pulled and `skip` is never tripped by a write
+//! that gathered past the queue.
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
@@ -117,6 +121,11 @@ impl Tap {
             bytes: std::mem::take(&mut self.pending_bytes),
         };
         let chunks = std::mem::take(&mut self.pending);
+        // The audit task runs on this thread. When what is free in the queue would not take
+        // another full gathered write, it should take this batch before more is pulled.
+        if self.queue.available_permits() < crate::workers::TURN_BYTES {
+            crate::workers::request_turn();
+        }
         self.tx.send(Message::Data(chunks, budget)).is_ok()
     }
 }

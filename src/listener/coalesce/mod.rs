@@ -14,7 +14,8 @@
 //! when it has passed. The end of the body, an error and trailers go out right after the
 //! frames before them. The frames are not copied: the gathered frame is a list of the same
 //! `Bytes` (`Chunks`), written with one vectored write. At most [`MAX_BYTES`] bytes and
-//! `MAX_PARTS` frames are gathered.
+//! `MAX_PARTS` frames are gathered, and a frame that handed work to another task on this
+//! thread (`workers::request_turn`: the tee's batch to its audit) ends the gathering.
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
@@ -37,7 +38,7 @@ use http_body::{Body, Frame, SizeHint};
 /// Most bytes gathered into one frame. Measured on a 256 MiB streamed 207 (64 KiB upstream
 /// chunks, one worker): 256 KiB cut the context switches from ~2,100–4,300 to ~770–940,
 /// 512 KiB to ~640, 1 MiB to ~290–360 (nginx stock: 171).
-pub(crate) const MAX_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = crate::workers::TURN_BYTES;
 
 /// Most `Bytes` gathered into one frame: hyper writes at most 64 slices per vectored write,
 /// two of them for a chunk's size line and its CRLF.
@@ -238,6 +239,8 @@ where
         if this.finished {
             return Poll::Ready(None);
         }
+        // A request left by another body on this thread is not ours.
+        crate::workers::take_turn_request();
         loop {
             let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Pending if this.gathered.is_empty() => return Poll::Pending,
@@ -287,8 +290,11 @@ where
             this.gathered.push(data);
             this.parts = this.parts.saturating_add(1);
             this.turn = None;
+            // A task on this thread was handed work by this frame (the tee's batch to its
+            // audit): send now so it runs before more is pulled.
             if this.gathered.remaining() >= this.limit
                 || this.parts >= MAX_PARTS
+                || crate::workers::take_turn_request()
                 || this.inner.is_end_stream()
             {
                 return Poll::Ready(Some(Ok(this.take())));

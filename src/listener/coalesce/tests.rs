@@ -297,3 +297,36 @@ fn without_gathering_every_frame_goes_out_at_once() {
     assert!(Pin::new(&mut body).poll_frame(&mut cx).is_pending());
     assert_eq!(count.0.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_frame_that_handed_work_to_another_task_ends_the_gathering() {
+    struct Handing(Script);
+    impl Body for Handing {
+        type Data = Bytes;
+        type Error = &'static str;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, &'static str>>> {
+            let frame = Pin::new(&mut self.0).poll_frame(cx);
+            if let Poll::Ready(Some(Ok(f))) = &frame
+                && f.data_ref().is_some_and(|d| d.as_ref() == b"b")
+            {
+                crate::workers::request_turn();
+            }
+            frame
+        }
+    }
+    crate::workers::request_turn(); // stale: left by some other body
+    let script = Script::new(vec![Step::Data(b"a"), Step::Data(b"b"), Step::Data(b"c")]);
+    let count = Arc::new(Count::default());
+    let waker = Waker::from(count.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut body = Coalesce::new(Handing(script), true);
+    let mut seen = Vec::new();
+    while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+        let mut data = frame.into_data().unwrap();
+        seen.push(data.copy_to_bytes(data.remaining()));
+    }
+    assert_eq!(seen, [Bytes::from_static(b"ab"), Bytes::from_static(b"c")]);
+}
