@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
-use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS};
+use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
 use super::texts::{PropList, Slot, TextList};
@@ -121,6 +121,8 @@ pub(crate) struct Tally<C> {
     propstat_status: Counts,
     kept: Kept,
     entry: Entry,
+    /// Where an error child's name is spelled out (reused).
+    scratch: Vec<u8>,
 }
 
 impl<C: Classify> Tally<C> {
@@ -134,6 +136,7 @@ impl<C: Classify> Tally<C> {
             propstat_status: Counts::default(),
             kept: Kept::default(),
             entry: Entry::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -357,7 +360,7 @@ impl<C: Classify> Sink for Tally<C> {
         }
     }
 
-    fn error_child(&mut self, owner: Level, name: &str) {
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]) {
         let entry = &mut self.entry;
         if !entry.open {
             return;
@@ -367,7 +370,24 @@ impl<C: Classify> Sink for Tally<C> {
             Level::Propstat if entry.propstat.open => &mut entry.propstat.error,
             Level::Propstat => return,
         };
-        slot.set_once(name.as_bytes(), self.limits.max_text);
+        if slot.is_set() {
+            return;
+        }
+        // Each part capped on its own, as `max_text` allows, then the whole trimmed.
+        let cap = self.limits.max_text;
+        let name = &mut self.scratch;
+        name.clear();
+        let parts: [&[u8]; 4] = if dav {
+            [b"DAV:", local, b"", b""]
+        } else if uri.is_empty() {
+            [local, b"", b"", b""]
+        } else {
+            [b"{", uri, b"}", local]
+        };
+        for part in parts {
+            push_capped(name, part, cap);
+        }
+        slot.set_once(name, cap);
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {

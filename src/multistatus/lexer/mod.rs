@@ -60,8 +60,9 @@ pub(crate) trait Sink {
     /// An audited element ended; `text` is its captured text for href, status and
     /// description (whitespace-trimmed at the start, capped), else empty.
     fn end(&mut self, role: Role, text: &[u8]);
-    /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
-    fn error_child(&mut self, owner: Level, name: &str);
+    /// The first child of a `DAV:error`: in `DAV:` (`dav`), or in namespace `uri` (empty for
+    /// none), named `local`. Reported as `DAV:local`, `{uri}local` or `local`.
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]);
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);

@@ -6,7 +6,7 @@ use super::bytes::same;
 use super::namespaces::{MEMO_NAME, Memo, Resolved, memo_parent, memo_slot};
 use super::state::{Root, State};
 use super::{Frame, Lexer, Sink, Step};
-use crate::multistatus::limits::{MAX_STATUS, push_capped};
+use crate::multistatus::limits::MAX_STATUS;
 use crate::multistatus::report::Level;
 
 /// What an open element is to the audit.
@@ -193,17 +193,7 @@ impl Lexer {
                 sink.prop(uri, local);
             }
             if let Some(Role::Error { owner, seen: false }) = parent {
-                let mut scratch = Vec::new();
-                let cap = self.max_text;
-                if dav {
-                    push_capped(&mut scratch, b"DAV:", cap);
-                } else if !uri.is_empty() {
-                    push_capped(&mut scratch, b"{", cap);
-                    push_capped(&mut scratch, uri, cap);
-                    push_capped(&mut scratch, b"}", cap);
-                }
-                push_capped(&mut scratch, local, cap);
-                sink.error_child(owner, &String::from_utf8_lossy(&scratch));
+                sink.error_child(owner, dav, uri, local);
                 if let Some(f) = self.frames.last_mut() {
                     f.role = Role::Error { owner, seen: true };
                 }
