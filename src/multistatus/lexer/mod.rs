@@ -29,7 +29,7 @@
 //! next `<` or `&`), `state` (the resumable `State`), `text` (character data, references
 //! and the `skim` fast path), `tags` (start and end tags, attributes), `markup` (comments,
 //! CDATA, the DOCTYPE, processing instructions), `namespaces` (declarations in scope,
-//! resolution, the role memo), `roles` (what an element is to the audit; opening and
+//! resolution), `memo` (names already resolved), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
@@ -37,6 +37,7 @@
 mod bytes;
 mod capture;
 mod markup;
+mod memo;
 mod namespaces;
 mod roles;
 mod state;
@@ -47,7 +48,8 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO, PrefixIndex};
+use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
+use namespaces::{Binding, PrefixIndex};
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -125,6 +127,8 @@ pub(crate) struct Lexer {
     /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
     shadow: u64,
     memo: [Memo; MEMO_SLOTS],
+    /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
+    ghosts: [Ghost; GHOSTS],
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -182,6 +186,7 @@ impl Lexer {
             serial: 0,
             shadow: 0,
             memo: [NO_MEMO; MEMO_SLOTS],
+            ghosts: [NO_GHOST; GHOSTS],
             fast: true,
         }
     }
