@@ -62,6 +62,9 @@ pub(crate) trait Sink {
     /// An audited element ended; `text` is its captured text for href, status and
     /// description (whitespace-trimmed at the start, capped), else empty.
     fn end(&mut self, role: Role, text: &[u8]);
+    /// The text of hrefs and descriptions is still wanted (asked as one starts; once false,
+    /// it stays false and only statuses are captured).
+    fn wants_text(&self) -> bool;
     /// The first child of a `DAV:error`: in `DAV:` (`dav`), or in namespace `uri` (empty for
     /// none), named `local`. Reported as `DAV:local`, `{uri}local` or `local`.
     fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]);

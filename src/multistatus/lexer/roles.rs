@@ -144,7 +144,9 @@ impl Lexer {
         self.root = Root::Open;
         if role != Role::Skip {
             sink.start(role);
-            if let Some(status) = role.captures() {
+            if let Some(status) = role.captures()
+                && (status || sink.wants_text())
+            {
                 self.capture.depth = self.frames.len();
                 self.capture.status = status;
                 self.capture.space = false;
