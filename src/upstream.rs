@@ -1,5 +1,6 @@
-//! The upstream client: one pooled hyper-util client to the WebDAV server (http, or https
-//! through rustls), the response-header timeout, and `upstream::Error` with a closed
+//! The upstream client: pooled hyper-util clients to the WebDAV server (http, or https
+//! through rustls), one per connection worker (`crate::workers`) so a request and the
+//! upstream connection it uses run on one thread, the response-header timeout, and `upstream::Error` with a closed
 //! [`Kind`] so that 502/504 and the `kind` label are decided in one place.
 //!
 //! Also the readiness probe: a background task that checks the upstream accepts TCP
@@ -140,42 +141,44 @@ pub enum BuildError {
     Tls(#[from] crate::tls::ClientError),
 }
 
-/// The pooled client to the one upstream.
+type Client = HyperClient<HttpsConnector<HttpConnector>, RequestBody>;
+
+/// The pooled clients to the one upstream, one per connection worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
-    client: HyperClient<HttpsConnector<HttpConnector>, RequestBody>,
+    /// Never empty; request on worker `i` use client `i`, and their pools split
+    /// `pool_max_idle_per_host` between them (`workers::share`).
+    clients: Arc<[Client]>,
     /// Scheme and authority every request is sent to.
     origin: Uri,
     response_timeout: Duration,
 }
 
 impl Upstream {
-    pub(crate) fn new(settings: &config::Upstream) -> Result<Self, BuildError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(settings.connect_timeout));
+    /// `pools`: one client per connection worker (at least one).
+    pub(crate) fn new(settings: &config::Upstream, pools: usize) -> Result<Self, BuildError> {
+        let pools = pools.max(1);
         let tls = crate::tls::client_config(&settings.tls)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = HyperClient::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
-            // A request is only retried when the pooled connection closed before the request
-            // was written (hyper-util "canceled"): safe for every method, idempotent or not.
-            .retry_canceled_requests(true)
-            .set_host(false)
-            .build(connector);
+        let clients = (0..pools)
+            .map(|i| {
+                let idle = crate::workers::share(settings.pool_max_idle_per_host, pools, i);
+                client(settings, tls.clone(), idle)
+            })
+            .collect();
         Ok(Upstream {
-            client,
+            clients,
             origin: settings.url.clone(),
             response_timeout: settings.response_timeout,
         })
+    }
+
+    /// The client of the worker this runs on.
+    fn client(&self) -> &Client {
+        let index = crate::workers::current() % self.clients.len().max(1);
+        match self.clients.get(index).or_else(|| self.clients.first()) {
+            Some(client) => client,
+            None => unreachable!("Upstream::new builds at least one client"),
+        }
     }
 
     /// The upstream's scheme and authority, e.g. `http://127.0.0.1:8081`.
@@ -188,12 +191,35 @@ impl Upstream {
         &self,
         request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, Error> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.client().request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(Error::from_client(error)),
             Err(_elapsed) => Err(Error::timeout(self.response_timeout, "response headers")),
         }
     }
+}
+
+/// One pooled client keeping at most `max_idle` idle connections.
+fn client(settings: &config::Upstream, tls: rustls::ClientConfig, max_idle: usize) -> Client {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(settings.connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    HyperClient::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(settings.pool_idle_timeout)
+        .pool_max_idle_per_host(max_idle)
+        // A request is only retried when the pooled connection closed before the request
+        // was written (hyper-util "canceled"): safe for every method, idempotent or not.
+        .retry_canceled_requests(true)
+        .set_host(false)
+        .build(connector)
 }
 
 // === readiness ===

@@ -51,6 +51,12 @@ pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
 /// runs between tags are a newline or a short value, then `memchr2`.
 #[inline(always)]
 pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    // Tags often follow one another (`</D:href><D:status>`) or a newline.
+    match s {
+        [b'<' | b'&', ..] => return Some(0),
+        [_, b'<' | b'&', ..] => return Some(1),
+        _ => {}
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LT: u64 = 0x3C3C_3C3C_3C3C_3C3C;

@@ -82,6 +82,7 @@ pub(super) const NO_GHOST: Ghost = Ghost {
 pub(super) const PROP_KEY: u8 = 4;
 
 /// The memo key of a parent whose children's roles may be memoised.
+#[inline(always)]
 pub(super) fn memo_parent(parent: Option<Role>) -> Option<u8> {
     match parent {
         Some(Role::Multistatus) => Some(1),

@@ -48,7 +48,10 @@ impl Lexer {
                     .is_none_or(|f| f.role.resolves_children());
                 // A child of `DAV:prop` is resolved only to name the property: past the
                 // bounds it is skipped like any property value, never `over_limit`.
-                let soft = self.frames.last().is_some_and(|f| f.role == Role::Prop);
+                let soft = self
+                    .frames
+                    .last()
+                    .is_some_and(|f| matches!(f.role, Role::Prop));
                 if self.deep > 0 || (self.frames.len() >= self.max_depth && (!self.resolve || soft))
                 {
                     // Skipped content past the name stack: count it, do not name it.
@@ -74,7 +77,12 @@ impl Lexer {
         if !self.unnamed {
             if self.names.len().saturating_add(n) <= NAMES_BUDGET {
                 self.names.extend_from_slice(name);
-            } else if !self.resolve || self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+            } else if !self.resolve
+                || self
+                    .frames
+                    .last()
+                    .is_some_and(|f| matches!(f.role, Role::Prop))
+            {
                 // A skipped element (or a property name): count it instead of naming it.
                 self.names.truncate(self.pending);
                 self.unnamed = true;
