@@ -65,8 +65,12 @@ pub(crate) trait Sink {
     /// An audited element ended; `text` is its captured text for href, status and
     /// description (whitespace-trimmed at the start, capped), else empty.
     fn end(&mut self, role: Role, text: &[u8]);
-    /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
-    fn error_child(&mut self, owner: Level, name: &str);
+    /// The text of hrefs and descriptions is still wanted (asked as one starts; once false,
+    /// it stays false and only statuses are captured).
+    fn wants_text(&self) -> bool;
+    /// The first child of a `DAV:error`: in `DAV:` (`dav`), or in namespace `uri` (empty for
+    /// none), named `local`. Reported as `DAV:local`, `{uri}local` or `local`.
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]);
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
@@ -133,8 +137,6 @@ pub(crate) struct Lexer {
     ghosts: [Ghost; GHOSTS],
     /// Start-tag names the fast path has read and checked (see `known`).
     known: [Known; KNOWN_SLOTS],
-    /// Reused for the name of a `DAV:error`'s first child.
-    scratch: Vec<u8>,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -194,7 +196,6 @@ impl Lexer {
             memo: [NO_MEMO; MEMO_SLOTS],
             ghosts: [NO_GHOST; GHOSTS],
             known: [NO_KNOWN; KNOWN_SLOTS],
-            scratch: Vec::new(),
             fast: true,
         }
     }
@@ -217,7 +218,6 @@ impl Lexer {
             self.ns.capacity(),
             self.attr.capacity(),
             self.refname.capacity(),
-            self.scratch.capacity(),
             self.capture.buf.capacity(),
             self.index.heap_bytes(),
         ]
