@@ -1,9 +1,13 @@
-//! The upstream client: one pooled hyper-util client to the WebDAV server (http, or https
-//! through rustls), the response-header timeout, and `upstream::Error` with a closed
+//! The upstream client: a pool of HTTP/1.1 connections to the WebDAV server ([`pool`]; http,
+//! or https through rustls), the response-header timeout, and `upstream::Error` with a closed
 //! [`Kind`] so that 502/504 and the `kind` label are decided in one place.
 //!
 //! Also the readiness probe: a background task that checks the upstream accepts TCP
 //! connections, read by `/readyz`.
+
+mod pool;
+
+pub(crate) use pool::Body;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -13,13 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Request, Response, Uri};
-use hyper::body::Incoming;
 
 use crate::body::{self, RequestBody};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use pool::{Pool, SendError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -87,10 +88,20 @@ impl Error {
         }
     }
 
-    /// Classify a hyper-util client error by asking it and walking its causes (never by
-    /// matching its text).
-    fn from_client(error: hyper_util::client::legacy::Error) -> Self {
-        let kind = classify(&error);
+    /// Classify a failed exchange by asking the errors and walking their causes (never by
+    /// matching their text).
+    fn from_send(error: SendError) -> Self {
+        let (kind, source): (Kind, Box<dyn StdError + Send + Sync>) = match error {
+            SendError::Connect(error) => {
+                let kind = if io_kind(&*error) == Some(io::ErrorKind::TimedOut) {
+                    Kind::Timeout
+                } else {
+                    Kind::Connect
+                };
+                (kind, error)
+            }
+            SendError::Exchange(error) => (classify(&error), Box::new(error)),
+        };
         let message = match kind {
             Kind::Connect => "cannot connect",
             Kind::Timeout => "connect timed out",
@@ -100,21 +111,15 @@ impl Error {
         Error {
             kind,
             message: message.to_owned(),
-            source: Some(Box::new(error)),
+            source: Some(source),
         }
     }
 }
 
-fn classify(error: &hyper_util::client::legacy::Error) -> Kind {
-    let timed_out = io_kind(error) == Some(io::ErrorKind::TimedOut);
-    if error.is_connect() {
-        return if timed_out {
-            Kind::Timeout
-        } else {
-            Kind::Connect
-        };
-    }
-    if timed_out {
+/// What a failed exchange on a connection was: not HTTP, timed out, or (anything else) the
+/// connection closing or resetting before the response headers.
+fn classify(error: &hyper::Error) -> Kind {
+    if io_kind(error) == Some(io::ErrorKind::TimedOut) {
         return Kind::Timeout;
     }
     let hyper_errors = error::causes(error).filter_map(|e| e.downcast_ref::<hyper::Error>());
@@ -143,7 +148,7 @@ pub enum BuildError {
 /// The pooled client to the one upstream.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
-    client: HyperClient<HttpsConnector<HttpConnector>, RequestBody>,
+    pool: Pool,
     /// Scheme and authority every request is sent to.
     origin: Uri,
     response_timeout: Duration,
@@ -161,18 +166,13 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = HyperClient::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
-            // A request is only retried when the pooled connection closed before the request
-            // was written (hyper-util "canceled"): safe for every method, idempotent or not.
-            .retry_canceled_requests(true)
-            .set_host(false)
-            .build(connector);
         Ok(Upstream {
-            client,
+            pool: Pool::new(
+                connector,
+                settings.url.clone(),
+                settings.pool_idle_timeout,
+                settings.pool_max_idle_per_host,
+            ),
             origin: settings.url.clone(),
             response_timeout: settings.response_timeout,
         })
@@ -183,14 +183,16 @@ impl Upstream {
         &self.origin
     }
 
-    /// Sends one request and waits for the response headers, at most `response_timeout`.
+    /// Sends one request (its target in origin form) and waits for the response headers, at
+    /// most `response_timeout`. A request a pooled connection did not take (it had closed) is
+    /// sent on another one ([`pool`]); nothing else is sent twice here.
     pub(crate) async fn send(
         &self,
         request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, Error> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+    ) -> Result<Response<Body>, Error> {
+        match tokio::time::timeout(self.response_timeout, self.pool.send(request)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(Error::from_client(error)),
+            Ok(Err(error)) => Err(Error::from_send(error)),
             Err(_elapsed) => Err(Error::timeout(self.response_timeout, "response headers")),
         }
     }
