@@ -31,6 +31,7 @@ use crate::proxy::{self, Proxy};
 use crate::telemetry::events::UpstreamProbed;
 use crate::telemetry::{Metrics, Telemetry};
 use crate::upstream::{self, Readiness, Upstream};
+use crate::workers::Workers;
 
 /// Why davaudit could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,9 @@ pub enum Error {
     /// An admin token file that cannot be used (`admin.token_file`, `admin.metrics_token_file`).
     #[error("{0}")]
     Token(String),
+    /// A connection worker's thread or runtime could not be started.
+    #[error("cannot start the connection workers: {0}")]
+    Workers(#[source] std::io::Error),
 }
 
 /// A started davaudit: its bound addresses and the handles to reload and stop it.
@@ -131,6 +135,8 @@ struct ReloadState {
     /// `limits.max_upstream_requests`, shared by every proxy a reload builds, so requests
     /// still in flight on an old one keep counting.
     upstream_slots: Arc<Semaphore>,
+    /// Upstream pools per proxy: one per connection worker (`workers`).
+    pools: usize,
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
@@ -165,6 +171,7 @@ impl Reloader {
             &state.telemetry,
             &state.hooks,
             &state.upstream_slots,
+            state.pools,
         )?;
         let acceptor = match (&state.tls, &config.tls) {
             (Some(_), Some(settings)) => Some(crate::tls::acceptor(settings)?),
@@ -259,8 +266,9 @@ fn build_proxy(
     telemetry: &Telemetry,
     hooks: &Hooks,
     upstream_slots: &Arc<Semaphore>,
+    pools: usize,
 ) -> Result<Proxy, Error> {
-    let upstream = Upstream::new(&config.upstream)?;
+    let upstream = Upstream::new(&config.upstream, pools)?;
     let auditor = Auditor::new(config.audit.clone(), telemetry.clone(), hooks.clone());
     let settings = proxy::Settings {
         forwarding: config.forwarding.clone(),
@@ -281,7 +289,7 @@ pub(crate) fn check_files(config: &Config) -> Result<(), Error> {
         crate::tls::acceptor(settings)?;
     }
     Tokens::load(&config.admin).map_err(|e| Error::Token(e.to_string()))?;
-    Upstream::new(&config.upstream)?;
+    Upstream::new(&config.upstream, 1)?;
     Ok(())
 }
 
@@ -299,6 +307,23 @@ pub async fn run_with_hooks(
     signal: impl Future<Output = ()> + Send + 'static,
     hooks: Hooks,
 ) -> Result<Running, Error> {
+    run_with_workers(config, signal, hooks, 0).await
+}
+
+/// [`run_with_hooks`], serving proxy connections on `workers` threads of their own, one
+/// current-thread runtime each, as the binary does (`crate::workers`); with 0, on the
+/// caller's runtime. Everything else runs on the caller's runtime.
+pub async fn run_with_workers(
+    config: Config,
+    signal: impl Future<Output = ()> + Send + 'static,
+    hooks: Hooks,
+    workers: usize,
+) -> Result<Running, Error> {
+    let workers = match workers {
+        0 => None,
+        n => Some(Workers::start(n).map_err(Error::Workers)?),
+    };
+    let pools = workers.as_ref().map_or(1, Workers::count);
     let live_view = config.admin.ui_enabled();
     // The route label's values are fixed for the process's life (a reload reports `routes`).
     let telemetry = Telemetry::with_routes(
@@ -312,6 +337,7 @@ pub async fn run_with_hooks(
         &telemetry,
         &hooks,
         &upstream_slots,
+        pools,
     )?));
     let tls = match &config.tls {
         Some(settings) => Some(SharedAcceptor::new(crate::tls::acceptor(settings)?)),
@@ -368,6 +394,8 @@ pub async fn run_with_hooks(
         max_header_bytes: config.limits.max_header_bytes,
         metrics: telemetry.metrics().clone(),
         tls: tls.clone(),
+        workers: workers.clone(),
+        gather_writes: true,
     };
     let current = proxy.clone();
     let proxy_task = tokio::spawn(
@@ -392,6 +420,8 @@ pub async fn run_with_hooks(
         max_header_bytes: 16 * 1024,
         tls: None,
         metrics: telemetry.metrics().clone(),
+        workers: None,
+        gather_writes: false,
     };
     // The live view's listener, when it has its own: same limits as the admin listener,
     // stopped with it, and counted as `listener="admin"` (a closed label set).
@@ -487,6 +517,8 @@ pub async fn run_with_hooks(
             tracing::error!(%error, "live view listener task failed");
         }
         tracing::info!("stopped");
+        // The worker threads end with their runtimes once everything has stopped.
+        drop(workers);
     });
 
     let reloader = Reloader {
@@ -498,6 +530,7 @@ pub async fn run_with_hooks(
             hooks,
             live_view,
             upstream_slots,
+            pools,
             bound: Mutex::new(config),
             gate,
         }),

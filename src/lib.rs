@@ -32,7 +32,10 @@
 //! - [`config`]: YAML in, a validated [`config::Config`] out; the default routine rules.
 //! - [`app`]: wiring: builds every part, binds both listeners, returns [`Running`].
 //! - [`descriptors`]: the soft `RLIMIT_NOFILE` raised at start; connection limits fitted to it.
-//! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain.
+//! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain; each
+//!   proxy connection handed to a [`workers`] thread; response bodies written in few writes.
+//! - [`workers`]: one current-thread runtime per core; a connection and all it starts live
+//!   on one.
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`fragment`]: the request target's `#fragment` hyper drops, seen on the connection's
 //!   bytes so the proxy can refuse the request (400) rather than forward another one.
@@ -99,6 +102,7 @@ pub(crate) mod shutdown;
 pub(crate) mod telemetry;
 pub(crate) mod tls;
 pub(crate) mod upstream;
+pub(crate) mod workers;
 
 #[cfg(test)]
 mod dependency_tests;
@@ -106,7 +110,7 @@ mod dependency_tests;
 // The binary's entry point.
 pub use cli::main;
 // Starting davaudit as `main` does: the integration tests.
-pub use app::{Error, Reloader, Running, run, run_with_hooks};
+pub use app::{Error, Reloader, Running, run, run_with_hooks, run_with_workers};
 pub use audit::Hooks;
 
 /// The pure pieces the benchmarks measure and the fuzz targets drive; not an API.
@@ -118,5 +122,6 @@ pub mod internals {
     pub use crate::proxy::headers::{
         Downstream, add_forwarded, add_x_forwarded, remove_hop_by_hop, request_id,
     };
+    pub use crate::telemetry::labels::{OTHER_METHOD, all_methods as method_labels};
     pub use crate::telemetry::logging::{LogLayer, init as init_logging};
 }

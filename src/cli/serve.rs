@@ -42,11 +42,13 @@ pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
     // Before anything binds: the limits the listeners get must fit the descriptors.
     let (budget, before) = Budget::raise();
     log_budget(budget, before, budget.fit(&mut config));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This thread runs the accept loops, admin, signals and reloads; proxy connections run
+    // on the connection workers, one current-thread runtime per core (`workers`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("davaudit")
         .build()
         .context("cannot start the async runtime")?;
+    let workers = crate::workers::default_count();
     runtime.block_on(async {
         let overrides: Vec<&str> = source.overrides.iter().map(|o| o.origin.as_str()).collect();
         tracing::info!(
@@ -61,7 +63,9 @@ pub(crate) fn run_source(source: Source) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown::signal();
         let hangups = hangups();
         let source = Fit { source, budget };
-        let running = app::run(config, shutdown).await?;
+        let running =
+            app::run_with_workers(config, shutdown, crate::audit::Hooks::default(), workers)
+                .await?;
         tokio::spawn(reload_on_hangup(hangups, source, running.reloader(), log));
         running.wait().await;
         Ok(ExitCode::SUCCESS)

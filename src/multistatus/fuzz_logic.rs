@@ -5,35 +5,49 @@
 //! panics.
 
 use super::limits::Limits;
-use super::report::{AllErrors, Outcome};
+use super::report::{AllErrors, Classify, Outcome};
 use super::scanner::{BodyEnd, Scanner};
 
-/// Panics if feeding `data` whole and split at `splits` (offsets taken modulo the length,
-/// in any order) give different reports, under default and under tight limits.
-pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
+/// Every check runs under the default limits and under these tight ones (depth 8, texts of
+/// 5 bytes, 2 failures kept), so the caps are fuzzed too.
+const TIGHT: Limits = Limits {
+    max_depth: 8,
+    max_text: 5,
+    max_failures: 2,
+};
+
+/// The split offsets: `splits` taken modulo the length (+1), in order.
+fn cuts(data: &[u8], splits: &[usize]) -> Vec<usize> {
     let mut cuts: Vec<usize> = splits
         .iter()
         .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
         .collect();
     cuts.sort_unstable();
-    let tight = Limits {
-        max_depth: 8,
-        max_text: 5,
-        max_failures: 2,
-    };
-    for limits in [Limits::default(), tight] {
+    cuts
+}
+
+/// Feeds `data` to `scanner` in the pieces `cuts` make.
+fn feed_split<C: Classify>(scanner: &mut Scanner<C>, data: &[u8], cuts: &[usize]) {
+    let mut from = 0;
+    for &cut in cuts {
+        scanner.feed(data.get(from..cut).unwrap_or_default());
+        from = cut;
+    }
+    scanner.feed(data.get(from..).unwrap_or_default());
+}
+
+/// Panics if feeding `data` whole and split at `splits` (offsets taken modulo the length,
+/// in any order) give different reports, under default and under tight limits.
+pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
+    let cuts = cuts(data, splits);
+    for limits in [Limits::default(), TIGHT] {
         for end in [BodyEnd::Complete, BodyEnd::Truncated] {
             let mut whole = Scanner::new(AllErrors, limits);
             whole.feed(data);
             let whole = whole.finish(end);
 
             let mut split = Scanner::new(AllErrors, limits);
-            let mut from = 0;
-            for &cut in &cuts {
-                split.feed(data.get(from..cut).unwrap_or_default());
-                from = cut;
-            }
-            split.feed(data.get(from..).unwrap_or_default());
+            feed_split(&mut split, data, &cuts);
             let split = split.finish(end);
             assert_eq!(whole, split, "split at {cuts:?}");
         }
@@ -46,29 +60,15 @@ pub fn check_split_equivalence(data: &[u8], splits: &[usize]) {
 /// length, in any order), give the same report, under default and under tight limits,
 /// complete or truncated. Panics if they differ.
 pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
-    let mut cuts: Vec<usize> = splits
-        .iter()
-        .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
-        .collect();
-    cuts.sort_unstable();
-    let tight = Limits {
-        max_depth: 8,
-        max_text: 5,
-        max_failures: 2,
-    };
-    for limits in [Limits::default(), tight] {
+    let cuts = cuts(data, splits);
+    for limits in [Limits::default(), TIGHT] {
         for end in [BodyEnd::Complete, BodyEnd::Truncated] {
             let mut fast = Scanner::new(AllErrors, limits);
             fast.feed(data);
             let fast = fast.finish(end);
 
             let mut plain = Scanner::new(AllErrors, limits).without_fast_paths();
-            let mut from = 0;
-            for &cut in &cuts {
-                plain.feed(data.get(from..cut).unwrap_or_default());
-                from = cut;
-            }
-            plain.feed(data.get(from..).unwrap_or_default());
+            feed_split(&mut plain, data, &cuts);
             let plain = plain.finish(end);
             assert_eq!(fast, plain, "fast vs plain, plain split at {cuts:?}");
         }
@@ -84,32 +84,17 @@ pub fn check_fast_plain_equivalence(data: &[u8], splits: &[usize]) {
 /// - When `well_formed` (an outside judge, e.g. roxmltree, parsed the body and it has no
 ///   DTD), neither may call it `Malformed`.
 ///
-/// Checked under default limits and under tight ones (depth 8, texts of 5 bytes, 2 failures
-/// kept). Panics on a disagreement.
+/// Checked under default limits and under [`TIGHT`] ones. Panics on a disagreement.
 pub fn check_reference_agreement(
     data: &[u8],
     splits: &[usize],
     charset: Option<&str>,
     well_formed: bool,
 ) {
-    let mut cuts: Vec<usize> = splits
-        .iter()
-        .map(|&s| s.checked_rem(data.len().saturating_add(1)).unwrap_or(0))
-        .collect();
-    cuts.sort_unstable();
-    let tight = Limits {
-        max_depth: 8,
-        max_text: 5,
-        max_failures: 2,
-    };
-    for limits in [Limits::default(), tight] {
+    let cuts = cuts(data, splits);
+    for limits in [Limits::default(), TIGHT] {
         let mut scanner = Scanner::new(AllErrors, limits).with_charset(charset);
-        let mut from = 0;
-        for &cut in &cuts {
-            scanner.feed(data.get(from..cut).unwrap_or_default());
-            from = cut;
-        }
-        scanner.feed(data.get(from..).unwrap_or_default());
+        feed_split(&mut scanner, data, &cuts);
         let fast = scanner.finish(BodyEnd::Complete);
         let reference = super::reference::Reference::new(AllErrors, limits)
             .with_charset(charset)

@@ -79,17 +79,24 @@ pub(crate) const MAX_DECL: usize = 64 * 1024;
 
 /// Appends `bytes` to `buf` without letting it grow past `cap`, cutting on a UTF-8 character
 /// boundary. `bytes` must start on a character boundary. Returns false once the cap was hit.
+#[inline]
 pub(crate) fn push_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
     let room = cap.saturating_sub(buf.len());
     if bytes.len() <= room {
         buf.extend_from_slice(bytes);
         return true;
     }
+    push_cut(buf, bytes, room);
+    false
+}
+
+/// The part of `bytes` that fits in `room`, cut on a character boundary.
+#[cold]
+fn push_cut(buf: &mut Vec<u8>, bytes: &[u8], room: usize) {
     let mut n = room;
     // Back off to a character boundary: never keep half a UTF-8 sequence.
     while n > 0 && bytes.get(n).is_some_and(|b| b & 0xC0 == 0x80) {
         n = n.saturating_sub(1);
     }
     buf.extend_from_slice(bytes.get(..n).unwrap_or_default());
-    false
 }

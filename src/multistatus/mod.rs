@@ -14,7 +14,8 @@
 //! Layout, in data order: [`scanner`] (the [`Scanner`] API) -> `charset` (BOM, declared
 //! encoding, UTF-8 validation or transcoding) -> `lexer` (resumable XML state machine:
 //! well-formedness, element stack, `DAV:` namespace matching on the audited path, `memchr`
-//! skipping of everything else) -> `tally` (entries, counts, kept failures) -> [`report`].
+//! skipping of everything else) -> `tally` (entries, counts, kept failures; `texts` holds
+//! an entry's hrefs, property names and details until a failure needs them) -> [`report`].
 //! `limits` holds every bound, `status_line` parses `HTTP/1.1 423 Locked`.
 //!
 //! Memory is constant whatever the body: text is never buffered except the capped text of
@@ -45,6 +46,7 @@ mod status_line;
 mod tally;
 #[cfg(test)]
 mod tests;
+mod texts;
 
 pub use fuzz_logic::{
     check_fast_plain_equivalence, check_reference_agreement, check_split_equivalence,

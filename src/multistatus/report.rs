@@ -302,7 +302,8 @@ impl Report {
 }
 
 /// Decides which statuses are failures. The audit policy implements it from the config's
-/// routine rules and the request method; the scanner only asks.
+/// routine rules and the request method; the scanner only asks. The answer must depend on
+/// the level and code alone: the scanner may ask once per status or once per code.
 pub trait Classify {
     /// True when a status at this level is a failure worth reporting.
     fn is_failure(&self, level: Level, code: Code) -> bool;

@@ -21,6 +21,32 @@ fn token(s: &[u8]) -> (&[u8], &[u8]) {
 
 /// Parses a status line (any whitespace, possibly truncated after the code).
 pub(crate) fn parse(text: &[u8]) -> Code {
+    // The common line at once: `HTTP/1.1 NNN`, then whitespace or the end.
+    if let [
+        b'H',
+        b'T',
+        b'T',
+        b'P',
+        b'/',
+        b'1',
+        b'.',
+        b'1',
+        b' ',
+        a @ b'1'..=b'9',
+        b @ b'0'..=b'9',
+        c @ b'0'..=b'9',
+        rest @ ..,
+    ] = text
+        && rest.first().is_none_or(|&b| is_ws(b))
+    {
+        let digit = |d: &u8| u16::from(d.wrapping_sub(b'0'));
+        return Code::Status(
+            digit(a)
+                .wrapping_mul(100)
+                .wrapping_add(digit(b).wrapping_mul(10))
+                .wrapping_add(digit(c)),
+        );
+    }
     let (version, rest) = token(text);
     let (code, _) = token(rest);
     if !is_version(version) {

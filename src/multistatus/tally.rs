@@ -2,14 +2,17 @@
 //! kept with their details. Fed by the lexer through [`Sink`]; turned into a [`Report`] by
 //! [`Tally::report`].
 //!
-//! Statuses are counted per entry when its `DAV:response` ends, or at the end of the body for
-//! an entry left open by a truncated or malformed body (counts up to there are kept). Every
+//! Statuses are counted as each `DAV:status` of an entry ends, so an entry left open by a
+//! truncated or malformed body keeps its counts up to there; the failing counts follow from
+//! them and the classifier when the report is made. Every
 //! `DAV:status` counts where it stands: each `response/status` at response level, each
 //! `response/propstat/status` at propstat level, even where the DTD allows only one of them
 //! (a response with both, a propstat with two statuses).
 //! Failures are kept in two lists capped at `max_failures` each, root causes and 424 Failed
 //! Dependency, so a flood of 424s never pushes out the failure that caused them; the report
-//! lists root causes first.
+//! lists root causes first, `max_failures` in all. Once the root causes fill it, nothing but
+//! the counts is read: an entry's hrefs, property names, error and description are no longer
+//! kept (nor captured), as no later failure can reach the report.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +20,16 @@ use super::lexer::{Role, Sink};
 use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
+use super::texts::{PropList, Slot, TextList};
 
 /// Failures with details, capped per kind (root cause vs 424).
 #[derive(Debug, Default)]
 struct Kept {
     causes: Vec<Failure>,
     dependent: Vec<Failure>,
+    /// No failure kept from now on can reach the report, which lists root causes first and
+    /// then 424s, `cap` in all: the root causes are at their cap.
+    full: bool,
 }
 
 impl Kept {
@@ -36,11 +43,6 @@ impl Kept {
         list.len() < cap
     }
 
-    fn clear(&mut self) {
-        self.causes.clear();
-        self.dependent.clear();
-    }
-
     fn push(&mut self, failure: Failure, cap: usize) {
         let list = if failure.code == Code::Status(424) {
             &mut self.dependent
@@ -50,76 +52,39 @@ impl Kept {
         if list.len() < cap {
             list.push(failure);
         }
+        self.full = self.causes.len() >= cap;
     }
 }
 
-/// Counts by code, few distinct codes per entry: a short list beats a map.
+/// Statuses of one level counted by code: a short list in the order first seen (a body holds
+/// few distinct codes), then a map for a body with many.
 #[derive(Debug, Default)]
-struct CodeCounts(Vec<(Code, u64)>);
+struct Counts {
+    short: Vec<(Code, u64)>,
+    more: BTreeMap<Code, u64>,
+}
 
-impl CodeCounts {
+/// Distinct codes kept in `Counts::short` before the map takes the rest.
+const SHORT_CODES: usize = 16;
+
+impl Counts {
+    #[inline]
     fn add(&mut self, code: Code) {
-        match self.0.iter_mut().find(|(c, _)| *c == code) {
-            Some((_, n)) => *n = n.saturating_add(1),
-            None => self.0.push((code, 1)),
-        }
-    }
-}
-
-/// A list of short texts kept for a failure (hrefs, property names): the first ones whose
-/// bytes sum to at most `max_text` (the first always, itself capped), at most `max` of them;
-/// `count` counts them all. One buffer, reused: no allocation per text.
-#[derive(Debug, Default)]
-struct TextList {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-    /// No more are kept (one did not fit).
-    full: bool,
-    count: u64,
-}
-
-impl TextList {
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
-        self.full = false;
-        self.count = 0;
-    }
-
-    /// Keeps `text` (trimmed by the caller) if it fits.
-    fn push(&mut self, text: &[u8], max_text: usize, max: usize) {
-        self.push_parts(&[text], max_text, max);
-    }
-
-    /// Keeps the concatenation of `parts` (each a whole UTF-8 sequence) if it fits; the first
-    /// one is cut at `max_text` on a character boundary.
-    fn push_parts(&mut self, parts: &[&[u8]], max_text: usize, max: usize) {
-        self.count = self.count.saturating_add(1);
-        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
-        let first = self.ends.is_empty();
-        let fits = self.bytes.len().saturating_add(len) <= max_text && self.ends.len() < max;
-        if !self.full && (first || fits) {
-            let start = self.bytes.len();
-            for part in parts {
-                let cap = start.saturating_add(max_text);
-                if !push_capped(&mut self.bytes, part, cap) {
-                    break;
-                }
-            }
-            self.ends.push(self.bytes.len());
+        if let Some((_, n)) = self.short.iter_mut().find(|(c, _)| *c == code) {
+            *n = n.saturating_add(1);
+        } else if self.short.len() < SHORT_CODES {
+            self.short.push((code, 1));
         } else {
-            self.full = true;
+            let n = self.more.entry(code).or_insert(0);
+            *n = n.saturating_add(1);
         }
     }
 
-    fn to_vec(&self) -> Vec<String> {
-        let mut start = 0;
-        let mut out = Vec::with_capacity(self.ends.len());
-        for &end in &self.ends {
-            out.push(lossy(self.bytes.get(start..end).unwrap_or_default()));
-            start = end;
-        }
-        out
+    /// Every code with its count.
+    fn into_map(self) -> BTreeMap<Code, u64> {
+        let mut map = self.more;
+        map.extend(self.short);
+        map
     }
 }
 
@@ -129,30 +94,26 @@ struct Propstat {
     open: bool,
     /// Failing codes in document order (capped).
     failing: Vec<Code>,
-    error: Option<String>,
-    description: Option<String>,
+    error: Slot,
+    description: Slot,
     /// The property names of its `DAV:prop` (Clark notation).
-    props: TextList,
+    props: PropList,
 }
 
 /// The open `DAV:response` (reused from one entry to the next: no allocation per entry).
 #[derive(Debug, Default)]
 struct Entry {
     open: bool,
-    /// The first `DAV:href`, trimmed and capped; kept as bytes until a failure needs it.
-    href: Vec<u8>,
-    has_href: bool,
-    /// Every href kept (see `Failure::hrefs`).
+    /// Every href kept (see `Failure::hrefs`); the first is `Failure::href`.
     hrefs: TextList,
-    response_codes: CodeCounts,
+    /// Failing response-level codes in document order (capped).
     response_failing: Vec<Code>,
-    propstat_codes: CodeCounts,
     /// Propstat-level failures with their propstat's details; href and response-level
     /// error/description are filled in when the entry ends.
     propstat_failing: Kept,
     propstat: Propstat,
-    error: Option<String>,
-    description: Option<String>,
+    error: Slot,
+    description: Slot,
 }
 
 /// Accumulates one body's audit.
@@ -162,29 +123,12 @@ pub(crate) struct Tally<C> {
     limits: Limits,
     multistatus: bool,
     entries: u64,
-    response_status: BTreeMap<Code, u64>,
-    propstat_status: BTreeMap<Code, u64>,
-    response_failing: BTreeMap<Code, u64>,
-    propstat_failing: BTreeMap<Code, u64>,
-    failure_count: u64,
+    response_status: Counts,
+    propstat_status: Counts,
     kept: Kept,
     entry: Entry,
-}
-
-fn text(bytes: &[u8], cap: usize) -> String {
-    let mut kept = Vec::with_capacity(bytes.len().min(cap));
-    push_capped(&mut kept, bytes.trim_ascii(), cap);
-    match String::from_utf8(kept) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
+    /// Where an error child's name is spelled out (reused).
+    scratch: Vec<u8>,
 }
 
 impl<C: Classify> Tally<C> {
@@ -194,13 +138,14 @@ impl<C: Classify> Tally<C> {
             limits,
             multistatus: false,
             entries: 0,
-            response_status: BTreeMap::new(),
-            propstat_status: BTreeMap::new(),
-            response_failing: BTreeMap::new(),
-            propstat_failing: BTreeMap::new(),
-            failure_count: 0,
-            kept: Kept::default(),
+            response_status: Counts::default(),
+            propstat_status: Counts::default(),
+            kept: Kept {
+                full: limits.max_failures == 0,
+                ..Kept::default()
+            },
             entry: Entry::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -231,14 +176,15 @@ impl<C: Classify> Tally<C> {
                 prop_count: ps.props.count,
                 level: Level::Propstat,
                 code,
-                error: ps.error.clone(),
-                description: ps.description.clone(),
+                error: ps.error.to_option(),
+                description: ps.description.to_option(),
             };
             entry.propstat_failing.push(failure, cap);
         }
     }
 
-    /// Counts the open entry (at its end tag, or at the end of the body).
+    /// Closes the open entry (at its end tag, or at the end of the body): keeps its
+    /// failures with their details.
     fn end_entry(&mut self) {
         if !self.entry.open {
             return;
@@ -247,56 +193,48 @@ impl<C: Classify> Tally<C> {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
         entry.open = false;
-        let href = || lossy(&entry.href);
+        let failing = !entry.response_failing.is_empty()
+            || !entry.propstat_failing.causes.is_empty()
+            || !entry.propstat_failing.dependent.is_empty();
+        if !failing {
+            return;
+        }
         let hrefs = || entry.hrefs.to_vec();
         let href_count = entry.hrefs.count;
-        // Every `DAV:status` counts where it stands: a response-level one never hides the
-        // propstat-level ones of the same entry (the DTD forbids both, servers send both).
-        for &(code, n) in &entry.response_codes.0 {
-            let slot = self.response_status.entry(code).or_insert(0);
-            *slot = slot.saturating_add(n);
-            if self.classify.is_failure(Level::Response, code) {
-                self.failure_count = self.failure_count.saturating_add(n);
-                let failing = self.response_failing.entry(code).or_insert(0);
-                *failing = failing.saturating_add(n);
-            }
-        }
+        let first = |hrefs: &[String]| hrefs.first().cloned().unwrap_or_default();
         for &code in &entry.response_failing {
             if !self.kept.room(code, cap) {
                 continue;
             }
+            let hrefs = hrefs();
             let failure = Failure {
-                href: href(),
-                hrefs: hrefs(),
+                href: first(&hrefs),
+                hrefs,
                 href_count,
                 props: Vec::new(),
                 prop_count: 0,
                 level: Level::Response,
                 code,
-                error: entry.error.clone(),
-                description: entry.description.clone(),
+                error: entry.error.to_option(),
+                description: entry.description.to_option(),
             };
             self.kept.push(failure, cap);
         }
-        for &(code, n) in &entry.propstat_codes.0 {
-            let slot = self.propstat_status.entry(code).or_insert(0);
-            *slot = slot.saturating_add(n);
-            if self.classify.is_failure(Level::Propstat, code) {
-                self.failure_count = self.failure_count.saturating_add(n);
-                let failing = self.propstat_failing.entry(code).or_insert(0);
-                *failing = failing.saturating_add(n);
-            }
+        let Kept {
+            causes, dependent, ..
+        } = &mut entry.propstat_failing;
+        if causes.is_empty() && dependent.is_empty() {
+            return;
         }
-        let Kept { causes, dependent } = &mut entry.propstat_failing;
         for mut failure in causes.drain(..).chain(dependent.drain(..)) {
-            failure.href = href();
             failure.hrefs = hrefs();
+            failure.href = first(&failure.hrefs);
             failure.href_count = href_count;
             if failure.error.is_none() {
-                failure.error.clone_from(&entry.error);
+                failure.error = entry.error.to_option();
             }
             if failure.description.is_none() {
-                failure.description.clone_from(&entry.description);
+                failure.description = entry.description.to_option();
             }
             self.kept.push(failure, cap);
         }
@@ -307,30 +245,46 @@ impl<C: Classify> Tally<C> {
         self.end_entry();
         let e = &mut self.entry;
         e.open = true;
-        e.href.clear();
-        e.has_href = false;
         e.hrefs.clear();
-        e.response_codes.0.clear();
         e.response_failing.clear();
-        e.propstat_codes.0.clear();
-        e.propstat_failing.clear();
+        // Empty already (`end_entry` moved its failures to `kept`): nothing to clear.
         e.propstat.open = false;
-        e.error = None;
-        e.description = None;
+        e.error.clear();
+        e.description.clear();
     }
 
     /// Closes whatever is open and fills `report` with the counts and kept failures.
     pub(crate) fn report(mut self, report: &mut Report) {
         self.end_entry();
         report.entries = self.entries;
-        report.response_status = self.response_status;
-        report.propstat_status = self.propstat_status;
-        report.response_failing = self.response_failing;
-        report.propstat_failing = self.propstat_failing;
-        report.failure_count = self.failure_count;
+        report.failure_count = 0;
+        for (level, counts) in [
+            (Level::Response, self.response_status),
+            (Level::Propstat, self.propstat_status),
+        ] {
+            let all = counts.into_map();
+            let mut failing = BTreeMap::new();
+            for (&code, &n) in &all {
+                if self.classify.is_failure(level, code) {
+                    failing.insert(code, n);
+                    report.failure_count = report.failure_count.saturating_add(n);
+                }
+            }
+            match level {
+                Level::Response => {
+                    report.response_status = all;
+                    report.response_failing = failing;
+                }
+                Level::Propstat => {
+                    report.propstat_status = all;
+                    report.propstat_failing = failing;
+                }
+            }
+        }
         let Kept {
             mut causes,
             dependent,
+            ..
         } = self.kept;
         causes.extend(dependent);
         causes.truncate(self.limits.max_failures);
@@ -355,8 +309,8 @@ impl<C: Classify> Sink for Tally<C> {
                 let ps = &mut self.entry.propstat;
                 ps.open = true;
                 ps.failing.clear();
-                ps.error = None;
-                ps.description = None;
+                ps.error.clear();
+                ps.description.clear();
                 ps.props.clear();
             }
             _ => {}
@@ -371,34 +325,34 @@ impl<C: Classify> Sink for Tally<C> {
             Role::Propstat => self.end_propstat(),
             Role::Href => {
                 let entry = &mut self.entry;
-                if !entry.open {
-                    return;
+                if entry.open && !self.kept.full {
+                    entry.hrefs.push(captured.trim_ascii(), max_text, MAX_HREFS);
                 }
-                let href = captured.trim_ascii();
-                if !entry.has_href {
-                    entry.has_href = true;
-                    push_capped(&mut entry.href, href, max_text);
-                }
-                entry.hrefs.push(href, max_text, MAX_HREFS);
             }
             Role::Status(level) => {
-                let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
-                let failing = self.classify.is_failure(level, code);
-                let entry = &mut self.entry;
-                if !entry.open {
+                if !self.entry.open {
                     return;
                 }
+                let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
+                let entry = &mut self.entry;
                 match level {
                     Level::Response => {
-                        entry.response_codes.add(code);
-                        if failing && entry.response_failing.len() < cap.saturating_mul(2) {
+                        self.response_status.add(code);
+                        if !self.kept.full
+                            && entry.response_failing.len() < cap.saturating_mul(2)
+                            && self.classify.is_failure(level, code)
+                        {
                             entry.response_failing.push(code);
                         }
                     }
                     Level::Propstat => {
-                        entry.propstat_codes.add(code);
+                        self.propstat_status.add(code);
                         let ps = &mut entry.propstat;
-                        if ps.open && failing && ps.failing.len() < cap.saturating_mul(2) {
+                        if ps.open
+                            && !self.kept.full
+                            && ps.failing.len() < cap.saturating_mul(2)
+                            && self.classify.is_failure(level, code)
+                        {
                             ps.failing.push(code);
                         }
                     }
@@ -406,7 +360,7 @@ impl<C: Classify> Sink for Tally<C> {
             }
             Role::Description(level) => {
                 let entry = &mut self.entry;
-                if !entry.open {
+                if !entry.open || self.kept.full {
                     return;
                 }
                 let slot = match level {
@@ -414,17 +368,20 @@ impl<C: Classify> Sink for Tally<C> {
                     Level::Propstat if entry.propstat.open => &mut entry.propstat.description,
                     Level::Propstat => return,
                 };
-                if slot.is_none() {
-                    *slot = Some(text(captured, max_text));
-                }
+                slot.set_once(captured, max_text);
             }
             _ => {}
         }
     }
 
-    fn error_child(&mut self, owner: Level, name: &str) {
+    /// Once no failure can be kept any more, an entry's texts are never needed.
+    fn wants_text(&self) -> bool {
+        !self.kept.full
+    }
+
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]) {
         let entry = &mut self.entry;
-        if !entry.open {
+        if !entry.open || self.kept.full {
             return;
         }
         let slot = match owner {
@@ -432,27 +389,91 @@ impl<C: Classify> Sink for Tally<C> {
             Level::Propstat if entry.propstat.open => &mut entry.propstat.error,
             Level::Propstat => return,
         };
-        if slot.is_none() {
-            *slot = Some(text(name.as_bytes(), self.limits.max_text));
+        if slot.is_set() {
+            return;
         }
+        // Each part capped on its own, as `max_text` allows, then the whole trimmed.
+        let cap = self.limits.max_text;
+        let name = &mut self.scratch;
+        name.clear();
+        let parts: [&[u8]; 4] = if dav {
+            [b"DAV:", local, b"", b""]
+        } else if uri.is_empty() {
+            [local, b"", b"", b""]
+        } else {
+            [b"{", uri, b"}", local]
+        };
+        for part in parts {
+            push_capped(name, part, cap);
+        }
+        slot.set_once(name, cap);
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
         let ps = &mut self.entry.propstat;
-        if !(self.entry.open && ps.open) {
+        if !(self.entry.open && ps.open) || self.kept.full {
             return;
         }
-        let max_text = self.limits.max_text;
         if local.is_empty() {
-            // A name past the lexer's bounds: counted, and no later one is kept (the list
-            // keeps a prefix of the names, in order).
-            ps.props.count = ps.props.count.saturating_add(1);
-            ps.props.full = true;
-        } else if uri.is_empty() {
-            ps.props.push_parts(&[local], max_text, MAX_PROPS);
+            ps.props.push_unnamed();
         } else {
-            ps.props
-                .push_parts(&[b"{", uri, b"}", local], max_text, MAX_PROPS);
+            ps.props.push(uri, local, self.limits.max_text, MAX_PROPS);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use crate::multistatus::{AllErrors, Limits, scan_slice};
+
+    /// Once no later failure can reach the report the tally reads only statuses: with a cap
+    /// of `k` failures, the report is the first `k` failures of the uncapped one, and the
+    /// counts are the same.
+    #[test]
+    fn details_stop_once_no_failure_can_be_kept_and_nothing_else_changes() {
+        let entry = |href: &str, status: &str, more: &str| {
+            format!(
+                "<D:response><D:href>{href}</D:href><D:status>{status}</D:status>{more}\
+                 <D:responsedescription>about {href}</D:responsedescription></D:response>"
+            )
+        };
+        let body = format!(
+            r#"<D:multistatus xmlns:D="DAV:">{}{}{}{}{}</D:multistatus>"#,
+            entry(
+                "/a",
+                "HTTP/1.1 423 Locked",
+                "<D:error><D:lock-token-submitted/></D:error>"
+            ),
+            entry("/b", "HTTP/1.1 424 Failed Dependency", ""),
+            entry(
+                "/c",
+                "HTTP/1.1 500 Oops",
+                "<D:error><D:no-conflicting-lock/></D:error>"
+            ),
+            "<D:response><D:href>/d</D:href><D:propstat><D:prop><D:displayname/></D:prop>\
+             <D:status>HTTP/1.1 403 Forbidden</D:status></D:propstat></D:response>",
+            entry("/e", "HTTP/1.1 424 Failed Dependency", ""),
+        );
+        let all = scan_slice(body.as_bytes(), AllErrors, Limits::default());
+        assert_eq!(all.failures.len(), 5);
+        assert_eq!(all.failures[0].description.as_deref(), Some("about /a"));
+        assert_eq!(all.failures[2].props, ["{DAV:}displayname"]);
+        for k in 0..=5 {
+            let capped = scan_slice(
+                body.as_bytes(),
+                AllErrors,
+                Limits {
+                    max_failures: k,
+                    ..Limits::default()
+                },
+            );
+            assert_eq!(capped.failures, all.failures[..k], "max_failures {k}");
+            assert_eq!(capped.failure_count, 5);
+            assert_eq!(capped.response_status, all.response_status);
+            assert_eq!(capped.propstat_status, all.propstat_status);
+            assert_eq!(capped.response_failing, all.response_failing);
+            assert_eq!(capped.propstat_failing, all.propstat_failing);
         }
     }
 }

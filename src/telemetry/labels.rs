@@ -65,7 +65,7 @@ const KNOWN_METHODS: &[&str] = &[
 ];
 
 /// The label for an unknown method.
-pub(crate) const OTHER_METHOD: &str = "OTHER";
+pub const OTHER_METHOD: &str = "OTHER";
 
 /// A `method` label value: a known method's name, or `OTHER`. Resolved once per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +97,9 @@ pub(crate) fn method(name: &str) -> MethodLabel {
     MethodLabel { index }
 }
 
-/// Every method label value, `OTHER` last (the order of the label index).
-pub(crate) fn all_methods() -> impl Iterator<Item = &'static str> {
+/// Every method label value, `OTHER` last (the order of the label index). Public through
+/// `internals` for the integration tests: the one list of methods davaudit labels by name.
+pub fn all_methods() -> impl Iterator<Item = &'static str> {
     KNOWN_METHODS
         .iter()
         .copied()

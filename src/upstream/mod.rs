@@ -1,5 +1,7 @@
-//! The upstream client: a pool of HTTP/1.1 connections to the WebDAV server ([`pool`]; http,
-//! or https through rustls), the response-header timeout, and `upstream::Error` with a closed
+//! The upstream client: pools of HTTP/1.1 connections to the WebDAV server ([`pool`]; http,
+//! or https through rustls), one per connection worker (`crate::workers`) so a request and
+//! the upstream connection it uses run on one thread, the response-header timeout, and
+//! `upstream::Error` with a closed
 //! [`Kind`] so that 502/504 and the `kind` label are decided in one place.
 //!
 //! Also the readiness probe: a background task that checks the upstream accepts TCP
@@ -145,37 +147,42 @@ pub enum BuildError {
     Tls(#[from] crate::tls::ClientError),
 }
 
-/// The pooled client to the one upstream.
+/// The connection pools to the one upstream, one per connection worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
-    pool: Pool,
+    /// Never empty; requests on worker `i` use pool `i`, and the pools split
+    /// `pool_max_idle_per_host` between them (`workers::share`).
+    pools: Arc<[Pool]>,
     /// Scheme and authority every request is sent to.
     origin: Uri,
     response_timeout: Duration,
 }
 
 impl Upstream {
-    pub(crate) fn new(settings: &config::Upstream) -> Result<Self, BuildError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(settings.connect_timeout));
+    /// `pools`: one pool per connection worker (at least one).
+    pub(crate) fn new(settings: &config::Upstream, pools: usize) -> Result<Self, BuildError> {
+        let count = pools.max(1);
         let tls = crate::tls::client_config(&settings.tls)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let pools = (0..count)
+            .map(|i| {
+                let idle = crate::workers::share(settings.pool_max_idle_per_host, count, i);
+                pool(settings, tls.clone(), idle)
+            })
+            .collect();
         Ok(Upstream {
-            pool: Pool::new(
-                connector,
-                settings.url.clone(),
-                settings.pool_idle_timeout,
-                settings.pool_max_idle_per_host,
-            ),
+            pools,
             origin: settings.url.clone(),
             response_timeout: settings.response_timeout,
         })
+    }
+
+    /// The pool of the worker this runs on.
+    fn pool(&self) -> &Pool {
+        let index = crate::workers::current() % self.pools.len().max(1);
+        match self.pools.get(index).or_else(|| self.pools.first()) {
+            Some(pool) => pool,
+            None => unreachable!("Upstream::new builds at least one pool"),
+        }
     }
 
     /// The upstream's scheme and authority, e.g. `http://127.0.0.1:8081`.
@@ -190,12 +197,31 @@ impl Upstream {
         &self,
         request: Request<RequestBody>,
     ) -> Result<Response<Body>, Error> {
-        match tokio::time::timeout(self.response_timeout, self.pool.send(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(Error::from_send(error)),
             Err(_elapsed) => Err(Error::timeout(self.response_timeout, "response headers")),
         }
     }
+}
+
+/// One pool keeping at most `max_idle` idle connections.
+fn pool(settings: &config::Upstream, tls: rustls::ClientConfig, max_idle: usize) -> Pool {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(settings.connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Pool::new(
+        connector,
+        settings.url.clone(),
+        settings.pool_idle_timeout,
+        max_idle,
+    )
 }
 
 // === readiness ===

@@ -45,28 +45,13 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-DAV = "{DAV:}"
 HERE = pathlib.Path(__file__).resolve().parent
 PREFIXES = ["propfind", "proppatch", "lock", "delete", "move", "copy", "report", "search"]
 
-
-def code_of(text):
-    tokens = [t for t in re.split(r"[ \t\r\n]+", text) if t]
-    if (len(tokens) >= 2 and re.fullmatch(r"HTTP/[0-9]+(\.[0-9]+)?", tokens[0])
-            and re.fullmatch(r"[1-9][0-9][0-9]", tokens[1])):
-        return tokens[1]
-    return "invalid"
-
-
-def is_failure(method, level, code):
-    if code != "invalid" and int(code) < 400:
-        return False
-    routine = (
-        (level == "propstat" and code == "404" and method in ("PROPFIND", "REPORT", "SEARCH"))
-        or (level == "response" and code == "404" and method == "REPORT")
-        or (level == "response" and code == "507" and method in ("REPORT", "SEARCH"))
-    )
-    return not routine
+# How a body is read (status codes, routine rules, entries, §2.7 prefixes): oracle.py, shared
+# with tests/interop/count.py.
+sys.path.insert(0, str(HERE))
+from oracle import DAV, entries, is_failure, is_multistatus, statuses, tolerant_root  # noqa: E402
 
 
 DTD_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S)
@@ -107,81 +92,15 @@ def count(path, method):
     return out
 
 
-# Local names the audit counts, by the namespace-resolved tag of their parent (DESIGN.md §2.7):
-# an unbound prefix on one of these (or on the root) is malformed.
-COUNTED = {
-    DAV + "multistatus": {"response"},
-    DAV + "response": {"href", "status", "propstat", "error", "responsedescription"},
-    DAV + "propstat": {"status", "error", "responsedescription"},
-}
-
-
-def tolerant_root(raw):
-    """expat without namespace processing, prefixes resolved here (DESIGN.md §2.7); None when
-    an unbound prefix stands where the audit cannot tolerate it, or expat rejects the body."""
-    import xml.parsers.expat
-
-    builder = ET.TreeBuilder()
-    scopes = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
-    tags = []
-    bad = []
-
-    def start(name, attrs):
-        scope = dict(scopes[-1])
-        for k, v in attrs.items():
-            if k == "xmlns":
-                scope[""] = v or None
-            elif k.startswith("xmlns:"):
-                scope[k[6:]] = v
-        scopes.append(scope)
-        prefix, _, local = name.rpartition(":")
-        uri = scope.get(prefix) if prefix else scope.get("")
-        parent = tags[-1] if tags else None
-        declares = any(k == "xmlns" or k.startswith("xmlns:") for k in attrs)
-        if (parent is None and prefix and uri is None and not declares
-                and local in ("multistatus", "response")):
-            # A body that binds no namespace but names its root in WebDAV's words.
-            scope[prefix] = uri = "DAV:"
-        if prefix and uri is None:
-            if parent is None or local in COUNTED.get(parent, ()):
-                bad.append(name)
-            tag = name
-        else:
-            tag = f"{{{uri}}}{local}" if uri else local
-        tags.append(tag)
-        builder.start(tag, {})
-
-    def end(_name):
-        scopes.pop()
-        builder.end(tags.pop())
-
-    parser = xml.parsers.expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = builder.data
-    try:
-        parser.Parse(raw, True)
-    except xml.parsers.expat.ExpatError:
-        return None
-    return None if bad else builder.close()
-
-
 def tally(root, method):
-    out = {}
     levels = {"response": {}, "propstat": {}}
-    entries = failures = 0
+    count = failures = 0
     failing = []
-    if root.tag in (DAV + "multistatus", DAV + "response"):
-        entries_of = [root] if root.tag == DAV + "response" else root.findall(DAV + "response")
-        for resp in entries_of:
-            entries += 1
-            hrefs = ["".join(h.itertext()).strip(" \t\r\n") for h in resp.findall(DAV + "href")]
-            found = [("response", s, []) for s in resp.findall(DAV + "status")]
-            found += [("propstat", s, [p.tag for prop in ps.findall(DAV + "prop") for p in prop])
-                      for ps in resp.findall(DAV + "propstat")
-                      for s in ps.findall(DAV + "status")]
-            for level, status, props in found:
-                code = code_of("".join(status.itertext()))
+    if is_multistatus(root):
+        for entry in entries(root):
+            count += 1
+            hrefs = ["".join(h.itertext()).strip(" \t\r\n") for h in entry.findall(DAV + "href")]
+            for level, code, props in statuses(entry):
                 levels[level][code] = levels[level].get(code, 0) + 1
                 if is_failure(method, level, code):
                     failures += 1
@@ -189,15 +108,14 @@ def tally(root, method):
         outcome = "partial_failure" if failures else "clean"
     else:
         outcome = "not_multistatus"
-    out.update({
+    return {
         "outcome": outcome,
-        "entries": entries,
+        "entries": count,
         "response_status": dict(sorted(levels["response"].items())),
         "propstat_status": dict(sorted(levels["propstat"].items())),
         "failure_count": failures,
         "failures": sorted(failing),
-    })
-    return out
+    }
 
 
 def main():

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::logs::Event;
+use crate::support::logs::{Event, readme_fields};
 use crate::support::*;
 
 const ACCESS: &str = "davaudit::access";
@@ -529,26 +529,8 @@ async fn the_readme_lists_every_field_of_the_access_record() {
     let line = line_for(&logs, "all-fields").await;
     assert_eq!(text(&line, "audit"), "partial_failure");
     assert_eq!(text(&line, "route"), "dav");
-    let mut emitted: Vec<String> = line.0.as_object().unwrap().keys().cloned().collect();
-    emitted.retain(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()));
-    emitted.sort();
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Access log\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README.md has a ## Access log section");
-    let mut documented: Vec<String> = section
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .flat_map(|l| {
-            let cell = l.split(" |").next().unwrap_or_default();
-            cell.split(", ")
-                .map(|f| f.trim_matches('`').to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    documented.sort();
+    let emitted = line.field_names();
+    let documented = readme_fields("Access log");
     assert_eq!(
         emitted, documented,
         "the record (left) vs README ## Access log (right)"

@@ -3,28 +3,9 @@
 //! errors (exit 2), a missing config file, `--version`; `scan --json` on the corpus.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use crate::support::bin::{BIN, davaudit, text};
 use crate::support::within;
-
-const BIN: &str = env!("CARGO_BIN_EXE_davaudit");
-
-/// Runs `davaudit ARGS` (bounded; killed if it outlives the bound).
-async fn davaudit(args: &[&str]) -> Output {
-    let child = tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    within(&format!("davaudit {}", args.join(" ")), child)
-        .await
-        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
 
 /// The `.yaml` files of a directory of the repository, sorted.
 fn yaml_files(dir: &str) -> Vec<PathBuf> {

@@ -1,42 +1,10 @@
 //! The operator's side of the binary (`CARGO_BIN_EXE_davaudit`): `healthcheck` against a
 //! running admin listener and a closed port, `--version` with revision and Rust version.
 
-use std::process::Output;
-
+use crate::support::bin::{Serving, davaudit, davaudit_env, text};
+use crate::support::bind_local;
 use crate::support::davaudit::Proxy;
 use crate::support::upstream::{FakeUpstream, Reply};
-use crate::support::{bind_local, within};
-
-const BIN: &str = env!("CARGO_BIN_EXE_davaudit");
-
-/// Runs `davaudit ARGS` with `env` added and every `DAVAUDIT_*` variable of the test process
-/// removed (bounded; killed if it outlives the bound).
-async fn davaudit_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DAVAUDIT_") {
-            command.env_remove(key);
-        }
-    }
-    let child = command
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    within(&format!("davaudit {}", args.join(" ")), child)
-        .await
-        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
-}
-
-async fn davaudit(args: &[&str]) -> Output {
-    davaudit_env(args, &[]).await
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
 
 #[tokio::test]
 async fn healthcheck_exits_0_against_a_running_admin_listener() {
@@ -115,7 +83,7 @@ fn config_file(content: &str) -> tempfile::NamedTempFile {
 }
 
 /// The effective config `check-config` printed (after its `#` header line).
-fn effective(out: &Output) -> serde_yaml::Value {
+fn effective(out: &std::process::Output) -> serde_yaml::Value {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     serde_yaml::from_str(&text(&out.stdout)).expect("check-config prints YAML")
 }
@@ -255,9 +223,6 @@ async fn check_config_quiet_prints_nothing_on_success_and_the_error_on_failure()
 /// 60s); a second SIGTERM exits at once with 143.
 #[test]
 fn a_second_sigterm_during_the_drain_exits_at_once() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let hung = runtime.block_on(FakeUpstream::always(
         Reply::ok("late").delay_headers(std::time::Duration::from_secs(120)),
@@ -268,30 +233,8 @@ fn a_second_sigterm_during_the_drain_exits_at_once() {
         hung.url()
     );
     let file = config_file(&yaml);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", file.path().to_str().unwrap()])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut next_event = |message: &str| -> serde_json::Value {
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if event["message"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with(message)
-            {
-                return event;
-            }
-        }
-        panic!("davaudit exited before logging {message:?}");
-    };
-    let listening = next_event("listening");
+    let mut serving = Serving::spawn(&["serve", "--config", file.path().to_str().unwrap()]);
+    let listening = serving.next_event("listening");
     let proxy = listening["proxy"].as_str().unwrap().to_owned();
     // A request in flight, held by the upstream: the drain has something to wait for.
     let in_flight = runtime.spawn(async move {
@@ -299,12 +242,12 @@ fn a_second_sigterm_during_the_drain_exits_at_once() {
     });
     runtime.block_on(hung.wait_requests(1));
 
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    next_event("shutting down");
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let forced = next_event("second signal during the drain");
+    serving.signal("-TERM");
+    serving.next_event("shutting down");
+    serving.signal("-TERM");
+    let forced = serving.next_event("second signal during the drain");
     assert_eq!(forced["signal"], "SIGTERM");
-    let status = child.wait().unwrap();
+    let status = serving.child.wait().unwrap();
     assert_eq!(status.code(), Some(143), "{status:?}");
     in_flight.abort();
 }

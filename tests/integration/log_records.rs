@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::logs::readme_fields;
 use crate::support::*;
 
 /// A DELETE's 207 with what breaks naive log lines: an href with a space, quotes and `=`,
@@ -81,15 +82,14 @@ async fn json_records_carry_numbers_arrays_and_objects() {
     assert!(odd.get("description").is_none(), "{odd}");
 
     // The README's table lists exactly the fields emitted (the conditional ones aside).
-    let documented = readme_log_fields();
+    let documented = readme_fields("Logs");
     let conditional = [
         "malformed_offset",
         "malformed_reason",
         "limit",
         "path_truncated",
     ];
-    let mut emitted: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
-    emitted.retain(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()));
+    let mut emitted = event.field_names();
     emitted.extend(
         locked
             .as_object()
@@ -103,28 +103,6 @@ async fn json_records_carry_numbers_arrays_and_objects() {
         emitted, documented,
         "README ## Logs table (right) vs the record (left)"
     );
-}
-
-/// The first column of the field table in README.md's `## Logs` section.
-fn readme_log_fields() -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Logs\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README.md has a ## Logs section");
-    let mut fields: Vec<String> = section
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .flat_map(|l| {
-            let cell = l.split(" |").next().unwrap_or_default();
-            cell.split(", ")
-                .map(|f| f.trim_matches('`').to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    fields.sort();
-    fields
 }
 
 #[tokio::test]

@@ -3,9 +3,8 @@
 //! binary re-reads its config file on SIGHUP.
 
 use http_body_util::BodyExt;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
+use crate::support::bin::Serving;
 use crate::support::davaudit::config;
 use crate::support::*;
 
@@ -187,26 +186,8 @@ fn sighup_reloads_the_config_file_and_refuses_a_broken_one() {
         .unwrap();
     };
     write(&first.url());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_davaudit"))
-        .arg("--config")
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut next_event = |message: &str| -> serde_json::Value {
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if event["message"] == message {
-                return event;
-            }
-        }
-        panic!("davaudit exited before logging {message:?}");
-    };
-    let listening = next_event("listening");
+    let mut serving = Serving::spawn(&["--config", path.to_str().unwrap()]);
+    let listening = serving.next_event("listening");
     let proxy = listening["proxy"].as_str().unwrap().to_owned();
     let get = |runtime: &tokio::runtime::Runtime| {
         runtime
@@ -216,18 +197,18 @@ fn sighup_reloads_the_config_file_and_refuses_a_broken_one() {
     assert_eq!(get(&runtime), "first");
 
     write(&second.url());
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    next_event("config reloaded");
+    serving.signal("-HUP");
+    serving.next_event("config reloaded");
     assert_eq!(get(&runtime), "second");
 
     std::fs::write(&path, "upstream: {url: http://x, bogus: 1}\n").unwrap();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    let refused = next_event("config reload rejected; the running config stays");
+    serving.signal("-HUP");
+    let refused = serving.next_event("config reload rejected; the running config stays");
     assert!(refused["error"].as_str().unwrap().contains("bogus"));
     assert_eq!(get(&runtime), "second");
 
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = child.wait().unwrap();
+    serving.signal("-TERM");
+    let status = serving.child.wait().unwrap();
     assert!(
         status.success(),
         "SIGTERM ends with a clean exit: {status:?}"

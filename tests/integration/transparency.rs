@@ -4,29 +4,6 @@
 use crate::support::client::{HttpClient, pattern_body};
 use crate::support::*;
 
-/// Every WebDAV method the brief names, plus ones davaudit has never heard of.
-const METHODS: &[&str] = &[
-    "GET",
-    "PUT",
-    "POST",
-    "DELETE",
-    "OPTIONS",
-    "PATCH",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-    "REPORT",
-    "SEARCH",
-    "ACL",
-    "MKCALENDAR",
-    "BIND",
-    "FROBNICATE",
-];
-
 #[tokio::test]
 async fn every_method_round_trips_with_body_and_status_unchanged() {
     let upstream = FakeUpstream::start(|req| {
@@ -39,7 +16,9 @@ async fn every_method_round_trips_with_body_and_status_unchanged() {
     let proxy = Proxy::start(&upstream.url()).await;
     let before = proxy.metrics().await;
 
-    for (i, method) in METHODS.iter().enumerate() {
+    // Every method davaudit labels by name (its own list), and one it has never heard of.
+    let methods = forwardable_methods();
+    for (i, method) in methods.iter().enumerate() {
         let sent = format!("<body of {method} #{i}/>");
         let (status, headers, body) = send(
             method,
@@ -65,12 +44,8 @@ async fn every_method_round_trips_with_body_and_status_unchanged() {
     }
 
     let after = proxy.metrics().await;
-    for method in METHODS {
-        let label = if *method == "FROBNICATE" {
-            "OTHER"
-        } else {
-            method
-        };
+    for method in &methods {
+        let label = method_label(method);
         assert_eq!(
             after.delta(
                 &before,
@@ -172,6 +147,56 @@ async fn a_207_in_one_byte_frames_is_forwarded_byte_identical_and_audited() {
         ),
         1.0
     );
+}
+
+/// As the binary serves them: each connection on a worker thread of its own runtime, with its
+/// upstream connections and audits. Concurrent streams (HTTP/1.1 and h2c) reach the clients
+/// byte for byte, in frames gathered into few writes, every 207 is audited, and the drain ends
+/// it all.
+#[tokio::test]
+async fn on_worker_threads_concurrent_streams_are_byte_identical_and_audited() {
+    let len: u64 = 8 << 20;
+    let failing = r#"<?xml version="1.0" encoding="utf-8"?>
+<D:multistatus xmlns:D="DAV:"><D:response><D:href>/a/locked.txt</D:href>
+<D:status>HTTP/1.1 423 Locked</D:status></D:response></D:multistatus>"#;
+    let upstream = FakeUpstream::start(move |req| match req.method.as_str() {
+        "GET" => Reply::status(200).generated(len),
+        _ => Reply::multistatus(failing).framed(7),
+    })
+    .await;
+    let proxy = Proxy::start_on_workers(&upstream.url(), "", 2).await;
+    let downloads = (0..4).map(|i| {
+        let url = proxy.url_for(&format!("/big{i}"));
+        async move { stream("GET", &url, &[], client::empty()).await }
+    });
+    let deletes = (0..3).map(|i| {
+        let url = proxy.url_for(&format!("/d{i}/"));
+        async move { send("DELETE", &url, &[], "").await }
+    });
+    let (h2c, h2_url) = (HttpClient::h2c(), proxy.url_for("/h2/"));
+    let h2 = h2c.send("PROPFIND", &h2_url, &[], "");
+    let (downloads, deletes, h2) = tokio::join!(
+        futures_util::future::join_all(downloads),
+        futures_util::future::join_all(deletes),
+        h2
+    );
+    for download in downloads {
+        assert_eq!(download.status, 200);
+        assert_eq!(download.error, None);
+        assert_eq!(download.digest, pattern_digest(len));
+    }
+    for (status, _, body) in deletes {
+        assert_eq!(status.as_u16(), 207);
+        assert_eq!(body, failing.as_bytes());
+    }
+    assert_eq!(h2.0.as_u16(), 207);
+    assert_eq!(h2.2, failing.as_bytes());
+    let none = Metrics::default();
+    for (method, n) in [("DELETE", 3), ("PROPFIND", 1)] {
+        let labels = [("method", method), ("outcome", "partial_failure")];
+        proxy.audited(&none, &labels, n).await;
+    }
+    proxy.stop().await;
 }
 
 #[tokio::test]

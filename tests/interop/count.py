@@ -25,38 +25,21 @@ excuses. tests/interop/count_selftest.py checks these rules.
 """
 
 import json
-import re
+import os
 import sys
-import xml.etree.ElementTree as ET
 from collections import Counter
 
-DAV = "{DAV:}"
-# §2.2: HTTP/<digits>[.<digits>] NNN [reason], whitespace anywhere around the parts, NNN in
-# 100..999 (the first 256 bytes, whitespace runs collapsed).
-STATUS_RE = re.compile(r"^HTTP/\d+(?:\.\d+)? (\d{3})(?: .*)?$", re.S)
-
-
-def status_code(text):
-    collapsed = " ".join((text or "").split())[:256]
-    m = STATUS_RE.match(collapsed)
-    return m.group(1) if m and int(m.group(1)) >= 100 else "invalid"
-
-
-def routine(method, level, code):
-    """DESIGN.md default routine rules (audit.routine absent from the config)."""
-    if level == "propstat" and code == "404" and method in ("PROPFIND", "REPORT", "SEARCH"):
-        return True
-    if level == "response" and code == "404" and method == "REPORT":
-        return True
-    if level == "response" and code == "507" and method in ("REPORT", "SEARCH"):
-        return True
-    return False
-
-
-def is_failure(method, level, code):
-    if code == "invalid":
-        return True
-    return int(code) >= 400 and not routine(method, level, code)
+# The reading of a body (status codes, routine rules, entries, DESIGN.md §2.7 prefixes) is
+# shared with the corpus oracle: one home, tests/corpus/oracle.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
+from oracle import (  # noqa: E402
+    entries,
+    is_failure,
+    is_multistatus,
+    parse,
+    status_code,  # noqa: F401 (count_selftest checks the status line through this module)
+    statuses as entry_statuses,
+)
 
 
 def audited(status, ctype):
@@ -82,94 +65,10 @@ def in_success(method, status, ctype, data):
 
 
 def statuses(root):
-    """Yield (level, code) for every status of every entry: the DAV:response children of the
-    root (DESIGN.md §2.2), not a DAV:response found deeper (in a property value); a root
-    DAV:response (lighttpd's bare fragment) is itself the one entry."""
-    entries = [root] if root.tag == DAV + "response" else root.findall(DAV + "response")
-    for resp in entries:
-        for direct in resp.findall(DAV + "status"):
-            yield "response", status_code("".join(direct.itertext()))
-        for propstat in resp.findall(DAV + "propstat"):
-            for st in propstat.findall(DAV + "status"):
-                yield "propstat", status_code("".join(st.itertext()))
-
-
-# Where a counted element may stand (DESIGN.md §2.7): these local names under these parents;
-# an unbound prefix there is malformed.
-COUNTED_AT = {
-    DAV + "multistatus": ("response",),
-    DAV + "response": ("href", "status", "propstat", "error", "responsedescription"),
-    DAV + "propstat": ("status", "error", "responsedescription"),
-}
-
-
-def tolerant_root(data):
-    """Parse a body that is well-formed XML 1.0 but not namespace-well-formed (DESIGN.md
-    §2.7): expat without namespace processing, prefixes resolved here. An element whose
-    prefix no declaration binds is read as in no namespace, named as written, unless it is
-    the root or bears a counted local name where a counted element may stand (COUNTED_AT;
-    then None: malformed). Independent of davaudit's lexer: only expat and this scope stack."""
-    import xml.parsers.expat
-
-    builder = ET.TreeBuilder()
-    scopes = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
-    tags = []
-    bad = []
-
-    def resolve(qname, scope):
-        prefix, _, local = qname.rpartition(":")
-        if prefix:
-            uri = scope.get(prefix)
-            return (None, qname) if uri is None else (uri, local)
-        return (scope.get(""), local)
-
-    def start(name, attrs):
-        scope = dict(scopes[-1])
-        for k, v in attrs.items():
-            if k == "xmlns":
-                scope[""] = v or None
-            elif k.startswith("xmlns:"):
-                scope[k[6:]] = v
-        scopes.append(scope)
-        uri, local = resolve(name, scope)
-        unbound = uri is None and ":" in name
-        parent = tags[-1] if tags else None
-        declares = any(k == "xmlns" or k.startswith("xmlns:") for k in attrs)
-        prefix, _, bare = name.rpartition(":")
-        if unbound and parent is None and not declares and bare in ("multistatus", "response"):
-            # A body that binds no namespace but names its root in WebDAV's words (lighttpd's
-            # bare <D:response> fragment): that prefix is DAV: in the whole body (§2.7).
-            scope[prefix] = uri = "DAV:"
-            local = bare
-            unbound = False
-        if unbound and (parent is None or name.partition(":")[2] in COUNTED_AT.get(parent, ())):
-            bad.append(name)
-        tag = f"{{{uri}}}{local}" if uri else local
-        tags.append(tag)
-        builder.start(tag, {})
-
-    def end(_name):
-        scopes.pop()
-        builder.end(tags.pop())
-
-    parser = xml.parsers.expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = builder.data
-    try:
-        parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError:
-        return None
-    return None if bad else builder.close()
-
-
-def parse(data):
-    """The root element, or None when the body is malformed (DESIGN.md §2.7 for prefixes)."""
-    try:
-        return ET.fromstring(data)
-    except ET.ParseError as e:
-        # lighttpd 1.4 writes undeclared prefixes: read them as DESIGN.md §2.7 says.
-        return tolerant_root(data) if "unbound prefix" in str(e) else None
+    """(level, code) for every status of every entry of a multistatus root."""
+    for entry in entries(root):
+        for level, code, _props in entry_statuses(entry):
+            yield level, code
 
 
 def count(manifest):
@@ -192,7 +91,7 @@ def count(manifest):
                 # Counted only when a failure is inside: a clean success changes no count.
                 root = parse(data)
                 # A root DAV:response (lighttpd's fragment) is a one-entry multistatus (§2.7).
-                if root is None or root.tag not in (DAV + "multistatus", DAV + "response"):
+                if root is None or not is_multistatus(root):
                     continue
                 found = list(statuses(root))
                 if not any(is_failure(method, lv, c) for lv, c in found):
@@ -210,7 +109,7 @@ def count(manifest):
             if root is None:
                 outc[f"{method} malformed"] += 1
                 continue
-            if root.tag not in (DAV + "multistatus", DAV + "response"):
+            if not is_multistatus(root):
                 outc[f"{method} not_multistatus"] += 1
                 continue
             nfail = 0

@@ -3,29 +3,60 @@
 
 use memchr::memchr2;
 
-/// Byte equality without a `memcmp` call: names are short.
+/// Byte equality without a `memcmp` call: names are short. Whole words, the last one
+/// overlapping the one before (or two overlapping halves of a short name): no byte loop.
 #[inline(always)]
 pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        let word = |c: &[u8]| c.try_into().map_or(0, u64::from_ne_bytes);
-        if word(x) != word(y) {
-            return false;
+    let w8 = |s: &[u8], i: usize| {
+        s.get(i..i.wrapping_add(8))
+            .and_then(|c| c.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
+    };
+    let w4 = |s: &[u8], i: usize| {
+        s.get(i..i.wrapping_add(4))
+            .and_then(|c| c.try_into().ok())
+            .map_or(0, u32::from_ne_bytes)
+    };
+    let w2 = |s: &[u8], i: usize| {
+        s.get(i..i.wrapping_add(2))
+            .and_then(|c| c.try_into().ok())
+            .map_or(0, u16::from_ne_bytes)
+    };
+    if n >= 8 {
+        let last = n.wrapping_sub(8);
+        let mut i = 0;
+        while i < last {
+            if w8(a, i) != w8(b, i) {
+                return false;
+            }
+            i = i.wrapping_add(8);
         }
+        w8(a, last) == w8(b, last)
+    } else if n >= 4 {
+        let last = n.wrapping_sub(4);
+        w4(a, 0) == w4(b, 0) && w4(a, last) == w4(b, last)
+    } else if n >= 2 {
+        let last = n.wrapping_sub(2);
+        w2(a, 0) == w2(b, 0) && w2(a, last) == w2(b, last)
+    } else {
+        a.first() == b.first()
     }
-    ca.remainder()
-        .iter()
-        .zip(cb.remainder())
-        .all(|(x, y)| x == y)
 }
 
 /// The first `<` or `&`: a word-at-a-time look at the first 32 bytes first, as most text
 /// runs between tags are a newline or a short value, then `memchr2`.
 #[inline(always)]
 pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    // Tags often follow one another (`</D:href><D:status>`) or a newline.
+    match s {
+        [b'<' | b'&', ..] => return Some(0),
+        [_, b'<' | b'&', ..] => return Some(1),
+        _ => {}
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LT: u64 = 0x3C3C_3C3C_3C3C_3C3C;
@@ -52,6 +83,51 @@ pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
             .map(|i| i.wrapping_add(at));
     }
     memchr2(b'<', b'&', rest).map(|i| i.wrapping_add(at))
+}
+
+/// Every byte of a word set to `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The high bit of each byte of `w` that is not a name byte (see `CLASS`), computed on
+/// the whole word: no carry crosses a byte, so the lowest set bit is exact.
+#[inline(always)]
+fn not_name(w: u64) -> u64 {
+    const HI: u64 = splat(0x80);
+    // Any non-ASCII byte is a name byte; the rest is tested on its low 7 bits.
+    let a = w & !HI;
+    let v = a | splat(0x20);
+    // `v` in 0x61..=0x7A: an ASCII letter of either case.
+    let letter = v.wrapping_add(splat(0x1F)) & !v.wrapping_add(splat(0x05));
+    // 0x2D..=0x3A: `-`, `.`, `/`, digits, `:`; `/` is taken out below.
+    let punct = a.wrapping_add(splat(0x53)) & !a.wrapping_add(splat(0x45));
+    let slash = !(a ^ splat(0x2F)).wrapping_add(splat(0x7F));
+    let under = !(a ^ splat(0x5F)).wrapping_add(splat(0x7F));
+    let name = w | letter | (punct & !slash) | under;
+    !name & HI
+}
+
+/// How many bytes at the start of `s` are name bytes: a word at a time (the fast paths'
+/// `is_name_byte` loop).
+#[inline(always)]
+pub(super) fn name_len(s: &[u8]) -> usize {
+    let mut at = 0usize;
+    let mut words = s.chunks_exact(8);
+    for chunk in &mut words {
+        let w = chunk.try_into().map_or(0, u64::from_le_bytes);
+        let stop = not_name(w);
+        if stop != 0 {
+            return at.wrapping_add((stop.trailing_zeros() >> 3) as usize);
+        }
+        at = at.wrapping_add(8);
+    }
+    let tail = words.remainder();
+    at.wrapping_add(
+        tail.iter()
+            .position(|&b| !is_name_byte(b))
+            .unwrap_or(tail.len()),
+    )
 }
 
 pub(crate) fn is_ws(b: u8) -> bool {
@@ -99,4 +175,46 @@ pub(super) fn is_name_byte(b: u8) -> bool {
 
 pub(super) fn advance(rest: &[u8], n: usize) -> &[u8] {
     rest.get(n..).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_len_is_the_byte_loop_on_every_byte() {
+        for b in 0..=255u8 {
+            for at in 0..12 {
+                let mut s = vec![b'a'; 12];
+                if let Some(slot) = s.get_mut(at) {
+                    *slot = b;
+                }
+                let plain = s.iter().position(|&c| !is_name_byte(c)).unwrap_or(s.len());
+                assert_eq!(name_len(&s), plain, "byte {b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn same_is_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            assert!(same(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!same(&a, &b), "{n} {i}");
+            }
+            assert!(!same(&a, &[a.as_slice(), b"x"].concat()));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_len_is_the_byte_loop(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let plain = s.iter().position(|&c| !is_name_byte(c)).unwrap_or(s.len());
+            proptest::prop_assert_eq!(name_len(&s), plain);
+        }
+    }
 }

@@ -29,7 +29,7 @@
 //! next `<` or `&`), `state` (the resumable `State`), `text` (character data, references
 //! and the `skim` fast path), `tags` (start and end tags, attributes), `markup` (comments,
 //! CDATA, the DOCTYPE, processing instructions), `namespaces` (declarations in scope,
-//! resolution, the role memo), `roles` (what an element is to the audit; opening and
+//! resolution), `memo` (names already resolved), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
@@ -37,6 +37,7 @@
 mod bytes;
 mod capture;
 mod markup;
+mod memo;
 mod namespaces;
 mod roles;
 mod state;
@@ -47,7 +48,8 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use namespaces::{Binding, MEMO_SLOTS, Memo, NO_MEMO, PrefixIndex};
+use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
+use namespaces::{Binding, PrefixIndex};
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -60,8 +62,12 @@ pub(crate) trait Sink {
     /// An audited element ended; `text` is its captured text for href, status and
     /// description (whitespace-trimmed at the start, capped), else empty.
     fn end(&mut self, role: Role, text: &[u8]);
-    /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
-    fn error_child(&mut self, owner: Level, name: &str);
+    /// The text of hrefs and descriptions is still wanted (asked as one starts; once false,
+    /// it stays false and only statuses are captured).
+    fn wants_text(&self) -> bool;
+    /// The first child of a `DAV:error`: in `DAV:` (`dav`), or in namespace `uri` (empty for
+    /// none), named `local`. Reported as `DAV:local`, `{uri}local` or `local`.
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]);
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
@@ -124,6 +130,8 @@ pub(crate) struct Lexer {
     /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
     shadow: u64,
     memo: [Memo; MEMO_SLOTS],
+    /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
+    ghosts: [Ghost; GHOSTS],
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -181,6 +189,7 @@ impl Lexer {
             serial: 0,
             shadow: 0,
             memo: [NO_MEMO; MEMO_SLOTS],
+            ghosts: [NO_GHOST; GHOSTS],
             fast: true,
         }
     }

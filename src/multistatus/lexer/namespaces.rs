@@ -1,10 +1,10 @@
-//! Namespaces on the audited path: the `xmlns` declarations in scope, prefix resolution,
-//! and the memo of roles already resolved under the same declarations.
+//! Namespaces on the audited path: the `xmlns` declarations in scope and prefix resolution
+//! (the memo of names already resolved is in `memo`).
 
 use std::collections::BTreeMap;
 
 use super::bytes::same;
-use super::roles::{Role, UNBOUND};
+use super::roles::UNBOUND;
 use super::{Lexer, Step};
 use crate::multistatus::limits::{MAX_BINDINGS, MAX_NS_URI, NS_BUDGET};
 use crate::multistatus::report::Limit;
@@ -13,66 +13,13 @@ use crate::multistatus::report::Limit;
 /// `ns[uri..end]`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Binding {
-    /// Unique per declaration read (see `Memo`).
+    /// Unique per declaration read, or that of the one it repeats (see `memo`).
     pub(super) serial: u64,
     pub(super) depth: usize,
     pub(super) prefix: u32,
     pub(super) uri: u32,
     pub(super) end: u32,
     pub(super) dav: bool,
-}
-
-/// Longest qualified name whose role is memoised.
-pub(super) const MEMO_NAME: usize = 24;
-/// Memo slots (a power of two).
-pub(super) const MEMO_SLOTS: usize = 32;
-
-/// A role resolved before: children of `DAV:multistatus`, `DAV:response` and
-/// `DAV:propstat` repeat the same few names, so their namespace resolution and role are
-/// looked up by (parent, qualified name). A memo holds while the declaration its prefix
-/// resolved to is still in scope (same `serial` at the same index) and no declaration since
-/// re-bound a prefix already in scope (same `shadow`): then the prefix still resolves to it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Memo {
-    /// Index in `Lexer::bindings` of the declaration the prefix resolved to.
-    pub(super) binding: u32,
-    /// Its `Binding::serial`; 0 matches no declaration.
-    pub(super) serial: u64,
-    /// `Lexer::shadow` when stored.
-    pub(super) shadow: u64,
-    pub(super) parent: u8,
-    pub(super) len: u8,
-    pub(super) name: [u8; MEMO_NAME],
-    pub(super) role: Role,
-}
-
-pub(super) const NO_MEMO: Memo = Memo {
-    binding: 0,
-    serial: 0,
-    shadow: 0,
-    parent: 0,
-    len: 0,
-    name: [0; MEMO_NAME],
-    role: Role::Skip,
-};
-
-/// The memo key of a parent whose children's roles may be memoised.
-pub(super) fn memo_parent(parent: Option<Role>) -> Option<u8> {
-    match parent {
-        Some(Role::Multistatus) => Some(1),
-        Some(Role::Response) => Some(2),
-        Some(Role::Propstat) => Some(3),
-        _ => None,
-    }
-}
-
-pub(super) fn memo_slot(parent: u8, qname: &[u8]) -> usize {
-    // Collision-free on the audited names under the usual prefixes (`d:`, `D:`, `lp1:`,
-    // none, ...).
-    let last = usize::from(qname.last().copied().unwrap_or(0));
-    last.wrapping_add(qname.len())
-        .wrapping_add(usize::from(parent).wrapping_mul(4))
-        & MEMO_SLOTS.wrapping_sub(1)
 }
 
 /// A qualified name resolved against the declarations in scope.
@@ -264,6 +211,7 @@ impl Lexer {
             b.end = u32::try_from(end).unwrap_or(u32::MAX);
             b.dav = self.ns.get(b.uri as usize..end) == Some(b"DAV:");
         }
+        self.ghost_declared();
     }
 
     /// The root start tag declares no namespace at all (no binding is in scope) and is named

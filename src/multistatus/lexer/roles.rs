@@ -2,12 +2,12 @@
 //! name; opening an element (`start_tag`) and closing it (`end_tag`), which report the
 //! audited ones to the [`Sink`].
 
-use super::bytes::same;
-use super::namespaces::{MEMO_NAME, Memo, Resolved, memo_parent, memo_slot};
+use super::memo::{PROP_KEY, memo_parent};
+use super::namespaces::Resolved;
 use super::state::{Root, State};
 use super::{Frame, Lexer, Sink, Step};
-use crate::multistatus::limits::{MAX_STATUS, push_capped};
-use crate::multistatus::report::Level;
+use crate::multistatus::limits::MAX_STATUS;
+use crate::multistatus::report::{Level, Malformed};
 
 /// What an open element is to the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,14 +121,8 @@ impl Lexer {
     /// A start tag is complete: give the element its role and open it.
     pub(super) fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         self.state = State::Text;
-        if std::mem::take(&mut self.unnamed) {
-            if self.deep == 0 && self.frames.last().is_some_and(|f| f.role == Role::Prop) {
-                // A property whose name is past the bounds: counted, not named.
-                sink.prop(b"", b"");
-            }
-            if !empty {
-                self.deep = self.deep.saturating_add(1);
-            }
+        if self.unnamed {
+            self.start_unnamed(empty, sink);
             return Ok(());
         }
         if self.declaring {
@@ -136,102 +130,13 @@ impl Lexer {
             self.attribute_done();
         }
         let parent = self.frames.last().map(|f| f.role);
-        let mut role = Role::Skip;
-        let memo = memo_parent(parent).map(|key| {
-            let qname = self.names.get(self.pending..).unwrap_or_default();
-            (key, memo_slot(key, qname))
-        });
-        let hit = self.fast
-            && self.resolve
-            && memo.is_some_and(|(key, slot)| {
-                let qname = self.names.get(self.pending..).unwrap_or_default();
-                self.memo.get(slot).is_some_and(|m| {
-                    m.shadow == self.shadow
-                        && m.parent == key
-                        && self
-                            .bindings
-                            .get(m.binding as usize)
-                            .is_some_and(|b| b.serial == m.serial)
-                        && m.name
-                            .get(..usize::from(m.len))
-                            .is_some_and(|n| same(n, qname))
-                })
-            });
-        if hit {
-            if let Some(m) = memo.and_then(|(_, slot)| self.memo.get(slot)) {
-                role = m.role;
-            }
-        } else if self.resolve {
-            if parent.is_none() && self.bindings.is_empty() {
-                self.imply_dav_prefix();
-            }
-            let qname = self.names.get(self.pending..).unwrap_or_default();
-            let Resolved {
-                dav,
-                uri,
-                local_at,
-                binding: used,
-            } = match self.resolve(qname) {
-                Ok(r) => r,
-                Err(reason) if unbound_is_tolerated(reason, parent, qname) => {
-                    // Namespace-ill-formed but well-formed (lighttpd's `<DAV:getetag/>`): an
-                    // element that is never counted is read as in no namespace, named as
-                    // written, and the body is marked.
-                    self.unbound = self.unbound.saturating_add(1);
-                    Resolved {
-                        dav: false,
-                        uri: b"",
-                        local_at: 0,
-                        binding: None,
-                    }
-                }
-                Err(reason) => return Err(self.fail(self.mark, reason)),
-            };
-            let local = qname.get(local_at..).unwrap_or_default();
-            role = role_of(parent, dav, local);
-            if parent == Some(Role::Prop) {
-                sink.prop(uri, local);
-            }
-            if let Some(Role::Error { owner, seen: false }) = parent {
-                let mut scratch = Vec::new();
-                let cap = self.max_text;
-                if dav {
-                    push_capped(&mut scratch, b"DAV:", cap);
-                } else if !uri.is_empty() {
-                    push_capped(&mut scratch, b"{", cap);
-                    push_capped(&mut scratch, uri, cap);
-                    push_capped(&mut scratch, b"}", cap);
-                }
-                push_capped(&mut scratch, local, cap);
-                sink.error_child(owner, &String::from_utf8_lossy(&scratch));
-                if let Some(f) = self.frames.last_mut() {
-                    f.role = Role::Error { owner, seen: true };
-                }
-            }
-            // Only names bound by a declaration are memoised (an unbound default namespace
-            // could be declared later without re-binding anything).
-            if let Some((key, slot)) = memo
-                && let Some(binding) = used
-                && let Some(serial) = self.bindings.get(binding).map(|b| b.serial)
-                && let Ok(binding) = u32::try_from(binding)
-                && let Some(m) = self.memo.get_mut(slot)
-                && qname.len() <= MEMO_NAME
-            {
-                let mut name = [0u8; MEMO_NAME];
-                if let Some(dst) = name.get_mut(..qname.len()) {
-                    dst.copy_from_slice(qname);
-                }
-                *m = Memo {
-                    binding,
-                    serial,
-                    shadow: self.shadow,
-                    parent: key,
-                    len: u8::try_from(qname.len()).unwrap_or(0),
-                    name,
-                    role,
-                };
-            }
-        }
+        let role = if !self.resolve {
+            Role::Skip
+        } else if let Some(role) = self.memo_hit(parent, sink) {
+            role
+        } else {
+            self.resolve_role(parent, sink)?
+        };
         self.frames.push(Frame {
             name: u32::try_from(self.pending).unwrap_or(u32::MAX),
             role,
@@ -239,7 +144,9 @@ impl Lexer {
         self.root = Root::Open;
         if role != Role::Skip {
             sink.start(role);
-            if let Some(status) = role.captures() {
+            if let Some(status) = role.captures()
+                && (status || sink.wants_text())
+            {
                 self.capture.depth = self.frames.len();
                 self.capture.status = status;
                 self.capture.space = false;
@@ -251,6 +158,97 @@ impl Lexer {
             self.end_tag(sink);
         }
         Ok(())
+    }
+
+    /// A start tag past the name stack's bounds: counted, not named.
+    #[cold]
+    fn start_unnamed<S: Sink>(&mut self, empty: bool, sink: &mut S) {
+        self.unnamed = false;
+        if self.deep == 0 && self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+            // A property whose name is past the bounds: counted, not named.
+            sink.prop(b"", b"");
+        }
+        if !empty {
+            self.deep = self.deep.saturating_add(1);
+        }
+    }
+
+    /// The role of the start tag being read from the memo (fast paths on), reporting it as
+    /// a property when it is one.
+    #[inline]
+    fn memo_hit<S: Sink>(&mut self, parent: Option<Role>, sink: &mut S) -> Option<Role> {
+        if !self.fast {
+            return None;
+        }
+        let key = memo_parent(parent)?;
+        let qname = self.names.get(self.pending..).unwrap_or_default();
+        let hit = self.memo_find(key, qname)?;
+        if key == PROP_KEY {
+            let uri = self
+                .bindings
+                .get(hit.binding)
+                .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
+                .unwrap_or_default();
+            sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        }
+        Some(hit.role)
+    }
+
+    /// The role of the start tag being read, its name resolved against the declarations in
+    /// scope (and memoised, fast paths on); reports it as a property or as the first child
+    /// of a `DAV:error` when it is one.
+    #[inline(never)]
+    fn resolve_role<S: Sink>(
+        &mut self,
+        parent: Option<Role>,
+        sink: &mut S,
+    ) -> Result<Role, Malformed> {
+        let key = memo_parent(parent);
+        if parent.is_none() && self.bindings.is_empty() {
+            self.imply_dav_prefix();
+        }
+        let qname = self.names.get(self.pending..).unwrap_or_default();
+        let Resolved {
+            dav,
+            uri,
+            local_at,
+            binding: used,
+        } = match self.resolve(qname) {
+            Ok(r) => r,
+            Err(reason) if unbound_is_tolerated(reason, parent, qname) => {
+                // Namespace-ill-formed but well-formed (lighttpd's `<DAV:getetag/>`): an
+                // element that is never counted is read as in no namespace, named as
+                // written, and the body is marked.
+                self.unbound = self.unbound.saturating_add(1);
+                Resolved {
+                    dav: false,
+                    uri: b"",
+                    local_at: 0,
+                    binding: None,
+                }
+            }
+            Err(reason) => return Err(self.fail(self.mark, reason)),
+        };
+        let local = qname.get(local_at..).unwrap_or_default();
+        let role = role_of(parent, dav, local);
+        if parent == Some(Role::Prop) {
+            sink.prop(uri, local);
+        }
+        if let Some(Role::Error { owner, seen: false }) = parent {
+            sink.error_child(owner, dav, uri, local);
+            if let Some(f) = self.frames.last_mut() {
+                f.role = Role::Error { owner, seen: true };
+            }
+        }
+        // Only names bound by a declaration are memoised (an unbound default namespace
+        // could be declared later without re-binding anything).
+        if let (Some(key), Some(binding), true) = (key, used, self.fast) {
+            let qname = std::mem::take(&mut self.names);
+            let name = qname.get(self.pending..).unwrap_or_default();
+            self.memo_store(key, name, binding, local_at, role);
+            self.names = qname;
+        }
+        Ok(role)
     }
 
     /// Closes the innermost element (its end tag matched).

@@ -3,12 +3,12 @@
 
 use memchr::{memchr, memchr3};
 
-use super::bytes::{advance, is_name_byte, is_name_start, is_ws};
+use super::bytes::{advance, is_name_byte, is_name_start, is_ws, name_len};
 use super::roles::Role;
 use super::state::{Bang, Root, State};
 use super::{Lexer, Rest, Sink};
 use crate::multistatus::limits::{MAX_NAME, NAMES_BUDGET, push_capped};
-use crate::multistatus::report::Limit;
+use crate::multistatus::report::{Limit, Malformed};
 
 impl Lexer {
     /// `State::Lt`: the byte after `<` says what markup begins.
@@ -48,7 +48,10 @@ impl Lexer {
                     .is_none_or(|f| f.role.resolves_children());
                 // A child of `DAV:prop` is resolved only to name the property: past the
                 // bounds it is skipped like any property value, never `over_limit`.
-                let soft = self.frames.last().is_some_and(|f| f.role == Role::Prop);
+                let soft = self
+                    .frames
+                    .last()
+                    .is_some_and(|f| matches!(f.role, Role::Prop));
                 if self.deep > 0 || (self.frames.len() >= self.max_depth && (!self.resolve || soft))
                 {
                     // Skipped content past the name stack: count it, do not name it.
@@ -74,7 +77,12 @@ impl Lexer {
         if !self.unnamed {
             if self.names.len().saturating_add(n) <= NAMES_BUDGET {
                 self.names.extend_from_slice(name);
-            } else if !self.resolve || self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+            } else if !self.resolve
+                || self
+                    .frames
+                    .last()
+                    .is_some_and(|f| matches!(f.role, Role::Prop))
+            {
                 // A skipped element (or a property name): count it instead of naming it.
                 self.names.truncate(self.pending);
                 self.unnamed = true;
@@ -373,5 +381,86 @@ impl Lexer {
             return Err(self.fail(self.mark, "invalid end tag"));
         }
         Ok(rest)
+    }
+
+    /// The fast path's read of a start tag's attributes on the audited path, all in `tail`
+    /// (from the whitespace after the name): what `Attrs` .. `AttrValue` would do, in one
+    /// go. Returns the bytes read through the `>` and whether the tag is empty; `None`
+    /// leaves the tag to the state machine (anything unusual: a reference in a value,
+    /// whitespace around `=`, a tag cut by the chunk's end), with nothing done. Errors
+    /// (a bad declaration) are those the state machine gives, at `mark`.
+    pub(super) fn skim_attrs(&mut self, tail: &[u8]) -> Option<Result<(usize, bool), Malformed>> {
+        let (spans, count, end, empty) = scan_attrs(tail)?;
+        for &(name, value) in spans.get(..count).unwrap_or_default() {
+            let name = tail.get(name.0..name.1).unwrap_or_default();
+            let value = tail.get(value.0..value.1).unwrap_or_default();
+            self.attr.clear();
+            self.attr.extend_from_slice(name);
+            self.attr_long = false;
+            if let Err(e) = self.attribute_named() {
+                return Some(Err(e));
+            }
+            if self.declaring {
+                let cap = self.uri_cap();
+                push_capped(&mut self.ns, value, cap);
+            }
+            self.attribute_done();
+        }
+        Some(Ok((end, empty)))
+    }
+}
+
+/// Attributes a start tag may have for `Lexer::skim_attrs`.
+const FAST_ATTRS: usize = 8;
+
+type Span = (usize, usize);
+
+/// The attributes of a start tag in `tail` (from the whitespace after its name): name and
+/// value spans, their count, the length through the `>` and whether the tag is empty.
+/// `None` for anything but `name="value"` pairs (no reference, no `<`) separated by
+/// whitespace, up to `FAST_ATTRS` of them, then `>` or `/>`, all in `tail`.
+#[allow(clippy::type_complexity)]
+fn scan_attrs(tail: &[u8]) -> Option<([(Span, Span); FAST_ATTRS], usize, usize, bool)> {
+    let mut spans = [((0, 0), (0, 0)); FAST_ATTRS];
+    let mut count = 0usize;
+    let mut p = 0usize;
+    loop {
+        let ws = tail.get(p..)?.iter().position(|&b| !is_ws(b))?;
+        p = p.checked_add(ws)?;
+        match *tail.get(p)? {
+            b'>' => return Some((spans, count, p.checked_add(1)?, false)),
+            b'/' => {
+                return (*tail.get(p.checked_add(1)?)? == b'>').then_some((
+                    spans,
+                    count,
+                    p.checked_add(2)?,
+                    true,
+                ));
+            }
+            c if is_name_start(c) && ws > 0 => {
+                let n = name_len(tail.get(p..)?);
+                if n >= MAX_NAME {
+                    return None;
+                }
+                let eq = p.checked_add(n)?;
+                if *tail.get(eq)? != b'=' {
+                    return None;
+                }
+                let quote = *tail.get(eq.checked_add(1)?)?;
+                if quote != b'"' && quote != b'\'' {
+                    return None;
+                }
+                let start = eq.checked_add(2)?;
+                let len = memchr3(quote, b'&', b'<', tail.get(start..)?)?;
+                let close = start.checked_add(len)?;
+                if *tail.get(close)? != quote {
+                    return None;
+                }
+                *spans.get_mut(count)? = ((p, eq), (start, close));
+                count = count.checked_add(1)?;
+                p = close.checked_add(1)?;
+            }
+            _ => return None,
+        }
     }
 }

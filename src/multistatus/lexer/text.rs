@@ -4,7 +4,7 @@
 
 use memchr::memchr2;
 
-use super::bytes::{advance, find_markup, is_name_byte, is_name_start, is_ws, same};
+use super::bytes::{advance, find_markup, is_name_byte, is_name_start, is_ws, name_len, same};
 use super::roles::Role;
 use super::state::State;
 use super::{Frame, Lexer, Origin, Rest, Sink};
@@ -216,25 +216,45 @@ impl Lexer {
                     if self.frames.len() >= self.max_depth || self.deep > 0 {
                         return Ok(lt);
                     }
-                    let n = after.iter().position(|&b| !is_name_byte(b));
-                    let Some(n) = n.filter(|&n| {
-                        n < MAX_NAME && self.names.len().saturating_add(n) < NAMES_BUDGET
-                    }) else {
+                    let n = name_len(after);
+                    if n >= after.len()
+                        || n >= MAX_NAME
+                        || self.names.len().saturating_add(n) >= NAMES_BUDGET
+                    {
                         return Ok(lt);
-                    };
+                    }
                     let name = tag.get(1..n.saturating_add(2)).unwrap_or_default();
-                    let empty = match after.get(n..) {
-                        Some([b'>', ..]) => false,
-                        Some([b'/', b'>', ..]) => true,
-                        _ => return Ok(lt),
-                    };
-                    pos = lt
-                        .saturating_add(name.len())
-                        .saturating_add(if empty { 3 } else { 2 });
                     let resolving = self
                         .frames
                         .last()
                         .is_none_or(|f| f.role.resolves_children());
+                    let (read, empty) = match after.get(n..) {
+                        Some([b'>', ..]) => (1, false),
+                        Some([b'/', b'>', ..]) => (2, true),
+                        Some([b, ..]) if resolving && is_ws(*b) => {
+                            // Attributes on the audited path: read here when simple.
+                            self.mark = base.wrapping_add(lt as u64);
+                            let tail = after.get(n..).unwrap_or_default();
+                            let (read, empty) = match self.skim_attrs(tail) {
+                                Some(read) => read?,
+                                None => return Ok(lt),
+                            };
+                            pos = lt
+                                .saturating_add(name.len())
+                                .saturating_add(1)
+                                .saturating_add(read);
+                            self.pending = self.names.len();
+                            self.resolve = true;
+                            self.names.extend_from_slice(name);
+                            self.start_tag(empty, sink)?;
+                            continue;
+                        }
+                        _ => return Ok(lt),
+                    };
+                    pos = lt
+                        .saturating_add(name.len())
+                        .saturating_add(1)
+                        .saturating_add(read);
                     if resolving {
                         self.mark = base.wrapping_add(lt as u64);
                         self.pending = self.names.len();
@@ -242,6 +262,23 @@ impl Lexer {
                         self.names.extend_from_slice(name);
                         self.start_tag(empty, sink)?;
                     } else if !empty {
+                        // A leaf whose text (no reference) and end tag are in this chunk:
+                        // what opening and closing it would do, without opening it.
+                        let body = chunk.get(pos..).unwrap_or_default();
+                        if let Some(j) = find_markup(body)
+                            && let Some([b'<', b'/', close @ ..]) = body.get(j..)
+                            && close.get(name.len()) == Some(&b'>')
+                            && close.get(..name.len()).is_some_and(|c| same(c, name))
+                        {
+                            if self.capture.depth != 0 {
+                                self.capture.push(body.get(..j).unwrap_or_default());
+                            }
+                            pos = pos
+                                .saturating_add(j)
+                                .saturating_add(name.len())
+                                .saturating_add(3);
+                            continue;
+                        }
                         let start = self.names.len();
                         self.names.extend_from_slice(name);
                         self.frames.push(Frame {

@@ -80,11 +80,27 @@ impl Proxy {
 
     /// [`Proxy::start_yaml`] with test hooks.
     pub(crate) async fn start_yaml_with_hooks(yaml: &str, hooks: davaudit::Hooks) -> Proxy {
+        Proxy::start_yaml_on(yaml, hooks, 0).await
+    }
+
+    /// [`Proxy::start_with`], proxy connections served on `workers` threads of their own as
+    /// the binary serves them (`davaudit::run_with_workers`).
+    pub(crate) async fn start_on_workers(
+        upstream_url: &str,
+        extra_yaml: &str,
+        workers: usize,
+    ) -> Proxy {
+        let yaml = config_text(upstream_url, extra_yaml);
+        Proxy::start_yaml_on(&yaml, davaudit::Hooks::default(), workers).await
+    }
+
+    async fn start_yaml_on(yaml: &str, hooks: davaudit::Hooks, workers: usize) -> Proxy {
         let config = davaudit::config::from_yaml(yaml, "test.yaml")
             .unwrap_or_else(|e| panic!("config: {e}\n{yaml}"));
-        let running = davaudit::run_with_hooks(config, std::future::pending::<()>(), hooks)
-            .await
-            .unwrap_or_else(|e| panic!("davaudit::run: {e}"));
+        let running =
+            davaudit::run_with_workers(config, std::future::pending::<()>(), hooks, workers)
+                .await
+                .unwrap_or_else(|e| panic!("davaudit::run: {e}"));
         Proxy {
             proxy_addr: running.proxy_addr(),
             admin_addr: running.admin_addr(),

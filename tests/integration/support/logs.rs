@@ -97,6 +97,16 @@ impl Event {
     pub(crate) fn field(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }
+
+    /// The event's own field names (not `timestamp`, `level`, `target`, `message`), sorted.
+    pub(crate) fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = (self.0.as_object().into_iter().flatten())
+            .map(|(k, _)| k.clone())
+            .filter(|k| !["timestamp", "level", "target", "message"].contains(&k.as_str()))
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 impl LogCapture {
@@ -177,4 +187,27 @@ impl LogCapture {
 fn keep_two_dispatchers_registered() {
     static KEEP: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
     KEEP.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::new()));
+}
+
+/// The field names in the first column of the tables of README.md's `## {section}` section
+/// (a cell may list several: `` `a`, `b` ``), sorted: the documented fields of a log record.
+pub(crate) fn readme_fields(section: &str) -> Vec<String> {
+    let readme = include_str!("../../../README.md");
+    let body = readme
+        .split(&format!("\n## {section}\n"))
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_else(|| panic!("README.md has a ## {section} section"));
+    let mut fields: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .flat_map(|l| {
+            let cell = l.split(" |").next().unwrap_or_default();
+            cell.split(", ")
+                .map(|f| f.trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    fields.sort();
+    fields
 }

@@ -4,6 +4,7 @@
 //! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
 //! deadline once the shutdown token is cancelled. Each connection's bytes are read through
 //! [`crate::fragment::Watch`] (the request target's `#fragment`, which hyper drops).
+//! Response bodies are written in few large writes (`coalesce`).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -12,18 +13,22 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+mod coalesce;
+
 use crate::activity::{self, Activity, Deadlines, Tracked};
 use crate::fragment::{Fragments, Watch};
 use crate::telemetry::Metrics;
 use crate::telemetry::metrics::{HandshakeFailure, Refused};
 use crate::telemetry::throttle::{self, Throttle};
 use crate::tls::SharedAcceptor;
+use crate::workers::{Placement, Workers};
+use coalesce::Coalesce;
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +55,11 @@ pub(crate) struct Options {
     pub tls: Option<SharedAcceptor>,
     /// Connections open, accepted and refused; TLS handshake failures.
     pub metrics: Arc<Metrics>,
+    /// Serve each connection on one of these (`None`: on this runtime).
+    pub workers: Option<Workers>,
+    /// Write HTTP/1 response bodies in few large writes (`coalesce`); off for the admin
+    /// listener, whose large answers are paced by the client, frame by frame.
+    pub gather_writes: bool,
 }
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
@@ -62,9 +72,8 @@ pub(crate) async fn serve<H, F, B>(
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>> + Send,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -159,71 +168,41 @@ pub(crate) async fn serve<H, F, B>(
         let fragments = Arc::new(Fragments::default());
         let marks = fragments.clone();
         let window = options.max_header_bytes.max(8192);
-        let service = service_fn(move |mut request| {
+        let gather = options.gather_writes;
+        let service = service_fn(move |mut request: Request<Incoming>| {
             marks.mark(&mut request);
             let busy = requests.busy();
+            // HTTP/1 only: h2 frames and flow-controls its streams itself, and would let the
+            // body be pulled ahead of the client's window.
+            let gather = gather && request.version() <= http::Version::HTTP_11;
             let response = handler(request, peer);
             async move {
                 let response = response.await?;
-                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
+                // A streamed body goes out in a few large writes (`coalesce`).
+                Ok::<_, Infallible>(
+                    response.map(|body| Tracked::new(Coalesce::new(body, gather), busy)),
+                )
             }
         });
         let span = tracing::debug_span!("conn", listener = options.name, %peer);
         let drain = drain.clone();
-        let Some(tls) = &options.tls else {
-            let stream = Watch::new(stream, fragments, window);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            let connection = connection.into_owned();
-            connections.spawn(
-                async move {
-                    if let Err(error) =
-                        activity::drive(connection, &activity, deadlines, &drain).await
-                    {
-                        tracing::debug!(error = %error, "connection ended with an error");
-                    }
-                    drop(slot);
-                    drop(open);
+        // On a worker, the socket moves to that worker's reactor (`workers`).
+        let placement = options.workers.as_ref().map(Workers::place);
+        let stream = match &placement {
+            None => Accepted::Here(stream),
+            Some(_) => match stream.into_std() {
+                Ok(stream) => Accepted::Moved(stream),
+                Err(error) => {
+                    tracing::debug!(%error, "cannot hand the connection to a worker");
+                    continue;
                 }
-                .instrument(span),
-            );
-            continue;
+            },
         };
-        // The handshake runs in the connection's task, bounded like a header read, so a
-        // silent client cannot hold the accept loop. Drain covers connections past it.
-        let acceptor = tls.current();
         let builder = builder.clone();
-        let handshake_timeout = options.header_read_timeout;
-        let metrics = metrics.clone();
-        let handshake_log = handshake_log.clone();
-        let name = options.name;
-        connections.spawn(
-            async move {
-                let accepted = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
-                let stream = match accepted.await {
-                    Ok(Ok(stream)) => Ok(stream),
-                    Ok(Err(error)) => Err((HandshakeFailure::Error, error.to_string())),
-                    Err(_) => Err((
-                        HandshakeFailure::Timeout,
-                        format!("no handshake within {handshake_timeout:?}"),
-                    )),
-                };
-                let stream = match stream {
-                    Ok(stream) => stream,
-                    Err((reason, error)) => {
-                        metrics.tls_handshake_failed(reason);
-                        // Scanners and misconfigured clients fail in bursts: one WARN per
-                        // interval, then a counted summary from the accept loop.
-                        if lock(&handshake_log).admit(std::time::Instant::now()) {
-                            tracing::warn!(
-                                listener = name,
-                                %peer,
-                                reason = reason.as_str(),
-                                %error,
-                                "TLS handshake failed"
-                            );
-                        }
-                        return;
-                    }
+        let Some(tls) = &options.tls else {
+            let connection = async move {
+                let Some(stream) = stream.open() else {
+                    return;
                 };
                 let stream = Watch::new(stream, fragments, window);
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -234,9 +213,58 @@ pub(crate) async fn serve<H, F, B>(
                 }
                 drop(slot);
                 drop(open);
+            };
+            spawn(&mut connections, connection.instrument(span), placement);
+            continue;
+        };
+        // The handshake runs in the connection's task, bounded like a header read, so a
+        // silent client cannot hold the accept loop. Drain covers connections past it.
+        let acceptor = tls.current();
+        let handshake_timeout = options.header_read_timeout;
+        let metrics = metrics.clone();
+        let handshake_log = handshake_log.clone();
+        let name = options.name;
+        let connection = async move {
+            let Some(stream) = stream.open() else {
+                return;
+            };
+            let accepted = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+            let stream = match accepted.await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(error)) => Err((HandshakeFailure::Error, error.to_string())),
+                Err(_) => Err((
+                    HandshakeFailure::Timeout,
+                    format!("no handshake within {handshake_timeout:?}"),
+                )),
+            };
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err((reason, error)) => {
+                    metrics.tls_handshake_failed(reason);
+                    // Scanners and misconfigured clients fail in bursts: one WARN per
+                    // interval, then a counted summary from the accept loop.
+                    if lock(&handshake_log).admit(std::time::Instant::now()) {
+                        tracing::warn!(
+                            listener = name,
+                            %peer,
+                            reason = reason.as_str(),
+                            %error,
+                            "TLS handshake failed"
+                        );
+                    }
+                    return;
+                }
+            };
+            let stream = Watch::new(stream, fragments, window);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let connection = connection.into_owned();
+            if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await {
+                tracing::debug!(error = %error, "connection ended with an error");
             }
-            .instrument(span),
-        );
+            drop(slot);
+            drop(open);
+        };
+        spawn(&mut connections, connection.instrument(span), placement);
     }
 
     drop(listener);
@@ -255,6 +283,51 @@ pub(crate) async fn serve<H, F, B>(
                 "drain timed out; closing the connections left"
             );
             connections.shutdown().await;
+        }
+    }
+}
+
+/// An accepted socket: on this runtime's reactor, or moved out of it for a worker's.
+enum Accepted {
+    Here(TcpStream),
+    Moved(std::net::TcpStream),
+}
+
+impl Accepted {
+    /// The socket on the reactor of the runtime this runs on (`None`: it could not be
+    /// registered there; the connection is dropped).
+    fn open(self) -> Option<TcpStream> {
+        match self {
+            Accepted::Here(stream) => Some(stream),
+            Accepted::Moved(stream) => match TcpStream::from_std(stream) {
+                Ok(stream) => Some(stream),
+                Err(error) => {
+                    tracing::debug!(%error, "a worker cannot take the connection");
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// Runs a connection's task here, or on its worker (counted there until it ends).
+fn spawn<F>(connections: &mut JoinSet<()>, connection: F, placement: Option<Placement>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match placement {
+        None => {
+            connections.spawn(connection);
+        }
+        Some(placement) => {
+            let handle = placement.handle().clone();
+            connections.spawn_on(
+                async move {
+                    connection.await;
+                    drop(placement);
+                },
+                &handle,
+            );
         }
     }
 }
