@@ -29,13 +29,15 @@
 //! next `<` or `&`), `state` (the resumable `State`), `text` (character data, references
 //! and the `skim` fast path), `tags` (start and end tags, attributes), `markup` (comments,
 //! CDATA, the DOCTYPE, processing instructions), `namespaces` (declarations in scope,
-//! resolution), `memo` (names already resolved), `roles` (what an element is to the audit; opening and
+//! resolution), `memo` (names already resolved), `known` (names already
+//! checked), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
 mod bytes;
 mod capture;
+mod known;
 mod markup;
 mod memo;
 mod namespaces;
@@ -48,6 +50,7 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
+use known::{KNOWN_SLOTS, Known, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
 use namespaces::{Binding, PrefixIndex};
 use state::{Root, State};
@@ -132,6 +135,8 @@ pub(crate) struct Lexer {
     memo: [Memo; MEMO_SLOTS],
     /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
     ghosts: [Ghost; GHOSTS],
+    /// Start-tag names the fast path has read and checked (see `known`).
+    known: [Known; KNOWN_SLOTS],
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -190,6 +195,7 @@ impl Lexer {
             shadow: 0,
             memo: [NO_MEMO; MEMO_SLOTS],
             ghosts: [NO_GHOST; GHOSTS],
+            known: [NO_KNOWN; KNOWN_SLOTS],
             fast: true,
         }
     }
