@@ -13,31 +13,47 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::server::graceful::GracefulConnection;
-use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Requests in flight on one connection.
-#[derive(Debug, Default)]
+/// Requests in flight on one connection, and since when it has had none. Nothing here wakes
+/// the connection's task per request: [`Activity::idle_for`] keeps one timer and checks the
+/// counts when it fires (re-armed lazily, as `body`'s idle timer is).
+#[derive(Debug)]
 pub(crate) struct Activity {
     active: AtomicUsize,
     /// Set by the first request.
     served: AtomicBool,
-    /// Woken whenever `active` changes.
-    changed: Notify,
+    /// When the connection was accepted: `idle_since` counts from here.
+    base: Instant,
+    /// Nanoseconds from `base` to the moment the last request in flight ended (0: none has).
+    idle_since: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            active: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+            base: Instant::now(),
+            idle_since: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Activity {
     /// Marks one request in flight until the returned guard is dropped.
     pub(crate) fn busy(self: &Arc<Self>) -> Busy {
         self.active.fetch_add(1, Ordering::AcqRel);
-        self.served.store(true, Ordering::Release);
-        self.changed.notify_waiters();
+        if !self.served.load(Ordering::Relaxed) {
+            self.served.store(true, Ordering::Release);
+        }
         Busy(self.clone())
     }
 
@@ -45,21 +61,32 @@ impl Activity {
         self.served.load(Ordering::Acquire)
     }
 
-    /// Resolves once no request has been in flight for `idle` without a break.
+    /// When the connection last became idle (its accept, before any request ended).
+    fn idle_since(&self) -> Instant {
+        let nanos = self.idle_since.load(Ordering::Acquire);
+        self.base + Duration::from_nanos(nanos)
+    }
+
+    /// Resolves once no request has been in flight for `idle` without a break, counted
+    /// from the call at the earliest.
     async fn idle_for(&self, idle: Duration) {
+        let from = Instant::now();
+        let sleep = tokio::time::sleep_until(from + idle);
+        let mut sleep = std::pin::pin!(sleep);
         loop {
-            let changed = self.changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            // Registered before the check, so a change after it is not missed.
-            changed.as_mut().enable();
-            if self.active.load(Ordering::Acquire) > 0 {
-                changed.await;
-                continue;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(idle) => return,
-                () = changed => {}
-            }
+            sleep.as_mut().await;
+            let now = Instant::now();
+            // Busy: look again in `idle` (a request that ends in between moves the clock).
+            let deadline = if self.active.load(Ordering::Acquire) > 0 {
+                now + idle
+            } else {
+                let deadline = self.idle_since().max(from) + idle;
+                if deadline <= now {
+                    return;
+                }
+                deadline
+            };
+            sleep.as_mut().reset(deadline);
         }
     }
 }
@@ -71,8 +98,11 @@ pub(crate) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
-        self.0.changed.notify_waiters();
+        let activity = &self.0;
+        // Stamped before the count drops, so `idle_for` never sees 0 with an old stamp.
+        let nanos = u64::try_from(activity.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        activity.idle_since.fetch_max(nanos, Ordering::AcqRel);
+        activity.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -199,5 +229,37 @@ mod tests {
             () = tokio::time::sleep(Duration::from_secs(6)) => {}
         }
         idle.await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlapping_requests_keep_the_connection_busy_until_the_last_ends() {
+        let activity = Arc::new(Activity::default());
+        let first = activity.busy();
+        let second = activity.busy();
+        let idle = activity.idle_for(Duration::from_secs(1));
+        let mut idle = std::pin::pin!(idle);
+        drop(first);
+        tokio::select! {
+            () = idle.as_mut() => panic!("idle while the second request is in flight"),
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        drop(second);
+        let ended = Instant::now();
+        idle.await;
+        assert_eq!(
+            ended.elapsed(),
+            Duration::from_secs(1),
+            "idle from the last end"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_long_idle_still_gets_the_whole_wait_from_the_call() {
+        let activity = Arc::new(Activity::default());
+        drop(activity.busy());
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        let called = Instant::now();
+        activity.idle_for(Duration::from_secs(5)).await;
+        assert_eq!(called.elapsed(), Duration::from_secs(5));
     }
 }

@@ -115,7 +115,7 @@ impl Auditor {
             MultistatusScanned {
                 request: &context,
                 status: status.as_u16(),
-                report: &Report::empty(Outcome::Skipped),
+                report: &mut Report::empty(Outcome::Skipped),
                 max_logged_failures: 0,
                 duration: started.elapsed(),
             }
@@ -141,12 +141,14 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Scanner::new(
-                self.policy
-                    .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
-                limits,
-            )
-            .with_charset(charset.as_deref()),
+            scanner: Box::new(
+                Scanner::new(
+                    self.policy
+                        .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
+                    limits,
+                )
+                .with_charset(charset.as_deref()),
+            ),
             context,
             status: status.as_u16(),
             started,

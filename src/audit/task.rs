@@ -21,7 +21,9 @@ use crate::telemetry::events::{MultistatusScanned, RequestContext};
 pub(super) struct AuditTask {
     pub(super) rx: Receiver,
     pub(super) codings: Codings,
-    pub(super) scanner: Scanner<MethodPolicy>,
+    /// Boxed: the scanner is a few KiB, and the task's future is moved several times on its
+    /// way into the runtime (a copy of the whole future each time).
+    pub(super) scanner: Box<Scanner<MethodPolicy>>,
     pub(super) context: Arc<RequestContext>,
     pub(super) status: u16,
     pub(super) started: Instant,
@@ -76,7 +78,7 @@ impl AuditTask {
         MultistatusScanned {
             request: &context,
             status,
-            report: &report,
+            report: &mut report,
             max_logged_failures,
             duration: started.elapsed(),
         }
@@ -96,7 +98,7 @@ fn body_end(end: End) -> BodyEnd {
 async fn scan(
     mut rx: Receiver,
     mut decoder: Option<Decoder>,
-    mut scanner: Scanner<MethodPolicy>,
+    mut scanner: Box<Scanner<MethodPolicy>>,
     delay: Option<Duration>,
     mut gate: Option<FirstBytes>,
 ) -> Report {

@@ -19,33 +19,40 @@ fn token(s: &[u8]) -> (&[u8], &[u8]) {
     s.split_at_checked(end).unwrap_or((s, &[]))
 }
 
+/// Length of `HTTP/1.1 NNN`.
+pub(crate) const COMMON_LEN: usize = 12;
+
+/// The code of `HTTP/1.1 NNN` (`NNN` in `100..=999`) at the start of `text`, whatever
+/// follows; the version compared as one word.
+#[inline(always)]
+pub(crate) fn common_code(text: &[u8]) -> Option<u16> {
+    let (&[v0, v1, v2, v3, v4, v5, v6, v7, space, a, b, c], _) =
+        text.split_first_chunk::<COMMON_LEN>()?;
+    let version = u64::from_le_bytes([v0, v1, v2, v3, v4, v5, v6, v7]);
+    if version != u64::from_le_bytes(*b"HTTP/1.1")
+        || space != b' '
+        || !matches!(a, b'1'..=b'9')
+        || !b.is_ascii_digit()
+        || !c.is_ascii_digit()
+    {
+        return None;
+    }
+    let digit = |d: u8| u16::from(d.wrapping_sub(b'0'));
+    Some(
+        digit(a)
+            .wrapping_mul(100)
+            .wrapping_add(digit(b).wrapping_mul(10))
+            .wrapping_add(digit(c)),
+    )
+}
+
 /// Parses a status line (any whitespace, possibly truncated after the code).
 pub(crate) fn parse(text: &[u8]) -> Code {
     // The common line at once: `HTTP/1.1 NNN`, then whitespace or the end.
-    if let [
-        b'H',
-        b'T',
-        b'T',
-        b'P',
-        b'/',
-        b'1',
-        b'.',
-        b'1',
-        b' ',
-        a @ b'1'..=b'9',
-        b @ b'0'..=b'9',
-        c @ b'0'..=b'9',
-        rest @ ..,
-    ] = text
-        && rest.first().is_none_or(|&b| is_ws(b))
+    if let Some(n) = common_code(text)
+        && text.get(COMMON_LEN).is_none_or(|&b| is_ws(b))
     {
-        let digit = |d: &u8| u16::from(d.wrapping_sub(b'0'));
-        return Code::Status(
-            digit(a)
-                .wrapping_mul(100)
-                .wrapping_add(digit(b).wrapping_mul(10))
-                .wrapping_add(digit(c)),
-        );
+        return Code::Status(n);
     }
     let (version, rest) = token(text);
     let (code, _) = token(rest);

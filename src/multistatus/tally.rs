@@ -10,12 +10,14 @@
 //! (a response with both, a propstat with two statuses).
 //! Failures are kept in two lists capped at `max_failures` each, root causes and 424 Failed
 //! Dependency, so a flood of 424s never pushes out the failure that caused them; the report
-//! lists root causes first.
+//! lists root causes first, `max_failures` in all. Once the root causes fill it, nothing but
+//! the counts is read: an entry's hrefs, property names, error and description are no longer
+//! kept (nor captured), as no later failure can reach the report.
 
 use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
-use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS};
+use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
 use super::texts::{PropList, Slot, TextList};
@@ -25,6 +27,9 @@ use super::texts::{PropList, Slot, TextList};
 struct Kept {
     causes: Vec<Failure>,
     dependent: Vec<Failure>,
+    /// No failure kept from now on can reach the report, which lists root causes first and
+    /// then 424s, `cap` in all: the root causes are at their cap.
+    full: bool,
 }
 
 impl Kept {
@@ -47,6 +52,7 @@ impl Kept {
         if list.len() < cap {
             list.push(failure);
         }
+        self.full = self.causes.len() >= cap;
     }
 }
 
@@ -121,6 +127,8 @@ pub(crate) struct Tally<C> {
     propstat_status: Counts,
     kept: Kept,
     entry: Entry,
+    /// Where an error child's name is spelled out (reused).
+    scratch: Vec<u8>,
 }
 
 impl<C: Classify> Tally<C> {
@@ -132,8 +140,12 @@ impl<C: Classify> Tally<C> {
             entries: 0,
             response_status: Counts::default(),
             propstat_status: Counts::default(),
-            kept: Kept::default(),
+            kept: Kept {
+                full: limits.max_failures == 0,
+                ..Kept::default()
+            },
             entry: Entry::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -208,7 +220,9 @@ impl<C: Classify> Tally<C> {
             };
             self.kept.push(failure, cap);
         }
-        let Kept { causes, dependent } = &mut entry.propstat_failing;
+        let Kept {
+            causes, dependent, ..
+        } = &mut entry.propstat_failing;
         if causes.is_empty() && dependent.is_empty() {
             return;
         }
@@ -270,6 +284,7 @@ impl<C: Classify> Tally<C> {
         let Kept {
             mut causes,
             dependent,
+            ..
         } = self.kept;
         causes.extend(dependent);
         causes.truncate(self.limits.max_failures);
@@ -310,7 +325,7 @@ impl<C: Classify> Sink for Tally<C> {
             Role::Propstat => self.end_propstat(),
             Role::Href => {
                 let entry = &mut self.entry;
-                if entry.open {
+                if entry.open && !self.kept.full {
                     entry.hrefs.push(captured.trim_ascii(), max_text, MAX_HREFS);
                 }
             }
@@ -323,7 +338,8 @@ impl<C: Classify> Sink for Tally<C> {
                 match level {
                     Level::Response => {
                         self.response_status.add(code);
-                        if entry.response_failing.len() < cap.saturating_mul(2)
+                        if !self.kept.full
+                            && entry.response_failing.len() < cap.saturating_mul(2)
                             && self.classify.is_failure(level, code)
                         {
                             entry.response_failing.push(code);
@@ -333,6 +349,7 @@ impl<C: Classify> Sink for Tally<C> {
                         self.propstat_status.add(code);
                         let ps = &mut entry.propstat;
                         if ps.open
+                            && !self.kept.full
                             && ps.failing.len() < cap.saturating_mul(2)
                             && self.classify.is_failure(level, code)
                         {
@@ -343,7 +360,7 @@ impl<C: Classify> Sink for Tally<C> {
             }
             Role::Description(level) => {
                 let entry = &mut self.entry;
-                if !entry.open {
+                if !entry.open || self.kept.full {
                     return;
                 }
                 let slot = match level {
@@ -357,9 +374,14 @@ impl<C: Classify> Sink for Tally<C> {
         }
     }
 
-    fn error_child(&mut self, owner: Level, name: &str) {
+    /// Once no failure can be kept any more, an entry's texts are never needed.
+    fn wants_text(&self) -> bool {
+        !self.kept.full
+    }
+
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]) {
         let entry = &mut self.entry;
-        if !entry.open {
+        if !entry.open || self.kept.full {
             return;
         }
         let slot = match owner {
@@ -367,18 +389,91 @@ impl<C: Classify> Sink for Tally<C> {
             Level::Propstat if entry.propstat.open => &mut entry.propstat.error,
             Level::Propstat => return,
         };
-        slot.set_once(name.as_bytes(), self.limits.max_text);
+        if slot.is_set() {
+            return;
+        }
+        // Each part capped on its own, as `max_text` allows, then the whole trimmed.
+        let cap = self.limits.max_text;
+        let name = &mut self.scratch;
+        name.clear();
+        let parts: [&[u8]; 4] = if dav {
+            [b"DAV:", local, b"", b""]
+        } else if uri.is_empty() {
+            [local, b"", b"", b""]
+        } else {
+            [b"{", uri, b"}", local]
+        };
+        for part in parts {
+            push_capped(name, part, cap);
+        }
+        slot.set_once(name, cap);
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
         let ps = &mut self.entry.propstat;
-        if !(self.entry.open && ps.open) {
+        if !(self.entry.open && ps.open) || self.kept.full {
             return;
         }
         if local.is_empty() {
             ps.props.push_unnamed();
         } else {
             ps.props.push(uri, local, self.limits.max_text, MAX_PROPS);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use crate::multistatus::{AllErrors, Limits, scan_slice};
+
+    /// Once no later failure can reach the report the tally reads only statuses: with a cap
+    /// of `k` failures, the report is the first `k` failures of the uncapped one, and the
+    /// counts are the same.
+    #[test]
+    fn details_stop_once_no_failure_can_be_kept_and_nothing_else_changes() {
+        let entry = |href: &str, status: &str, more: &str| {
+            format!(
+                "<D:response><D:href>{href}</D:href><D:status>{status}</D:status>{more}\
+                 <D:responsedescription>about {href}</D:responsedescription></D:response>"
+            )
+        };
+        let body = format!(
+            r#"<D:multistatus xmlns:D="DAV:">{}{}{}{}{}</D:multistatus>"#,
+            entry(
+                "/a",
+                "HTTP/1.1 423 Locked",
+                "<D:error><D:lock-token-submitted/></D:error>"
+            ),
+            entry("/b", "HTTP/1.1 424 Failed Dependency", ""),
+            entry(
+                "/c",
+                "HTTP/1.1 500 Oops",
+                "<D:error><D:no-conflicting-lock/></D:error>"
+            ),
+            "<D:response><D:href>/d</D:href><D:propstat><D:prop><D:displayname/></D:prop>\
+             <D:status>HTTP/1.1 403 Forbidden</D:status></D:propstat></D:response>",
+            entry("/e", "HTTP/1.1 424 Failed Dependency", ""),
+        );
+        let all = scan_slice(body.as_bytes(), AllErrors, Limits::default());
+        assert_eq!(all.failures.len(), 5);
+        assert_eq!(all.failures[0].description.as_deref(), Some("about /a"));
+        assert_eq!(all.failures[2].props, ["{DAV:}displayname"]);
+        for k in 0..=5 {
+            let capped = scan_slice(
+                body.as_bytes(),
+                AllErrors,
+                Limits {
+                    max_failures: k,
+                    ..Limits::default()
+                },
+            );
+            assert_eq!(capped.failures, all.failures[..k], "max_failures {k}");
+            assert_eq!(capped.failure_count, 5);
+            assert_eq!(capped.response_status, all.response_status);
+            assert_eq!(capped.propstat_status, all.propstat_status);
+            assert_eq!(capped.response_failing, all.response_failing);
+            assert_eq!(capped.propstat_failing, all.propstat_failing);
         }
     }
 }

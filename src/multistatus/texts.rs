@@ -27,6 +27,10 @@ impl Slot {
         self.bytes.clear();
     }
 
+    pub(super) fn is_set(&self) -> bool {
+        self.set
+    }
+
     /// Keeps `bytes` (trimmed, capped at `cap` on a character boundary) unless a text was
     /// kept already.
     pub(super) fn set_once(&mut self, bytes: &[u8], cap: usize) {

@@ -39,7 +39,7 @@ use headers::Downstream;
 pub(crate) type ProxyBody = access::Body<Either<audit::Body<UpstreamBody>, Full<Bytes>>>;
 
 /// The upstream's response body behind the idle guard, reporting a failure mid-body once.
-pub(crate) type UpstreamBody = ResponseBody<Incoming, FailureReport>;
+pub(crate) type UpstreamBody = ResponseBody<upstream::Body, FailureReport>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
@@ -246,7 +246,7 @@ impl Proxy {
         &self,
         request: Request<Incoming>,
         context: &RequestContext,
-    ) -> Result<Response<Incoming>, Rejected> {
+    ) -> Result<Response<upstream::Body>, Rejected> {
         if let Some(limit) = self.max_request_body {
             let declared = request
                 .headers()
@@ -292,7 +292,7 @@ impl Proxy {
     /// dropped (ended, failed, or abandoned by the client).
     fn guard(
         &self,
-        response: Response<Incoming>,
+        response: Response<upstream::Body>,
         context: &Arc<RequestContext>,
         slot: OwnedSemaphorePermit,
     ) -> Response<UpstreamBody> {
@@ -356,7 +356,7 @@ impl Proxy {
 
         // `PathAndQuery` shares the request's bytes: no copy, no re-parse.
         let path_and_query = request.uri().path_and_query().cloned();
-        *request.uri_mut() = upstream_uri(self.upstream.origin(), path_and_query);
+        *request.uri_mut() = upstream_uri(path_and_query);
         *request.version_mut() = Version::HTTP_11;
 
         RequestContext {
@@ -503,11 +503,12 @@ enum Rejected {
 const DESTINATION: header::HeaderName = header::HeaderName::from_static("destination");
 const IF: header::HeaderName = header::HeaderName::from_static("if");
 
-/// The upstream's scheme and authority with the client's path and query (`/` when it has
-/// none: an h2 `OPTIONS *` or an authority-form target).
-fn upstream_uri(origin: &Uri, path_and_query: Option<http::uri::PathAndQuery>) -> Uri {
-    let mut parts = origin.clone().into_parts();
+/// The upstream request's target: the client's path and query in origin form (`/` when it
+/// has none: an h2 `OPTIONS *` or an authority-form target). The upstream client connects to
+/// `upstream.url` itself.
+fn upstream_uri(path_and_query: Option<http::uri::PathAndQuery>) -> Uri {
+    let mut parts = http::uri::Parts::default();
     parts.path_and_query =
         Some(path_and_query.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
-    Uri::from_parts(parts).unwrap_or_else(|_| origin.clone())
+    Uri::from_parts(parts).unwrap_or_default()
 }

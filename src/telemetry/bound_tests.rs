@@ -95,11 +95,11 @@ fn worst_case_of(telemetry: &Telemetry, label: &str, path: &str) {
         .emit(telemetry);
     }
     for outcome in Outcome::ALL {
-        let report = every_code(outcome);
+        let mut report = every_code(outcome);
         MultistatusScanned {
             request: &request,
             status: 207,
-            report: &report,
+            report: &mut report,
             max_logged_failures: 0,
             duration: Duration::from_millis(1),
         }

@@ -79,7 +79,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
     }
     .emit(&telemetry);
     let failing = BTreeMap::from([(Code::Status(423), 1)]);
-    let report = Report {
+    let mut report = Report {
         entries: 1,
         response_status: failing.clone(),
         response_failing: failing,
@@ -90,7 +90,7 @@ fn registry_families() -> BTreeMap<String, (String, BTreeSet<String>)> {
     MultistatusScanned {
         request: &request,
         status: 207,
-        report: &report,
+        report: &mut report,
         max_logged_failures: 0,
         duration: Duration::from_millis(1),
     }
@@ -250,7 +250,7 @@ fn emit_fixed_traffic(telemetry: &Telemetry, paths: &[&str]) {
                 continue;
             }
             let failing = BTreeMap::from([(Code::Status(423), 1)]);
-            let report = Report {
+            let mut report = Report {
                 entries: 2,
                 response_status: BTreeMap::from([(Code::Status(423), 1), (Code::Status(200), 1)]),
                 response_failing: failing,
@@ -260,7 +260,7 @@ fn emit_fixed_traffic(telemetry: &Telemetry, paths: &[&str]) {
             MultistatusScanned {
                 request: &request,
                 status,
-                report: &report,
+                report: &mut report,
                 max_logged_failures: 0,
                 duration: Duration::from_millis(1),
             }
@@ -344,7 +344,7 @@ fn with_routes_the_request_and_multistatus_families_count_by_route() {
             duration: Duration::from_millis(2),
         }
         .emit(&telemetry);
-        let report = Report {
+        let mut report = Report {
             entries: 1,
             response_status: BTreeMap::from([(Code::Status(423), 1)]),
             response_failing: BTreeMap::from([(Code::Status(423), 1)]),
@@ -354,7 +354,7 @@ fn with_routes_the_request_and_multistatus_families_count_by_route() {
         MultistatusScanned {
             request: &request,
             status: 207,
-            report: &report,
+            report: &mut report,
             max_logged_failures: 0,
             duration: Duration::from_millis(2),
         }

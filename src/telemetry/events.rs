@@ -198,7 +198,9 @@ pub(crate) struct MultistatusScanned<'a> {
     /// The top-level status the upstream sent (207, e.g. 424 for mod_dav's error bodies, or a
     /// 2xx for a failure behind a success).
     pub status: u16,
-    pub report: &'a Report,
+    /// The audit's report. Its failing entries move into the live view's ring (no copy per
+    /// response): `failures` is empty after [`MultistatusScanned::emit`].
+    pub report: &'a mut Report,
     /// How many failing entries to list in the log event.
     pub max_logged_failures: usize,
     /// Time from the request arriving to the end of the audit.
@@ -208,10 +210,10 @@ pub(crate) struct MultistatusScanned<'a> {
 impl MultistatusScanned<'_> {
     /// Counts, logs, and records the response in the live view's ring when its audit counted
     /// a failure.
-    pub(crate) fn emit(&self, telemetry: &Telemetry) {
+    pub(crate) fn emit(self, telemetry: &Telemetry) {
         let metrics = telemetry.metrics();
         let method = self.request.method_label.as_str();
-        let report = self.report;
+        let report: &Report = self.report;
         metrics.audit_bytes.inc_by(report.bytes);
         if report.unbound_prefixes > 0 {
             metrics.unbound_prefix.with_label_values(&[method]).inc();
@@ -240,21 +242,26 @@ impl MultistatusScanned<'_> {
         if let Some(exchange) = &self.request.access {
             exchange.audited(report);
         }
+        let outcome = report.outcome;
         // Returns at once (no lock) unless the audit counted a failure and the ring is on.
-        telemetry.recent().record(&Sighting {
-            request_id: &self.request.request_id,
-            method: self.request.method.as_str(),
-            path: &self.request.path,
-            route: route_name,
-            status: self.status,
-            report,
-            max_failures: self.max_logged_failures,
-        });
+        let failures = std::mem::take(&mut self.report.failures);
+        telemetry.recent().record_taking(
+            &Sighting {
+                request_id: &self.request.request_id,
+                method: self.request.method.as_str(),
+                path: &self.request.path,
+                route: route_name,
+                status: self.status,
+                report: self.report,
+                max_failures: self.max_logged_failures,
+            },
+            failures,
+        );
         // The outcome last: whoever sees this audit's outcome (a scrape, a test waiting for
         // it) also sees its entries, failures, bytes, log event and live-view record.
         metrics
             .multistatus
-            .with_label_values(&metrics.values(&[method, report.outcome.as_str()], route))
+            .with_label_values(&metrics.values(&[method, outcome.as_str()], route))
             .inc();
     }
 
@@ -275,7 +282,7 @@ impl MultistatusScanned<'_> {
     }
 
     fn log(&self, route: Option<&str>) {
-        let report = self.report;
+        let report: &Report = self.report;
         let request = self.request;
         let failed: Vec<LoggedFailure<'_>> = report
             .failures

@@ -90,6 +90,42 @@ impl Counts {
         Counts(map.iter().map(|(&c, &n)| (c, n)).collect())
     }
 
+    /// The counts of `a` and `b` added up, in code order (both are in code order).
+    fn merged(a: &BTreeMap<Code, u64>, b: &BTreeMap<Code, u64>) -> Self {
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&(&ca, &na)), Some(&(&cb, &nb))) => match ca.cmp(&cb) {
+                    std::cmp::Ordering::Less => {
+                        a.next();
+                        (ca, na)
+                    }
+                    std::cmp::Ordering::Greater => {
+                        b.next();
+                        (cb, nb)
+                    }
+                    std::cmp::Ordering::Equal => {
+                        a.next();
+                        b.next();
+                        (ca, na + nb)
+                    }
+                },
+                (Some(&(&c, &n)), None) => {
+                    a.next();
+                    (c, n)
+                }
+                (None, Some(&(&c, &n))) => {
+                    b.next();
+                    (c, n)
+                }
+                (None, None) => break,
+            };
+            out.push(next);
+        }
+        Counts(out.into_boxed_slice())
+    }
+
     /// The count for `code` (0 when absent).
     pub(crate) fn get(&self, code: Code) -> u64 {
         self.0
@@ -122,6 +158,18 @@ pub(crate) struct Sighting<'a> {
     pub report: &'a Report,
     /// `audit.max_logged_failures`: failing entries kept per record.
     pub max_failures: usize,
+}
+
+/// The first `max_failures` failing entries of the sighting's report, copied.
+#[cfg(test)]
+fn kept(sighting: &Sighting<'_>) -> Vec<Failure> {
+    sighting
+        .report
+        .failures
+        .iter()
+        .take(sighting.max_failures)
+        .cloned()
+        .collect()
 }
 
 /// Which records `/failures` returns.
@@ -232,28 +280,37 @@ impl RecentFailures {
     }
 
     /// Records `sighting` when its audit counted a failure; otherwise does nothing.
+    #[cfg(test)]
     pub(crate) fn record(&self, sighting: &Sighting<'_>) {
         if sighting.report.failure_count == 0 || self.capacity() == 0 {
             return;
         }
-        self.push(sighting, now_ms());
+        self.push_kept(sighting, now_ms(), kept(sighting));
+    }
+
+    /// [`RecentFailures::record`], keeping `failures` (the report's failing entries, taken
+    /// out of it by the caller) instead of a copy of `sighting.report.failures`.
+    pub(crate) fn record_taking(&self, sighting: &Sighting<'_>, mut failures: Vec<Failure>) {
+        if sighting.report.failure_count == 0 || self.capacity() == 0 {
+            return;
+        }
+        failures.truncate(sighting.max_failures);
+        self.push_kept(sighting, now_ms(), failures);
     }
 
     /// [`RecentFailures::record`] at a given time (tests).
+    #[cfg(test)]
     fn push(&self, sighting: &Sighting<'_>, time_ms: u64) {
+        self.push_kept(sighting, time_ms, kept(sighting));
+    }
+
+    /// Records `sighting` at `time_ms` with `failed`, its first failing entries.
+    fn push_kept(&self, sighting: &Sighting<'_>, time_ms: u64, failed: Vec<Failure>) {
         let report = sighting.report;
-        let mut failing = BTreeMap::new();
-        for level in [Level::Response, Level::Propstat] {
-            for (&code, &n) in report.failing(level) {
-                *failing.entry(code).or_insert(0u64) += n;
-            }
-        }
-        let failed: Vec<Failure> = report
-            .failures
-            .iter()
-            .take(sighting.max_failures)
-            .cloned()
-            .collect();
+        let failing = Counts::merged(
+            report.failing(Level::Response),
+            report.failing(Level::Propstat),
+        );
         let mut record = Record {
             seq: 0,
             time_ms,
@@ -265,7 +322,7 @@ impl RecentFailures {
             outcome: report.outcome,
             entries: report.entries,
             failure_count: report.failure_count,
-            failing: Counts::from_map(&failing),
+            failing,
             response_status: Counts::from_map(&report.response_status),
             propstat_status: Counts::from_map(&report.propstat_status),
             failed_omitted: report.failure_count.saturating_sub(failed.len() as u64),
@@ -278,7 +335,7 @@ impl RecentFailures {
         }
         ring.recorded += 1;
         record.seq = ring.recorded;
-        for (&code, &n) in &failing {
+        for &(code, n) in record.failing.0.iter() {
             *ring.totals.entry(code).or_insert(0) += n;
         }
         let minute = time_ms / MINUTE_MS;

@@ -3,6 +3,7 @@
 
 use super::bytes::{advance, is_ws};
 use crate::multistatus::limits::push_capped;
+use crate::multistatus::status_line::{COMMON_LEN, common_code};
 
 /// The text of the href, status or description being read.
 #[derive(Debug, Default)]
@@ -79,26 +80,10 @@ impl Capture {
         let Some(line) = bytes.get(start..) else {
             return false;
         };
-        let [
-            b'H',
-            b'T',
-            b'T',
-            b'P',
-            b'/',
-            b'1',
-            b'.',
-            b'1',
-            b' ',
-            b'1'..=b'9',
-            b'0'..=b'9',
-            b'0'..=b'9',
-            after,
-            ..,
-        ] = line
-        else {
-            return false;
-        };
-        if !is_ws(*after) || self.cap < STATUS_AT_ONCE {
+        if common_code(line).is_none()
+            || !line.get(STATUS_AT_ONCE).is_some_and(|&b| is_ws(b))
+            || self.cap < STATUS_AT_ONCE
+        {
             return false;
         }
         self.buf
@@ -109,7 +94,7 @@ impl Capture {
 }
 
 /// Length of `HTTP/1.1 NNN`.
-const STATUS_AT_ONCE: usize = 12;
+const STATUS_AT_ONCE: usize = COMMON_LEN;
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]

@@ -29,13 +29,15 @@
 //! next `<` or `&`), `state` (the resumable `State`), `text` (character data, references
 //! and the `skim` fast path), `tags` (start and end tags, attributes), `markup` (comments,
 //! CDATA, the DOCTYPE, processing instructions), `namespaces` (declarations in scope,
-//! resolution), `memo` (names already resolved), `roles` (what an element is to the audit; opening and
+//! resolution), `memo` (names already resolved), `known` (names already
+//! checked), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
 mod bytes;
 mod capture;
+mod known;
 mod markup;
 mod memo;
 mod namespaces;
@@ -48,6 +50,7 @@ pub(crate) use bytes::is_ws;
 pub(crate) use roles::Role;
 
 use capture::Capture;
+use known::{KNOWN_SLOTS, Known, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
 use namespaces::{Binding, PrefixIndex};
 use state::{Root, State};
@@ -62,8 +65,12 @@ pub(crate) trait Sink {
     /// An audited element ended; `text` is its captured text for href, status and
     /// description (whitespace-trimmed at the start, capped), else empty.
     fn end(&mut self, role: Role, text: &[u8]);
-    /// The first child of a `DAV:error`, formatted `DAV:name` or `{ns}name`.
-    fn error_child(&mut self, owner: Level, name: &str);
+    /// The text of hrefs and descriptions is still wanted (asked as one starts; once false,
+    /// it stays false and only statuses are captured).
+    fn wants_text(&self) -> bool;
+    /// The first child of a `DAV:error`: in `DAV:` (`dav`), or in namespace `uri` (empty for
+    /// none), named `local`. Reported as `DAV:local`, `{uri}local` or `local`.
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]);
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
@@ -128,8 +135,8 @@ pub(crate) struct Lexer {
     memo: [Memo; MEMO_SLOTS],
     /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
     ghosts: [Ghost; GHOSTS],
-    /// Reused for the name of a `DAV:error`'s first child.
-    scratch: Vec<u8>,
+    /// Start-tag names the fast path has read and checked (see `known`).
+    known: [Known; KNOWN_SLOTS],
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -188,7 +195,7 @@ impl Lexer {
             shadow: 0,
             memo: [NO_MEMO; MEMO_SLOTS],
             ghosts: [NO_GHOST; GHOSTS],
-            scratch: Vec::new(),
+            known: [NO_KNOWN; KNOWN_SLOTS],
             fast: true,
         }
     }
@@ -211,7 +218,6 @@ impl Lexer {
             self.ns.capacity(),
             self.attr.capacity(),
             self.refname.capacity(),
-            self.scratch.capacity(),
             self.capture.buf.capacity(),
             self.index.heap_bytes(),
         ]

@@ -6,7 +6,7 @@ use super::memo::{PROP_KEY, memo_parent};
 use super::namespaces::Resolved;
 use super::state::{Root, State};
 use super::{Frame, Lexer, Sink, Step};
-use crate::multistatus::limits::{MAX_STATUS, push_capped};
+use crate::multistatus::limits::MAX_STATUS;
 use crate::multistatus::report::{Level, Malformed};
 
 /// What an open element is to the audit.
@@ -144,7 +144,9 @@ impl Lexer {
         self.root = Root::Open;
         if role != Role::Skip {
             sink.start(role);
-            if let Some(status) = role.captures() {
+            if let Some(status) = role.captures()
+                && (status || sink.wants_text())
+            {
                 self.capture.depth = self.frames.len();
                 self.capture.status = status;
                 self.capture.space = false;
@@ -205,7 +207,6 @@ impl Lexer {
         if parent.is_none() && self.bindings.is_empty() {
             self.imply_dav_prefix();
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
         let qname = self.names.get(self.pending..).unwrap_or_default();
         let Resolved {
             dav,
@@ -234,25 +235,11 @@ impl Lexer {
             sink.prop(uri, local);
         }
         if let Some(Role::Error { owner, seen: false }) = parent {
-            scratch.clear();
-            let cap = self.max_text;
-            if dav {
-                push_capped(&mut scratch, b"DAV:", cap);
-            } else if !uri.is_empty() {
-                push_capped(&mut scratch, b"{", cap);
-                push_capped(&mut scratch, uri, cap);
-                push_capped(&mut scratch, b"}", cap);
-            }
-            push_capped(&mut scratch, local, cap);
-            match std::str::from_utf8(&scratch) {
-                Ok(name) => sink.error_child(owner, name),
-                Err(_) => sink.error_child(owner, &String::from_utf8_lossy(&scratch)),
-            }
+            sink.error_child(owner, dav, uri, local);
             if let Some(f) = self.frames.last_mut() {
                 f.role = Role::Error { owner, seen: true };
             }
         }
-        self.scratch = scratch;
         // Only names bound by a declaration are memoised (an unbound default namespace
         // could be declared later without re-binding anything).
         if let (Some(key), Some(binding), true) = (key, used, self.fast) {

@@ -216,7 +216,19 @@ impl Lexer {
                     if self.frames.len() >= self.max_depth || self.deep > 0 {
                         return Ok(lt);
                     }
-                    let n = name_len(after);
+                    let n = match self.known_name(tag.get(1..).unwrap_or_default()) {
+                        Some(len) => len.saturating_sub(1),
+                        None => {
+                            let n = name_len(after);
+                            if n < after.len() {
+                                self.learn_name(
+                                    tag.get(1..).unwrap_or_default(),
+                                    n.saturating_add(1),
+                                );
+                            }
+                            n
+                        }
+                    };
                     if n >= after.len()
                         || n >= MAX_NAME
                         || self.names.len().saturating_add(n) >= NAMES_BUDGET

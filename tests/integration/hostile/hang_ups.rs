@@ -270,3 +270,55 @@ async fn an_idempotent_request_on_a_pooled_connection_dropped_unanswered_is_retr
         assert_eq!(upstream.count(&format!("{method} /x ")), 2, "retried once");
     }
 }
+
+/// The upstream pool: a keep-alive connection carries request after request (bodies or not,
+/// any method); with `pool_max_idle_per_host: 0` none is kept; an idle one is closed by
+/// davaudit once `pool_idle_timeout` is over, and the next request opens a new one.
+#[tokio::test]
+async fn pooled_connections_are_reused_bounded_and_closed_when_idle_too_long() {
+    let script = Script {
+        hangup: Hangup::Fin,
+        kill_at: None,
+        close_idle: false,
+    };
+    let client = HttpClient::http1();
+
+    let upstream = Scripted::start(script).await;
+    let proxy = Proxy::start(&upstream.raw.url()).await;
+    for method in ["GET", "PUT", "PROPFIND", "GET", "DELETE", "GET"] {
+        let (status, _, body) = client.send(method, &proxy.url_for("/x"), &[], "body").await;
+        assert_eq!((status.as_u16(), &body[..]), (200, &b"ok"[..]), "{method}");
+    }
+    assert_eq!(upstream.seen().len(), 6);
+    assert_eq!(upstream.used_connections(), 1, "one keep-alive connection");
+
+    let upstream = Scripted::start(script).await;
+    let proxy =
+        Proxy::start_with(&upstream.raw.url(), "upstream: {pool_max_idle_per_host: 0}").await;
+    for _ in 0..3 {
+        let (status, _, _) = client.send("GET", &proxy.url_for("/x"), &[], "").await;
+        assert_eq!(status.as_u16(), 200);
+    }
+    assert_eq!(upstream.used_connections(), 3, "nothing kept idle");
+    wait_until("davaudit closed each connection", || async {
+        (upstream.closed.load(Ordering::SeqCst) == 3).then_some(())
+    })
+    .await;
+
+    let upstream = Scripted::start(script).await;
+    let proxy =
+        Proxy::start_with(&upstream.raw.url(), "upstream: {pool_idle_timeout: 100ms}").await;
+    let (status, _, _) = client.send("GET", &proxy.url_for("/x"), &[], "").await;
+    assert_eq!(status.as_u16(), 200);
+    wait_until("davaudit closed the idle connection", || async {
+        (upstream.closed.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    let (status, _, _) = client.send("GET", &proxy.url_for("/x"), &[], "").await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(
+        upstream.used_connections(),
+        2,
+        "a new connection after the idle one closed"
+    );
+}

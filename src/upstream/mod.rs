@@ -1,10 +1,15 @@
-//! The upstream client: pooled hyper-util clients to the WebDAV server (http, or https
-//! through rustls), one per connection worker (`crate::workers`) so a request and the
-//! upstream connection it uses run on one thread, the response-header timeout, and `upstream::Error` with a closed
+//! The upstream client: pools of HTTP/1.1 connections to the WebDAV server ([`pool`]; http,
+//! or https through rustls), one per connection worker (`crate::workers`) so a request and
+//! the upstream connection it uses run on one thread, the response-header timeout, and
+//! `upstream::Error` with a closed
 //! [`Kind`] so that 502/504 and the `kind` label are decided in one place.
 //!
 //! Also the readiness probe: a background task that checks the upstream accepts TCP
 //! connections, read by `/readyz`.
+
+mod pool;
+
+pub(crate) use pool::Body;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -14,13 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Request, Response, Uri};
-use hyper::body::Incoming;
 
 use crate::body::{self, RequestBody};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use pool::{Pool, SendError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -88,10 +90,20 @@ impl Error {
         }
     }
 
-    /// Classify a hyper-util client error by asking it and walking its causes (never by
-    /// matching its text).
-    fn from_client(error: hyper_util::client::legacy::Error) -> Self {
-        let kind = classify(&error);
+    /// Classify a failed exchange by asking the errors and walking their causes (never by
+    /// matching their text).
+    fn from_send(error: SendError) -> Self {
+        let (kind, source): (Kind, Box<dyn StdError + Send + Sync>) = match error {
+            SendError::Connect(error) => {
+                let kind = if io_kind(&*error) == Some(io::ErrorKind::TimedOut) {
+                    Kind::Timeout
+                } else {
+                    Kind::Connect
+                };
+                (kind, error)
+            }
+            SendError::Exchange(error) => (classify(&error), Box::new(error)),
+        };
         let message = match kind {
             Kind::Connect => "cannot connect",
             Kind::Timeout => "connect timed out",
@@ -101,21 +113,15 @@ impl Error {
         Error {
             kind,
             message: message.to_owned(),
-            source: Some(Box::new(error)),
+            source: Some(source),
         }
     }
 }
 
-fn classify(error: &hyper_util::client::legacy::Error) -> Kind {
-    let timed_out = io_kind(error) == Some(io::ErrorKind::TimedOut);
-    if error.is_connect() {
-        return if timed_out {
-            Kind::Timeout
-        } else {
-            Kind::Connect
-        };
-    }
-    if timed_out {
+/// What a failed exchange on a connection was: not HTTP, timed out, or (anything else) the
+/// connection closing or resetting before the response headers.
+fn classify(error: &hyper::Error) -> Kind {
+    if io_kind(error) == Some(io::ErrorKind::TimedOut) {
         return Kind::Timeout;
     }
     let hyper_errors = error::causes(error).filter_map(|e| e.downcast_ref::<hyper::Error>());
@@ -141,43 +147,41 @@ pub enum BuildError {
     Tls(#[from] crate::tls::ClientError),
 }
 
-type Client = HyperClient<HttpsConnector<HttpConnector>, RequestBody>;
-
-/// The pooled clients to the one upstream, one per connection worker.
+/// The connection pools to the one upstream, one per connection worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
-    /// Never empty; request on worker `i` use client `i`, and their pools split
+    /// Never empty; requests on worker `i` use pool `i`, and the pools split
     /// `pool_max_idle_per_host` between them (`workers::share`).
-    clients: Arc<[Client]>,
+    pools: Arc<[Pool]>,
     /// Scheme and authority every request is sent to.
     origin: Uri,
     response_timeout: Duration,
 }
 
 impl Upstream {
-    /// `pools`: one client per connection worker (at least one).
+    /// `pools`: one pool per connection worker (at least one).
     pub(crate) fn new(settings: &config::Upstream, pools: usize) -> Result<Self, BuildError> {
-        let pools = pools.max(1);
+        let count = pools.max(1);
         let tls = crate::tls::client_config(&settings.tls)?;
-        let clients = (0..pools)
+        let pools = (0..count)
             .map(|i| {
-                let idle = crate::workers::share(settings.pool_max_idle_per_host, pools, i);
-                client(settings, tls.clone(), idle)
+                let idle = crate::workers::share(settings.pool_max_idle_per_host, count, i);
+                pool(settings, tls.clone(), idle)
             })
             .collect();
         Ok(Upstream {
-            clients,
+            pools,
             origin: settings.url.clone(),
             response_timeout: settings.response_timeout,
         })
     }
 
-    /// The client of the worker this runs on.
-    fn client(&self) -> &Client {
-        let index = crate::workers::current() % self.clients.len().max(1);
-        match self.clients.get(index).or_else(|| self.clients.first()) {
-            Some(client) => client,
-            None => unreachable!("Upstream::new builds at least one client"),
+    /// The pool of the worker this runs on.
+    fn pool(&self) -> &Pool {
+        let index = crate::workers::current() % self.pools.len().max(1);
+        match self.pools.get(index).or_else(|| self.pools.first()) {
+            Some(pool) => pool,
+            None => unreachable!("Upstream::new builds at least one pool"),
         }
     }
 
@@ -186,21 +190,23 @@ impl Upstream {
         &self.origin
     }
 
-    /// Sends one request and waits for the response headers, at most `response_timeout`.
+    /// Sends one request (its target in origin form) and waits for the response headers, at
+    /// most `response_timeout`. A request a pooled connection did not take (it had closed) is
+    /// sent on another one ([`pool`]); nothing else is sent twice here.
     pub(crate) async fn send(
         &self,
         request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, Error> {
-        match tokio::time::timeout(self.response_timeout, self.client().request(request)).await {
+    ) -> Result<Response<Body>, Error> {
+        match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(Error::from_client(error)),
+            Ok(Err(error)) => Err(Error::from_send(error)),
             Err(_elapsed) => Err(Error::timeout(self.response_timeout, "response headers")),
         }
     }
 }
 
-/// One pooled client keeping at most `max_idle` idle connections.
-fn client(settings: &config::Upstream, tls: rustls::ClientConfig, max_idle: usize) -> Client {
+/// One pool keeping at most `max_idle` idle connections.
+fn pool(settings: &config::Upstream, tls: rustls::ClientConfig, max_idle: usize) -> Pool {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -210,16 +216,12 @@ fn client(settings: &config::Upstream, tls: rustls::ClientConfig, max_idle: usiz
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    HyperClient::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(settings.pool_idle_timeout)
-        .pool_max_idle_per_host(max_idle)
-        // A request is only retried when the pooled connection closed before the request
-        // was written (hyper-util "canceled"): safe for every method, idempotent or not.
-        .retry_canceled_requests(true)
-        .set_host(false)
-        .build(connector)
+    Pool::new(
+        connector,
+        settings.url.clone(),
+        settings.pool_idle_timeout,
+        max_idle,
+    )
 }
 
 // === readiness ===
