@@ -3,6 +3,7 @@
 //! ([`Slot`]). Kept as bytes in buffers reused from one entry to the next (no allocation per
 //! entry); turned into `String`s only when a failure is built, which most entries never need.
 
+use super::lexer::same;
 use super::limits::push_capped;
 
 /// `bytes` as a `String`, invalid UTF-8 replaced (never the case for text the lexer passed).
@@ -89,41 +90,6 @@ impl TextList {
             start = end;
         }
         out
-    }
-}
-
-/// Byte equality for short slices, a word at a time (no `memcmp` call).
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at.wrapping_add(8))
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    let half = |s: &[u8], at: usize| {
-        s.get(at..at.wrapping_add(4))
-            .and_then(|w| w.try_into().ok())
-            .map_or(0, u32::from_le_bytes)
-    };
-    match n {
-        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..8 => {
-            half(a, 0) == half(b, 0) && half(a, n.wrapping_sub(4)) == half(b, n.wrapping_sub(4))
-        }
-        _ => {
-            let mut at = 0usize;
-            while at.wrapping_add(8) < n {
-                if word(a, at) != word(b, at) {
-                    return false;
-                }
-                at = at.wrapping_add(8);
-            }
-            word(a, n.wrapping_sub(8)) == word(b, n.wrapping_sub(8))
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use memchr::memchr2;
 /// Byte equality without a `memcmp` call: names are short. Whole words, the last one
 /// overlapping the one before (or two overlapping halves of a short name): no byte loop.
 #[inline(always)]
-pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

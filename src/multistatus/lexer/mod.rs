@@ -46,7 +46,7 @@ mod state;
 mod tags;
 mod text;
 
-pub(crate) use bytes::is_ws;
+pub(crate) use bytes::{is_ws, same};
 pub(crate) use roles::Role;
 
 use capture::Capture;
