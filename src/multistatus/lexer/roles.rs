@@ -194,6 +194,30 @@ impl Lexer {
         Some(hit.role)
     }
 
+    /// A start tag without attributes named `qname` inside a `DAV:prop` whose resolution
+    /// is memoised: reports it as a property and returns true; the caller then skips it as
+    /// it skips any element of a skipped subtree (its role is `Skip`). False (anything else)
+    /// leaves it to `start_tag`.
+    #[inline]
+    pub(super) fn known_prop<S: Sink>(&self, qname: &[u8], sink: &mut S) -> bool {
+        if self.frames.last().is_none_or(|f| f.role != Role::Prop) {
+            return false;
+        }
+        let Some(hit) = self.memo_find(PROP_KEY, qname) else {
+            return false;
+        };
+        if hit.role != Role::Skip {
+            return false;
+        }
+        let uri = self
+            .bindings
+            .get(hit.binding)
+            .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
+            .unwrap_or_default();
+        sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        true
+    }
+
     /// The role of the start tag being read, its name resolved against the declarations in
     /// scope (and memoised, fast paths on); reports it as a property or as the first child
     /// of a `DAV:error` when it is one.

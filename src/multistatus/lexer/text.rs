@@ -267,17 +267,19 @@ impl Lexer {
                         .saturating_add(name.len())
                         .saturating_add(1)
                         .saturating_add(read);
-                    if resolving {
+                    if resolving && !self.known_prop(name, sink) {
                         self.mark = base.wrapping_add(lt as u64);
                         self.pending = self.names.len();
                         self.resolve = true;
                         self.names.extend_from_slice(name);
                         self.start_tag(empty, sink)?;
                     } else if !empty {
-                        // A leaf whose text (no reference) and end tag are in this chunk:
-                        // what opening and closing it would do, without opening it.
+                        // A leaf whose text (no reference) and end tag are in this chunk
+                        // (in a skipped subtree, or a property already reported): what
+                        // opening and closing it would do, without opening it.
                         let body = chunk.get(pos..).unwrap_or_default();
-                        if let Some(j) = find_markup(body)
+                        let next = find_markup(body);
+                        if let Some(j) = next
                             && let Some([b'<', b'/', close @ ..]) = body.get(j..)
                             && close.get(name.len()) == Some(&b'>')
                             && close.get(..name.len()).is_some_and(|c| same(c, name))
@@ -297,6 +299,16 @@ impl Lexer {
                             name: u32::try_from(start).unwrap_or(u32::MAX),
                             role: Role::Skip,
                         });
+                        // Its text up to the next markup is already scanned: what the
+                        // loop would do with it, without scanning it again.
+                        let Some(j) = next else {
+                            self.capture.push(body);
+                            return Ok(chunk.len());
+                        };
+                        if self.capture.depth != 0 {
+                            self.capture.push(body.get(..j).unwrap_or_default());
+                        }
+                        pos = pos.saturating_add(j);
                     }
                 }
                 _ => return Ok(lt),
