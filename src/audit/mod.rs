@@ -176,9 +176,7 @@ fn scanner_limits(settings: &config::Audit) -> multistatus::Limits {
     multistatus::Limits {
         max_depth: settings.max_depth,
         max_text: settings.max_text,
-        max_failures: settings
-            .max_failures_kept
-            .min(settings.max_logged_failures),
+        max_failures: settings.max_failures_kept.min(settings.max_logged_failures),
     }
 }
 

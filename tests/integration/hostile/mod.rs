@@ -8,6 +8,7 @@
 //! - `resources`: fds and RSS back to baseline after a burst of faults (own process).
 //! - `header_trust`: X-Forwarded-Host, Connection-named fields, Host count.
 //! - `headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
+//! - `fragments`: the `#fragment` guard: records pushed out, pipelined look-alikes.
 //! - `framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
@@ -21,6 +22,7 @@ mod cardinality;
 mod certificates;
 mod descriptors;
 mod exposure;
+mod fragments;
 mod framing;
 mod hang_ups;
 mod header_trust;
