@@ -15,6 +15,7 @@
 //! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
 //! - `certificates`: certificate chains with stray blocks, at start, reload and check-config.
 //! - `descriptors`: a low RLIMIT_NOFILE: soft raised, limits fitted, /healthz answers.
+//! - `workers`: a decompression bomb on a worker shared with other connections.
 //! - `admin`: /failures bounded in size and readers; Host check on a loopback admin.
 
 mod admin;
@@ -32,6 +33,7 @@ mod resources;
 mod slow_clients;
 mod smuggling;
 mod streams;
+mod workers;
 
 use crate::support::{FakeUpstream, Reply};
 
