@@ -52,7 +52,7 @@ pub(crate) use roles::Role;
 use capture::Capture;
 use known::{KNOWN_SLOTS, Known, NO_HINT, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
-use namespaces::{Binding, PrefixIndex};
+use namespaces::{Binding, PrefixIndex, Replay};
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -148,6 +148,8 @@ pub(crate) struct Lexer {
     known: Box<[Known; KNOWN_SLOTS]>,
     /// The slot of `known` holding the start tag being read (see `known`).
     known_hint: usize,
+    /// The last declarations `skim_attrs` read, to replay (see `namespaces`).
+    replay: Replay,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -217,6 +219,7 @@ impl Lexer {
             ghosts: boxed(NO_GHOST),
             known: boxed(NO_KNOWN),
             known_hint: NO_HINT,
+            replay: Replay::default(),
             fast: true,
         }
     }
@@ -241,6 +244,7 @@ impl Lexer {
             self.refname.capacity(),
             self.capture.buf.capacity(),
             self.index.heap_bytes(),
+            self.replay.heap_bytes(),
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))
