@@ -433,6 +433,11 @@ impl<C: Classify> Sink for Tally<C> {
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
+        self.prop_token(0, uri, local);
+    }
+
+    #[inline]
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
         let ps = &mut self.entry.propstat;
         if !(self.entry.open && ps.open) || self.kept.full {
             return;
@@ -440,7 +445,8 @@ impl<C: Classify> Sink for Tally<C> {
         if local.is_empty() {
             ps.props.push_unnamed();
         } else {
-            ps.props.push(uri, local, self.limits.max_text, MAX_PROPS);
+            ps.props
+                .push_token(token, uri, local, self.limits.max_text, MAX_PROPS);
         }
     }
 }

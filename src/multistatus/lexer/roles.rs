@@ -88,6 +88,16 @@ pub(super) fn unbound_is_tolerated(reason: &str, parent: Option<Role>, qname: &[
 
 pub(super) const UNBOUND: &str = "unbound namespace prefix";
 
+/// Reports a property name, with its token when the lexer has one (see `Sink::prop_token`).
+#[inline(always)]
+fn report_prop<S: Sink>(sink: &mut S, token: u64, uri: &[u8], local: &[u8]) {
+    if token == 0 {
+        sink.prop(uri, local);
+    } else {
+        sink.prop_token(token, uri, local);
+    }
+}
+
 /// The role of an element from its parent's role, whether its namespace is `DAV:`, and its
 /// local name. `None` is the root.
 pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
@@ -218,7 +228,7 @@ impl Lexer {
             .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
             .unwrap_or_default();
         if key == PROP_KEY {
-            sink.prop(uri, local);
+            report_prop(sink, hit.token, uri, local);
         } else if let Some(Role::Error { owner, seen: false }) = parent {
             sink.error_child(owner, binding.is_some_and(|b| b.dav), uri, local);
             if let Some(f) = self.frames.last_mut() {
@@ -231,15 +241,16 @@ impl Lexer {
     /// is memoised: reports it as a property and returns true; the caller then skips it as
     /// it skips any element of a skipped subtree (its role is `Skip`). False (anything else)
     /// leaves it to `start_tag`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn known_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
-        if self
-            .frames
+        self.frames
             .last()
-            .is_none_or(|f| !matches!(f.role, Role::Prop))
-        {
-            return false;
-        }
+            .is_some_and(|f| matches!(f.role, Role::Prop))
+            && self.known_prop_in_prop(qname, sink)
+    }
+
+    /// `known_prop` inside a `DAV:prop`.
+    fn known_prop_in_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
         let hit = match self.known_role(PROP_KEY, qname) {
             Some(hit) => hit,
             None => {
@@ -258,7 +269,8 @@ impl Lexer {
             .get(hit.binding)
             .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
             .unwrap_or_default();
-        sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        let local = qname.get(hit.local_at..).unwrap_or_default();
+        report_prop(sink, hit.token, uri, local);
         true
     }
 
@@ -320,6 +332,7 @@ impl Lexer {
                 role,
                 binding,
                 local_at,
+                token: 0,
             };
             self.known_keep(key, len, &kept);
         }
