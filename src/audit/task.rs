@@ -8,14 +8,14 @@
 //! A long body's audit (past [`OFFLOAD_AFTER`] bytes, `audit.when_behind: wait` only) moves
 //! once to a worker with fewer connections (`workers::offload`), so the scanner and the
 //! forwarding of the stream run on two cores; the task that started it waits for its report.
-//! A moved audit gives budget back in lumps of half the queue (or when the queue is empty), so
+//! A moved audit gives budget back in lumps of 3/4 of the queue (or when the queue is empty), so
 //! the forwarding thread, paced by it, is woken once per lump, not once per batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::InSuccess;
-use super::decode::{Codings, DecodeError, Decoder};
+use super::decode::{self, Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{Budget, End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
@@ -132,6 +132,8 @@ struct Scan {
     not_xml: bool,
     /// Body bytes read from the queue so far.
     read: u64,
+    /// Bytes scanned since the worker last turned.
+    since_turn: usize,
     /// Budget of processed bytes not given back yet (a moved audit only).
     held: Option<Budget>,
 }
@@ -162,6 +164,7 @@ async fn scan(
         decode_error: None,
         not_xml: false,
         read: 0,
+        since_turn: 0,
         held: None,
     };
     match scan.pump(placing.offload_after, None).await {
@@ -198,7 +201,24 @@ impl Scan {
                     if let Some(delay) = self.delay {
                         tokio::time::sleep(delay).await;
                     }
-                    self.feed(&chunks);
+                    // Scanned a piece at a time: the worker turns between pieces once a
+                    // turn's work is done, so a costly body (a decompression bomb's output, a
+                    // batch of `audit.queue_bytes`) does not hold the other connections on it.
+                    let piece_len = if self.decoder.is_some() {
+                        decode::SLICE
+                    } else {
+                        workers::TURN_BYTES
+                    };
+                    for piece in chunks.iter().flat_map(|bytes| bytes.chunks(piece_len)) {
+                        if self.not_xml {
+                            break;
+                        }
+                        self.since_turn = self.since_turn.saturating_add(self.feed(piece));
+                        if self.since_turn >= workers::TURN_BYTES {
+                            self.since_turn = 0;
+                            tokio::task::yield_now().await;
+                        }
+                    }
                     match lump {
                         None => drop(budget),
                         Some(lump) => {
@@ -227,8 +247,9 @@ impl Scan {
         }
     }
 
-    /// Decodes (when there is a coding) and scans one message's chunks.
-    fn feed(&mut self, chunks: &[bytes::Bytes]) {
+    /// Decodes (when there is a coding) and scans one piece of the body; returns the bytes
+    /// scanned.
+    fn feed(&mut self, piece: &[u8]) -> usize {
         let Scan {
             decoder,
             scanner,
@@ -238,27 +259,27 @@ impl Scan {
             read,
             ..
         } = self;
-        for bytes in chunks {
-            if *not_xml {
-                break;
-            }
-            *read = read.saturating_add(bytes.len() as u64);
-            let mut feed = |out: &[u8]| match gate.as_mut().map(|g| g.feed(out)) {
+        *read = read.saturating_add(piece.len() as u64);
+        let mut work = 0usize;
+        let mut feed = |out: &[u8]| {
+            work = work.saturating_add(out.len());
+            match gate.as_mut().map(|g| g.feed(out)) {
                 Some(Some(false)) => {}
                 _ => scanner.feed(out),
-            };
-            match decoder.as_mut() {
-                None => feed(bytes),
-                // After a decode error the rest is only drained: budget back, no work.
-                Some(decoder) if decode_error.is_none() => {
-                    if let Err(error) = decoder.push(bytes, &mut feed) {
-                        *decode_error = Some(error);
-                    }
-                }
-                Some(_) => {}
             }
-            *not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
+        };
+        match decoder.as_mut() {
+            None => feed(piece),
+            // After a decode error the rest is only drained: budget back, no work.
+            Some(decoder) if decode_error.is_none() => {
+                if let Err(error) = decoder.push(piece, &mut feed) {
+                    *decode_error = Some(error);
+                }
+            }
+            Some(_) => {}
         }
+        *not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
+        work
     }
 
     /// The report, once the body ended as `end`.

@@ -50,7 +50,7 @@ pub(crate) use bytes::{is_ws, same};
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use known::{KNOWN_SLOTS, Known, NO_KNOWN};
+use known::{KNOWN_SLOTS, Known, NO_HINT, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
 use namespaces::{Binding, PrefixIndex};
 use state::{Root, State};
@@ -74,6 +74,12 @@ pub(crate) trait Sink {
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
+    /// `prop` for a name the lexer has met before: `token` (not 0) is the same for every
+    /// report of one name (namespace URI and local name) in a body, and never for another.
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        let _ = token;
+        self.prop(uri, local);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +143,8 @@ pub(crate) struct Lexer {
     ghosts: [Ghost; GHOSTS],
     /// Start-tag names the fast path has read and checked (see `known`).
     known: [Known; KNOWN_SLOTS],
+    /// The slot of `known` holding the start tag being read (see `known`).
+    known_hint: usize,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -196,6 +204,7 @@ impl Lexer {
             memo: [NO_MEMO; MEMO_SLOTS],
             ghosts: [NO_GHOST; GHOSTS],
             known: [NO_KNOWN; KNOWN_SLOTS],
+            known_hint: NO_HINT,
             fast: true,
         }
     }

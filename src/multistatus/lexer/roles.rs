@@ -2,7 +2,7 @@
 //! name; opening an element (`start_tag`) and closing it (`end_tag`), which report the
 //! audited ones to the [`Sink`].
 
-use super::memo::{PROP_KEY, memo_parent};
+use super::memo::{PROP_KEY, Resolution, memo_parent};
 use super::namespaces::Resolved;
 use super::state::{Root, State};
 use super::{Frame, Lexer, Sink, Step};
@@ -88,6 +88,16 @@ pub(super) fn unbound_is_tolerated(reason: &str, parent: Option<Role>, qname: &[
 
 pub(super) const UNBOUND: &str = "unbound namespace prefix";
 
+/// Reports a property name, with its token when the lexer has one (see `Sink::prop_token`).
+#[inline(always)]
+fn report_prop<S: Sink>(sink: &mut S, token: u64, uri: &[u8], local: &[u8]) {
+    if token == 0 {
+        sink.prop(uri, local);
+    } else {
+        sink.prop_token(token, uri, local);
+    }
+}
+
 /// The role of an element from its parent's role, whether its namespace is `DAV:`, and its
 /// local name. `None` is the root.
 pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
@@ -142,7 +152,7 @@ impl Lexer {
             role,
         });
         self.root = Root::Open;
-        if role != Role::Skip {
+        if !matches!(role, Role::Skip) {
             sink.start(role);
             if let Some(status) = role.captures()
                 && (status || sink.wants_text())
@@ -164,7 +174,12 @@ impl Lexer {
     #[cold]
     fn start_unnamed<S: Sink>(&mut self, empty: bool, sink: &mut S) {
         self.unnamed = false;
-        if self.deep == 0 && self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+        if self.deep == 0
+            && self
+                .frames
+                .last()
+                .is_some_and(|f| matches!(f.role, Role::Prop))
+        {
             // A property whose name is past the bounds: counted, not named.
             sink.prop(b"", b"");
         }
@@ -174,7 +189,7 @@ impl Lexer {
     }
 
     /// The role of the start tag being read from the memo (fast paths on), reporting it as
-    /// a property when it is one.
+    /// a property or as the first child of a `DAV:error` when it is one.
     #[inline]
     fn memo_hit<S: Sink>(&mut self, parent: Option<Role>, sink: &mut S) -> Option<Role> {
         if !self.fast {
@@ -182,31 +197,71 @@ impl Lexer {
         }
         let key = memo_parent(parent)?;
         let qname = self.names.get(self.pending..).unwrap_or_default();
-        let hit = self.memo_find(key, qname)?;
-        if key == PROP_KEY {
-            let uri = self
-                .bindings
-                .get(hit.binding)
-                .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
-                .unwrap_or_default();
-            sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        let hit = match self.known_role(key, qname) {
+            Some(hit) => hit,
+            None => {
+                let hit = self.memo_find(key, qname)?;
+                let len = qname.len();
+                self.known_keep(key, len, &hit);
+                hit
+            }
+        };
+        if key >= PROP_KEY {
+            self.report_child(key, parent, &hit, sink);
         }
         Some(hit.role)
+    }
+
+    /// A memoised child of `DAV:prop` (`key` is `PROP_KEY`) or first child of a
+    /// `DAV:error` (`ERROR_KEY`): reported as `resolve_role` reports it.
+    fn report_child<S: Sink>(
+        &mut self,
+        key: u8,
+        parent: Option<Role>,
+        hit: &Resolution,
+        sink: &mut S,
+    ) {
+        let qname = self.names.get(self.pending..).unwrap_or_default();
+        let local = qname.get(hit.local_at..).unwrap_or_default();
+        let binding = self.bindings.get(hit.binding);
+        let uri = binding
+            .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
+            .unwrap_or_default();
+        if key == PROP_KEY {
+            report_prop(sink, hit.token, uri, local);
+        } else if let Some(Role::Error { owner, seen: false }) = parent {
+            sink.error_child(owner, binding.is_some_and(|b| b.dav), uri, local);
+            if let Some(f) = self.frames.last_mut() {
+                f.role = Role::Error { owner, seen: true };
+            }
+        }
     }
 
     /// A start tag without attributes named `qname` inside a `DAV:prop` whose resolution
     /// is memoised: reports it as a property and returns true; the caller then skips it as
     /// it skips any element of a skipped subtree (its role is `Skip`). False (anything else)
     /// leaves it to `start_tag`.
-    #[inline]
-    pub(super) fn known_prop<S: Sink>(&self, qname: &[u8], sink: &mut S) -> bool {
-        if self.frames.last().is_none_or(|f| f.role != Role::Prop) {
-            return false;
-        }
-        let Some(hit) = self.memo_find(PROP_KEY, qname) else {
-            return false;
+    #[inline(always)]
+    pub(super) fn known_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
+        self.frames
+            .last()
+            .is_some_and(|f| matches!(f.role, Role::Prop))
+            && self.known_prop_in_prop(qname, sink)
+    }
+
+    /// `known_prop` inside a `DAV:prop`.
+    fn known_prop_in_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
+        let hit = match self.known_role(PROP_KEY, qname) {
+            Some(hit) => hit,
+            None => {
+                let Some(hit) = self.memo_find(PROP_KEY, qname) else {
+                    return false;
+                };
+                self.known_keep(PROP_KEY, qname.len(), &hit);
+                hit
+            }
         };
-        if hit.role != Role::Skip {
+        if !matches!(hit.role, Role::Skip) {
             return false;
         }
         let uri = self
@@ -214,7 +269,8 @@ impl Lexer {
             .get(hit.binding)
             .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
             .unwrap_or_default();
-        sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        let local = qname.get(hit.local_at..).unwrap_or_default();
+        report_prop(sink, hit.token, uri, local);
         true
     }
 
@@ -270,7 +326,15 @@ impl Lexer {
             let qname = std::mem::take(&mut self.names);
             let name = qname.get(self.pending..).unwrap_or_default();
             self.memo_store(key, name, binding, local_at, role);
+            let len = name.len();
             self.names = qname;
+            let kept = Resolution {
+                role,
+                binding,
+                local_at,
+                token: 0,
+            };
+            self.known_keep(key, len, &kept);
         }
         Ok(role)
     }
@@ -296,7 +360,7 @@ impl Lexer {
             self.ns.truncate(prefix);
             self.bindings.pop();
         }
-        if frame.role != Role::Skip {
+        if !matches!(frame.role, Role::Skip) {
             if self.capture.depth == depth {
                 sink.end(frame.role, &self.capture.buf);
                 self.capture.depth = 0;
