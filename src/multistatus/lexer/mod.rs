@@ -138,17 +138,29 @@ pub(crate) struct Lexer {
     serial: u64,
     /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
     shadow: u64,
-    memo: [Memo; MEMO_SLOTS],
+    /// The tables below are boxed (fixed size, built on the heap where they stay): inline,
+    /// they made the scanner ~20 KiB, copied whole each time it moved on its way into the
+    /// audit task.
+    memo: Box<[Memo; MEMO_SLOTS]>,
     /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
-    ghosts: [Ghost; GHOSTS],
+    ghosts: Box<[Ghost; GHOSTS]>,
     /// Start-tag names the fast path has read and checked (see `known`).
-    known: [Known; KNOWN_SLOTS],
+    known: Box<[Known; KNOWN_SLOTS]>,
     /// The slot of `known` holding the start tag being read (see `known`).
     known_hint: usize,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
     fast: bool,
+}
+
+/// `[value; N]` built in place on the heap (`Box::new([value; N])` may build it on the
+/// stack and copy it).
+fn boxed<T: Copy, const N: usize>(value: T) -> Box<[T; N]> {
+    match vec![value; N].into_boxed_slice().try_into() {
+        Ok(table) => table,
+        Err(_) => unreachable!("a vec of N elements is a [T; N]"),
+    }
 }
 
 type Step = Result<(), Malformed>;
@@ -201,9 +213,9 @@ impl Lexer {
             capture: Capture::default(),
             serial: 0,
             shadow: 0,
-            memo: [NO_MEMO; MEMO_SLOTS],
-            ghosts: [NO_GHOST; GHOSTS],
-            known: [NO_KNOWN; KNOWN_SLOTS],
+            memo: boxed(NO_MEMO),
+            ghosts: boxed(NO_GHOST),
+            known: boxed(NO_KNOWN),
             known_hint: NO_HINT,
             fast: true,
         }
