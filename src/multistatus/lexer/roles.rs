@@ -131,6 +131,26 @@ impl Lexer {
     /// A start tag is complete: give the element its role and open it.
     pub(super) fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         self.state = State::Text;
+        // The common case first: a child of a `DAV:multistatus`, `DAV:response` or
+        // `DAV:propstat` whose role is kept with its known name (fast paths on).
+        if !self.unnamed
+            && !self.declaring
+            && self.resolve
+            && self.fast
+            && let Some(key) = self.frames.last().and_then(|f| memo_parent(Some(f.role)))
+            && key < PROP_KEY
+            && let Some(hit) =
+                self.known_role(key, self.names.get(self.pending..).unwrap_or_default())
+        {
+            self.open(hit.role, empty, sink);
+            return Ok(());
+        }
+        self.start_tag_slow(empty, sink)
+    }
+
+    /// `start_tag` for all but its common case.
+    #[inline(never)]
+    fn start_tag_slow<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         if self.unnamed {
             self.start_unnamed(empty, sink);
             return Ok(());
@@ -147,6 +167,13 @@ impl Lexer {
         } else {
             self.resolve_role(parent, sink)?
         };
+        self.open(role, empty, sink);
+        Ok(())
+    }
+
+    /// Opens the start tag just read as an element of role `role`.
+    #[inline(always)]
+    fn open<S: Sink>(&mut self, role: Role, empty: bool, sink: &mut S) {
         self.frames.push(Frame {
             name: u32::try_from(self.pending).unwrap_or(u32::MAX),
             role,
@@ -167,7 +194,6 @@ impl Lexer {
         if empty {
             self.end_tag(sink);
         }
-        Ok(())
     }
 
     /// A start tag past the name stack's bounds: counted, not named.
