@@ -137,6 +137,15 @@ impl Lexer {
         } else {
             self.resolve_role(parent, sink)?
         };
+        self.open(role, empty, sink);
+        Ok(())
+    }
+
+    /// Opens the element whose name is `names[pending..]` with its role (resolved, and
+    /// reported to the sink as a property or an error's child, by the caller): what every
+    /// start tag does once its role is known (also replayed by `replay`).
+    #[inline]
+    pub(super) fn open<S: Sink>(&mut self, role: Role, empty: bool, sink: &mut S) {
         self.frames.push(Frame {
             name: u32::try_from(self.pending).unwrap_or(u32::MAX),
             role,
@@ -157,7 +166,6 @@ impl Lexer {
         if empty {
             self.end_tag(sink);
         }
-        Ok(())
     }
 
     /// A start tag past the name stack's bounds: counted, not named.
