@@ -78,6 +78,13 @@ type Span = (usize, usize);
 #[derive(Debug, Clone, Copy)]
 struct Node {
     tag: Span,
+    /// The tag's first eight bytes (as a little-endian word, zero past its end) and the
+    /// mask of those that are the tag's.
+    head: u64,
+    mask: u64,
+    /// Bytes 8..16 and the last eight bytes of the tag (as little-endian words).
+    mid: u64,
+    tail: u64,
     /// The reported namespace and local name (`Report::Prop`, `Report::ErrorChild`).
     uri: Span,
     local: Span,
@@ -133,11 +140,34 @@ impl Trie {
     #[inline]
     fn find(&self, node: u32, input: &[u8]) -> Option<(u32, usize)> {
         let mut c = self.nodes.get(node as usize)?.child;
+        let first = word(input, 0);
+        let long = input.len() >= 8;
         while let Some(n) = self.nodes.get(c as usize) {
             let len = n.tag.1.wrapping_sub(n.tag.0);
-            if let (Some(a), Some(b)) = (input.get(..len), self.arena.get(n.tag.0..n.tag.1))
-                && same(a, b)
-            {
+            // Word compares cover tags of up to 24 bytes; the middle of longer ones is
+            // compared byte for byte.
+            let hit = long
+                && first & n.mask == n.head
+                && (len <= 8
+                    || input.len() >= len
+                        && word(input, len.wrapping_sub(8)) == n.tail
+                        && (len <= 16
+                            || word(input, 8) == n.mid
+                                && (len <= 24
+                                    || match (
+                                        input.get(16..len),
+                                        self.arena.get(n.tag.0.wrapping_add(16)..n.tag.1),
+                                    ) {
+                                        (Some(a), Some(b)) => same(a, b),
+                                        _ => false,
+                                    })));
+            let hit = hit
+                || !long
+                    && match (input.get(..len), self.arena.get(n.tag.0..n.tag.1)) {
+                        (Some(a), Some(b)) => same(a, b),
+                        _ => false,
+                    };
+            if hit {
                 return Some((c, len));
             }
             c = n.sibling;
@@ -178,9 +208,24 @@ impl Trie {
         let uri = self.keep(&rec.uri);
         let local = self.keep(&rec.local);
         let at = u32::try_from(self.nodes.len()).unwrap_or(NONE);
+        let bytes = self.bytes(tag);
+        let (mid, tail) = (word(bytes, 8), word(bytes, bytes.len().saturating_sub(8)));
+        let mut first = [0u8; 8];
+        let n = bytes.len().min(8);
+        if let (Some(dst), Some(src)) = (first.get_mut(..n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        // `n` is 3..=8 (a tag is at least `<a>`): shifts by 0..=40 bits.
+        let mask = u64::MAX
+            .checked_shr(64u32.saturating_sub(8u32.saturating_mul(n as u32)))
+            .unwrap_or(0);
         let sibling = self.nodes.get(parent as usize).map_or(NONE, |p| p.child);
         self.nodes.push(Node {
             tag,
+            head: u64::from_le_bytes(first),
+            mask,
+            mid,
+            tail,
             uri,
             local,
             effect,
@@ -200,6 +245,10 @@ impl Trie {
         self.arena.clear();
         self.nodes.push(Node {
             tag: (0, 0),
+            head: 0,
+            mask: 0,
+            mid: 0,
+            tail: 0,
             uri: (0, 0),
             local: (0, 0),
             effect: Effect::End,
@@ -271,6 +320,14 @@ impl Sink for Recorder<'_> {
         self.log.local = local.to_vec();
         self.sink.prop(uri, local);
     }
+}
+
+/// The eight bytes of `s` at `at` as a little-endian word (0 past the end).
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    s.get(at..at.wrapping_add(8))
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// The length of the tag at the start of `s` (at a `<`) if it may be recorded: through its
@@ -571,5 +628,22 @@ impl Lexer {
             }
         };
         Ok(Some(self.replay.add(node, tag, &log, effect)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound DESIGN.md §2.8 states for the trie.
+    #[test]
+    fn the_trie_stays_within_its_stated_bound() {
+        let most = NODES
+            .saturating_mul(std::mem::size_of::<Node>())
+            .saturating_add(ARENA)
+            .saturating_add(KEY_NAMES)
+            .saturating_add(KEY_FRAMES.saturating_mul(std::mem::size_of::<Frame>()))
+            .saturating_add(KEY_BINDINGS.saturating_mul(16));
+        assert!(most <= 64 * 1024, "{most}");
     }
 }
