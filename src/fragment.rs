@@ -17,13 +17,22 @@
 //!
 //! The look-back needs no HTTP framing, so a body line shaped like a request line with a
 //! fragment is recorded too: it changes nothing unless a later request on the same
-//! connection has the same method and target, and it is forgotten after [`MAX_KEPT`] newer
-//! records. h2 connections (their preface seen) are not read: an h2 `:path` is not text on
-//! the wire, and the h2 crate drops a fragment there the same way (RFC 9113 §8.3.1 allows
-//! none either).
+//! connection has the same method and target. h2 connections (their preface seen) are not
+//! read: an h2 `:path` is not text on the wire, and the h2 crate drops a fragment there the
+//! same way (RFC 9113 §8.3.1 allows none either).
+//!
+//! Never forgotten while it may still be needed: a record pushed out by [`MAX_KEPT`] newer
+//! ones (lines read in the same head or body, before hyper parsed the request) leaves its
+//! target in a small fixed-size filter of the connection, and a later request with that
+//! target is refused too (a false match refuses, never forwards). And the request a record
+//! marks is not necessarily the one whose line it was: pipelined, `DELETE /coll/` sent
+//! before `DELETE /coll/#member` matches the later line's record first. The proxy therefore
+//! closes the connection with the 400 (`Connection: close`): what was pipelined behind it
+//! is never read, so a record can never be used up by the wrong request and let its own go.
 //!
 //! Bounds: per connection, at most `window` bytes of one unfinished line (the listener
-//! passes the largest request head it accepts) and [`MAX_KEPT`] records.
+//! passes the largest request head it accepts), [`MAX_KEPT`] records and, once one was
+//! pushed out, a filter of [`FILTER_BITS`] bits.
 
 use std::collections::VecDeque;
 use std::io;
@@ -35,8 +44,11 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Uri, Version};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Records kept per connection; the oldest goes first.
+/// Records kept per connection; the oldest goes first (into the filter).
 pub(crate) const MAX_KEPT: usize = 8;
+
+/// Bits of the filter that keeps the targets of records pushed out (two per target).
+pub(crate) const FILTER_BITS: usize = 4096;
 
 /// The first bytes of an h2 connection (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
@@ -44,9 +56,74 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 /// The request-target fragments one connection's bytes showed.
 #[derive(Debug, Default)]
 pub(crate) struct Fragments {
-    /// `seen.len()`, read without the lock.
+    /// Records kept, plus one once the filter exists: 0 means nothing to look for, read
+    /// without the lock.
     count: AtomicUsize,
-    seen: Mutex<VecDeque<Seen>>,
+    seen: Mutex<Records>,
+}
+
+#[derive(Debug, Default)]
+struct Records {
+    kept: VecDeque<Seen>,
+    /// The targets of records pushed out of `kept`, from the first one on.
+    pushed_out: Option<Box<Filter>>,
+}
+
+impl Records {
+    fn count(&self) -> usize {
+        self.kept.len() + usize::from(self.pushed_out.is_some())
+    }
+}
+
+/// A Bloom filter of targets (their path and query, whatever the method): it may say yes
+/// for a target never added (a refusal too many), never no for one added.
+struct Filter {
+    bits: [u64; FILTER_BITS / 64],
+    hasher: std::hash::RandomState,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter").finish_non_exhaustive()
+    }
+}
+
+impl Filter {
+    fn new() -> Self {
+        Filter {
+            bits: [0; FILTER_BITS / 64],
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    /// The two bits of `uri`.
+    fn bits(&self, uri: &Uri) -> [usize; 2] {
+        use std::hash::BuildHasher as _;
+        let key = uri
+            .path_and_query()
+            .map_or_else(|| uri.to_string(), |p| p.as_str().to_owned());
+        let hash = self.hasher.hash_one(key.as_bytes());
+        // Truncation intended: two indexes from one 64-bit hash.
+        #[allow(clippy::cast_possible_truncation)]
+        let (a, b) = (hash as usize, (hash >> 32) as usize);
+        [a % FILTER_BITS, b % FILTER_BITS]
+    }
+
+    fn add(&mut self, uri: &Uri) {
+        for bit in self.bits(uri) {
+            if let Some(word) = self.bits.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+        }
+    }
+
+    fn may_hold(&self, uri: &Uri) -> bool {
+        self.bits(uri).iter().all(|&bit| {
+            self.bits
+                .get(bit / 64)
+                .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        })
+    }
 }
 
 /// One request line with a fragment: the token run before the target (a method, maybe after
@@ -73,11 +150,18 @@ impl Fragments {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let method = request.method().as_str().as_bytes();
         let found = seen
+            .kept
             .iter()
             .position(|s| s.method.ends_with(method) && s.uri == *request.uri());
         if let Some(i) = found {
-            seen.remove(i);
-            self.count.store(seen.len(), Ordering::Release);
+            seen.kept.remove(i);
+            self.count.store(seen.count(), Ordering::Release);
+            request.extensions_mut().insert(Dropped);
+        } else if seen
+            .pushed_out
+            .as_ref()
+            .is_some_and(|f| f.may_hold(request.uri()))
+        {
             request.extensions_mut().insert(Dropped);
         }
     }
@@ -88,14 +172,19 @@ impl Fragments {
             return; // hyper refuses it (400) on its own
         };
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= MAX_KEPT {
-            seen.pop_front();
+        if seen.kept.len() >= MAX_KEPT
+            && let Some(oldest) = seen.kept.pop_front()
+        {
+            // Its request may not be parsed yet: its target stays in the filter.
+            seen.pushed_out
+                .get_or_insert_with(|| Box::new(Filter::new()))
+                .add(&oldest.uri);
         }
-        seen.push_back(Seen {
+        seen.kept.push_back(Seen {
             method: method.into(),
             uri,
         });
-        self.count.store(seen.len(), Ordering::Release);
+        self.count.store(seen.count(), Ordering::Release);
     }
 }
 
@@ -266,7 +355,8 @@ mod tests {
             watch.scan(chunk);
         }
         let seen = fragments.seen.lock().unwrap();
-        seen.iter()
+        seen.kept
+            .iter()
             .map(|s| {
                 (
                     String::from_utf8_lossy(&s.method).into_owned(),
@@ -360,7 +450,7 @@ mod tests {
         for i in 0..3 * MAX_KEPT {
             watch.scan(format!("GET /{i}#f HTTP/1.1\r\n").as_bytes());
         }
-        assert_eq!(fragments.seen.lock().unwrap().len(), MAX_KEPT);
+        assert_eq!(fragments.seen.lock().unwrap().kept.len(), MAX_KEPT);
         watch.scan(&[b'a'; 10_000]);
         assert!(watch.carry.len() <= 100);
         // The window keeps the line's end: a request line after long junk is still seen.
@@ -369,10 +459,24 @@ mod tests {
             .seen
             .lock()
             .unwrap()
+            .kept
             .back()
             .unwrap()
             .uri
             .to_string();
         assert_eq!(last, "/late");
+    }
+
+    #[test]
+    fn a_record_pushed_out_still_marks_its_request_and_nothing_else() {
+        let fragments = Arc::new(Fragments::default());
+        let mut watch = Watch::new((), fragments.clone(), 8192);
+        watch.scan(b"DELETE /coll/#member HTTP/1.1\r\n");
+        for i in 0..=MAX_KEPT {
+            watch.scan(format!("X-Pad: GET /pad{i}#f HTTP/1.1\r\n").as_bytes());
+        }
+        let mut delete = request("DELETE", "/coll/");
+        fragments.mark(&mut delete);
+        assert!(dropped(&delete), "pushed out, not forgotten");
     }
 }

@@ -127,11 +127,7 @@ impl Auditor {
             WhenBehind::Wait => WhenFull::Wait(self.settings.stall_timeout),
             WhenBehind::Skip => WhenFull::Skip,
         };
-        let limits = multistatus::Limits {
-            max_depth: self.settings.max_depth,
-            max_text: self.settings.max_text,
-            max_failures: self.settings.max_failures_kept,
-        };
+        let limits = scanner_limits(&self.settings);
         let (parts, body) = response.into_parts();
         let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
         let tee = tee.metered(self.telemetry.metrics().audit_wait());
@@ -168,6 +164,19 @@ impl Auditor {
             .instrument(span),
         );
         Response::from_parts(parts, Either::Right(tee))
+    }
+}
+
+/// The scanner's bounds for a proxied body. Failure details are built only for the failing
+/// entries something shows: the log event and the live view list the first
+/// `max_logged_failures` (the scanner's first `k` are the first `k` of an uncapped report), so
+/// no more than that is ever materialised, whatever `max_failures_kept` allows
+/// (`davaudit scan`, which prints the report, keeps `max_failures_kept`).
+fn scanner_limits(settings: &config::Audit) -> multistatus::Limits {
+    multistatus::Limits {
+        max_depth: settings.max_depth,
+        max_text: settings.max_text,
+        max_failures: settings.max_failures_kept.min(settings.max_logged_failures),
     }
 }
 
@@ -354,6 +363,22 @@ mod tests {
         assert!(!is_success_with_body(StatusCode::NO_CONTENT));
         assert!(!is_success_with_body(StatusCode::MOVED_PERMANENTLY));
         assert!(!is_success_with_body(StatusCode::LOCKED));
+    }
+
+    #[test]
+    fn failure_details_past_what_the_log_and_live_view_list_are_never_built() {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut audit =
+            crate::config::Config::demo(addr, addr, "http://127.0.0.1:1".parse().unwrap()).audit;
+        audit.max_failures_kept = 100;
+        audit.max_logged_failures = 10;
+        assert_eq!(super::scanner_limits(&audit).max_failures, 10);
+        audit.max_logged_failures = 0;
+        assert_eq!(super::scanner_limits(&audit).max_failures, 0);
+        audit.max_logged_failures = 500;
+        assert_eq!(super::scanner_limits(&audit).max_failures, 100);
+        assert_eq!(super::scanner_limits(&audit).max_text, audit.max_text);
+        assert_eq!(super::scanner_limits(&audit).max_depth, audit.max_depth);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::InSuccess;
-use super::decode::{Codings, DecodeError, Decoder};
+use super::decode::{self, Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
 use super::tee::{End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
@@ -105,31 +105,50 @@ async fn scan(
     let mut decode_error: Option<DecodeError> = None;
     // Set once the first bytes of an unlabelled body showed it is not XML: drain only.
     let mut not_xml = false;
+    // Bytes scanned since the worker last turned.
+    let mut since_turn = 0usize;
     let end = loop {
         match rx.recv().await {
             Some(Message::Data(chunks, budget)) => {
                 if let Some(delay) = delay {
                     tokio::time::sleep(delay).await;
                 }
-                for bytes in &chunks {
+                // Scanned a piece at a time: the worker turns between pieces once a turn's
+                // work is done, so a costly body (a decompression bomb's output, a batch
+                // of `audit.queue_bytes`) does not hold the other connections on it.
+                let piece_len = if decoder.is_some() {
+                    decode::SLICE
+                } else {
+                    crate::workers::TURN_BYTES
+                };
+                for piece in chunks.iter().flat_map(|bytes| bytes.chunks(piece_len)) {
                     if not_xml {
                         break;
                     }
-                    let mut feed = |out: &[u8]| match gate.as_mut().map(|g| g.feed(out)) {
-                        Some(Some(false)) => {}
-                        _ => scanner.feed(out),
+                    let mut work = 0usize;
+                    let mut feed = |out: &[u8]| {
+                        work = work.saturating_add(out.len());
+                        match gate.as_mut().map(|g| g.feed(out)) {
+                            Some(Some(false)) => {}
+                            _ => scanner.feed(out),
+                        }
                     };
                     match decoder.as_mut() {
-                        None => feed(bytes),
+                        None => feed(piece),
                         // After a decode error the rest is only drained: budget back, no work.
                         Some(decoder) if decode_error.is_none() => {
-                            if let Err(error) = decoder.push(bytes, &mut feed) {
+                            if let Err(error) = decoder.push(piece, &mut feed) {
                                 decode_error = Some(error);
                             }
                         }
                         Some(_) => {}
                     }
                     not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
+                    since_turn = since_turn.saturating_add(work);
+                    if since_turn >= crate::workers::TURN_BYTES {
+                        since_turn = 0;
+                        tokio::task::yield_now().await;
+                    }
                 }
                 drop(budget);
             }

@@ -155,13 +155,20 @@ impl<C: Classify> Tally<C> {
         self.multistatus
     }
 
+    #[inline]
     fn end_propstat(&mut self) {
+        let ps = &mut self.entry.propstat;
+        if std::mem::take(&mut ps.open) && !ps.failing.is_empty() {
+            self.keep_propstat_failures();
+        }
+    }
+
+    /// The propstat that just ended failed: keeps its failures with their details.
+    #[inline(never)]
+    fn keep_propstat_failures(&mut self) {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
         let ps = &mut entry.propstat;
-        if !std::mem::take(&mut ps.open) {
-            return;
-        }
         for &code in &ps.failing {
             // A failure the body's list has no room for is never kept: do not build it
             // (the list only grows, and `end_entry` pushes these into it).
@@ -185,20 +192,27 @@ impl<C: Classify> Tally<C> {
 
     /// Closes the open entry (at its end tag, or at the end of the body): keeps its
     /// failures with their details.
+    #[inline]
     fn end_entry(&mut self) {
         if !self.entry.open {
             return;
         }
         self.end_propstat();
-        let cap = self.limits.max_failures;
         let entry = &mut self.entry;
         entry.open = false;
         let failing = !entry.response_failing.is_empty()
             || !entry.propstat_failing.causes.is_empty()
             || !entry.propstat_failing.dependent.is_empty();
-        if !failing {
-            return;
+        if failing {
+            self.keep_entry_failures();
         }
+    }
+
+    /// The entry that just ended failed: keeps its failures with their details.
+    #[inline(never)]
+    fn keep_entry_failures(&mut self) {
+        let cap = self.limits.max_failures;
+        let entry = &mut self.entry;
         let hrefs = || entry.hrefs.to_vec();
         let href_count = entry.hrefs.count;
         let first = |hrefs: &[String]| hrefs.first().cloned().unwrap_or_default();
@@ -251,6 +265,60 @@ impl<C: Classify> Tally<C> {
         e.propstat.open = false;
         e.error.clear();
         e.description.clear();
+    }
+
+    fn end_href(&mut self, captured: &[u8]) {
+        let entry = &mut self.entry;
+        if entry.open && !self.kept.full {
+            entry
+                .hrefs
+                .push(captured.trim_ascii(), self.limits.max_text, MAX_HREFS);
+        }
+    }
+
+    /// A `DAV:status` ended: counted at its level, kept when it fails.
+    fn end_status(&mut self, level: Level, captured: &[u8]) {
+        if !self.entry.open {
+            return;
+        }
+        let cap = self.limits.max_failures;
+        let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
+        let entry = &mut self.entry;
+        match level {
+            Level::Response => {
+                self.response_status.add(code);
+                if !self.kept.full
+                    && entry.response_failing.len() < cap.saturating_mul(2)
+                    && self.classify.is_failure(level, code)
+                {
+                    entry.response_failing.push(code);
+                }
+            }
+            Level::Propstat => {
+                self.propstat_status.add(code);
+                let ps = &mut entry.propstat;
+                if ps.open
+                    && !self.kept.full
+                    && ps.failing.len() < cap.saturating_mul(2)
+                    && self.classify.is_failure(level, code)
+                {
+                    ps.failing.push(code);
+                }
+            }
+        }
+    }
+
+    fn end_description(&mut self, level: Level, captured: &[u8]) {
+        let entry = &mut self.entry;
+        if !entry.open || self.kept.full {
+            return;
+        }
+        let slot = match level {
+            Level::Response => &mut entry.description,
+            Level::Propstat if entry.propstat.open => &mut entry.propstat.description,
+            Level::Propstat => return,
+        };
+        slot.set_once(captured, self.limits.max_text);
     }
 
     /// Closes whatever is open and fills `report` with the counts and kept failures.
@@ -317,59 +385,14 @@ impl<C: Classify> Sink for Tally<C> {
         }
     }
 
+    #[inline]
     fn end(&mut self, role: Role, captured: &[u8]) {
-        let max_text = self.limits.max_text;
-        let cap = self.limits.max_failures;
         match role {
             Role::Response => self.end_entry(),
             Role::Propstat => self.end_propstat(),
-            Role::Href => {
-                let entry = &mut self.entry;
-                if entry.open && !self.kept.full {
-                    entry.hrefs.push(captured.trim_ascii(), max_text, MAX_HREFS);
-                }
-            }
-            Role::Status(level) => {
-                if !self.entry.open {
-                    return;
-                }
-                let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
-                let entry = &mut self.entry;
-                match level {
-                    Level::Response => {
-                        self.response_status.add(code);
-                        if !self.kept.full
-                            && entry.response_failing.len() < cap.saturating_mul(2)
-                            && self.classify.is_failure(level, code)
-                        {
-                            entry.response_failing.push(code);
-                        }
-                    }
-                    Level::Propstat => {
-                        self.propstat_status.add(code);
-                        let ps = &mut entry.propstat;
-                        if ps.open
-                            && !self.kept.full
-                            && ps.failing.len() < cap.saturating_mul(2)
-                            && self.classify.is_failure(level, code)
-                        {
-                            ps.failing.push(code);
-                        }
-                    }
-                }
-            }
-            Role::Description(level) => {
-                let entry = &mut self.entry;
-                if !entry.open || self.kept.full {
-                    return;
-                }
-                let slot = match level {
-                    Level::Response => &mut entry.description,
-                    Level::Propstat if entry.propstat.open => &mut entry.propstat.description,
-                    Level::Propstat => return,
-                };
-                slot.set_once(captured, max_text);
-            }
+            Role::Href => self.end_href(captured),
+            Role::Status(level) => self.end_status(level, captured),
+            Role::Description(level) => self.end_description(level, captured),
             _ => {}
         }
     }

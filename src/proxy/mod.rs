@@ -122,10 +122,10 @@ impl Proxy {
             Err(rescue::bad_request(reason))
         } else if fragment::dropped(&request) {
             // hyper gave the target without its `#fragment`: forwarded, it would name another
-            // resource (`DELETE /coll/#x` would delete `/coll/`).
-            Err(rescue::bad_request(
-                "a request target cannot carry a #fragment (RFC 9112 section 3.2)",
-            ))
+            // resource (`DELETE /coll/#x` would delete `/coll/`). The connection closes with
+            // the answer: a request pipelined behind it is never matched against a record
+            // that was not its own (`fragment`).
+            Err(rescue::fragment())
         } else if request.method() == http::Method::CONNECT {
             // A tunnel request: davaudit is a reverse proxy and has no tunnel to give. Sent
             // upstream, it would get the client no answer (or open a tunnel to who knows what).

@@ -84,6 +84,17 @@ pub(crate) fn bad_request(reason: &str) -> Response<Full<Bytes>> {
     )
 }
 
+/// 400 for a request target with a `#fragment` (`crate::fragment`), closing the connection.
+pub(crate) fn fragment() -> Response<Full<Bytes>> {
+    let mut response =
+        bad_request("a request target cannot carry a #fragment (RFC 9112 section 3.2)");
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 /// 503 when `limits.max_upstream_requests` are in flight; nothing is sent upstream.
 pub(crate) fn upstream_busy() -> Response<Full<Bytes>> {
     let mut response = plain::response(

@@ -5,8 +5,9 @@
 //! each), and one summary per interval says how many there were
 //! (`davaudit_log_events_suppressed_total{event="partial_failure"}`).
 //!
-//! *Identical*: same client address, method, path, outcome, and the same failing entries
-//! (level, code, href, in order). Bounded: at most [`MAX_TRACKED`] kinds are tracked at once;
+//! *Identical*: same client address, method, path, outcome, failure count, and the same
+//! failing entries the event lists (level, code, href, in order; the first
+//! `audit.max_logged_failures`, the only ones the audit builds). Bounded: at most [`MAX_TRACKED`] kinds are tracked at once;
 //! beyond that, a new kind is logged in full and not tracked.
 
 use std::collections::HashMap;

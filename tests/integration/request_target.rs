@@ -58,32 +58,37 @@ async fn on_one_connection_only_the_request_with_a_fragment_is_refused() {
     let proxy = Proxy::start(&up.url()).await;
     let mut conn = RawConn::connect(proxy.addr()).await;
 
-    // One at a time, then pipelined in one write; a body that does not end with a line
-    // break and sits right before the request line does not hide the fragment.
+    // One at a time: the refusal closes the connection (what was pipelined behind it could
+    // otherwise be matched against the record of the refused line); a new one is clean.
     conn.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(conn.read_response(false).await.status, 204);
     conn.send(DELETE_FRAGMENT).await;
-    assert_eq!(conn.read_response(false).await.status, 400);
+    let refused = conn.read_response(false).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("connection"), Some("close"));
+    assert!(conn.closed_by_peer().await, "closed with the 400");
+    let mut conn = RawConn::connect(proxy.addr()).await;
     conn.send(b"DELETE /coll/ HTTP/1.1\r\nHost: t\r\n\r\n")
         .await;
     assert_eq!(conn.read_response(false).await.status, 204);
+
+    // Pipelined in one write; a body that does not end with a line break and sits right
+    // before the request line does not hide the fragment. Nothing after the 400 is read.
     let mut pipelined = b"PUT /b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nx\x00y".to_vec();
     pipelined.extend_from_slice(DELETE_FRAGMENT);
-    pipelined.extend_from_slice(b"MOVE /c/?q#f HTTP/1.1\r\nHost: t\r\nDestination: /d\r\n\r\n");
     pipelined.extend_from_slice(b"GET /e HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     conn.send(&pipelined).await;
     let statuses = [
         conn.read_response(false).await.status,
         conn.read_response(false).await.status,
-        conn.read_response(false).await.status,
-        conn.read_response(false).await.status,
     ];
-    assert_eq!(statuses, [204, 400, 400, 204]);
+    assert_eq!(statuses, [204, 400]);
+    assert!(conn.closed_by_peer().await, "closed with the 400");
 
-    up.wait_requests(4).await;
+    up.wait_requests(3).await;
     assert_eq!(
         uris(&up),
-        ["GET /a", "DELETE /coll/", "PUT /b", "GET /e"],
-        "the refused requests never went upstream"
+        ["GET /a", "DELETE /coll/", "PUT /b"],
+        "the refused request and what followed it never went upstream"
     );
 }

@@ -233,3 +233,39 @@ fn stacked_codings_are_undone_right_to_left() {
     let coded = br(&inner[..inner.len() - 5]);
     assert!(decode_split("gzip, br", &coded, 100).is_err());
 }
+
+/// A decompression bomb: `gzip, gzip` of 64 MiB of zeros is a few hundred bytes. Decoding
+/// stops past the allowance, however the coded bytes are chunked (a byte at a time earns no
+/// more than one chunk), having given at most the allowance.
+#[test]
+fn a_body_that_decodes_to_over_the_ratio_fails_whatever_the_chunking() {
+    let zeros = vec![0u8; 64 << 20];
+    let coded = gzip(&gzip(&zeros));
+    assert!(coded.len() < 4096, "{}", coded.len());
+    for split in [1, 7, coded.len()] {
+        let mut decoder = Decoder::new(&codings("gzip, gzip").expect("known"));
+        let mut given = 0usize;
+        let mut error = None;
+        for chunk in coded.chunks(split) {
+            if let Err(e) = decoder.push(chunk, &mut |out| given += out.len()) {
+                error = Some(e);
+                break;
+            }
+        }
+        let error = error.expect("the bomb is refused");
+        assert!(
+            error.to_string().contains("bytes per coded byte"),
+            "{error}"
+        );
+        assert!(
+            given <= HEADROOM + coded.len() * MAX_RATIO,
+            "split {split}: {given} bytes given"
+        );
+    }
+    // A real body packs far below the ratio; 16 MiB of one byte (deflate's best, ~1032:1)
+    // passes within the headroom.
+    let body = xml(20_000);
+    assert_eq!(decode_all_splits("gzip", &gzip(&body)), body);
+    let run = vec![b' '; 16 << 20];
+    assert_eq!(decode_split("gzip", &gzip(&run), 4096).expect("a run"), run);
+}

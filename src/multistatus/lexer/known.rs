@@ -2,26 +2,61 @@
 //! names, so `skim` first looks the next start tag up here (a compare of whole words and
 //! one look at the byte after it) before checking its bytes class by class (`name_len`).
 //! A name found here is exact: it equals a checked name and the byte after it ends a name.
+//!
+//! Each known name also keeps, per parent key (see `memo`), the resolution of an element of
+//! that name under such a parent: the start tag `skim` just found here (`Lexer::known_hint`)
+//! gets its role by index, with no hash and no compare of its name. A resolution kept here
+//! holds under the same conditions as a memo (see `memo`); it goes with its name when the
+//! slot is taken by another.
 
 use super::Lexer;
 use super::bytes::{is_ws, same};
+use super::memo::{PARENT_KEYS, Resolution};
+use super::roles::Role;
 
 /// Slots (a power of two), in sets of two.
 pub(super) const KNOWN_SLOTS: usize = 64;
 /// Longest name kept.
 const KNOWN_NAME: usize = 32;
 
+/// The resolution of a known name under one parent key.
+#[derive(Debug, Clone, Copy)]
+struct KnownRole {
+    /// `Binding::serial` of the declaration the prefix resolved to; 0: none kept.
+    serial: u64,
+    /// `Lexer::shadow` when kept.
+    shadow: u64,
+    /// Index in `Lexer::bindings` of that declaration.
+    binding: u32,
+    local_at: u8,
+    role: Role,
+}
+
+const NO_ROLE: KnownRole = KnownRole {
+    serial: 0,
+    shadow: 0,
+    binding: 0,
+    local_at: 0,
+    role: Role::Skip,
+};
+
 /// A name read and checked before.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Known {
     len: u8,
     bytes: [u8; KNOWN_NAME],
+    /// Per parent key less one.
+    roles: [KnownRole; PARENT_KEYS],
 }
 
 pub(super) const NO_KNOWN: Known = Known {
     len: 0,
     bytes: [0; KNOWN_NAME],
+    roles: [NO_ROLE; PARENT_KEYS],
 };
+
+/// `Lexer::known_hint` when the start tag being read was not found among the known names.
+pub(super) const NO_HINT: usize = usize::MAX;
 
 /// The first of the two slots for a name starting `s`, from its first eight bytes (what
 /// follows a shorter name is hashed too: the same name then lands in another set).
@@ -35,8 +70,10 @@ fn set_of(s: &[u8]) -> Option<usize> {
 impl Lexer {
     /// The length of the name at the start of `s` (just past a `<`) if it is a known name
     /// followed by `>`, `/` or whitespace.
+    /// Also notes the slot found as the hint for the start tag being read.
     #[inline]
-    pub(super) fn known_name(&self, s: &[u8]) -> Option<usize> {
+    pub(super) fn known_name(&mut self, s: &[u8]) -> Option<usize> {
+        self.known_hint = NO_HINT;
         let set = set_of(s)?;
         for slot in [set, set | 1] {
             let Some(known) = self.known.get(slot) else {
@@ -50,6 +87,7 @@ impl Lexer {
                     .zip(known.bytes.get(..len))
                     .is_some_and(|(a, b)| same(a, b))
             {
+                self.known_hint = slot;
                 return Some(len);
             }
         }
@@ -76,8 +114,69 @@ impl Lexer {
             dst.copy_from_slice(name);
         }
         if let Some(known) = self.known.get_mut(slot) {
-            *known = Known { len: short, bytes };
+            known.len = short;
+            known.bytes = bytes;
+            for r in &mut known.roles {
+                r.serial = 0;
+            }
+            self.known_hint = slot;
         }
+    }
+
+    /// The resolution kept for the start tag being read (`qname`, found by `skim` among the
+    /// known names) under parent key `key`, if one holds.
+    #[inline(always)]
+    pub(super) fn known_role(&self, key: u8, qname: &[u8]) -> Option<Resolution> {
+        let known = self.known.get(self.known_hint)?;
+        debug_assert!(
+            usize::from(known.len) != qname.len() || known.bytes.get(..qname.len()) == Some(qname),
+            "the hint names the tag being read"
+        );
+        if usize::from(known.len) != qname.len() {
+            return None;
+        }
+        let r = known.roles.get(usize::from(key).wrapping_sub(1))?;
+        let b = self.bindings.get(r.binding as usize)?;
+        (b.serial == r.serial && r.shadow == self.shadow).then_some(Resolution {
+            role: r.role,
+            binding: r.binding as usize,
+            local_at: usize::from(r.local_at),
+        })
+    }
+
+    /// Keeps `res` as the resolution of the start tag being read (a qualified name of
+    /// `len` bytes) under parent key `key`, when it is a known name.
+    pub(super) fn known_keep(&mut self, key: u8, len: usize, res: &Resolution) {
+        let serial = match self.bindings.get(res.binding) {
+            Some(b) => b.serial,
+            None => return,
+        };
+        let (Ok(binding), Ok(local_at)) = (u32::try_from(res.binding), u8::try_from(res.local_at))
+        else {
+            return;
+        };
+        let shadow = self.shadow;
+        let Some(known) = self.known.get_mut(self.known_hint) else {
+            return;
+        };
+        if usize::from(known.len) != len {
+            return;
+        }
+        if let Some(r) = known.roles.get_mut(usize::from(key).wrapping_sub(1)) {
+            *r = KnownRole {
+                serial,
+                shadow,
+                binding,
+                local_at,
+                role: res.role,
+            };
+        }
+    }
+
+    /// The state machine reads a start tag from its `<`: no hint holds for it.
+    #[inline(always)]
+    pub(super) fn forget_hint(&mut self) {
+        self.known_hint = NO_HINT;
     }
 }
 

@@ -80,6 +80,10 @@ pub(super) const NO_GHOST: Ghost = Ghost {
 
 /// The memo key of `DAV:prop` (its children are properties).
 pub(super) const PROP_KEY: u8 = 4;
+/// The memo key of a `DAV:error` whose first child is still to come (reported).
+pub(super) const ERROR_KEY: u8 = 5;
+/// Memo keys, 1 to this.
+pub(super) const PARENT_KEYS: usize = 5;
 
 /// The memo key of a parent whose children's roles may be memoised.
 #[inline(always)]
@@ -89,6 +93,7 @@ pub(super) fn memo_parent(parent: Option<Role>) -> Option<u8> {
         Some(Role::Response) => Some(2),
         Some(Role::Propstat) => Some(3),
         Some(Role::Prop) => Some(PROP_KEY),
+        Some(Role::Error { seen: false, .. }) => Some(ERROR_KEY),
         _ => None,
     }
 }
@@ -281,6 +286,40 @@ mod tests {
             .flat_map(|f| f.props.iter().map(String::as_str))
             .collect();
         assert_eq!(props, ["{DAV:}x", "{DAV:}x", "{DAV:}x"]);
+        check_fast_plain_equivalence(body.as_bytes(), &[]);
+        check_split_equivalence(body.as_bytes(), &[40, 200, 333]);
+    }
+
+    /// The first child of a `DAV:error` is memoised too: each entry still reports it, by
+    /// what its prefix binds there, and only the first child.
+    #[test]
+    fn an_error_child_memoised_is_reported_by_what_it_binds() {
+        let entry = |uri: &str, n: u32| {
+            format!(
+                "<D:response xmlns:a=\"{uri}\"><D:href>/{n}</D:href>\
+                 <D:status>HTTP/1.1 423 Locked</D:status><D:error><a:locked/><a:second/>\
+                 </D:error></D:response>"
+            )
+        };
+        let body = format!(
+            "<D:multistatus xmlns:D=\"DAV:\">{}{}{}{}</D:multistatus>",
+            entry("DAV:", 1),
+            entry("urn:x", 2),
+            entry("DAV:", 3),
+            entry("urn:x", 4),
+        );
+        let report = scan_slice(body.as_bytes(), AllErrors, Limits::default());
+        let errors: Vec<Option<&str>> =
+            report.failures.iter().map(|f| f.error.as_deref()).collect();
+        assert_eq!(
+            errors,
+            [
+                Some("DAV:locked"),
+                Some("{urn:x}locked"),
+                Some("DAV:locked"),
+                Some("{urn:x}locked")
+            ]
+        );
         check_fast_plain_equivalence(body.as_bytes(), &[]);
         check_split_equivalence(body.as_bytes(), &[40, 200, 333]);
     }

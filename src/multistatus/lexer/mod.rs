@@ -53,7 +53,7 @@ pub(crate) use bytes::{is_ws, same};
 pub(crate) use roles::Role;
 
 use capture::Capture;
-use known::{KNOWN_SLOTS, Known, NO_KNOWN};
+use known::{KNOWN_SLOTS, Known, NO_HINT, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
 use namespaces::{Binding, PrefixIndex};
 use replay::Trie;
@@ -143,6 +143,8 @@ pub(crate) struct Lexer {
     known: [Known; KNOWN_SLOTS],
     /// The tags seen after each `DAV:response`, replayed when they repeat (see `replay`).
     replay: Trie,
+    /// The slot of `known` holding the start tag being read (see `known`).
+    known_hint: usize,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -203,6 +205,7 @@ impl Lexer {
             ghosts: [NO_GHOST; GHOSTS],
             known: [NO_KNOWN; KNOWN_SLOTS],
             replay: Trie::default(),
+            known_hint: NO_HINT,
             fast: true,
         }
     }

@@ -2,7 +2,7 @@
 //! name; opening an element (`start_tag`) and closing it (`end_tag`), which report the
 //! audited ones to the [`Sink`].
 
-use super::memo::{PROP_KEY, memo_parent};
+use super::memo::{PROP_KEY, Resolution, memo_parent};
 use super::namespaces::Resolved;
 use super::state::{Root, State};
 use super::{Frame, Lexer, Sink, Step};
@@ -151,7 +151,7 @@ impl Lexer {
             role,
         });
         self.root = Root::Open;
-        if role != Role::Skip {
+        if !matches!(role, Role::Skip) {
             sink.start(role);
             if let Some(status) = role.captures()
                 && (status || sink.wants_text())
@@ -172,7 +172,12 @@ impl Lexer {
     #[cold]
     fn start_unnamed<S: Sink>(&mut self, empty: bool, sink: &mut S) {
         self.unnamed = false;
-        if self.deep == 0 && self.frames.last().is_some_and(|f| f.role == Role::Prop) {
+        if self.deep == 0
+            && self
+                .frames
+                .last()
+                .is_some_and(|f| matches!(f.role, Role::Prop))
+        {
             // A property whose name is past the bounds: counted, not named.
             sink.prop(b"", b"");
         }
@@ -182,7 +187,7 @@ impl Lexer {
     }
 
     /// The role of the start tag being read from the memo (fast paths on), reporting it as
-    /// a property when it is one.
+    /// a property or as the first child of a `DAV:error` when it is one.
     #[inline]
     fn memo_hit<S: Sink>(&mut self, parent: Option<Role>, sink: &mut S) -> Option<Role> {
         if !self.fast {
@@ -190,16 +195,44 @@ impl Lexer {
         }
         let key = memo_parent(parent)?;
         let qname = self.names.get(self.pending..).unwrap_or_default();
-        let hit = self.memo_find(key, qname)?;
-        if key == PROP_KEY {
-            let uri = self
-                .bindings
-                .get(hit.binding)
-                .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
-                .unwrap_or_default();
-            sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        let hit = match self.known_role(key, qname) {
+            Some(hit) => hit,
+            None => {
+                let hit = self.memo_find(key, qname)?;
+                let len = qname.len();
+                self.known_keep(key, len, &hit);
+                hit
+            }
+        };
+        if key >= PROP_KEY {
+            self.report_child(key, parent, &hit, sink);
         }
         Some(hit.role)
+    }
+
+    /// A memoised child of `DAV:prop` (`key` is `PROP_KEY`) or first child of a
+    /// `DAV:error` (`ERROR_KEY`): reported as `resolve_role` reports it.
+    fn report_child<S: Sink>(
+        &mut self,
+        key: u8,
+        parent: Option<Role>,
+        hit: &Resolution,
+        sink: &mut S,
+    ) {
+        let qname = self.names.get(self.pending..).unwrap_or_default();
+        let local = qname.get(hit.local_at..).unwrap_or_default();
+        let binding = self.bindings.get(hit.binding);
+        let uri = binding
+            .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
+            .unwrap_or_default();
+        if key == PROP_KEY {
+            sink.prop(uri, local);
+        } else if let Some(Role::Error { owner, seen: false }) = parent {
+            sink.error_child(owner, binding.is_some_and(|b| b.dav), uri, local);
+            if let Some(f) = self.frames.last_mut() {
+                f.role = Role::Error { owner, seen: true };
+            }
+        }
     }
 
     /// A start tag without attributes named `qname` inside a `DAV:prop` whose resolution
@@ -207,14 +240,25 @@ impl Lexer {
     /// it skips any element of a skipped subtree (its role is `Skip`). False (anything else)
     /// leaves it to `start_tag`.
     #[inline]
-    pub(super) fn known_prop<S: Sink>(&self, qname: &[u8], sink: &mut S) -> bool {
-        if self.frames.last().is_none_or(|f| f.role != Role::Prop) {
+    pub(super) fn known_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
+        if self
+            .frames
+            .last()
+            .is_none_or(|f| !matches!(f.role, Role::Prop))
+        {
             return false;
         }
-        let Some(hit) = self.memo_find(PROP_KEY, qname) else {
-            return false;
+        let hit = match self.known_role(PROP_KEY, qname) {
+            Some(hit) => hit,
+            None => {
+                let Some(hit) = self.memo_find(PROP_KEY, qname) else {
+                    return false;
+                };
+                self.known_keep(PROP_KEY, qname.len(), &hit);
+                hit
+            }
         };
-        if hit.role != Role::Skip {
+        if !matches!(hit.role, Role::Skip) {
             return false;
         }
         let uri = self
@@ -278,7 +322,14 @@ impl Lexer {
             let qname = std::mem::take(&mut self.names);
             let name = qname.get(self.pending..).unwrap_or_default();
             self.memo_store(key, name, binding, local_at, role);
+            let len = name.len();
             self.names = qname;
+            let kept = Resolution {
+                role,
+                binding,
+                local_at,
+            };
+            self.known_keep(key, len, &kept);
         }
         Ok(role)
     }
@@ -304,7 +355,7 @@ impl Lexer {
             self.ns.truncate(prefix);
             self.bindings.pop();
         }
-        if frame.role != Role::Skip {
+        if !matches!(frame.role, Role::Skip) {
             if self.capture.depth == depth {
                 sink.end(frame.role, &self.capture.buf);
                 self.capture.depth = 0;

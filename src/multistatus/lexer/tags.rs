@@ -41,6 +41,7 @@ impl Lexer {
                 if self.root == Root::Done {
                     return Err(self.fail(self.mark, "content after the root element"));
                 }
+                self.forget_hint();
                 self.pending = self.names.len();
                 self.resolve = self
                     .frames

@@ -8,12 +8,14 @@
 //! - `resources`: fds and RSS back to baseline after a burst of faults (own process).
 //! - `header_trust`: X-Forwarded-Host, Connection-named fields, Host count.
 //! - `headers`: forged Forwarded/X-Forwarded-*, user info in targets, CONNECT.
+//! - `fragments`: the `#fragment` guard: records pushed out, pipelined look-alikes.
 //! - `framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
 //! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
 //! - `certificates`: certificate chains with stray blocks, at start, reload and check-config.
 //! - `descriptors`: a low RLIMIT_NOFILE: soft raised, limits fitted, /healthz answers.
+//! - `workers`: a decompression bomb on a worker shared with other connections.
 //! - `admin`: /failures bounded in size and readers; Host check on a loopback admin.
 
 mod admin;
@@ -21,6 +23,7 @@ mod cardinality;
 mod certificates;
 mod descriptors;
 mod exposure;
+mod fragments;
 mod framing;
 mod hang_ups;
 mod header_trust;
@@ -30,6 +33,7 @@ mod resources;
 mod slow_clients;
 mod smuggling;
 mod streams;
+mod workers;
 
 use crate::support::{FakeUpstream, Reply};
 
