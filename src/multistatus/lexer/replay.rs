@@ -46,6 +46,8 @@ const KEY_NAMES: usize = 512;
 const KEY_BINDINGS: usize = 16;
 /// No node.
 const NONE: u32 = u32::MAX;
+/// Elements a walk opens above its anchor without writing their names.
+const UNNAMED: usize = 16;
 
 /// What a recorded tag reported to the sink while its name was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +107,7 @@ struct Key {
 }
 
 /// The trie of tag sequences after an anchor (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Trie {
     nodes: Vec<Node>,
     arena: Vec<u8>,
@@ -114,9 +116,49 @@ pub(super) struct Trie {
     resets: u32,
     /// A tag is being read for recording: no walk starts inside it.
     recording: bool,
+    /// During a walk: the depth of the anchor (`Lexer::frames` below it are never
+    /// replayed), the open elements whose names are in `Lexer::names` (those below
+    /// `named`), and the node of each element opened by the replay above it, whose name is
+    /// written only when the walk ends (`Lexer::name_replayed`).
+    floor: usize,
+    named: usize,
+    unnamed: [u32; UNNAMED],
+}
+
+impl Default for Trie {
+    fn default() -> Self {
+        Trie {
+            nodes: Vec::new(),
+            arena: Vec::new(),
+            key: Key::default(),
+            keyed: false,
+            resets: 0,
+            recording: false,
+            floor: 0,
+            named: 0,
+            unnamed: [NONE; UNNAMED],
+        }
+    }
 }
 
 impl Trie {
+    /// The qualified name a start-tag node opens.
+    fn qname(&self, node: u32) -> &[u8] {
+        match self.nodes.get(node as usize) {
+            Some(Node {
+                tag,
+                effect: Effect::Start { name, .. },
+                ..
+            }) => {
+                let at = tag.0.wrapping_add(1);
+                self.arena
+                    .get(at..at.wrapping_add(*name))
+                    .unwrap_or_default()
+            }
+            _ => b"",
+        }
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.nodes
             .capacity()
@@ -398,20 +440,60 @@ impl Lexer {
         true
     }
 
+    /// A walk may start here (cheap checks before `walk`; `anchored` does the rest).
+    #[inline(always)]
+    pub(super) fn may_walk(&self) -> bool {
+        !self.replay.recording && self.bindings.len() <= KEY_BINDINGS
+    }
+
     /// From an anchor (a `DAV:response` just opened, `pos` just past its start tag), replays
     /// or learns the tags of the entry up to its end tag. Returns where it stopped: at a
     /// markup it leaves to the skim, past the entry's end tag, or the chunk's end.
     pub(super) fn walk<S: Sink>(
         &mut self,
         chunk: &[u8],
-        mut pos: usize,
+        pos: usize,
         base: u64,
         sink: &mut S,
     ) -> Result<usize, Malformed> {
         if self.replay.recording || !self.anchored() {
             return Ok(pos);
         }
-        let floor = self.frames.len();
+        self.replay.floor = self.frames.len();
+        self.replay.named = self.frames.len();
+        let walked = self.walk_entry(chunk, pos, base, sink);
+        self.name_replayed();
+        walked
+    }
+
+    /// Writes the names of the elements the replay opened (see `Trie::unnamed`): the
+    /// state is then the one reading their tags leaves.
+    fn name_replayed(&mut self) {
+        let from = self.replay.named;
+        for i in from..self.frames.len() {
+            let node = self
+                .replay
+                .unnamed
+                .get(i.wrapping_sub(self.replay.floor))
+                .copied()
+                .unwrap_or(NONE);
+            let start = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+            self.names.extend_from_slice(self.replay.qname(node));
+            if let Some(f) = self.frames.get_mut(i) {
+                f.name = start;
+            }
+        }
+        self.replay.named = self.frames.len();
+    }
+
+    fn walk_entry<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        mut pos: usize,
+        base: u64,
+        sink: &mut S,
+    ) -> Result<usize, Malformed> {
+        let floor = self.replay.floor;
         let mut node = 0u32;
         loop {
             // Positions stay within `chunk`: no sum below overflows.
@@ -498,9 +580,11 @@ impl Lexer {
             {
                 self.frames.pop();
                 self.names.truncate(name as usize);
+                self.replay.named = self.replay.named.min(self.frames.len());
                 return None;
             }
             self.end_tag(sink);
+            self.replay.named = self.replay.named.min(self.frames.len());
             return None;
         };
         if unbound {
@@ -523,31 +607,53 @@ impl Lexer {
             return Some(node);
         }
         let qname = n.tag.0.wrapping_add(1);
-        self.pending = self.names.len();
-        if let Some(q) = self.replay.arena.get(qname..qname.wrapping_add(name)) {
-            self.names.extend_from_slice(q);
+        if !empty && !self.unnamed_at(node) {
+            self.name_replayed();
+            self.pending = self.names.len();
+            if let Some(q) = self.replay.arena.get(qname..qname.wrapping_add(name)) {
+                self.names.extend_from_slice(q);
+            }
+            self.open(role, empty, sink);
+            self.replay.named = self.frames.len();
+            return None;
         }
+        self.pending = self.names.len();
         self.open(role, empty, sink);
         None
     }
 
+    /// The element about to open (from `node`) will have its name written when the walk
+    /// ends, if there is room to remember it: true.
+    #[inline(always)]
+    fn unnamed_at(&mut self, node: u32) -> bool {
+        let at = self.frames.len().wrapping_sub(self.replay.floor);
+        match self.replay.unnamed.get_mut(at) {
+            Some(slot) => {
+                *slot = node;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Opens the skipped element whose start tag is `node` (what `open` does for it).
     fn open_skipped(&mut self, node: u32) {
-        let Some(n) = self.replay.nodes.get(node as usize) else {
-            return;
-        };
-        let Effect::Start { name, .. } = n.effect else {
-            return;
-        };
-        let qname = n.tag.0.wrapping_add(1);
+        let named = !self.unnamed_at(node);
+        if named {
+            self.name_replayed();
+        }
         let start = self.names.len();
-        if let Some(q) = self.replay.arena.get(qname..qname.wrapping_add(name)) {
+        if named {
+            let q = self.replay.qname(node);
             self.names.extend_from_slice(q);
         }
         self.frames.push(Frame {
             name: u32::try_from(start).unwrap_or(u32::MAX),
             role: Role::Skip,
         });
+        if named {
+            self.replay.named = self.frames.len();
+        }
     }
 
     /// Reads `tag` (at body offset `at`) the ordinary way, recording what it does; adds it
@@ -568,9 +674,11 @@ impl Lexer {
             sink,
             log: Recorded::default(),
         };
+        self.name_replayed();
         self.replay.recording = true;
         let read = self.lex(tag, at, &mut rec);
         self.replay.recording = false;
+        self.replay.named = self.frames.len();
         read?;
         let log = rec.log;
         if self.state != State::Text

@@ -331,7 +331,7 @@ impl Lexer {
     /// A `DAV:response` just opened: where `walk` replays the entry's tags.
     #[inline(always)]
     fn at_anchor(&self) -> bool {
-        self.frames.last().is_some_and(|f| f.role == Role::Response)
+        self.frames.last().is_some_and(|f| f.role == Role::Response) && self.may_walk()
     }
 
     /// A whole, well-formed reference at the start of `after` (just past the `&`): what the
