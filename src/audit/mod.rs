@@ -155,6 +155,13 @@ impl Auditor {
             in_success: in_success.then_some(InSuccess {
                 sniff_first_bytes: unlabelled,
             }),
+            placing: task::Placing {
+                // `skip` keeps the audit beside the forwarding: on another core it could fall
+                // behind a faster stream and stop as `lagging` where it used to finish.
+                offload_after: matches!(when_full, WhenFull::Wait(_))
+                    .then_some(task::OFFLOAD_AFTER),
+                lump: u32::try_from(self.settings.queue_bytes / 4 * 3).unwrap_or(u32::MAX),
+            },
         };
         tokio::spawn(
             async move {

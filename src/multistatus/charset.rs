@@ -126,6 +126,10 @@ fn utf32(big_endian: bool) -> Front {
     }
 }
 
+/// First bytes the scanner holds before it tries to choose, growing fourfold per try up to
+/// [`sniff_limit`]: the choice is the same however the first bytes arrive.
+pub(crate) const FIRST_STEP: usize = 256;
+
 /// How many first bytes to hold before choosing: a whole XML declaration, else `MAX_SNIFF`.
 pub(crate) fn sniff_limit(head: &[u8]) -> usize {
     if head.starts_with(b"<?xml") && head.get(5).copied().is_some_and(is_ws) {

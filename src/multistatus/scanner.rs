@@ -100,19 +100,25 @@ impl<C: Classify> Scanner<C> {
 
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Malformed> {
         let mut rest = chunk;
-        if let Front::Sniff(head) = &mut self.front {
-            loop {
-                let limit = charset::sniff_limit(head);
-                let take = limit.saturating_sub(head.len()).min(rest.len());
-                let (first, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
-                head.extend_from_slice(first);
-                rest = tail;
-                // An XML declaration seen only now may hold more.
-                if rest.is_empty() || charset::sniff_limit(head) == limit {
-                    break;
-                }
+        // The first bytes are copied aside until the encoding is chosen: only as many as the
+        // choice needs (a first chunk usually holds the whole declaration in its first few
+        // hundred bytes), so the body itself is lexed where it lies, not copied whole.
+        let mut step = charset::FIRST_STEP;
+        while let Front::Sniff(head) = &mut self.front {
+            let limit = charset::sniff_limit(head);
+            let take = limit.saturating_sub(head.len()).min(rest.len()).min(step);
+            let (first, tail) = rest.split_at_checked(take).unwrap_or((rest, &[]));
+            head.extend_from_slice(first);
+            rest = tail;
+            // An XML declaration seen only now may hold more.
+            if !rest.is_empty() && charset::sniff_limit(head) != limit {
+                continue;
             }
             self.decide(false)?;
+            if rest.is_empty() {
+                break;
+            }
+            step = step.saturating_mul(4);
         }
         self.process(rest)
     }

@@ -267,6 +267,51 @@ impl<C: Classify> Tally<C> {
         e.description.clear();
     }
 
+    /// A `DAV:response` starts.
+    #[inline(never)]
+    fn start_response(&mut self) {
+        // A `DAV:response` before any multistatus is the root (lighttpd's bare fragment,
+        // DESIGN.md §2.7): read as a multistatus holding that one entry.
+        if !self.multistatus && self.entries == 0 {
+            self.multistatus = true;
+        }
+        self.start_entry();
+        self.entries = self.entries.saturating_add(1);
+    }
+
+    /// A `DAV:propstat` of an open entry starts.
+    #[inline(never)]
+    fn start_propstat(&mut self) {
+        let ps = &mut self.entry.propstat;
+        ps.open = true;
+        ps.failing.clear();
+        ps.error.clear();
+        ps.description.clear();
+        ps.props.clear();
+    }
+
+    #[inline(never)]
+    fn end_response(&mut self) {
+        self.end_entry();
+    }
+
+    #[inline(never)]
+    fn end_propstat_tag(&mut self) {
+        self.end_propstat();
+    }
+
+    /// A property name of the open propstat, to keep.
+    #[inline(never)]
+    fn keep_prop(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        let props = &mut self.entry.propstat.props;
+        if local.is_empty() {
+            props.push_unnamed();
+        } else {
+            props.push_token(token, uri, local, self.limits.max_text, MAX_PROPS);
+        }
+    }
+
+    #[inline(never)]
     fn end_href(&mut self, captured: &[u8]) {
         let entry = &mut self.entry;
         if entry.open && !self.kept.full {
@@ -277,6 +322,7 @@ impl<C: Classify> Tally<C> {
     }
 
     /// A `DAV:status` ended: counted at its level, kept when it fails.
+    #[inline(never)]
     fn end_status(&mut self, level: Level, captured: &[u8]) {
         if !self.entry.open {
             return;
@@ -308,6 +354,7 @@ impl<C: Classify> Tally<C> {
         }
     }
 
+    #[inline(never)]
     fn end_description(&mut self, level: Level, captured: &[u8]) {
         let entry = &mut self.entry;
         if !entry.open || self.kept.full {
@@ -361,35 +408,21 @@ impl<C: Classify> Tally<C> {
 }
 
 impl<C: Classify> Sink for Tally<C> {
+    #[inline(always)]
     fn start(&mut self, role: Role) {
         match role {
             Role::Multistatus => self.multistatus = true,
-            Role::Response => {
-                // A `DAV:response` before any multistatus is the root (lighttpd's bare
-                // fragment, DESIGN.md §2.7): read as a multistatus holding that one entry.
-                if !self.multistatus && self.entries == 0 {
-                    self.multistatus = true;
-                }
-                self.start_entry();
-                self.entries = self.entries.saturating_add(1);
-            }
-            Role::Propstat if self.entry.open => {
-                let ps = &mut self.entry.propstat;
-                ps.open = true;
-                ps.failing.clear();
-                ps.error.clear();
-                ps.description.clear();
-                ps.props.clear();
-            }
+            Role::Response => self.start_response(),
+            Role::Propstat if self.entry.open => self.start_propstat(),
             _ => {}
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn end(&mut self, role: Role, captured: &[u8]) {
         match role {
-            Role::Response => self.end_entry(),
-            Role::Propstat => self.end_propstat(),
+            Role::Response => self.end_response(),
+            Role::Propstat => self.end_propstat_tag(),
             Role::Href => self.end_href(captured),
             Role::Status(level) => self.end_status(level, captured),
             Role::Description(level) => self.end_description(level, captured),
@@ -398,6 +431,7 @@ impl<C: Classify> Sink for Tally<C> {
     }
 
     /// Once no failure can be kept any more, an entry's texts are never needed.
+    #[inline(always)]
     fn wants_text(&self) -> bool {
         !self.kept.full
     }
@@ -433,14 +467,13 @@ impl<C: Classify> Sink for Tally<C> {
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
-        let ps = &mut self.entry.propstat;
-        if !(self.entry.open && ps.open) || self.kept.full {
-            return;
-        }
-        if local.is_empty() {
-            ps.props.push_unnamed();
-        } else {
-            ps.props.push(uri, local, self.limits.max_text, MAX_PROPS);
+        self.prop_token(0, uri, local);
+    }
+
+    #[inline(always)]
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        if self.entry.open && self.entry.propstat.open && !self.kept.full {
+            self.keep_prop(token, uri, local);
         }
     }
 }

@@ -93,48 +93,280 @@ impl TextList {
     }
 }
 
-/// No namespace: the kept bytes are the name as reported (see `PropList::items`).
-const NO_URI: u16 = u16::MAX;
-
 /// Distinct namespace URIs remembered per body for property names, and their bytes; past
 /// either, a name is kept spelled out.
 const MAX_URIS: usize = 16;
 const MAX_URI_BYTES: usize = 2048;
+/// Distinct property names remembered per body, and the bytes of their local parts; past
+/// either, a name is kept spelled out.
+const MAX_NAMES: usize = 256;
+const MAX_NAME_BYTES: usize = 8192;
+/// Slots of the hash index of the names (a power of two, twice `MAX_NAMES`).
+const NAME_SLOTS: usize = 512;
+/// No name (an empty slot of the index, no previous name).
+const NO_NAME: u16 = u16::MAX;
+
+/// A property name remembered for the body: its local part (`NameTable::bytes[start..end]`),
+/// its namespace URI (`NameTable::uri_bytes[uri_start..uri_end]`, empty for none), and the
+/// name that followed it last time (`next`), the guess for the name after it.
+#[derive(Debug, Clone, Copy)]
+struct Name {
+    start: u32,
+    end: u32,
+    uri_start: u32,
+    uri_end: u32,
+    next: u16,
+    /// The lexer's token for this name, when last reported with one (0: none).
+    token: u64,
+}
+
+/// The property names met in a body, each kept once: a `DAV:prop` lists the same names in
+/// the same order entry after entry, so the next name is first looked for where the one
+/// before it led last time (one compare of the local name and of the URI), then in a hash
+/// index, and added if new.
+#[derive(Debug)]
+struct NameTable {
+    bytes: Vec<u8>,
+    names: Vec<Name>,
+    /// The URIs met so far, one after another, with their ends.
+    uri_bytes: Vec<u8>,
+    uri_ends: Vec<usize>,
+    /// Where the URI last found sits in `uri_bytes` (most names share one namespace); an
+    /// empty range before the first.
+    last_uri: (usize, usize),
+    /// The name that began a list last time.
+    first: u16,
+    /// Open addressing, by `hash`: indices in `names`.
+    index: Vec<u16>,
+}
+
+impl Default for NameTable {
+    fn default() -> Self {
+        NameTable {
+            bytes: Vec::new(),
+            names: Vec::new(),
+            uri_bytes: Vec::new(),
+            uri_ends: Vec::new(),
+            last_uri: (0, 0),
+            first: NO_NAME,
+            index: Vec::new(),
+        }
+    }
+}
+
+/// A hash of a property name (local part and URI): a few words of each, mixed.
+fn hash(uri: &[u8], local: &[u8]) -> usize {
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        let part = s.get(at..).unwrap_or_default();
+        let n = part.len().min(8);
+        if let (Some(dst), Some(src)) = (w.get_mut(..n), part.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        u64::from_le_bytes(w)
+    };
+    let mut h = (local.len() as u64) ^ (uri.len() as u64).wrapping_shl(16);
+    for w in [
+        word(local, 0),
+        word(local, local.len().saturating_sub(8)),
+        word(uri, uri.len().saturating_sub(8)),
+    ] {
+        h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h.wrapping_shr(29);
+    }
+    h as usize
+}
+
+impl NameTable {
+    fn local(&self, n: &Name) -> &[u8] {
+        self.bytes
+            .get(n.start as usize..n.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn uri(&self, n: &Name) -> &[u8] {
+        self.uri_bytes
+            .get(n.uri_start as usize..n.uri_end as usize)
+            .unwrap_or_default()
+    }
+
+    #[inline]
+    fn is(&self, id: u16, uri: &[u8], local: &[u8]) -> bool {
+        self.names
+            .get(usize::from(id))
+            .is_some_and(|n| same(self.local(n), local) && same(self.uri(n), uri))
+    }
+
+    /// The id of the name (`uri`, `local`) that follows `prev` (`NO_NAME`: the first of a
+    /// list), adding it if there is room; `None` past the table's bounds.
+    #[inline]
+    fn find(&mut self, prev: u16, uri: &[u8], local: &[u8]) -> Option<u16> {
+        let guess = match self.names.get(usize::from(prev)) {
+            Some(p) => p.next,
+            None => self.first,
+        };
+        if self.is(guess, uri, local) {
+            return Some(guess);
+        }
+        let id = self.find_slow(uri, local)?;
+        match self.names.get_mut(usize::from(prev)) {
+            Some(p) => p.next = id,
+            None => self.first = id,
+        }
+        Some(id)
+    }
+
+    /// `find` for a name reported with the lexer's `token`: the guess is taken when it
+    /// carries the same token, without looking at the bytes.
+    #[inline]
+    fn find_token(&mut self, prev: u16, token: u64, uri: &[u8], local: &[u8]) -> Option<u16> {
+        let guess = match self.names.get(usize::from(prev)) {
+            Some(p) => p.next,
+            None => self.first,
+        };
+        if self
+            .names
+            .get(usize::from(guess))
+            .is_some_and(|n| n.token == token)
+        {
+            return Some(guess);
+        }
+        let id = self.find(prev, uri, local)?;
+        if let Some(n) = self.names.get_mut(usize::from(id)) {
+            n.token = token;
+        }
+        Some(id)
+    }
+
+    fn find_slow(&mut self, uri: &[u8], local: &[u8]) -> Option<u16> {
+        if self.index.is_empty() {
+            self.index = vec![NO_NAME; NAME_SLOTS];
+        }
+        let mask = NAME_SLOTS.wrapping_sub(1);
+        let mut slot = hash(uri, local) & mask;
+        loop {
+            let id = *self.index.get(slot)?;
+            if id == NO_NAME {
+                break;
+            }
+            if self.is(id, uri, local) {
+                return Some(id);
+            }
+            slot = slot.wrapping_add(1) & mask;
+        }
+        // Not met before: add it (`slot` is the empty slot it goes in).
+        if self.names.len() >= MAX_NAMES
+            || self.bytes.len().saturating_add(local.len()) > MAX_NAME_BYTES
+        {
+            return None;
+        }
+        let (uri_start, uri_end) = if uri.is_empty() {
+            (0, 0)
+        } else {
+            self.uri_range(uri)?
+        };
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(local);
+        let id = u16::try_from(self.names.len()).ok()?;
+        self.names.push(Name {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(self.bytes.len()).ok()?,
+            uri_start: u32::try_from(uri_start).ok()?,
+            uri_end: u32::try_from(uri_end).ok()?,
+            next: NO_NAME,
+            token: 0,
+        });
+        if let Some(s) = self.index.get_mut(slot) {
+            *s = id;
+        }
+        Some(id)
+    }
+
+    /// Where `uri` sits in the URI table, adding it if there is room.
+    fn uri_range(&mut self, uri: &[u8]) -> Option<(usize, usize)> {
+        let (start, end) = self.last_uri;
+        if end != 0 && same(self.uri_bytes.get(start..end).unwrap_or_default(), uri) {
+            return Some((start, end));
+        }
+        let mut from = 0;
+        let mut found = None;
+        for &to in &self.uri_ends {
+            if same(self.uri_bytes.get(from..to).unwrap_or_default(), uri) {
+                found = Some((from, to));
+                break;
+            }
+            from = to;
+        }
+        let range = match found {
+            Some(r) => r,
+            None if self.uri_ends.len() < MAX_URIS
+                && self.uri_bytes.len().saturating_add(uri.len()) <= MAX_URI_BYTES =>
+            {
+                let start = self.uri_bytes.len();
+                self.uri_bytes.extend_from_slice(uri);
+                self.uri_ends.push(self.uri_bytes.len());
+                (start, self.uri_bytes.len())
+            }
+            None => return None,
+        };
+        self.last_uri = range;
+        Some(range)
+    }
+
+    /// The name `id` in Clark notation.
+    fn spell(&self, id: u16, out: &mut Vec<u8>) {
+        let Some(n) = self.names.get(usize::from(id)) else {
+            return;
+        };
+        let uri = self.uri(n);
+        if !uri.is_empty() {
+            out.push(b'{');
+            out.extend_from_slice(uri);
+            out.push(b'}');
+        }
+        out.extend_from_slice(self.local(n));
+    }
+}
+
+/// A kept property name: one of the body's [`NameTable`], or spelled out in
+/// `PropList::bytes` up to this end.
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Name(u16),
+    Spelled(u32),
+}
 
 /// The property names of one `DAV:prop`, in Clark notation (`{uri}local`, or `local` alone
 /// in no namespace), kept like a [`TextList`]: the first ones whose Clark spellings sum to
 /// at most `max_text` bytes (the first always, itself capped), at most `max` of them;
-/// `count` counts them all. A name is kept as its local part plus the index of its
-/// namespace URI in a table that lives as long as the body, so the common property costs
-/// one short copy, and `{uri}` is spelled out only when a failure lists the names.
+/// `count` counts them all. A name is kept as its index in a table that lives as long as
+/// the body (see [`NameTable`]), so the common property costs a compare and a push of a
+/// small integer; `{uri}local` is spelled out only when a failure lists the names (or, in
+/// the list itself, for a name cut at `max_text` or past the table's bounds).
 #[derive(Debug, Default)]
 pub(super) struct PropList {
-    /// The kept local names (or whole spellings, see `items`), one after another.
+    items: Vec<Item>,
+    /// The names spelled out in the list itself, one after another.
     bytes: Vec<u8>,
-    /// Per kept name: where it ends in `bytes` and its URI's index in `uris` (`NO_URI`: the
-    /// bytes are the whole spelling).
-    items: Vec<(usize, u16)>,
     /// Bytes the kept names take spelled out (what a `TextList` of them would hold).
     spelled: usize,
     /// No more are kept (one did not fit).
     full: bool,
     pub(super) count: u64,
-    /// The URIs met so far in this body, one after another, with their ends.
-    uri_bytes: Vec<u8>,
-    uri_ends: Vec<usize>,
-    /// Where the URI last found sits in `uri_bytes`, and its index (most names share one
-    /// namespace); an empty range before the first.
-    last_uri: (usize, usize, u16),
+    /// The last name found in the table for this list (the guess for the next follows it).
+    prev: Option<u16>,
+    table: NameTable,
 }
 
 impl PropList {
-    /// Starts a new list; the URI table is kept.
+    /// Starts a new list; the table of names is kept.
     pub(super) fn clear(&mut self) {
-        self.bytes.clear();
         self.items.clear();
+        self.bytes.clear();
         self.spelled = 0;
         self.full = false;
         self.count = 0;
+        self.prev = None;
     }
 
     /// A name past the lexer's bounds: counted, and no later one is kept (the list keeps a
@@ -144,66 +376,55 @@ impl PropList {
         self.full = true;
     }
 
-    fn uri(&self, i: usize) -> Option<&[u8]> {
-        let start = match i.checked_sub(1) {
-            Some(prev) => *self.uri_ends.get(prev)?,
-            None => 0,
-        };
-        self.uri_bytes.get(start..*self.uri_ends.get(i)?)
-    }
-
-    /// The index of `uri` in the table, adding it if there is room.
-    #[inline]
-    fn uri_index(&mut self, uri: &[u8]) -> Option<u16> {
-        let (start, end, index) = self.last_uri;
-        if end != 0 && same(self.uri_bytes.get(start..end).unwrap_or_default(), uri) {
-            return Some(index);
-        }
-        self.uri_index_slow(uri)
-    }
-
-    fn uri_index_slow(&mut self, uri: &[u8]) -> Option<u16> {
-        let found = (0..self.uri_ends.len()).find(|&i| self.uri(i).is_some_and(|u| same(u, uri)));
-        let i = match found {
-            Some(i) => i,
-            None if self.uri_ends.len() < MAX_URIS
-                && self.uri_bytes.len().saturating_add(uri.len()) <= MAX_URI_BYTES =>
-            {
-                self.uri_bytes.extend_from_slice(uri);
-                self.uri_ends.push(self.uri_bytes.len());
-                self.uri_ends.len().saturating_sub(1)
-            }
-            None => return None,
-        };
-        let index = u16::try_from(i).ok()?;
-        let end = *self.uri_ends.get(i)?;
-        self.last_uri = (end.saturating_sub(uri.len()), end, index);
-        Some(index)
-    }
-
     /// Keeps the name `local` in namespace `uri` (empty: none) if it fits.
+    #[cfg(test)]
     pub(super) fn push(&mut self, uri: &[u8], local: &[u8], max_text: usize, max: usize) {
+        self.push_token(0, uri, local, max_text, max);
+    }
+
+    /// `push` with the lexer's token for the name (0: none; see `Sink::prop_token`).
+    #[inline]
+    pub(super) fn push_token(
+        &mut self,
+        token: u64,
+        uri: &[u8],
+        local: &[u8],
+        max_text: usize,
+        max: usize,
+    ) {
         self.count = self.count.saturating_add(1);
+        if self.full {
+            return;
+        }
         let braces = if uri.is_empty() { 0 } else { 2 };
         let len = local.len().saturating_add(uri.len()).saturating_add(braces);
         let first = self.items.is_empty();
         let fits = self.spelled.saturating_add(len) <= max_text && self.items.len() < max;
-        if self.full || !(first || fits) {
+        if !(first || fits) {
             self.full = true;
             return;
         }
-        let index = if uri.is_empty() || len > max_text {
-            None
+        let prev = self.prev.unwrap_or(NO_NAME);
+        let found = if token == 0 {
+            self.table.find(prev, uri, local)
         } else {
-            self.uri_index(uri)
+            self.table.find_token(prev, token, uri, local)
         };
-        if let Some(index) = index {
-            self.bytes.extend_from_slice(local);
-            self.items.push((self.bytes.len(), index));
+        if len <= max_text
+            && let Some(id) = found
+        {
+            self.items.push(Item::Name(id));
+            self.prev = Some(id);
             self.spelled = self.spelled.saturating_add(len);
             return;
         }
-        // Spelled out: no namespace, a name cut at `max_text`, or a full URI table.
+        self.push_spelled(uri, local, max_text);
+    }
+
+    /// Keeps a name spelled out in the list: one cut at `max_text`, or past the table's
+    /// bounds.
+    #[cold]
+    fn push_spelled(&mut self, uri: &[u8], local: &[u8], max_text: usize) {
         let start = self.bytes.len();
         let cap = start.saturating_add(max_text);
         let parts: [&[u8]; 4] = if uri.is_empty() {
@@ -216,28 +437,29 @@ impl PropList {
                 break;
             }
         }
-        self.items.push((self.bytes.len(), NO_URI));
+        self.items.push(Item::Spelled(
+            u32::try_from(self.bytes.len()).unwrap_or(u32::MAX),
+        ));
         self.spelled = self
             .spelled
             .saturating_add(self.bytes.len().saturating_sub(start));
     }
 
     pub(super) fn to_vec(&self) -> Vec<String> {
-        let mut start = 0;
+        let mut start = 0usize;
         let mut out = Vec::with_capacity(self.items.len());
         let mut spelled = Vec::new();
-        for &(end, uri) in &self.items {
-            let kept = self.bytes.get(start..end).unwrap_or_default();
-            start = end;
-            match self.uri(usize::from(uri)).filter(|_| uri != NO_URI) {
-                None => out.push(lossy(kept)),
-                Some(uri) => {
+        for &item in &self.items {
+            match item {
+                Item::Name(id) => {
                     spelled.clear();
-                    spelled.push(b'{');
-                    spelled.extend_from_slice(uri);
-                    spelled.push(b'}');
-                    spelled.extend_from_slice(kept);
+                    self.table.spell(id, &mut spelled);
                     out.push(lossy(&spelled));
+                }
+                Item::Spelled(end) => {
+                    let end = end as usize;
+                    out.push(lossy(self.bytes.get(start..end).unwrap_or_default()));
+                    start = end;
                 }
             }
         }
@@ -268,6 +490,7 @@ mod tests {
                  "[a-zé]{1,6}"),
                 0..24),
             uris in 1usize..20,
+            fill in proptest::sample::select(vec![0usize, 3, 250, 254, 255, 256, 300]),
             max_text in 0usize..40,
             max in 0usize..8,
         ) {
@@ -275,9 +498,16 @@ mod tests {
             let mut reference = TextList::default();
             // A URI table near or past its limit.
             for i in 0..uris {
-                list.uri_index(format!("urn:fill{i}").as_bytes());
+                list.table.uri_range(format!("urn:fill{i}").as_bytes());
             }
-            for round in 0..2 {
+            // A name table near or past its limit.
+            for i in 0..fill {
+                list.push(b"", format!("fill{i}").as_bytes(), usize::MAX, usize::MAX);
+                list.clear();
+            }
+            // The lexer's tokens: one per name, renewed now and then; none for some.
+            let mut tokens = std::collections::HashMap::new();
+            for round in 0..3 {
                 list.clear();
                 reference.clear();
                 for (i, (uri, local)) in names.iter().enumerate() {
@@ -287,7 +517,13 @@ mod tests {
                         reference.full = true;
                         continue;
                     }
-                    list.push(uri.as_bytes(), local.as_bytes(), max_text, max);
+                    let fresh = tokens.len() as u64 + 1;
+                    let token = tokens.entry((uri, local.clone())).or_insert(fresh);
+                    if (i + round) % 5 == 4 {
+                        *token = 1000 * (round as u64 + 1) + i as u64;
+                    }
+                    let token = if (i + round) % 3 == 2 { 0 } else { *token };
+                    list.push_token(token, uri.as_bytes(), local.as_bytes(), max_text, max);
                     let spelled = if uri.is_empty() {
                         local.clone()
                     } else {

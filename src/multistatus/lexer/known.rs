@@ -18,6 +18,9 @@ use super::roles::Role;
 pub(super) const KNOWN_SLOTS: usize = 64;
 /// Longest name kept.
 const KNOWN_NAME: usize = 32;
+/// Bits of a slot index (`KNOWN_SLOTS` is `1 << SLOT_BITS`).
+const SLOT_BITS: u32 = 6;
+const _: () = assert!(KNOWN_SLOTS == 1 << SLOT_BITS);
 
 /// The resolution of a known name under one parent key.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +48,9 @@ const NO_ROLE: KnownRole = KnownRole {
 pub(super) struct Known {
     len: u8,
     bytes: [u8; KNOWN_NAME],
+    /// Bumped whenever the name or one of its resolutions changes: with the slot's index,
+    /// the token of its resolutions (`Resolution::token`), unique in the body.
+    generation: u64,
     /// Per parent key less one.
     roles: [KnownRole; PARENT_KEYS],
 }
@@ -52,6 +58,7 @@ pub(super) struct Known {
 pub(super) const NO_KNOWN: Known = Known {
     len: 0,
     bytes: [0; KNOWN_NAME],
+    generation: 0,
     roles: [NO_ROLE; PARENT_KEYS],
 };
 
@@ -116,6 +123,7 @@ impl Lexer {
         if let Some(known) = self.known.get_mut(slot) {
             known.len = short;
             known.bytes = bytes;
+            known.generation = known.generation.wrapping_add(1);
             for r in &mut known.roles {
                 r.serial = 0;
             }
@@ -141,6 +149,7 @@ impl Lexer {
             role: r.role,
             binding: r.binding as usize,
             local_at: usize::from(r.local_at),
+            token: known.generation.wrapping_shl(SLOT_BITS) | self.known_hint as u64,
         })
     }
 
@@ -163,6 +172,7 @@ impl Lexer {
             return;
         }
         if let Some(r) = known.roles.get_mut(usize::from(key).wrapping_sub(1)) {
+            known.generation = known.generation.wrapping_add(1);
             *r = KnownRole {
                 serial,
                 shadow,

@@ -32,6 +32,9 @@ pub(super) struct Resolution {
     pub(super) binding: usize,
     /// Where the local name starts in the qualified name.
     pub(super) local_at: usize,
+    /// The same for every resolution of one name to one namespace in a body, and for no
+    /// other (see `known`); 0: none.
+    pub(super) token: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +138,7 @@ impl Lexer {
                     role: m.role,
                     binding: m.binding as usize,
                     local_at: usize::from(m.local_at),
+                    token: 0,
                 });
             }
         }

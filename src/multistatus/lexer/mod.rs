@@ -78,6 +78,12 @@ pub(crate) trait Sink {
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
+    /// `prop` for a name the lexer has met before: `token` (not 0) is the same for every
+    /// report of one name (namespace URI and local name) in a body, and never for another.
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        let _ = token;
+        self.prop(uri, local);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,11 +142,14 @@ pub(crate) struct Lexer {
     serial: u64,
     /// Bumped by a declaration of a prefix that was already bound (invalidates `memo`).
     shadow: u64,
-    memo: [Memo; MEMO_SLOTS],
+    /// The tables below are boxed (fixed size, built on the heap where they stay): inline,
+    /// they made the scanner ~20 KiB, copied whole each time it moved on its way into the
+    /// audit task.
+    memo: Box<[Memo; MEMO_SLOTS]>,
     /// The last declaration seen at each of the first indices of `bindings` (see `memo`).
-    ghosts: [Ghost; GHOSTS],
+    ghosts: Box<[Ghost; GHOSTS]>,
     /// Start-tag names the fast path has read and checked (see `known`).
-    known: [Known; KNOWN_SLOTS],
+    known: Box<[Known; KNOWN_SLOTS]>,
     /// The tags seen after each `DAV:response`, replayed when they repeat (see `replay`).
     replay: Trie,
     /// The slot of `known` holding the start tag being read (see `known`).
@@ -149,6 +158,15 @@ pub(crate) struct Lexer {
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
     fast: bool,
+}
+
+/// `[value; N]` built in place on the heap (`Box::new([value; N])` may build it on the
+/// stack and copy it).
+fn boxed<T: Copy, const N: usize>(value: T) -> Box<[T; N]> {
+    match vec![value; N].into_boxed_slice().try_into() {
+        Ok(table) => table,
+        Err(_) => unreachable!("a vec of N elements is a [T; N]"),
+    }
 }
 
 type Step = Result<(), Malformed>;
@@ -201,9 +219,9 @@ impl Lexer {
             capture: Capture::default(),
             serial: 0,
             shadow: 0,
-            memo: [NO_MEMO; MEMO_SLOTS],
-            ghosts: [NO_GHOST; GHOSTS],
-            known: [NO_KNOWN; KNOWN_SLOTS],
+            memo: boxed(NO_MEMO),
+            ghosts: boxed(NO_GHOST),
+            known: boxed(NO_KNOWN),
             replay: Trie::default(),
             known_hint: NO_HINT,
             fast: true,

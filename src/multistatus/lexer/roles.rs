@@ -88,6 +88,16 @@ pub(super) fn unbound_is_tolerated(reason: &str, parent: Option<Role>, qname: &[
 
 pub(super) const UNBOUND: &str = "unbound namespace prefix";
 
+/// Reports a property name, with its token when the lexer has one (see `Sink::prop_token`).
+#[inline(always)]
+fn report_prop<S: Sink>(sink: &mut S, token: u64, uri: &[u8], local: &[u8]) {
+    if token == 0 {
+        sink.prop(uri, local);
+    } else {
+        sink.prop_token(token, uri, local);
+    }
+}
+
 /// The role of an element from its parent's role, whether its namespace is `DAV:`, and its
 /// local name. `None` is the root.
 pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
@@ -121,6 +131,26 @@ impl Lexer {
     /// A start tag is complete: give the element its role and open it.
     pub(super) fn start_tag<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         self.state = State::Text;
+        // The common case first: a child of a `DAV:multistatus`, `DAV:response` or
+        // `DAV:propstat` whose role is kept with its known name (fast paths on).
+        if !self.unnamed
+            && !self.declaring
+            && self.resolve
+            && self.fast
+            && let Some(key) = self.frames.last().and_then(|f| memo_parent(Some(f.role)))
+            && key < PROP_KEY
+            && let Some(hit) =
+                self.known_role(key, self.names.get(self.pending..).unwrap_or_default())
+        {
+            self.open(hit.role, empty, sink);
+            return Ok(());
+        }
+        self.start_tag_slow(empty, sink)
+    }
+
+    /// `start_tag` for all but its common case.
+    #[inline(never)]
+    fn start_tag_slow<S: Sink>(&mut self, empty: bool, sink: &mut S) -> Step {
         if self.unnamed {
             self.start_unnamed(empty, sink);
             return Ok(());
@@ -141,10 +171,9 @@ impl Lexer {
         Ok(())
     }
 
-    /// Opens the element whose name is `names[pending..]` with its role (resolved, and
-    /// reported to the sink as a property or an error's child, by the caller): what every
-    /// start tag does once its role is known (also replayed by `replay`).
-    #[inline]
+    /// Opens the start tag just read as an element of role `role` (also what `replay`
+    /// does for a tag it replays).
+    #[inline(always)]
     pub(super) fn open<S: Sink>(&mut self, role: Role, empty: bool, sink: &mut S) {
         self.frames.push(Frame {
             name: u32::try_from(self.pending).unwrap_or(u32::MAX),
@@ -226,7 +255,7 @@ impl Lexer {
             .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
             .unwrap_or_default();
         if key == PROP_KEY {
-            sink.prop(uri, local);
+            report_prop(sink, hit.token, uri, local);
         } else if let Some(Role::Error { owner, seen: false }) = parent {
             sink.error_child(owner, binding.is_some_and(|b| b.dav), uri, local);
             if let Some(f) = self.frames.last_mut() {
@@ -239,15 +268,16 @@ impl Lexer {
     /// is memoised: reports it as a property and returns true; the caller then skips it as
     /// it skips any element of a skipped subtree (its role is `Skip`). False (anything else)
     /// leaves it to `start_tag`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn known_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
-        if self
-            .frames
+        self.frames
             .last()
-            .is_none_or(|f| !matches!(f.role, Role::Prop))
-        {
-            return false;
-        }
+            .is_some_and(|f| matches!(f.role, Role::Prop))
+            && self.known_prop_in_prop(qname, sink)
+    }
+
+    /// `known_prop` inside a `DAV:prop`.
+    fn known_prop_in_prop<S: Sink>(&mut self, qname: &[u8], sink: &mut S) -> bool {
         let hit = match self.known_role(PROP_KEY, qname) {
             Some(hit) => hit,
             None => {
@@ -266,7 +296,8 @@ impl Lexer {
             .get(hit.binding)
             .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
             .unwrap_or_default();
-        sink.prop(uri, qname.get(hit.local_at..).unwrap_or_default());
+        let local = qname.get(hit.local_at..).unwrap_or_default();
+        report_prop(sink, hit.token, uri, local);
         true
     }
 
@@ -328,6 +359,7 @@ impl Lexer {
                 role,
                 binding,
                 local_at,
+                token: 0,
             };
             self.known_keep(key, len, &kept);
         }
