@@ -35,7 +35,7 @@
 //! - [`listener`]: accept loop (HTTP/1.1 + h2c, or TLS via [`tls`]), graceful drain; each
 //!   proxy connection handed to a [`workers`] thread; response bodies written in few writes.
 //! - [`workers`]: one current-thread runtime per core; a connection and all it starts live
-//!   on one.
+//!   on one (a long body's audit may move once to a less busy one).
 //! - [`activity`]: requests in flight per connection; idle connections closed (GOAWAY).
 //! - [`fragment`]: the request target's `#fragment` hyper drops, seen on the connection's
 //!   bytes so the proxy can refuse the request (400) rather than forward another one.

@@ -6,14 +6,16 @@
 //! one thread, each hand-over a queue push; on a work-stealing runtime the tasks sat on
 //! different threads and every frame woke the other thread (a context switch each way).
 //!
-//! Work is not moved between workers, as between nginx's worker processes: a worker busy
-//! auditing a large body slows only its own connections. Everything else (accept loops,
-//! admin, signals, reload, probes) runs on the runtime that started davaudit.
+//! Connections are not moved between workers, as between nginx's worker processes. One piece
+//! of work is: the audit of a long body (`audit::task`) may move, once, to a worker with fewer
+//! connections ([`offload`]), so the scanner and the forwarding of the same stream run on two
+//! cores instead of taking turns on one. Everything else (accept loops, admin, signals,
+//! reload, probes) runs on the runtime that started davaudit.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -24,6 +26,9 @@ thread_local! {
     /// Set when a task on this thread was just handed work that should run before more of
     /// a response is pulled (`request_turn`).
     static TURN: Cell<bool> = const { Cell::new(false) };
+    /// The workers this thread is one of (empty on any other thread): where [`offload`]
+    /// looks. Weak: the threads must not keep their own set alive.
+    static SET: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
 }
 
 /// Most bytes a connection pulls from a response body in one scheduler turn: the write
@@ -122,12 +127,18 @@ impl Workers {
             });
             stops.push(stop_tx);
         }
-        Ok(Workers {
-            inner: Arc::new(Inner {
-                workers: workers.into_boxed_slice(),
-                _stop: stops,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            workers: workers.into_boxed_slice(),
+            _stop: stops,
+        });
+        for worker in &inner.workers {
+            let set = Arc::downgrade(&inner);
+            // Runs before any connection placed there (the runtime polls in spawn order).
+            worker.handle.spawn(async move {
+                SET.with(|s| *s.borrow_mut() = set);
+            });
+        }
+        Ok(Workers { inner })
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -183,6 +194,27 @@ impl Drop for Placement {
     }
 }
 
+/// A place on another worker for work this one started (a long body's audit): the worker
+/// with the fewest connections (placed and offloaded work both count), when it has fewer than
+/// the calling worker. None off the workers, with one worker, or when no other is less busy.
+/// The placement counts there until it is dropped.
+pub(crate) fn offload() -> Option<Placement> {
+    let workers = SET.with(|s| s.borrow().upgrade())?;
+    let here = current();
+    let own = workers.workers.get(here)?.load.load(Ordering::Relaxed);
+    let (index, target) = workers
+        .workers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != here)
+        .min_by_key(|(_, w)| w.load.load(Ordering::Relaxed))?;
+    if target.load.load(Ordering::Relaxed) >= own {
+        return None;
+    }
+    target.load.fetch_add(1, Ordering::Relaxed);
+    Some(Placement { workers, index })
+}
+
 /// Each worker's share of `total` (the first ones get the remainder): per-worker pools whose
 /// sizes add up to the configured one.
 pub(crate) fn share(total: usize, count: usize, index: usize) -> usize {
@@ -192,7 +224,7 @@ pub(crate) fn share(total: usize, count: usize, index: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{Workers, current, share};
+    use super::{Workers, current, offload, share};
 
     #[test]
     fn shares_add_up_to_the_total() {
@@ -229,5 +261,30 @@ mod tests {
             Some(format!("davaudit-w{}", c.index).as_str())
         );
         assert_eq!(current(), 0, "not a worker thread");
+    }
+
+    #[test]
+    fn work_is_offloaded_only_to_a_less_busy_worker_and_counts_there() {
+        assert!(offload().is_none(), "not a worker thread");
+        let workers = Workers::start(2).unwrap();
+        let busy = workers.place();
+        let on = |placement: &super::Placement| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            placement.handle().spawn(async move {
+                let _ = tx.send(offload().map(|p| p.index));
+            });
+            rx.recv().unwrap()
+        };
+        // One connection here, none there: the other worker takes the work.
+        let target = on(&busy);
+        assert_eq!(target, Some(1 - busy.index));
+        // Equal loads: nothing moves (and the probe's placement was dropped).
+        let other = workers.place();
+        assert_eq!(other.index, 1 - busy.index);
+        assert_eq!(on(&busy), None);
+        assert_eq!(on(&other), None);
+        let single = Workers::start(1).unwrap();
+        let only = single.place();
+        assert_eq!(on(&only), None, "one worker: nowhere to go");
     }
 }

@@ -4,6 +4,12 @@
 //! body (or is dropped), so it never outlives its response. One loop whatever the coding:
 //! each chunk goes to the scanner directly, or through the push-style [`Decoder`] that hands
 //! the scanner each decoded run; its queue budget is given back as soon as that returns.
+//!
+//! A long body's audit (past [`OFFLOAD_AFTER`] bytes, `audit.when_behind: wait` only) moves
+//! once to a worker with fewer connections (`workers::offload`), so the scanner and the
+//! forwarding of the stream run on two cores; the task that started it waits for its report.
+//! A moved audit gives budget back in lumps of 3/4 of the queue (or when the queue is empty), so
+//! the forwarding thread, paced by it, is woken once per lump, not once per batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,10 +17,12 @@ use std::time::{Duration, Instant};
 use super::InSuccess;
 use super::decode::{self, Codings, DecodeError, Decoder};
 use super::policy::MethodPolicy;
-use super::tee::{End, Message, Receiver};
+use super::tee::{Budget, End, Message, Receiver};
 use crate::multistatus::{BodyEnd, Malformed, Outcome, Report, Scanner};
 use crate::telemetry::Telemetry;
 use crate::telemetry::events::{MultistatusScanned, RequestContext};
+use crate::workers::{self, Placement};
+use tracing::Instrument;
 
 /// Everything the task needs, moved into it.
 #[derive(Debug)]
@@ -35,6 +43,7 @@ pub(super) struct AuditTask {
     pub(super) sniffed: bool,
     /// A 2xx other than 207: reported only when its audit counted a failure.
     pub(super) in_success: Option<InSuccess>,
+    pub(super) placing: Placing,
 }
 
 impl AuditTask {
@@ -51,12 +60,13 @@ impl AuditTask {
             delay,
             sniffed,
             in_success,
+            placing,
         } = self;
         let decoder = (!codings.is_identity()).then(|| Decoder::new(&codings));
         let gate = in_success
             .filter(|s| s.sniff_first_bytes)
             .map(|_| FirstBytes::default());
-        let mut report = scan(rx, decoder, scanner, delay, gate).await;
+        let mut report = scan(rx, decoder, scanner, delay, gate, placing).await;
         if in_success.is_some() {
             if report.failure_count == 0 {
                 // A success with nothing failing inside: not an audit operators count.
@@ -94,92 +104,218 @@ fn body_end(end: End) -> BodyEnd {
     }
 }
 
-/// Reads the queue to its end, decoding when there is a coding, and returns the report.
-async fn scan(
-    mut rx: Receiver,
-    mut decoder: Option<Decoder>,
-    mut scanner: Box<Scanner<MethodPolicy>>,
+/// Body bytes an audit reads on the connection's worker before it looks for a less busy one
+/// (`workers::offload`): a 207 this long is a stream, worth a core of its own; shorter ones
+/// (nearly all) never pay a wake-up across threads.
+pub(super) const OFFLOAD_AFTER: u64 = 8 << 20;
+
+/// Where the audit runs, and how it gives queue budget back.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placing {
+    /// Look for a less busy worker once this many body bytes were read (`None`: stay).
+    pub(super) offload_after: Option<u64>,
+    /// Budget given back by a moved audit in lumps of at least this many bytes (or as soon as
+    /// the queue is empty), so the forwarding thread, waiting for budget, is woken once per
+    /// lump rather than once per batch.
+    pub(super) lump: u32,
+}
+
+/// The state of one body's audit between queue messages: it can move to another worker.
+struct Scan {
+    rx: Receiver,
+    decoder: Option<Decoder>,
+    scanner: Box<Scanner<MethodPolicy>>,
     delay: Option<Duration>,
-    mut gate: Option<FirstBytes>,
+    gate: Option<FirstBytes>,
+    decode_error: Option<DecodeError>,
+    /// Set once the first bytes of an unlabelled body showed it is not XML: drain only.
+    not_xml: bool,
+    /// Body bytes read from the queue so far.
+    read: u64,
+    /// Bytes scanned since the worker last turned.
+    since_turn: usize,
+    /// Budget of processed bytes not given back yet (a moved audit only).
+    held: Option<Budget>,
+}
+
+/// How [`Scan::pump`] stopped.
+enum Pumped {
+    End(End),
+    /// The audit should go on on this other worker.
+    Move(Placement),
+}
+
+/// Reads the queue to its end, decoding when there is a coding, and returns the report. A
+/// long body's audit moves, once, to a less busy worker (`placing`).
+async fn scan(
+    rx: Receiver,
+    decoder: Option<Decoder>,
+    scanner: Box<Scanner<MethodPolicy>>,
+    delay: Option<Duration>,
+    gate: Option<FirstBytes>,
+    placing: Placing,
 ) -> Report {
-    let mut decode_error: Option<DecodeError> = None;
-    // Set once the first bytes of an unlabelled body showed it is not XML: drain only.
-    let mut not_xml = false;
-    // Bytes scanned since the worker last turned.
-    let mut since_turn = 0usize;
-    let end = loop {
-        match rx.recv().await {
-            Some(Message::Data(chunks, budget)) => {
-                if let Some(delay) = delay {
-                    tokio::time::sleep(delay).await;
-                }
-                // Scanned a piece at a time: the worker turns between pieces once a turn's
-                // work is done, so a costly body (a decompression bomb's output, a batch
-                // of `audit.queue_bytes`) does not hold the other connections on it.
-                let piece_len = if decoder.is_some() {
-                    decode::SLICE
-                } else {
-                    crate::workers::TURN_BYTES
-                };
-                for piece in chunks.iter().flat_map(|bytes| bytes.chunks(piece_len)) {
-                    if not_xml {
-                        break;
-                    }
-                    let mut work = 0usize;
-                    let mut feed = |out: &[u8]| {
-                        work = work.saturating_add(out.len());
-                        match gate.as_mut().map(|g| g.feed(out)) {
-                            Some(Some(false)) => {}
-                            _ => scanner.feed(out),
-                        }
+    let mut scan = Scan {
+        rx,
+        decoder,
+        scanner,
+        delay,
+        gate,
+        decode_error: None,
+        not_xml: false,
+        read: 0,
+        since_turn: 0,
+        held: None,
+    };
+    match scan.pump(placing.offload_after, None).await {
+        Pumped::End(end) => scan.finish(end),
+        Pumped::Move(placement) => {
+            let span = tracing::Span::current();
+            let handle = placement.handle().clone();
+            let moved = handle.spawn(
+                async move {
+                    let _placement = placement;
+                    let end = match scan.pump(None, Some(placing.lump)).await {
+                        Pumped::End(end) => end,
+                        Pumped::Move(_) => End::Cancelled,
                     };
-                    match decoder.as_mut() {
-                        None => feed(piece),
-                        // After a decode error the rest is only drained: budget back, no work.
-                        Some(decoder) if decode_error.is_none() => {
-                            if let Err(error) = decoder.push(piece, &mut feed) {
-                                decode_error = Some(error);
+                    scan.finish(end)
+                }
+                .instrument(span),
+            );
+            // Cancelled only when the workers stop (davaudit is exiting).
+            moved
+                .await
+                .unwrap_or_else(|_| Report::empty(Outcome::Truncated))
+        }
+    }
+}
+
+impl Scan {
+    /// Reads the queue to the body's end; or, with `offload_after`, stops past that many bytes
+    /// when a less busy worker can take the rest. `lump`: give budget back in lumps.
+    async fn pump(&mut self, offload_after: Option<u64>, lump: Option<u32>) -> Pumped {
+        loop {
+            match self.rx.recv().await {
+                Some(Message::Data(chunks, budget)) => {
+                    if let Some(delay) = self.delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    // Scanned a piece at a time: the worker turns between pieces once a
+                    // turn's work is done, so a costly body (a decompression bomb's output, a
+                    // batch of `audit.queue_bytes`) does not hold the other connections on it.
+                    let piece_len = if self.decoder.is_some() {
+                        decode::SLICE
+                    } else {
+                        workers::TURN_BYTES
+                    };
+                    for piece in chunks.iter().flat_map(|bytes| bytes.chunks(piece_len)) {
+                        if self.not_xml {
+                            break;
+                        }
+                        self.since_turn = self.since_turn.saturating_add(self.feed(piece));
+                        if self.since_turn >= workers::TURN_BYTES {
+                            self.since_turn = 0;
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    match lump {
+                        None => drop(budget),
+                        Some(lump) => {
+                            let held = match self.held.take() {
+                                Some(mut held) => {
+                                    held.absorb(budget);
+                                    held
+                                }
+                                None => budget,
+                            };
+                            // Never held while the audit waits: the tee may be waiting too.
+                            if held.bytes() < lump && !self.rx.is_empty() {
+                                self.held = Some(held);
                             }
                         }
-                        Some(_) => {}
                     }
-                    not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
-                    since_turn = since_turn.saturating_add(work);
-                    if since_turn >= crate::workers::TURN_BYTES {
-                        since_turn = 0;
-                        tokio::task::yield_now().await;
+                    if offload_after.is_some_and(|after| self.read >= after)
+                        && let Some(placement) = workers::offload()
+                    {
+                        return Pumped::Move(placement);
                     }
                 }
-                drop(budget);
+                Some(Message::End(end)) => return Pumped::End(end),
+                None => return Pumped::End(End::Cancelled),
             }
-            Some(Message::End(end)) => break end,
-            None => break End::Cancelled,
         }
-    };
-    if not_xml {
-        // Never reported: an unlabelled success body that is not XML.
-        return Report::empty(Outcome::Skipped);
     }
-    if end == End::Complete
-        && decode_error.is_none()
-        && let Some(decoder) = decoder.as_mut()
-        && let Err(error) = decoder.finish(&mut |out| scanner.feed(out))
-    {
-        decode_error = Some(error);
+
+    /// Decodes (when there is a coding) and scans one piece of the body; returns the bytes
+    /// scanned.
+    fn feed(&mut self, piece: &[u8]) -> usize {
+        let Scan {
+            decoder,
+            scanner,
+            gate,
+            decode_error,
+            not_xml,
+            read,
+            ..
+        } = self;
+        *read = read.saturating_add(piece.len() as u64);
+        let mut work = 0usize;
+        let mut feed = |out: &[u8]| {
+            work = work.saturating_add(out.len());
+            match gate.as_mut().map(|g| g.feed(out)) {
+                Some(Some(false)) => {}
+                _ => scanner.feed(out),
+            }
+        };
+        match decoder.as_mut() {
+            None => feed(piece),
+            // After a decode error the rest is only drained: budget back, no work.
+            Some(decoder) if decode_error.is_none() => {
+                if let Err(error) = decoder.push(piece, &mut feed) {
+                    *decode_error = Some(error);
+                }
+            }
+            Some(_) => {}
+        }
+        *not_xml = gate.as_ref().and_then(|g| g.verdict) == Some(false);
+        work
     }
-    let mut report = scanner.finish(body_end(end));
-    // A decode error on a body that ended early is the truncation itself.
-    if let (Some(error), End::Complete) = (decode_error, end)
-        && !matches!(report.outcome, Outcome::Malformed | Outcome::OverLimit)
-    {
-        report.outcome = Outcome::Malformed;
-        report.malformed = Some(Malformed {
-            offset: report.bytes,
-            reason: error.to_string(),
-            limit: None,
-        });
+
+    /// The report, once the body ended as `end`.
+    fn finish(mut self, end: End) -> Report {
+        self.held = None;
+        if self.not_xml {
+            // Never reported: an unlabelled success body that is not XML.
+            return Report::empty(Outcome::Skipped);
+        }
+        let Scan {
+            mut decoder,
+            mut scanner,
+            mut decode_error,
+            ..
+        } = self;
+        if end == End::Complete
+            && decode_error.is_none()
+            && let Some(decoder) = decoder.as_mut()
+            && let Err(error) = decoder.finish(&mut |out| scanner.feed(out))
+        {
+            decode_error = Some(error);
+        }
+        let mut report = scanner.finish(body_end(end));
+        // A decode error on a body that ended early is the truncation itself.
+        if let (Some(error), End::Complete) = (decode_error, end)
+            && !matches!(report.outcome, Outcome::Malformed | Outcome::OverLimit)
+        {
+            report.outcome = Outcome::Malformed;
+            report.malformed = Some(Malformed {
+                offset: report.bytes,
+                reason: error.to_string(),
+                limit: None,
+            });
+        }
+        report
     }
-    report
 }
 
 /// Whether an unlabelled body is XML, from its first bytes: an optional UTF-8 BOM, optional

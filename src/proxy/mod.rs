@@ -288,19 +288,20 @@ impl Proxy {
     }
 
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
-    /// The guard also holds the request's upstream slot: it is released when the body is
-    /// dropped (ended, failed, or abandoned by the client).
+    /// The body also holds the request's upstream slot until its upstream connection is free
+    /// again: the body ended and the request was all sent (an upstream may answer an upload
+    /// before reading it), or the body failed or was abandoned by the client.
     fn guard(
         &self,
-        response: Response<upstream::Body>,
+        mut response: Response<upstream::Body>,
         context: &Arc<RequestContext>,
         slot: OwnedSemaphorePermit,
     ) -> Response<UpstreamBody> {
+        response.body_mut().hold_until_free(slot);
         let report = FailureReport {
             status: response.status().as_u16(),
             telemetry: self.telemetry.clone(),
             context: context.clone(),
-            _slot: slot,
         };
         let idle = self.idle_timeout;
         response.map(move |body| ResponseBody::new(body, idle, report))
@@ -411,13 +412,11 @@ impl Proxy {
     }
 }
 
-/// What an upstream body that fails mid-way reports (`UpstreamBodyFailed`), held by the body
-/// with the request's upstream slot, which goes when the body does.
+/// What an upstream body that fails mid-way reports (`UpstreamBodyFailed`), held by the body.
 pub(crate) struct FailureReport {
     status: u16,
     telemetry: Telemetry,
     context: Arc<RequestContext>,
-    _slot: OwnedSemaphorePermit,
 }
 
 impl OnFailure for FailureReport {

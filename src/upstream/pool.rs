@@ -18,6 +18,9 @@
 //!   the method; a request on a fresh connection is never sent twice here;
 //! - a connection goes back only once its response body has ended (or was empty) and its
 //!   sender is ready for the next request; one whose body was abandoned or failed is closed.
+//!   What the caller asks the body to hold ([`Body::hold_until_free`]: the request's
+//!   `limits.max_upstream_requests` slot) is dropped only then: an upstream that answers
+//!   an upload before reading it keeps its connection busy after the answer ended.
 
 use std::error::Error as StdError;
 use std::pin::Pin;
@@ -124,7 +127,8 @@ impl Shared {
 
     /// Puts `sender` back once it is ready for another request: at once when it is, else
     /// from a task that waits for it (a response that ended before its request's body did).
-    fn give_back(self: &Arc<Self>, mut sender: Sender) {
+    /// `hold` is dropped then (or when the connection closes instead).
+    fn give_back(self: &Arc<Self>, mut sender: Sender, hold: Option<Hold>) {
         if sender.is_ready() {
             self.put(sender);
         } else if !sender.is_closed()
@@ -135,6 +139,7 @@ impl Shared {
                 if sender.ready().await.is_ok() {
                     shared.put(sender);
                 }
+                drop(hold);
             });
         }
     }
@@ -202,6 +207,7 @@ impl Pool {
                     let back = Back {
                         sender,
                         shared: self.shared.clone(),
+                        hold: None,
                     };
                     return Ok(response.map(|inner| Body {
                         inner,
@@ -241,10 +247,14 @@ impl Pool {
     }
 }
 
+/// What a response body keeps until its connection is free (the request's upstream slot).
+type Hold = tokio::sync::OwnedSemaphorePermit;
+
 /// The connection an exchange used, to be put back when its response body ends.
 struct Back {
     sender: Sender,
     shared: Arc<Shared>,
+    hold: Option<Hold>,
 }
 
 /// The upstream's response body. Its connection goes back to the pool once the body has
@@ -261,9 +271,17 @@ impl std::fmt::Debug for Body {
 }
 
 impl Body {
+    /// Keeps `hold` until the connection is free for another request (module docs), or
+    /// closed; dropped at once when the body has no connection left.
+    pub(crate) fn hold_until_free(&mut self, hold: Hold) {
+        if let Some(back) = self.back.as_mut() {
+            back.hold = Some(hold);
+        }
+    }
+
     fn release(&mut self) {
         if let Some(back) = self.back.take() {
-            back.shared.give_back(back.sender);
+            back.shared.give_back(back.sender, back.hold);
         }
     }
 }

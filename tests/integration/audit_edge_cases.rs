@@ -636,6 +636,39 @@ async fn wait_policy_completes_the_audit_of_a_body_bigger_than_the_queue() {
     .await;
 }
 
+/// As the binary serves it (two workers): a 207 long enough for its audit to move to the idle
+/// worker (past 8 MiB), through a small queue so forwarding is paced to the moved audit, which
+/// gives budget back in lumps. Every byte arrives, and the audit is exact.
+#[tokio::test]
+async fn a_long_207s_audit_moved_to_the_idle_worker_paces_the_stream_and_stays_exact() {
+    let generated = GeneratedMultistatus::with_size(20 << 20);
+    let upstream =
+        FakeUpstream::always(Reply::generated_multistatus(generated).framed(16 << 10)).await;
+    let proxy = Proxy::start_on_workers(
+        &upstream.url(),
+        "audit: {when_behind: wait, queue_bytes: 64KiB, stall_timeout: 60s}",
+        2,
+    )
+    .await;
+    let before = proxy.metrics().await;
+    let received = fetch_generated(
+        Duration::from_secs(300),
+        "PROPFIND",
+        &proxy.url_for("/big/"),
+        generated,
+    )
+    .await;
+    assert_eq!(received.status, 207);
+    assert_eq!(received.error, None);
+    assert_eq!(received.bytes, generated.len(), "every byte arrived");
+    assert_audited(
+        &proxy,
+        &before,
+        &expected_generated(generated, "partial_failure"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn skip_policy_stops_the_audit_as_lagging_and_forwards_every_byte() {
     // As above, with a slower scanner: the queue fills at once, and `skip` never waits.

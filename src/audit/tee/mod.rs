@@ -71,6 +71,20 @@ pub struct Budget {
     bytes: u32,
 }
 
+impl Budget {
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> u32 {
+        self.bytes
+    }
+
+    /// Takes over `other`'s bytes, to give them all back at once (a moved audit gives budget
+    /// back in lumps: `audit::task`). Both must belong to one queue.
+    pub(crate) fn absorb(&mut self, mut other: Budget) {
+        debug_assert!(Arc::ptr_eq(&self.queue, &other.queue));
+        self.bytes = self.bytes.saturating_add(std::mem::take(&mut other.bytes));
+    }
+}
+
 impl Drop for Budget {
     fn drop(&mut self) {
         self.queue.add_permits(self.bytes as usize);

@@ -1,6 +1,6 @@
 //! Namespaces on the audited path: the `xmlns` declarations in scope and prefix resolution
 //! (the memo of names already resolved is in `memo`), and the replay of the declarations of
-//! a start tag whose attributes repeat the last ones read in the same scope (`Replay`).
+//! a start tag whose attributes repeat the last ones read in the same scope (`DeclReplay`).
 
 use std::collections::BTreeMap;
 
@@ -78,7 +78,7 @@ impl PrefixIndex {
 /// (Apache declares the same three prefixes on every `DAV:response`): what reading them
 /// again would do, as the declarations take back their ghosts' serials (see `memo`).
 #[derive(Debug, Default)]
-pub(super) struct Replay {
+pub(super) struct DeclReplay {
     /// The attributes through the `>`, as written (empty: nothing recorded).
     bytes: Vec<u8>,
     empty: bool,
@@ -90,10 +90,10 @@ pub(super) struct Replay {
     bindings: Vec<Binding>,
 }
 
-/// Longest attribute section recorded for `Replay`.
+/// Longest attribute section recorded for `DeclReplay`.
 const REPLAY_BYTES: usize = 512;
 
-impl Replay {
+impl DeclReplay {
     pub(super) fn heap_bytes(&self) -> usize {
         self.bytes
             .capacity()
@@ -138,7 +138,7 @@ impl Lexer {
         {
             return;
         }
-        let r = &mut self.replay;
+        let r = &mut self.decl_replay;
         r.bytes.clear();
         r.bytes.extend_from_slice(section);
         r.empty = empty;
@@ -162,7 +162,7 @@ impl Lexer {
     /// and each recorded serial is still its ghost's: what reading them would do. Returns
     /// the length through the `>` and whether the tag is empty.
     pub(super) fn replay_attrs(&mut self, tail: &[u8]) -> Option<(usize, bool)> {
-        let r = &self.replay;
+        let r = &self.decl_replay;
         let len = r.bytes.len();
         if len == 0
             || !tail.get(..len).is_some_and(|t| same(t, &r.bytes))

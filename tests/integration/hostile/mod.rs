@@ -4,6 +4,7 @@
 //! - `smuggling`: conflicting or obfuscated framing, obs-fold, bare CR/LF, broken chunks.
 //! - `slow_clients`: oversized heads (431) and slowloris (half heads, silence, trickles).
 //! - `hang_ups`: upstreams hanging up: no replay, stale pooled connections, one safe retry.
+//! - `pool`: the upstream pool: unasked responses, `Connection: close` kept open, early answers.
 //! - `exposure`: secrets kept out of the logs; loopback defaults.
 //! - `resources`: fds and RSS back to baseline after a burst of faults (own process).
 //! - `header_trust`: X-Forwarded-Host, Connection-named fields, Host count.
@@ -29,6 +30,7 @@ mod hang_ups;
 mod header_trust;
 mod headers;
 mod idle;
+mod pool;
 mod resources;
 mod slow_clients;
 mod smuggling;
