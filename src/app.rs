@@ -403,7 +403,10 @@ pub async fn run_with_workers(
             proxy_listener,
             move |request, peer| {
                 let proxy = current.load_full();
-                async move { proxy.handle(request, peer).await }
+                // Boxed: the handler's future is ~3 KiB (the upstream exchange's state), and
+                // on its way into hyper's in-flight slot it was copied whole at each layer
+                // (this block, the listener's, hyper's): one allocation costs less.
+                Box::pin(async move { proxy.handle(request, peer).await })
             },
             proxy_options,
             proxy_stop.clone(),

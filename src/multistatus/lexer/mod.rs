@@ -31,7 +31,9 @@
 //! CDATA, the DOCTYPE, processing instructions), `namespaces` (declarations in scope,
 //! resolution), `memo` (names already resolved), `known` (names already
 //! checked), `roles` (what an element is to the audit; opening and
-//! closing elements), `capture` (the kept text of href, status and description). This file
+//! closing elements), `capture` (the kept text of href, status and description), `replay`
+//! (the tags of each `DAV:response` kept as a trie and replayed when an entry repeats
+//! them byte for byte). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
@@ -41,6 +43,7 @@ mod known;
 mod markup;
 mod memo;
 mod namespaces;
+mod replay;
 mod roles;
 mod state;
 mod tags;
@@ -53,6 +56,7 @@ use capture::Capture;
 use known::{KNOWN_SLOTS, Known, NO_HINT, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
 use namespaces::{Binding, PrefixIndex};
+use replay::Trie;
 use state::{Root, State};
 
 use super::limits::Limits;
@@ -146,6 +150,8 @@ pub(crate) struct Lexer {
     ghosts: Box<[Ghost; GHOSTS]>,
     /// Start-tag names the fast path has read and checked (see `known`).
     known: Box<[Known; KNOWN_SLOTS]>,
+    /// The tags seen after each `DAV:response`, replayed when they repeat (see `replay`).
+    replay: Trie,
     /// The slot of `known` holding the start tag being read (see `known`).
     known_hint: usize,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
@@ -216,6 +222,7 @@ impl Lexer {
             memo: boxed(NO_MEMO),
             ghosts: boxed(NO_GHOST),
             known: boxed(NO_KNOWN),
+            replay: Trie::default(),
             known_hint: NO_HINT,
             fast: true,
         }
@@ -241,6 +248,7 @@ impl Lexer {
             self.refname.capacity(),
             self.capture.buf.capacity(),
             self.index.heap_bytes(),
+            self.replay.heap_bytes(),
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))

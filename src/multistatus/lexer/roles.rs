@@ -171,9 +171,10 @@ impl Lexer {
         Ok(())
     }
 
-    /// Opens the start tag just read as an element of role `role`.
+    /// Opens the start tag just read as an element of role `role` (also what `replay`
+    /// does for a tag it replays).
     #[inline(always)]
-    fn open<S: Sink>(&mut self, role: Role, empty: bool, sink: &mut S) {
+    pub(super) fn open<S: Sink>(&mut self, role: Role, empty: bool, sink: &mut S) {
         self.frames.push(Frame {
             name: u32::try_from(self.pending).unwrap_or(u32::MAX),
             role,

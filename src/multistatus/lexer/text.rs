@@ -82,7 +82,7 @@ impl Lexer {
         }
         if self.fast {
             rest = advance(rest, self.skim(rest, at(rest), sink)?);
-            if rest.is_empty() || self.frames.is_empty() {
+            if rest.is_empty() || self.frames.is_empty() || self.state != State::Text {
                 return Ok(rest);
             }
         }
@@ -259,6 +259,12 @@ impl Lexer {
                             self.resolve = true;
                             self.names.extend_from_slice(name);
                             self.start_tag(empty, sink)?;
+                            if self.at_anchor() {
+                                pos = self.walk(chunk, pos, base, sink)?;
+                                if self.frames.is_empty() || self.state != State::Text {
+                                    return Ok(pos);
+                                }
+                            }
                             continue;
                         }
                         _ => return Ok(lt),
@@ -273,6 +279,12 @@ impl Lexer {
                         self.resolve = true;
                         self.names.extend_from_slice(name);
                         self.start_tag(empty, sink)?;
+                        if self.at_anchor() {
+                            pos = self.walk(chunk, pos, base, sink)?;
+                            if self.frames.is_empty() || self.state != State::Text {
+                                return Ok(pos);
+                            }
+                        }
                     } else if !empty {
                         // A leaf whose text (no reference) and end tag are in this chunk
                         // (in a skipped subtree, or a property already reported): what
@@ -316,10 +328,27 @@ impl Lexer {
         }
     }
 
+    /// A `DAV:response` just opened: where `walk` replays the entry's tags.
+    #[inline(always)]
+    fn at_anchor(&self) -> bool {
+        self.frames.last().is_some_and(|f| f.role == Role::Response) && self.may_walk()
+    }
+
     /// A whole, well-formed reference at the start of `after` (just past the `&`): what the
     /// `Ref` state does, at once; returns the length of its name. `None` leaves it (and its
     /// errors) to the state machine.
     pub(super) fn skim_reference(&mut self, after: &[u8]) -> Option<usize> {
+        if self.capture.depth == 0 {
+            // The predefined entities, outside kept text: nothing to decode or keep.
+            match after {
+                [b'q', b'u', b'o', b't', b';', ..] | [b'a', b'p', b'o', b's', b';', ..] => {
+                    return Some(4);
+                }
+                [b'a', b'm', b'p', b';', ..] => return Some(3),
+                [b'l' | b'g', b't', b';', ..] => return Some(2),
+                _ => {}
+            }
+        }
         let window = after.get(..=MAX_REF).unwrap_or(after);
         let n = window.iter().position(|&b| b == b';')?;
         let name = after.get(..n).unwrap_or_default();

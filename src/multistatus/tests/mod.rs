@@ -18,6 +18,7 @@ mod corpus;
 mod encodings;
 mod hostile;
 mod properties;
+mod replay;
 mod semantics;
 
 use std::collections::BTreeMap;

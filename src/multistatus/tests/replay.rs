@@ -1,0 +1,120 @@
+//! The replay of repeated entries (`lexer::replay`): bodies whose entries repeat a few
+//! shapes, with one byte changed somewhere (in a tag or in text), prefixes re-declared on an
+//! entry, and splits anywhere, read the same with the fast paths (and the replay) as by the
+//! plain state machine, and the same whole as split.
+
+use super::*;
+
+/// Entry shapes, `{n}` replaced by the entry's number: audited and skipped elements,
+/// references in kept and skipped text, an error's first child, an unbound prefix, leaves,
+/// whitespace, declarations on the entry, deep skipped content.
+const SHAPES: &[&str] = &[
+    "<D:response><D:href>/a{n}&amp;b</D:href><D:propstat><D:prop><D:getetag>&quot;{n}&quot;\
+     </D:getetag><x:y/><D:resourcetype/><D:displayname>n{n}</D:displayname></D:prop>\
+     <D:status>HTTP/1.1 200 OK</D:status></D:propstat><D:propstat><D:prop><D:q/></D:prop>\
+     <D:status>HTTP/1.1 404 Not Found</D:status></D:propstat></D:response>",
+    "<D:response><D:href>/b{n}</D:href><D:status>HTTP/1.1 423 Locked</D:status><D:error>\
+     <D:lock-token-submitted><D:href>/</D:href></D:lock-token-submitted></D:error>\
+     <D:responsedescription>locked {n}</D:responsedescription></D:response>",
+    "<D:response><D:href>/c{n}</D:href><D:propstat><D:prop><u:x/><D:a>{n}</D:a><u:z>t</u:z>\
+     </D:prop><D:status>HTTP/1.1 424 Failed</D:status></D:propstat></D:response>",
+    "<D:response>\n <D:href>/d{n}</D:href>\n <D:status>HTTP/1.1 403 F</D:status>\n</D:response>\n",
+    "<D:response xmlns:x=\"urn:x\"><D:href>/e{n}</D:href><D:propstat><D:prop><x:y>v</x:y>\
+     </D:prop><x:status>HTTP/1.1 500 E</x:status><D:status>HTTP/1.1 403 F</D:status>\
+     </D:propstat></D:response>",
+    "<D:response xmlns:x=\"DAV:\"><D:href>/f{n}</D:href><D:propstat><D:prop><x:y>v</x:y>\
+     </D:prop><x:status>HTTP/1.1 500 E</x:status><D:status>HTTP/1.1 403 F</D:status>\
+     </D:propstat></D:response>",
+    "<D:response><D:href>/g{n}</D:href><D:propstat><D:prop><D:a><D:b><D:c><D:d><D:e><D:f>\
+     {n}</D:f></D:e></D:d></D:c></D:b></D:a><D:g/></D:prop><D:status>HTTP/1.1 200 OK\
+     </D:status></D:propstat></D:response>",
+    "<D:response><D:href >/h{n}</D:href ><D:error><x:unknown/><D:other>t</D:other></D:error><D:error><D:e2/>\
+     </D:error><D:status>HTTP/1.1 409 C</D:status></D:response>",
+    "<D:response><D:href>/i{n}</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response>",
+];
+
+/// Roots: the entries' `D` bound to `DAV:` (or, once, to another namespace), `x` bound.
+const ROOTS: &[(&str, &str)] = &[
+    (
+        "<D:multistatus xmlns:D=\"DAV:\" xmlns:x=\"urn:x\">",
+        "</D:multistatus>",
+    ),
+    ("<D:multistatus xmlns:D=\"DAV:\">\n", "</D:multistatus>\n"),
+    (
+        "<m:multistatus xmlns:m=\"DAV:\" xmlns:D=\"DAV:\" xmlns:x=\"urn:x\">",
+        "</m:multistatus>",
+    ),
+];
+
+fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
+    let (open, close) = ROOTS[root % ROOTS.len()];
+    let mut s = String::from(open);
+    for &(shape, n) in entries {
+        s.push_str(&SHAPES[shape % SHAPES.len()].replace("{n}", &n.to_string()));
+    }
+    s.push_str(close);
+    s.into_bytes()
+}
+
+/// Bytes a change puts in place of another: markup, name and reference characters.
+const CHANGES: &[u8] = b"<>/:= \"'&;!?xDd0\n";
+
+#[test]
+fn repeated_entries_read_the_same_with_and_without_the_replay() {
+    for root in 0..ROOTS.len() {
+        for shape in 0..SHAPES.len() {
+            let entries: Vec<(usize, u32)> = (0..4)
+                .map(|i| (shape, i))
+                .chain((0..SHAPES.len()).map(|s| (s, 9)))
+                .chain((0..3).map(|i| (shape, 100 + i)))
+                .collect();
+            let body = render(root, &entries);
+            check_fast_plain_equivalence(&body, &[]);
+            check_split_equivalence(&body, &[body.len() / 3, body.len() / 2]);
+        }
+    }
+}
+
+/// Every single-byte change of a tag in the third of three equal entries (the first two
+/// taught the trie), at every place: read as the plain state machine reads it.
+#[test]
+fn a_changed_byte_in_a_repeated_entry_leaves_the_replay() {
+    for shape in [0, 1, 2, 4, 7] {
+        let body = render(0, &[(shape, 1), (shape, 2), (shape, 3), (shape, 4)]);
+        let third = render(0, &[(shape, 1), (shape, 2)]).len() - "</D:multistatus>".len();
+        let end = render(0, &[(shape, 1), (shape, 2), (shape, 3)]).len() - 16;
+        for at in third..end {
+            for &c in [b'>', b'x', b'/'].iter() {
+                let mut changed = body.clone();
+                changed[at] = c;
+                check_fast_plain_equivalence(&changed, &[]);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Repeated entries of a few shapes, sometimes with one byte changed or inserted and a
+    /// prefix re-declared, split anywhere: the same report fast and plain, whole and split.
+    #[test]
+    fn repeated_entries_with_one_change_read_as_the_plain_machine(
+        root in 0..ROOTS.len(),
+        entries in prop::collection::vec((0..SHAPES.len(), 0u32..3), 2..12),
+        change in prop::option::of((any::<usize>(), prop::sample::select(CHANGES.to_vec()), any::<bool>())),
+        splits in prop::collection::vec(any::<usize>(), 0..5),
+    ) {
+        let mut body = render(root, &entries);
+        if let Some((at, byte, insert)) = change {
+            let at = at % (body.len() + 1);
+            if insert || at == body.len() {
+                body.insert(at, byte);
+            } else {
+                body[at] = byte;
+            }
+        }
+        check_fast_plain_equivalence(&body, &splits);
+        check_split_equivalence(&body, &splits);
+    }
+}
