@@ -82,7 +82,6 @@ impl Auditor {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let xml = is_xml(content_type);
-        let charset = charset_param(content_type).map(str::to_owned);
         // #14: a 2xx other than 207 to a WebDAV method may still carry a multistatus with
         // failures (Radicale's DELETE 200, Xandikos's MKCOL 201, lighttpd's COPY 200). Only
         // such a body with a failure is reported (`failure_in_success`); the rest is silent.
@@ -128,6 +127,15 @@ impl Auditor {
             WhenBehind::Skip => WhenFull::Skip,
         };
         let limits = scanner_limits(&self.settings);
+        // Built before the head is taken apart: the charset is read in place, not copied.
+        let scanner = Box::new(
+            Scanner::new(
+                self.policy
+                    .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
+                limits,
+            )
+            .with_charset(charset_param(content_type)),
+        );
         let (parts, body) = response.into_parts();
         let (tee, rx) = TeeBody::new(body, self.settings.queue_bytes, when_full);
         let tee = tee.metered(self.telemetry.metrics().audit_wait());
@@ -137,14 +145,7 @@ impl Auditor {
         let audit = task::AuditTask {
             rx,
             codings,
-            scanner: Box::new(
-                Scanner::new(
-                    self.policy
-                        .classifier(context.method.as_str(), context.route_name(&self.telemetry)),
-                    limits,
-                )
-                .with_charset(charset.as_deref()),
-            ),
+            scanner,
             context,
             status: status.as_u16(),
             started,

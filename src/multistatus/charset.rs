@@ -54,7 +54,12 @@ pub(crate) enum Hint {
 impl Hint {
     /// The hint for a `charset` parameter value, `None` when no encoding has that label.
     pub(crate) fn from_label(label: &str) -> Option<Hint> {
-        let label = label.trim().trim_matches('"').to_ascii_lowercase();
+        let label = label.trim().trim_matches('"');
+        // The label nearly every server sends, without a lowercase copy and a table search.
+        if label.eq_ignore_ascii_case("utf-8") {
+            return Some(Hint::Encoding(UTF_8));
+        }
+        let label = label.to_ascii_lowercase();
         match label.as_str() {
             "utf-16" => Some(Hint::Utf16),
             "utf-32" | "ucs-4" => Some(Hint::Utf32(None)),

@@ -11,7 +11,7 @@
 //! beyond that, a new kind is logged in full and not tracked.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,9 @@ struct Tracked {
 pub(crate) struct Folds {
     interval: Duration,
     tracked: HashMap<u64, Tracked>,
+    /// When the first tracked interval ends (`None`: nothing tracked): `take_due` has
+    /// nothing to do before then.
+    next_due: Option<Instant>,
     /// Random keys: a client cannot aim two different failures at one fingerprint.
     keys: std::collections::hash_map::RandomState,
 }
@@ -91,6 +94,7 @@ impl Folds {
         Folds {
             interval,
             tracked: HashMap::new(),
+            next_due: None,
             keys: std::collections::hash_map::RandomState::new(),
         }
     }
@@ -110,6 +114,8 @@ impl Folds {
             return true;
         }
         // A new kind, or one whose interval ended and was summarised by `take_due`.
+        let due = now.checked_add(self.interval).unwrap_or(now);
+        self.next_due = Some(self.next_due.map_or(due, |next| next.min(due)));
         self.tracked.insert(
             key,
             Tracked {
@@ -132,8 +138,14 @@ impl Folds {
     /// folded anything are returned, to be logged.
     pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Summary> {
         let mut due = Vec::new();
+        if self.next_due.is_none_or(|next| now < next) {
+            return due;
+        }
+        let mut next_due: Option<Instant> = None;
         self.tracked.retain(|_, tracked| {
             if now.duration_since(tracked.since) < self.interval {
+                let end = tracked.since.checked_add(self.interval).unwrap_or(now);
+                next_due = Some(next_due.map_or(end, |next| next.min(end)));
                 return true;
             }
             if tracked.summary.repeated > 0 {
@@ -141,21 +153,32 @@ impl Folds {
             }
             false
         });
+        self.next_due = next_due;
         due
     }
 
     fn fingerprint(&self, sighting: &Sighting<'_>) -> u64 {
         let mut h = self.keys.build_hasher();
-        sighting.client.hash(&mut h);
-        sighting.method.hash(&mut h);
-        sighting.path.hash(&mut h);
-        sighting.outcome.hash(&mut h);
         let report = sighting.report;
-        report.failure_count.hash(&mut h);
-        // The entries as one byte stream, each part fixed-size or length-prefixed (so two
-        // different lists never give the same bytes), written in blocks: a hasher call per
-        // field cost more than the hashing itself on a 207 with a few dozen failures.
+        // The sighting as one byte stream, each part fixed-size or length-prefixed (so two
+        // different sightings never give the same bytes), written in blocks: a hasher call
+        // per field cost more than the hashing itself.
         let mut stream = Blocks::new(&mut h);
+        match sighting.client {
+            IpAddr::V4(ip) => {
+                stream.put(&[4]);
+                stream.put(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                stream.put(&[6]);
+                stream.put(&ip.octets());
+            }
+        }
+        for text in [sighting.method, sighting.path, sighting.outcome] {
+            stream.put(&(text.len() as u64).to_le_bytes());
+            stream.put(text.as_bytes());
+        }
+        stream.put(&report.failure_count.to_le_bytes());
         for failure in &report.failures {
             let (tag, code) = match failure.code {
                 Code::Status(code) => (1, code),
@@ -337,6 +360,37 @@ mod tests {
         for (first, second, level, code) in cases {
             assert!(!two(first, second, level, code), "the same again is folded");
         }
+    }
+
+    #[test]
+    fn each_kind_is_summarised_when_its_own_interval_ends() {
+        let locked = report("/a/locked", 423);
+        let mut folds = Folds::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let first = sighting("192.0.2.1", "/a/", &locked);
+        let later = sighting("192.0.2.1", "/b/", &locked);
+        assert!(folds.admit(&first, start));
+        assert!(!folds.admit(&first, start));
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert!(folds.admit(&later, at(30)));
+        assert!(!folds.admit(&later, at(31)));
+        assert!(!folds.admit(&later, at(32)));
+        assert!(folds.take_due(at(59)).is_empty());
+        let due = folds.take_due(at(60));
+        assert_eq!(
+            (due.len(), due[0].path.as_str(), due[0].repeated),
+            (1, "/a/", 1)
+        );
+        assert!(folds.take_due(at(89)).is_empty());
+        let due = folds.take_due(at(90));
+        assert_eq!(
+            (due.len(), due[0].path.as_str(), due[0].repeated),
+            (1, "/b/", 2)
+        );
+        assert!(folds.tracked.is_empty());
+        // An IPv4 client and its IPv4-mapped IPv6 form are two clients.
+        assert!(folds.admit(&sighting("192.0.2.1", "/a/", &locked), at(100)));
+        assert!(folds.admit(&sighting("::ffff:192.0.2.1", "/a/", &locked), at(100)));
     }
 
     #[test]
