@@ -26,6 +26,7 @@ use crate::admin::Admin;
 use crate::admin::auth::{Gate, Tokens};
 use crate::audit::{Auditor, Hooks};
 use crate::config::{self, Config};
+use crate::listener::stall::Stall;
 use crate::listener::{self, Options};
 use crate::proxy::{self, Proxy};
 use crate::telemetry::events::UpstreamProbed;
@@ -137,6 +138,8 @@ struct ReloadState {
     upstream_slots: Arc<Semaphore>,
     /// Upstream pools per proxy: one per connection worker (`workers`).
     pools: usize,
+    /// `upstream.idle_timeout` for the proxy listener's write stall (new connections).
+    write_stall: Stall,
     /// The config the listeners were started with (never replaced by a reload): a changed
     /// bound key is reported on every reload until a restart, and a key changed back is not.
     bound: Mutex<Config>,
@@ -185,6 +188,7 @@ impl Reloader {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let restart = restart_needed(&bound, &config);
         state.proxy.store(Arc::new(proxy));
+        state.write_stall.set(config.upstream.idle_timeout);
         // Only a change the probe would notice wakes it (it probes again at once).
         state.probe.send_if_modified(|probed| {
             let changed = probed.url != config.upstream.url
@@ -379,6 +383,7 @@ pub async fn run_with_workers(
     let proxy_stop = CancellationToken::new();
     let admin_stop = CancellationToken::new();
 
+    let write_stall = Stall::new(config.upstream.idle_timeout);
     let proxy_options = Options {
         name: "proxy",
         max_connections: config.limits.max_connections,
@@ -396,6 +401,7 @@ pub async fn run_with_workers(
         tls: tls.clone(),
         workers: workers.clone(),
         gather_writes: true,
+        write_stall: write_stall.clone(),
     };
     let current = proxy.clone();
     let proxy_task = tokio::spawn(
@@ -425,6 +431,8 @@ pub async fn run_with_workers(
         metrics: telemetry.metrics().clone(),
         workers: None,
         gather_writes: false,
+        // Admin answers are bounded by their own reader slots (§3.5).
+        write_stall: Stall::default(),
     };
     // The live view's listener, when it has its own: same limits as the admin listener,
     // stopped with it, and counted as `listener="admin"` (a closed label set).
@@ -534,6 +542,7 @@ pub async fn run_with_workers(
             live_view,
             upstream_slots,
             pools,
+            write_stall,
             bound: Mutex::new(config),
             gate,
         }),

@@ -4,7 +4,8 @@
 //! closed ([`crate::activity`]), accept-error backoff, and a graceful drain bounded by a
 //! deadline once the shutdown token is cancelled. Each connection's bytes are read through
 //! [`crate::fragment::Watch`] (the request target's `#fragment`, which hyper drops).
-//! Response bodies are written in few large writes (`coalesce`).
+//! Response bodies are written in few large writes (`coalesce`); a connection whose writes
+//! make no progress for the stall time is ended (`stall`: a client that stops reading).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod coalesce;
+pub(crate) mod stall;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
 use crate::fragment::{Fragments, Watch};
@@ -28,6 +30,7 @@ use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use stall::{Stall, WriteStall};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -60,6 +63,9 @@ pub(crate) struct Options {
     /// Write HTTP/1 response bodies in few large writes (`coalesce`); off for the admin
     /// listener, whose large answers are paced by the client, frame by frame.
     pub gather_writes: bool,
+    /// A connection whose writes make no progress this long is ended (`stall`; the proxy:
+    /// `upstream.idle_timeout`, as reloaded).
+    pub write_stall: Stall,
 }
 
 /// Serves connections until `shutdown` is cancelled, then drains them (at most
@@ -169,6 +175,7 @@ pub(crate) async fn serve<H, F, B>(
         let marks = fragments.clone();
         let window = options.max_header_bytes.max(8192);
         let gather = options.gather_writes;
+        let write_stall = options.write_stall.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
             marks.mark(&mut request);
             let busy = requests.busy();
@@ -204,7 +211,7 @@ pub(crate) async fn serve<H, F, B>(
                 let Some(stream) = stream.open() else {
                     return;
                 };
-                let stream = Watch::new(stream, fragments, window);
+                let stream = WriteStall::new(Watch::new(stream, fragments, window), &write_stall);
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = connection.into_owned();
                 if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await
@@ -255,7 +262,7 @@ pub(crate) async fn serve<H, F, B>(
                     return;
                 }
             };
-            let stream = Watch::new(stream, fragments, window);
+            let stream = WriteStall::new(Watch::new(stream, fragments, window), &write_stall);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = connection.into_owned();
             if let Err(error) = activity::drive(connection, &activity, deadlines, &drain).await {

@@ -146,3 +146,36 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() {
     assert_eq!(conn.read_response(false).await.body, b"GET /one");
     assert_closed_without_an_answer(&mut conn, "idle keep-alive connection").await;
 }
+
+/// A client that sends a request and then never reads the answer: hyper stops pulling the
+/// response body once the socket is full, so the body's idle timer never ran and the
+/// exchange (its upstream connection and its `limits.max_upstream_requests` slot) was held
+/// for as long as the client kept the socket open. `upstream.idle_timeout` says "no body
+/// bytes for this long, either leg, ends the exchange": a response that cannot be written
+/// for that long now ends it, and the slot goes back.
+#[tokio::test]
+async fn a_client_that_stops_reading_gives_its_exchange_back_after_the_idle_timeout() {
+    let upstream = FakeUpstream::start(|r| match r.uri.path() {
+        "/big" => Reply::status(200).generated(1 << 30),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let proxy = Proxy::start_with(
+        &upstream.url(),
+        "upstream: {idle_timeout: 1s}\nlimits: {max_upstream_requests: 1}",
+    )
+    .await;
+    let mut stalled = RawConn::connect(proxy.addr()).await;
+    stalled.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    upstream.wait_requests(1).await;
+    // 503 while the stalled exchange holds the only slot; 200 once it gave it back.
+    wait_until(
+        "the stalled exchange gave its upstream slot back",
+        || async {
+            let (status, _, _) = send("GET", &proxy.url_for("/small"), &[], "").await;
+            (status.as_u16() == 200).then_some(())
+        },
+    )
+    .await;
+    drop(stalled);
+}
