@@ -257,8 +257,10 @@ impl MultistatusScanned<'_> {
             },
             failures,
         );
-        // The outcome last: whoever sees this audit's outcome (a scrape, a test waiting for
-        // it) also sees its entries, failures, bytes, log event and live-view record.
+        // The outcome last: whoever saw this audit's outcome (a test waiting for it) sees its
+        // entries, failures, bytes, log event and live-view record from then on. A scrape
+        // running at the same time on another thread reads the entries first (name order)
+        // and may see the outcome without them; the next one sees both.
         metrics
             .multistatus
             .with_label_values(&metrics.values(&[method, outcome.as_str()], route))

@@ -179,7 +179,7 @@ impl Trie {
     }
 
     /// The child of `node` whose tag starts `input`, and that tag's length.
-    #[inline]
+    #[inline(always)]
     fn find(&self, node: u32, input: &[u8]) -> Option<(u32, usize)> {
         let mut c = self.nodes.get(node as usize)?.child;
         let first = word(input, 0);
@@ -218,7 +218,7 @@ impl Trie {
     }
 
     /// The child of `node` that is an end tag starting `input`, and its length.
-    #[inline]
+    #[inline(always)]
     fn find_end(&self, node: u32, input: &[u8]) -> Option<(u32, usize)> {
         self.find(node, input).filter(|&(c, _)| {
             matches!(
@@ -568,19 +568,25 @@ impl Lexer {
             unbound,
         } = n.effect
         else {
-            // A skipped element with no declarations, not the root: just pop it (what
-            // `end_tag` does for it, as in the skim).
+            // An element with no declarations, not the root: what `end_tag` does for it
+            // (`deep` is 0 in a walk), without the parts that cannot apply.
             let depth = self.frames.len();
             if depth > 1
-                && let Some(&Frame {
-                    name,
-                    role: Role::Skip,
-                }) = self.frames.last()
+                && let Some(&Frame { name, role }) = self.frames.last()
                 && self.bindings.last().is_none_or(|b| b.depth < depth)
             {
                 self.frames.pop();
                 self.names.truncate(name as usize);
                 self.replay.named = self.replay.named.min(self.frames.len());
+                if role != Role::Skip {
+                    if self.capture.depth == depth {
+                        sink.end(role, &self.capture.buf);
+                        self.capture.depth = 0;
+                        self.capture.buf.clear();
+                    } else {
+                        sink.end(role, &[]);
+                    }
+                }
                 return None;
             }
             self.end_tag(sink);

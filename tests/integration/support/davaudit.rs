@@ -160,8 +160,14 @@ impl Proxy {
 
     /// Waits until the audit of `n` more responses matching `labels` (say
     /// `[("method", "PROPFIND")]`; `&[]` for all) has reported since `before`, and returns
-    /// that scrape. Audits report after the response body ended, in their own task: wait
-    /// with this, never a sleep. `&Metrics::default()` as `before` counts from the start.
+    /// a scrape taken after that. Audits report after the response body ended, in their own
+    /// task: wait with this, never a sleep. `&Metrics::default()` as `before` counts from the
+    /// start.
+    ///
+    /// A scrape taken after the outcome was seen, not the one that saw it: on worker threads
+    /// the audit counts in parallel with the scrape, which reads `..._entries_total` and
+    /// `..._failures_total` before `davaudit_multistatus_total` (name order), so the scrape
+    /// that first sees the outcome (counted last) may predate the entries.
     pub(crate) async fn audited(
         &self,
         before: &Metrics,
@@ -169,7 +175,8 @@ impl Proxy {
         n: u64,
     ) -> Metrics {
         self.metrics_when(|m| m.delta(before, "davaudit_multistatus_total", labels) >= n as f64)
-            .await
+            .await;
+        self.metrics().await
     }
 
     /// Graceful shutdown (drain), bounded by the fixtures' timeout.
