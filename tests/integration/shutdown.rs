@@ -141,3 +141,42 @@ async fn connections_left_after_the_drain_timeout_are_closed() {
         "the response should break off: {streamed:?}"
     );
 }
+
+/// Connections run on the connection workers (`src/workers.rs`), the drain on the runtime
+/// that started davaudit: a response in flight on each worker at shutdown finishes
+/// byte-identical (the workers are not stopped under them), then shutdown returns.
+#[tokio::test]
+async fn shutdown_drains_in_flight_responses_on_every_worker() {
+    const WORKERS: usize = 2;
+    let gate = Arc::new(Semaphore::new(0));
+    let body = body_bytes();
+    let upstream = gated_upstream(body, gate.clone()).await;
+    let proxy =
+        Proxy::start_on_workers(&upstream.url(), "shutdown: {drain_timeout: 60s}", WORKERS).await;
+    let addr = proxy.addr();
+    // One connection per worker (each goes to the least busy one), each response in flight.
+    let mut responses = Vec::new();
+    for _ in 0..WORKERS {
+        let client = HttpClient::http1();
+        let response = client
+            .request("GET", &proxy.url_for("/slow.bin"), &[], client::empty())
+            .await;
+        assert_eq!(response.status(), 200);
+        responses.push((client, response));
+    }
+    let stopping = tokio::spawn(proxy.stop());
+    wait_until("the proxy to refuse new connections", || async {
+        refuses_connections(addr).await.then_some(())
+    })
+    .await;
+    assert!(!stopping.is_finished(), "shutdown waits for the responses");
+    gate.add_permits(WORKERS);
+    for (_client, response) in responses {
+        let streamed = read_streamed(response).await;
+        assert_eq!(streamed.error, None);
+        assert_eq!(streamed.digest, digest(body));
+    }
+    within("shutdown after the drain", stopping)
+        .await
+        .expect("shutdown task");
+}

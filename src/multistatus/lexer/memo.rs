@@ -200,6 +200,14 @@ impl Lexer {
         }
     }
 
+    /// The serial of the ghost at index `index` of `Lexer::bindings`, if one is kept.
+    pub(super) fn ghost_serial(&self, index: usize) -> Option<u64> {
+        self.ghosts
+            .get(index)
+            .map(|g| g.serial)
+            .filter(|&serial| serial != 0)
+    }
+
     /// The innermost declaration's URI is complete: if it repeats, at the same index, the
     /// prefix and URI of the last declaration seen there, it takes that one's serial back;
     /// else it is remembered there.

@@ -55,7 +55,7 @@ pub(crate) use roles::Role;
 use capture::Capture;
 use known::{KNOWN_SLOTS, Known, NO_HINT, NO_KNOWN};
 use memo::{GHOSTS, Ghost, MEMO_SLOTS, Memo, NO_GHOST, NO_MEMO};
-use namespaces::{Binding, PrefixIndex};
+use namespaces::{Binding, DeclReplay, PrefixIndex};
 use replay::Trie;
 use state::{Root, State};
 
@@ -154,6 +154,8 @@ pub(crate) struct Lexer {
     replay: Trie,
     /// The slot of `known` holding the start tag being read (see `known`).
     known_hint: usize,
+    /// The last declarations `skim_attrs` read, to replay (see `namespaces`).
+    decl_replay: DeclReplay,
     /// Fast paths on (the default). Off, every byte goes through the state machine one
     /// state at a time and every name is resolved afresh: the plain path the fast ones must
     /// agree with (`Scanner::without_fast_paths`, the `fast_plain` fuzz target).
@@ -224,6 +226,7 @@ impl Lexer {
             known: boxed(NO_KNOWN),
             replay: Trie::default(),
             known_hint: NO_HINT,
+            decl_replay: DeclReplay::default(),
             fast: true,
         }
     }
@@ -249,6 +252,7 @@ impl Lexer {
             self.capture.buf.capacity(),
             self.index.heap_bytes(),
             self.replay.heap_bytes(),
+            self.decl_replay.heap_bytes(),
         ]
         .iter()
         .fold(0usize, |a, &b| a.saturating_add(b))

@@ -1,5 +1,6 @@
 //! Namespaces on the audited path: the `xmlns` declarations in scope and prefix resolution
-//! (the memo of names already resolved is in `memo`).
+//! (the memo of names already resolved is in `memo`), and the replay of the declarations of
+//! a start tag whose attributes repeat the last ones read in the same scope (`DeclReplay`).
 
 use std::collections::BTreeMap;
 
@@ -72,7 +73,128 @@ impl PrefixIndex {
     }
 }
 
+/// The attributes of the last start tag `skim_attrs` read that declared namespaces, and
+/// what they did, to replay on a start tag with the same attribute bytes in the same scope
+/// (Apache declares the same three prefixes on every `DAV:response`): what reading them
+/// again would do, as the declarations take back their ghosts' serials (see `memo`).
+#[derive(Debug, Default)]
+pub(super) struct DeclReplay {
+    /// The attributes through the `>`, as written (empty: nothing recorded).
+    bytes: Vec<u8>,
+    empty: bool,
+    /// The serials of the declarations in scope before them, and `Lexer::ns`'s length.
+    before: Vec<u64>,
+    ns_len: usize,
+    /// What they added to `Lexer::ns`, and the declarations they pushed.
+    ns: Vec<u8>,
+    bindings: Vec<Binding>,
+}
+
+/// Longest attribute section recorded for `DeclReplay`.
+const REPLAY_BYTES: usize = 512;
+
+impl DeclReplay {
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bytes
+            .capacity()
+            .saturating_add(self.before.capacity().saturating_mul(8))
+            .saturating_add(self.ns.capacity())
+            .saturating_add(
+                self.bindings
+                    .capacity()
+                    .saturating_mul(std::mem::size_of::<Binding>()),
+            )
+    }
+}
+
 impl Lexer {
+    /// The scope a declaration of `skim_attrs` is read in: declarations in scope and the
+    /// length of `ns`, the serials, the shadow (see `replay_record`).
+    pub(super) fn declaration_scope(&self) -> (usize, usize, u64) {
+        (self.bindings.len(), self.ns.len(), self.shadow)
+    }
+
+    /// `skim_attrs` read the attributes `section` (through the `>`) of a start tag, in the
+    /// scope `scope` (`declaration_scope` before them): records what they declared for
+    /// `replay_attrs`, when they declared something, re-bound no prefix in scope, and
+    /// every declaration's serial is its ghost's (else no replay could equal a reading).
+    pub(super) fn replay_record(
+        &mut self,
+        section: &[u8],
+        empty: bool,
+        scope: (usize, usize, u64),
+    ) {
+        let (before, ns_len, shadow) = scope;
+        let added = self.bindings.get(before..).unwrap_or_default();
+        if added.is_empty()
+            || self.shadow != shadow
+            || section.len() > REPLAY_BYTES
+            || self.index.live
+            || self.bindings.len() >= INDEX_FROM
+            || !added
+                .iter()
+                .enumerate()
+                .all(|(j, b)| self.ghost_serial(before.saturating_add(j)) == Some(b.serial))
+        {
+            return;
+        }
+        let r = &mut self.decl_replay;
+        r.bytes.clear();
+        r.bytes.extend_from_slice(section);
+        r.empty = empty;
+        r.before.clear();
+        r.before.extend(
+            self.bindings
+                .get(..before)
+                .unwrap_or_default()
+                .iter()
+                .map(|b| b.serial),
+        );
+        r.ns_len = ns_len;
+        r.ns.clear();
+        r.ns.extend_from_slice(self.ns.get(ns_len..).unwrap_or_default());
+        r.bindings.clear();
+        r.bindings.extend_from_slice(added);
+    }
+
+    /// Replays the recorded declarations (`replay_record`) if the attributes starting
+    /// `tail` are the recorded ones, the scope is the same declaration for declaration,
+    /// and each recorded serial is still its ghost's: what reading them would do. Returns
+    /// the length through the `>` and whether the tag is empty.
+    pub(super) fn replay_attrs(&mut self, tail: &[u8]) -> Option<(usize, bool)> {
+        let r = &self.decl_replay;
+        let len = r.bytes.len();
+        if len == 0
+            || !tail.get(..len).is_some_and(|t| same(t, &r.bytes))
+            || self.bindings.len() != r.before.len()
+            || self.ns.len() != r.ns_len
+            || self.index.live
+            || !self
+                .bindings
+                .iter()
+                .zip(&r.before)
+                .all(|(b, &serial)| b.serial == serial)
+        {
+            return None;
+        }
+        let base = self.bindings.len();
+        if !r
+            .bindings
+            .iter()
+            .enumerate()
+            .all(|(j, b)| self.ghost_serial(base.saturating_add(j)) == Some(b.serial))
+        {
+            return None;
+        }
+        let depth = self.frames.len().saturating_add(1);
+        self.ns.extend_from_slice(&r.ns);
+        for b in &r.bindings {
+            self.bindings.push(Binding { depth, ..*b });
+        }
+        self.serial = self.serial.wrapping_add(r.bindings.len() as u64);
+        Some((len, r.empty))
+    }
+
     pub(super) fn uri_cap(&self) -> usize {
         self.bindings
             .last()
@@ -291,5 +413,49 @@ impl Lexer {
             }),
             _ => Err(UNBOUND),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::multistatus::{
+        AllErrors, Code, Limits, check_fast_plain_equivalence, check_split_equivalence, scan_slice,
+    };
+
+    /// Declarations replayed from the last start tag with the same attributes read what a
+    /// reading gives, whatever came between: the same declarations again, a prefix
+    /// re-bound in scope, other URIs for the same prefixes, and back.
+    #[test]
+    fn replayed_declarations_bind_what_reading_them_binds() {
+        let entry = |attrs: &str, n: u32| {
+            format!(
+                "<D:response{attrs}><D:href>/{n}</D:href><D:propstat><D:prop><b:x/></D:prop>\
+                 <a:status>HTTP/1.1 404 Not Found</a:status></D:propstat></D:response>"
+            )
+        };
+        let dav = r#" xmlns:a="DAV:" xmlns:b="urn:b""#;
+        let other = r#" xmlns:a="urn:z" xmlns:b="urn:b""#;
+        let body = format!(
+            "<D:multistatus xmlns:D=\"DAV:\">{}{}{}{}{}{}</D:multistatus>",
+            entry(dav, 1),
+            entry(dav, 2),
+            entry(r#" xmlns:D="urn:x" xmlns:a="DAV:" xmlns:b="urn:b""#, 3),
+            entry(other, 4),
+            entry(dav, 5),
+            entry(dav, 6),
+        );
+        let report = scan_slice(body.as_bytes(), AllErrors, Limits::default());
+        // Entry 3 is no `DAV:response` (its `D` is `urn:x`); entry 4's status is no
+        // `DAV:status`.
+        assert_eq!(report.entries, 5);
+        assert_eq!(report.propstat_status.get(&Code::Status(404)), Some(&4));
+        let props: Vec<&str> = report
+            .failures
+            .iter()
+            .flat_map(|f| f.props.iter().map(String::as_str))
+            .collect();
+        assert_eq!(props, ["{urn:b}x"; 4]);
+        check_fast_plain_equivalence(body.as_bytes(), &[]);
+        check_split_equivalence(body.as_bytes(), &[40, 200, 333, 500]);
     }
 }

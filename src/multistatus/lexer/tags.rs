@@ -391,7 +391,11 @@ impl Lexer {
     /// whitespace around `=`, a tag cut by the chunk's end), with nothing done. Errors
     /// (a bad declaration) are those the state machine gives, at `mark`.
     pub(super) fn skim_attrs(&mut self, tail: &[u8]) -> Option<Result<(usize, bool), Malformed>> {
+        if let Some(read) = self.replay_attrs(tail) {
+            return Some(Ok(read));
+        }
         let (spans, count, end, empty) = scan_attrs(tail)?;
+        let scope = self.declaration_scope();
         for &(name, value) in spans.get(..count).unwrap_or_default() {
             let name = tail.get(name.0..name.1).unwrap_or_default();
             let value = tail.get(value.0..value.1).unwrap_or_default();
@@ -407,6 +411,7 @@ impl Lexer {
             }
             self.attribute_done();
         }
+        self.replay_record(tail.get(..end).unwrap_or_default(), empty, scope);
         Some(Ok((end, empty)))
     }
 }

@@ -60,3 +60,48 @@ async fn a_decompression_bomb_neither_holds_its_worker_nor_is_called_clean() {
     );
     proxy.stop().await;
 }
+
+/// Writes are gathered (`listener::coalesce`: the frames ready in one turn, up to 1 MiB, go
+/// out as one): an upstream body that breaks after some frames must still reach the client
+/// broken (the error goes out after the gathered frames, never dropped for a clean end),
+/// whatever the framing and the frame size, and an intact one whole.
+#[tokio::test]
+async fn a_body_broken_mid_way_reaches_the_client_broken_through_gathered_writes() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let cut = 150_000;
+    let reply = body.clone();
+    let upstream = FakeUpstream::start(move |r| {
+        let path = r.uri.path().to_owned();
+        let frame = if path.contains("tiny") { 7 } else { 16 * 1024 };
+        let mut answer = Reply::ok(reply.clone()).framed(frame);
+        if path.contains("length") {
+            answer = answer.content_length();
+        }
+        if path.contains("broken") {
+            answer = answer.reset_after(cut);
+        }
+        answer
+    })
+    .await;
+    let proxy = Proxy::start_on_workers(&upstream.url(), "", 2).await;
+    for path in [
+        "/broken/tiny",
+        "/broken/large",
+        "/broken/tiny/length",
+        "/broken/large/length",
+        "/whole/tiny",
+        "/whole/large/length",
+    ] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let response = raw_request(proxy.addr(), request.as_bytes()).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert!(body.starts_with(&response.body), "{path}: a prefix");
+        if path.starts_with("/broken") {
+            assert!(!response.complete, "{path}: the client must see the break");
+            assert!(response.body.len() <= cut as usize, "{path}");
+        } else {
+            assert!(response.complete, "{path}");
+            assert_eq!(response.body.len(), body.len(), "{path}");
+        }
+    }
+}
