@@ -250,23 +250,42 @@ fn may_answer_multistatus(method: &str) -> bool {
 
 /// Labels a 207 is sniffed under: generic types servers put on any body.
 fn is_sniffable(content_type: Option<&str>) -> bool {
-    let essence = content_type
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_default()
-        .trim();
+    let essence = essence(content_type.unwrap_or_default());
     ["text/plain", "text/html", "application/octet-stream"]
         .iter()
-        .any(|label| essence.eq_ignore_ascii_case(label))
+        .any(|label| essence.eq_ignore_ascii_case(label.as_bytes()))
+}
+
+/// The media type of a `Content-Type` value: the bytes before the first `;`, trimmed.
+/// Header values read as `str` are ASCII (`HeaderValue::to_str`), so ASCII trimming is the
+/// whole of it; bytes, not `str` patterns: this runs for every response.
+fn essence(value: &str) -> &[u8] {
+    let bytes = value.as_bytes();
+    let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
+    bytes.get(..end).unwrap_or_default().trim_ascii()
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.
 fn charset_param(content_type: Option<&str>) -> Option<&str> {
-    content_type?.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
-    })
+    let value = content_type?;
+    let mut rest = value;
+    // Each parameter follows a `;`; the first segment is the media type.
+    while let Some(at) = rest.bytes().position(|b| b == b';') {
+        rest = rest.get(at + 1..).unwrap_or_default();
+        let param = rest
+            .bytes()
+            .position(|b| b == b';')
+            .map_or(rest, |end| rest.get(..end).unwrap_or_default());
+        let Some(eq) = param.bytes().position(|b| b == b'=') else {
+            continue;
+        };
+        let name = param.get(..eq).unwrap_or_default();
+        if name.trim_ascii().eq_ignore_ascii_case("charset") {
+            let value = param.get(eq + 1..).unwrap_or_default();
+            return Some(value.trim_ascii().trim_matches('"'));
+        }
+    }
+    None
 }
 
 /// `application/xml`, `text/xml`, any `+xml` type, with any parameters; or no content type
@@ -276,14 +295,14 @@ fn is_xml(content_type: Option<&str>) -> bool {
         return true;
     };
     // Compared in place, case-insensitively: no lowercase copy per response.
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/xml")
-        || essence.eq_ignore_ascii_case("text/xml")
+    let essence = essence(value);
+    essence.eq_ignore_ascii_case(b"application/xml")
+        || essence.eq_ignore_ascii_case(b"text/xml")
         || essence
             .len()
             .checked_sub(4)
             .and_then(|at| essence.get(at..))
-            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+xml"))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case(b"+xml"))
 }
 
 #[cfg(test)]
@@ -407,6 +426,13 @@ mod tests {
         assert_eq!(charset_param(Some("text/xml;charset=utf-8")), Some("utf-8"));
         assert_eq!(charset_param(Some("text/xml")), None);
         assert_eq!(charset_param(None), None);
+        assert_eq!(
+            charset_param(Some("text/xml; q=1;  CHARSET = 'x' ;charset=no")),
+            Some("'x'")
+        );
+        assert_eq!(charset_param(Some("text/xml; charset")), None);
+        assert_eq!(charset_param(Some("text/xml;;charset=\"\"")), Some(""));
+        assert_eq!(charset_param(Some("charset=utf-8")), None);
     }
 
     #[test]
