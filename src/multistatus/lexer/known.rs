@@ -154,33 +154,37 @@ impl Lexer {
     }
 
     /// Keeps `res` as the resolution of the start tag being read (a qualified name of
-    /// `len` bytes) under parent key `key`, when it is a known name.
-    pub(super) fn known_keep(&mut self, key: u8, len: usize, res: &Resolution) {
+    /// `len` bytes) under parent key `key`, when it is a known name; returns its token
+    /// (`Resolution::token`; 0 when not kept).
+    pub(super) fn known_keep(&mut self, key: u8, len: usize, res: &Resolution) -> u64 {
         let serial = match self.bindings.get(res.binding) {
             Some(b) => b.serial,
-            None => return,
+            None => return 0,
         };
         let (Ok(binding), Ok(local_at)) = (u32::try_from(res.binding), u8::try_from(res.local_at))
         else {
-            return;
+            return 0;
         };
         let shadow = self.shadow;
-        let Some(known) = self.known.get_mut(self.known_hint) else {
-            return;
+        let hint = self.known_hint;
+        let Some(known) = self.known.get_mut(hint) else {
+            return 0;
         };
         if usize::from(known.len) != len {
-            return;
+            return 0;
         }
-        if let Some(r) = known.roles.get_mut(usize::from(key).wrapping_sub(1)) {
-            known.generation = known.generation.wrapping_add(1);
-            *r = KnownRole {
-                serial,
-                shadow,
-                binding,
-                local_at,
-                role: res.role,
-            };
-        }
+        let Some(r) = known.roles.get_mut(usize::from(key).wrapping_sub(1)) else {
+            return 0;
+        };
+        known.generation = known.generation.wrapping_add(1);
+        *r = KnownRole {
+            serial,
+            shadow,
+            binding,
+            local_at,
+            role: res.role,
+        };
+        known.generation.wrapping_shl(SLOT_BITS) | hint as u64
     }
 
     /// The state machine reads a start tag from its `<`: no hint holds for it.

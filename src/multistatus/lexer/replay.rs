@@ -53,8 +53,12 @@ const UNNAMED: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Report {
     None,
-    Prop,
-    ErrorChild { owner: Level, dav: bool },
+    /// With the lexer's token for the name (0: none; see `Sink::prop_token`).
+    Prop(u64),
+    ErrorChild {
+        owner: Level,
+        dav: bool,
+    },
 }
 
 /// What reading a recorded tag did.
@@ -357,10 +361,17 @@ impl Sink for Recorder<'_> {
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
-        self.log.push(Call::Report(Report::Prop));
+        self.log.push(Call::Report(Report::Prop(0)));
         self.log.uri = uri.to_vec();
         self.log.local = local.to_vec();
         self.sink.prop(uri, local);
+    }
+
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        self.log.push(Call::Report(Report::Prop(token)));
+        self.log.uri = uri.to_vec();
+        self.log.local = local.to_vec();
+        self.sink.prop_token(token, uri, local);
     }
 }
 
@@ -598,7 +609,10 @@ impl Lexer {
         }
         match report {
             Report::None => {}
-            Report::Prop => sink.prop(self.replay.bytes(n.uri), self.replay.bytes(n.local)),
+            Report::Prop(0) => sink.prop(self.replay.bytes(n.uri), self.replay.bytes(n.local)),
+            Report::Prop(token) => {
+                sink.prop_token(token, self.replay.bytes(n.uri), self.replay.bytes(n.local));
+            }
             Report::ErrorChild { owner, dav } => sink.error_child(
                 owner,
                 dav,

@@ -227,9 +227,9 @@ impl Lexer {
         let hit = match self.known_role(key, qname) {
             Some(hit) => hit,
             None => {
-                let hit = self.memo_find(key, qname)?;
+                let mut hit = self.memo_find(key, qname)?;
                 let len = qname.len();
-                self.known_keep(key, len, &hit);
+                hit.token = self.known_keep(key, len, &hit);
                 hit
             }
         };
@@ -281,10 +281,10 @@ impl Lexer {
         let hit = match self.known_role(PROP_KEY, qname) {
             Some(hit) => hit,
             None => {
-                let Some(hit) = self.memo_find(PROP_KEY, qname) else {
+                let Some(mut hit) = self.memo_find(PROP_KEY, qname) else {
                     return false;
                 };
-                self.known_keep(PROP_KEY, qname.len(), &hit);
+                hit.token = self.known_keep(PROP_KEY, qname.len(), &hit);
                 hit
             }
         };
@@ -338,7 +338,11 @@ impl Lexer {
         };
         let local = qname.get(local_at..).unwrap_or_default();
         let role = role_of(parent, dav, local);
-        if parent == Some(Role::Prop) {
+        // Only names bound by a declaration are memoised (an unbound default namespace
+        // could be declared later without re-binding anything); a property memoised is
+        // reported with its token, once kept.
+        let memoised = key.is_some() && used.is_some() && self.fast;
+        if parent == Some(Role::Prop) && !memoised {
             sink.prop(uri, local);
         }
         if let Some(Role::Error { owner, seen: false }) = parent {
@@ -347,21 +351,33 @@ impl Lexer {
                 f.role = Role::Error { owner, seen: true };
             }
         }
-        // Only names bound by a declaration are memoised (an unbound default namespace
-        // could be declared later without re-binding anything).
         if let (Some(key), Some(binding), true) = (key, used, self.fast) {
             let qname = std::mem::take(&mut self.names);
             let name = qname.get(self.pending..).unwrap_or_default();
             self.memo_store(key, name, binding, local_at, role);
             let len = name.len();
             self.names = qname;
-            let kept = Resolution {
+            let mut kept = Resolution {
                 role,
                 binding,
                 local_at,
                 token: 0,
             };
-            self.known_keep(key, len, &kept);
+            kept.token = self.known_keep(key, len, &kept);
+            if parent == Some(Role::Prop) {
+                let qname = self.names.get(self.pending..).unwrap_or_default();
+                let uri = self
+                    .bindings
+                    .get(binding)
+                    .and_then(|b| self.ns.get(b.uri as usize..b.end as usize))
+                    .unwrap_or_default();
+                report_prop(
+                    sink,
+                    kept.token,
+                    uri,
+                    qname.get(local_at..).unwrap_or_default(),
+                );
+            }
         }
         Ok(role)
     }
