@@ -104,7 +104,7 @@ pub(crate) fn add_x_forwarded_for(headers: &mut HeaderMap, peer: IpAddr, scheme:
         Some(previous) if !previous.trim().is_empty() => {
             HeaderValue::from_str(&format!("{previous}, {peer}")).ok()
         }
-        _ => ip_value(peer),
+        _ => peer_value(peer),
     };
     if let Some(value) = value {
         headers.insert(X_FORWARDED_FOR, value);
@@ -157,6 +157,28 @@ impl<const N: usize> Inline<N> {
     fn value(self) -> Option<HeaderValue> {
         HeaderValue::from_maybe_shared(Bytes::from_owner(self)).ok()
     }
+}
+
+/// [`ip_value`] for the client's address, shared with the previous request from the same
+/// address on this thread (a connection's requests all come from one peer, and a worker
+/// thread serves its connections in turn): a reference count, not an allocation, per request.
+/// One value per thread.
+fn peer_value(ip: IpAddr) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((cached, value)) = last.as_ref()
+            && *cached == ip
+        {
+            return Some(value.clone());
+        }
+        let value = ip_value(ip)?;
+        *last = Some((ip, value.clone()));
+        Some(value)
+    })
 }
 
 /// An IP address as a header value, formatted without a `String` (at most 45 bytes: an
@@ -442,6 +464,20 @@ mod tests {
             add_x_forwarded_for(&mut headers, peer.parse().unwrap(), "https");
             assert_eq!(headers["x-forwarded-for"], text);
             assert_eq!(headers["x-forwarded-proto"], "https");
+        }
+    }
+
+    #[test]
+    fn the_peer_value_follows_the_peer_from_request_to_request() {
+        for peer in [
+            "192.0.2.1",
+            "192.0.2.1",
+            "2001:db8::7",
+            "192.0.2.1",
+            "192.0.2.10",
+        ] {
+            let ip: IpAddr = peer.parse().unwrap();
+            assert_eq!(peer_value(ip).unwrap(), peer);
         }
     }
 
