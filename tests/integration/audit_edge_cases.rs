@@ -552,16 +552,7 @@ async fn huge_207_in_this_process() {
     let before = proxy.metrics().await;
     let hwm_before = vm_hwm_kib();
 
-    let received = fetch_generated(
-        Duration::from_secs(600),
-        "PROPFIND",
-        &proxy.url_for("/big/"),
-        generated,
-    )
-    .await;
-    assert_eq!(received.status, 207);
-    assert_eq!(received.error, None);
-    assert_eq!(received.bytes, generated.len(), "every byte arrived");
+    propfind_every_byte(&proxy, generated, Duration::from_secs(600)).await;
     assert_audited(
         &proxy,
         &before,
@@ -596,6 +587,31 @@ async fn huge_207_in_this_process() {
     }
 }
 
+/// PROPFINDs `/big/` through `proxy` and checks the client got a 207 with every byte of
+/// `generated`, unbroken, within `limit`.
+async fn propfind_every_byte(proxy: &Proxy, generated: GeneratedMultistatus, limit: Duration) {
+    let received = fetch_generated(limit, "PROPFIND", &proxy.url_for("/big/"), generated).await;
+    assert_eq!(received.status, 207);
+    assert_eq!(received.error, None);
+    assert_eq!(received.bytes, generated.len(), "every byte arrived");
+}
+
+/// The one PROPFIND since `before` ended its audit `lagging`, having read less than the body.
+async fn assert_lagging(proxy: &Proxy, before: &Metrics, generated: GeneratedMultistatus) {
+    let after = proxy.audited(before, &[("method", "PROPFIND")], 1).await;
+    assert_eq!(
+        after.delta(
+            before,
+            "davaudit_multistatus_total",
+            &[("method", "PROPFIND"), ("outcome", "lagging")]
+        ),
+        1.0,
+        "{:?}",
+        after.labels_of("davaudit_multistatus_total")
+    );
+    assert!(after.delta(before, "davaudit_audit_bytes_total", &[]) < generated.len() as f64);
+}
+
 /// A slow scanner for the policy tests: every chunk costs `delay`.
 fn slow_scanner(delay: Duration) -> ::davaudit::Hooks {
     ::davaudit::Hooks {
@@ -618,16 +634,7 @@ async fn wait_policy_completes_the_audit_of_a_body_bigger_than_the_queue() {
     )
     .await;
     let before = proxy.metrics().await;
-    let received = fetch_generated(
-        Duration::from_secs(120),
-        "PROPFIND",
-        &proxy.url_for("/big/"),
-        generated,
-    )
-    .await;
-    assert_eq!(received.status, 207);
-    assert_eq!(received.error, None);
-    assert_eq!(received.bytes, generated.len(), "every byte arrived");
+    propfind_every_byte(&proxy, generated, Duration::from_secs(120)).await;
     assert_audited(
         &proxy,
         &before,
@@ -651,16 +658,7 @@ async fn a_long_207s_audit_moved_to_the_idle_worker_paces_the_stream_and_stays_e
     )
     .await;
     let before = proxy.metrics().await;
-    let received = fetch_generated(
-        Duration::from_secs(300),
-        "PROPFIND",
-        &proxy.url_for("/big/"),
-        generated,
-    )
-    .await;
-    assert_eq!(received.status, 207);
-    assert_eq!(received.error, None);
-    assert_eq!(received.bytes, generated.len(), "every byte arrived");
+    propfind_every_byte(&proxy, generated, Duration::from_secs(300)).await;
     assert_audited(
         &proxy,
         &before,
@@ -682,28 +680,8 @@ async fn skip_policy_stops_the_audit_as_lagging_and_forwards_every_byte() {
     )
     .await;
     let before = proxy.metrics().await;
-    let received = fetch_generated(
-        Duration::from_secs(120),
-        "PROPFIND",
-        &proxy.url_for("/big/"),
-        generated,
-    )
-    .await;
-    assert_eq!(received.status, 207);
-    assert_eq!(received.error, None);
-    assert_eq!(received.bytes, generated.len(), "every byte arrived");
-    let after = proxy.audited(&before, &[("method", "PROPFIND")], 1).await;
-    assert_eq!(
-        after.delta(
-            &before,
-            "davaudit_multistatus_total",
-            &[("method", "PROPFIND"), ("outcome", "lagging")]
-        ),
-        1.0,
-        "{:?}",
-        after.labels_of("davaudit_multistatus_total")
-    );
-    assert!(after.delta(&before, "davaudit_audit_bytes_total", &[]) < generated.len() as f64);
+    propfind_every_byte(&proxy, generated, Duration::from_secs(120)).await;
+    assert_lagging(&proxy, &before, generated).await;
 }
 
 #[tokio::test]
@@ -718,28 +696,8 @@ async fn wait_policy_gives_up_as_lagging_after_the_stall_timeout_and_forwards_ev
     )
     .await;
     let before = proxy.metrics().await;
-    let received = fetch_generated(
-        Duration::from_secs(120),
-        "PROPFIND",
-        &proxy.url_for("/big/"),
-        generated,
-    )
-    .await;
-    assert_eq!(received.status, 207);
-    assert_eq!(received.error, None);
-    assert_eq!(received.bytes, generated.len(), "every byte arrived");
-    let after = proxy.audited(&before, &[("method", "PROPFIND")], 1).await;
-    assert_eq!(
-        after.delta(
-            &before,
-            "davaudit_multistatus_total",
-            &[("method", "PROPFIND"), ("outcome", "lagging")]
-        ),
-        1.0,
-        "{:?}",
-        after.labels_of("davaudit_multistatus_total")
-    );
-    assert!(after.delta(&before, "davaudit_audit_bytes_total", &[]) < generated.len() as f64);
+    propfind_every_byte(&proxy, generated, Duration::from_secs(120)).await;
+    assert_lagging(&proxy, &before, generated).await;
 }
 
 // ---------------------------------------------------------------------------------------------
