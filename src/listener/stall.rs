@@ -8,6 +8,8 @@
 //! socket open. `upstream.idle_timeout` says no body bytes for that long on either leg ends
 //! the exchange; this is the client's leg of it. Any progress (one byte taken) restarts the
 //! clock; a connection that writes nothing (idle between requests) is not timed here.
+//! An h2 client that withholds flow-control window keeps its socket writable: that case is
+//! `body::watch`'s.
 //!
 //! The stall time is read when the connection is accepted (`Stall`: shared with the reload,
 //! which changes it for new connections). No timer is touched while writes go through: the

@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{self, Auditor};
+use crate::body::watch::Watched;
 use crate::body::{self, Failure, OnFailure, RequestBody, ResponseBody};
 use crate::telemetry::context::RequestPath;
 use crate::telemetry::events::{RequestContext, RequestFinished, UpstreamBodyFailed};
@@ -39,7 +40,7 @@ use headers::Downstream;
 pub(crate) type ProxyBody = access::Body<Either<audit::Body<UpstreamBody>, Full<Bytes>>>;
 
 /// The upstream's response body behind the idle guard, reporting a failure mid-body once.
-pub(crate) type UpstreamBody = ResponseBody<upstream::Body, FailureReport>;
+pub(crate) type UpstreamBody = Watched<ResponseBody<upstream::Body, FailureReport>>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
@@ -147,6 +148,8 @@ impl Proxy {
             Ok(slot) => slot,
             Err(response) => return Ok(self.refuse(request, peer, started, route, response)),
         };
+        // Before `prepare` rewrites the version for the upstream.
+        let h2 = request.version() == Version::HTTP_2;
         let context = Arc::new(self.prepare(&mut request, peer, started, route));
         // The access line's first part: dropped here if the client leaves before the headers.
         let open = access::Open::new(&context);
@@ -154,7 +157,7 @@ impl Proxy {
         let response = match self.send(request, &context).await {
             Ok(mut response) => {
                 headers::prepare_response(response.headers_mut());
-                let response = self.guard(response, &context, slot);
+                let response = self.guard(response, &context, slot, h2);
                 self.auditor
                     .wrap(response, context.clone(), started)
                     .map(Either::Left)
@@ -290,12 +293,15 @@ impl Proxy {
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
     /// The body also holds the request's upstream slot until its upstream connection is free
     /// again: the body ended and the request was all sent (an upstream may answer an upload
-    /// before reading it), or the body failed or was abandoned by the client.
+    /// before reading it), or the body failed or was abandoned by the client. On h2 the body
+    /// is also watched (`body::watch`): a stream the client grants no window is given up
+    /// after the idle timeout even though hyper no longer polls its body.
     fn guard(
         &self,
         mut response: Response<upstream::Body>,
         context: &Arc<RequestContext>,
         slot: OwnedSemaphorePermit,
+        h2: bool,
     ) -> Response<UpstreamBody> {
         response.body_mut().hold_until_free(slot);
         let report = FailureReport {
@@ -304,7 +310,14 @@ impl Proxy {
             context: context.clone(),
         };
         let idle = self.idle_timeout;
-        response.map(move |body| ResponseBody::new(body, idle, report))
+        response.map(move |body| {
+            let body = ResponseBody::new(body, idle, report);
+            if h2 {
+                Watched::watch(body, idle)
+            } else {
+                Watched::plain(body)
+            }
+        })
     }
 
     /// Turns the client's request into the upstream request, in place, and returns the

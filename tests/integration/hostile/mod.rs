@@ -13,7 +13,8 @@
 //! - `framing`: a hostile upstream's framing (Content-Length beside chunked).
 //! - `cardinality`: an upstream choosing status codes cannot grow the label set.
 //! - `idle`: idle h2c connections closed with GOAWAY on both listeners.
-//! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list.
+//! - `streams`: h2 streams per connection, upstream requests in flight, h2 header list, streams
+//!   granted no flow-control window.
 //! - `certificates`: certificate chains with stray blocks, at start, reload and check-config.
 //! - `descriptors`: a low RLIMIT_NOFILE: soft raised, limits fitted, /healthz answers.
 //! - `workers`: a decompression bomb on a worker shared with other connections.

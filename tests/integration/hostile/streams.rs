@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use crate::support::h2raw::{
     CONTINUATION, END_HEADERS, END_STREAM, H2Conn, HEADERS, MAX_CONCURRENT_STREAMS,
-    MAX_HEADER_LIST_SIZE, RST_STREAM, get_block,
+    MAX_HEADER_LIST_SIZE, RST_STREAM, SETTINGS, get_block,
 };
 use crate::support::upstream::read_head;
 use crate::support::*;
@@ -196,4 +196,56 @@ async fn the_h2_header_list_limit_is_max_header_bytes() {
         .map(|r| r.uri.path().to_owned())
         .collect();
     assert_eq!(paths, ["/fits"]);
+}
+
+/// An h2 client that keeps reading its socket but grants a stream no flow-control window
+/// (initial window 0, never a WINDOW_UPDATE): hyper stops pulling the response body while the
+/// stream has no capacity, so the body's idle timer (which runs only when the body is polled)
+/// never fired, and the socket stays writable, so the HTTP/1 write-stall guard cannot see it.
+/// The exchange (its upstream connection and its `limits.max_upstream_requests` slot) was held
+/// for as long as the client kept the connection open. Now no body progress for
+/// `upstream.idle_timeout` gives the slot back, and the stream is reset.
+#[tokio::test]
+async fn an_h2_client_that_grants_no_window_gives_its_exchange_back_after_the_idle_timeout() {
+    const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    const WINDOW_UPDATE: u8 = 0x8;
+    let upstream = FakeUpstream::start(|r| match r.uri.path() {
+        "/big" => Reply::status(200).generated(1 << 30),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let proxy = Proxy::start_with(
+        &upstream.url(),
+        "upstream: {idle_timeout: 1s}\nlimits: {max_upstream_requests: 1}",
+    )
+    .await;
+    let mut stalled = H2Conn::connect(proxy.addr()).await;
+    let mut zero_window = INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
+    zero_window.extend_from_slice(&0u32.to_be_bytes());
+    stalled.send_frame(SETTINGS, 0, 0, &zero_window).await;
+    stalled.get(1, "/big").await;
+    upstream.wait_requests(1).await;
+    // No keep-alive PINGs are sent to h2 clients: this one need not read meanwhile.
+    // 503 while the stalled exchange holds the only slot; 200 once it gave it back.
+    wait_until(
+        "the window-starved h2 exchange gave its upstream slot back",
+        || async {
+            let (status, _, _) = send("GET", &proxy.url_for("/small"), &[], "").await;
+            (status.as_u16() == 200).then_some(())
+        },
+    )
+    .await;
+    // Once the client grants a window, hyper pulls the body again: the stream is reset,
+    // never completed as if the body had ended.
+    stalled
+        .send_frame(WINDOW_UPDATE, 0, 1, &65_535u32.to_be_bytes())
+        .await;
+    let ended = stalled
+        .wait_stream(1)
+        .await
+        .expect("the connection outlives the starved stream");
+    assert_eq!(
+        ended.kind, RST_STREAM,
+        "the starved stream is reset, not completed"
+    );
 }

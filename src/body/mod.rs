@@ -5,12 +5,17 @@
 //! There is deliberately no whole-body timeout: WebDAV uploads and downloads can take hours.
 //! The idle timer is re-armed lazily: each frame only records `Instant::now()`, and the timer
 //! is moved forward when it fires early, so a fast stream costs no timer-wheel work per frame.
+//!
+//! `watch`: an h2 response body that hyper stops pulling (the client grants no window) is
+//! given up after the idle time all the same.
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
     clippy::unwrap_used,
     clippy::expect_used
 )]
+
+pub(crate) mod watch;
 
 use std::fmt;
 use std::future::Future;
