@@ -590,13 +590,7 @@ impl Lexer {
                 self.names.truncate(name as usize);
                 self.replay.named = self.replay.named.min(self.frames.len());
                 if role != Role::Skip {
-                    if self.capture.depth == depth {
-                        sink.end(role, &self.capture.buf);
-                        self.capture.depth = 0;
-                        self.capture.buf.clear();
-                    } else {
-                        sink.end(role, &[]);
-                    }
+                    self.capture.end(depth, role, sink);
                 }
                 return None;
             }
