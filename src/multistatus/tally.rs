@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
 use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
+use super::props::PropList;
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
-use super::texts::{PropList, Slot, TextList};
+use super::texts::{Slot, TextList};
 
 /// Failures with details, capped per kind (root cause vs 424).
 #[derive(Debug, Default)]
