@@ -33,7 +33,7 @@
 //! checked), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description), `replay`
 //! (the tags of each `DAV:response` kept as a trie and replayed when an entry repeats
-//! them byte for byte). This file
+//! them byte for byte; a folder: `trie`, `anchor`, `walk`, `learn`). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
@@ -337,6 +337,7 @@ impl Lexer {
                 State::Cdata { brackets } => self.cdata(brackets, b, rest)?,
                 State::Doctype(dtd) => self.doctype(dtd, rest)?,
                 State::PiTarget => self.pi_target(b, rest)?,
+                State::PiTargetEnd => self.pi_target_end(b, rest)?,
                 State::Pi { question } => self.pi(question, b, rest)?,
             };
         }
