@@ -337,6 +337,7 @@ impl Lexer {
                 State::Cdata { brackets } => self.cdata(brackets, b, rest)?,
                 State::Doctype(dtd) => self.doctype(dtd, rest)?,
                 State::PiTarget => self.pi_target(b, rest)?,
+                State::PiTargetEnd => self.pi_target_end(b, rest)?,
                 State::Pi { question } => self.pi(question, b, rest)?,
             };
         }
