@@ -136,11 +136,7 @@ impl<B> Shared<B> {
     fn give_up(&self, idle: Duration) -> bool {
         let taken = {
             let mut state = self.lock();
-            if !self
-                .clock
-                .deadline(idle)
-                .is_some_and(|d| d <= Instant::now())
-            {
+            if self.clock.deadline(idle).is_none_or(|d| d > Instant::now()) {
                 return false;
             }
             state.take()
