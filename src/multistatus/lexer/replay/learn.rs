@@ -114,11 +114,9 @@ impl Lexer {
             sink,
             log: Recorded::default(),
         };
-        self.name_replayed();
         self.replay.recording = true;
         let read = self.lex(tag, at, &mut rec);
         self.replay.recording = false;
-        self.replay.named = self.frames.len();
         read?;
         let log = rec.log;
         if self.state != State::Text
@@ -138,7 +136,9 @@ impl Lexer {
             if self.frames.len().wrapping_add(1) != depth {
                 return Ok(None);
             }
-            Effect::End
+            Effect::End {
+                role: parent.unwrap_or(Role::Skip),
+            }
         } else {
             let empty = tag.ends_with(b"/>");
             let name = tag

@@ -45,8 +45,8 @@ pub(super) enum Report {
 /// What reading a recorded tag did.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Effect {
-    /// An end tag: closed the open element.
-    End,
+    /// An end tag: closed the open element, of role `role`.
+    End { role: Role },
     /// A start tag of a `name`-byte qualified name.
     Start {
         role: Role,
@@ -92,12 +92,13 @@ pub(in crate::multistatus::lexer) struct Trie {
     /// A tag is being read for recording: no walk starts inside it.
     pub(super) recording: bool,
     /// During a walk: the depth of the anchor (`Lexer::frames` below it are never
-    /// replayed), the open elements whose names are in `Lexer::names` (those below
-    /// `named`), and the node of each element opened by the replay above it, whose name is
-    /// written only when the walk ends (`Lexer::name_replayed`).
+    /// replayed), the open elements written in `Lexer::frames` and `Lexer::names` (those
+    /// below `named`), and the node and role of each element opened by the replay above
+    /// them, written only when the walk ends or reads a tag (`Lexer::materialize`).
     pub(super) floor: usize,
     pub(super) named: usize,
     pub(super) unnamed: [u32; UNNAMED],
+    pub(super) roles: [Role; UNNAMED],
 }
 
 impl Default for Trie {
@@ -112,6 +113,7 @@ impl Default for Trie {
             floor: 0,
             named: 0,
             unnamed: [NONE; UNNAMED],
+            roles: [Role::Skip; UNNAMED],
         }
     }
 }
@@ -198,7 +200,7 @@ impl Trie {
         self.find(node, input).filter(|&(c, _)| {
             matches!(
                 self.nodes.get(c as usize).map(|n| n.effect),
-                Some(Effect::End)
+                Some(Effect::End { .. })
             )
         })
     }
@@ -268,7 +270,7 @@ impl Trie {
             tail: 0,
             uri: (0, 0),
             local: (0, 0),
-            effect: Effect::End,
+            effect: Effect::End { role: Role::Skip },
             child: NONE,
             sibling: NONE,
             children: 0,
