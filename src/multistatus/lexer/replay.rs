@@ -163,6 +163,39 @@ impl Trie {
         }
     }
 
+    /// An empty trie that keeps this one's buffers (`Lexer::new` reusing a lexer): what
+    /// `Trie::default` is, without growing them again entry by entry.
+    pub(super) fn emptied(self) -> Trie {
+        let Trie {
+            mut nodes,
+            mut arena,
+            key:
+                Key {
+                    mut frames,
+                    mut names,
+                    mut bindings,
+                    ..
+                },
+            ..
+        } = self;
+        nodes.clear();
+        arena.clear();
+        frames.clear();
+        names.clear();
+        bindings.clear();
+        Trie {
+            nodes,
+            arena,
+            key: Key {
+                frames,
+                names,
+                bindings,
+                ..Key::default()
+            },
+            ..Trie::default()
+        }
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.nodes
             .capacity()
