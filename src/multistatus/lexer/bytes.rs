@@ -1,5 +1,6 @@
 //! Byte classes and small byte helpers shared by every state: whitespace, name bytes,
-//! short-name equality and the word-at-a-time search for the next `<` or `&`.
+//! short-name equality and the search for the next `<` or `&` (16-byte SSE2 blocks through
+//! `safe_arch` on x86_64, whole words elsewhere).
 
 use memchr::memchr2;
 
@@ -47,10 +48,65 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// The first `<` or `&`: a word-at-a-time look at the first 32 bytes first, as most text
-/// runs between tags are a newline or a short value, then `memchr2`.
+/// The first `<` or `&`, without SSE2.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
 pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    find_markup_words(s)
+}
+
+/// The first `<` or `&`. Most text runs between tags are empty, a newline or a short
+/// value: the first byte, then two 16-byte SSE2 blocks, then `memchr2` (AVX2 where the CPU
+/// has it: long text such as CalDAV's `calendar-data`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    // Tags often follow one another (`</D:href><D:status>`).
+    if let [b'<' | b'&', ..] = s {
+        return Some(0);
+    }
+    let mut at = 0usize;
+    while at < 32 {
+        let Some(block) = s
+            .get(at..at.wrapping_add(16))
+            .and_then(|b| b.try_into().ok())
+        else {
+            // Fewer than 16 bytes left.
+            return s
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&b| b == b'<' || b == b'&')
+                .map(|i| i.wrapping_add(at));
+        };
+        let hit = markup_mask(block);
+        if hit != 0 {
+            return Some(at.wrapping_add(hit.trailing_zeros() as usize));
+        }
+        at = at.wrapping_add(16);
+    }
+    memchr2(b'<', b'&', s.get(at..).unwrap_or_default()).map(|i| i.wrapping_add(at))
+}
+
+/// Bit `i` set where byte `i` of `block` is `<` or `&`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn markup_mask(block: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(block);
+    let lt = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'<' as i8));
+    let amp = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'&' as i8));
+    move_mask_i8_m128i(bitor_m128i(lt, amp)) as u32
+}
+
+/// `find_markup` without SSE2: the first two bytes, a word-at-a-time look at the first
+/// 32 bytes, then `memchr2`.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline(always)]
+fn find_markup_words(s: &[u8]) -> Option<usize> {
     // Tags often follow one another (`</D:href><D:status>`) or a newline.
     match s {
         [b'<' | b'&', ..] => return Some(0),
@@ -196,6 +252,36 @@ mod tests {
         }
     }
 
+    /// Every length up to past the `memchr2` tail, a `<` or `&` at every offset of it,
+    /// over a filler of every other byte.
+    #[test]
+    fn find_markup_is_the_byte_loop() {
+        let plain = |s: &[u8]| s.iter().position(|&b| b == b'<' || b == b'&');
+        for fill in 0..=255u8 {
+            if fill == b'<' || fill == b'&' {
+                continue;
+            }
+            for len in 0..72usize {
+                let mut s = vec![fill; len];
+                assert_eq!(find_markup(&s), None, "fill {fill:#x} len {len}");
+                assert_eq!(find_markup_words(&s), None, "fill {fill:#x} len {len}");
+                for at in 0..len {
+                    for mark in [b'<', b'&'] {
+                        s[at] = mark;
+                        // A second mark after the first must not win.
+                        if let Some(later) = s.get_mut(at + 3) {
+                            *later = b'&';
+                        }
+                        let want = plain(&s);
+                        assert_eq!(find_markup(&s), want, "fill {fill:#x} len {len} at {at}");
+                        assert_eq!(find_markup_words(&s), want, "words: len {len} at {at}");
+                        s.fill(fill);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn same_is_equality() {
         for n in 0..40usize {
@@ -211,6 +297,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn find_markup_is_the_byte_loop_on_any_bytes(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            let plain = s.iter().position(|&b| b == b'<' || b == b'&');
+            proptest::prop_assert_eq!(find_markup(&s), plain);
+            proptest::prop_assert_eq!(find_markup_words(&s), plain);
+        }
+
         #[test]
         fn name_len_is_the_byte_loop(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
             let plain = s.iter().position(|&c| !is_name_byte(c)).unwrap_or(s.len());

@@ -33,7 +33,8 @@
 //! checked), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description), `replay`
 //! (the tags of each `DAV:response` kept as a trie and replayed when an entry repeats
-//! them byte for byte), `spare` (lexers kept per thread for the next body). This file
+//! them byte for byte; a folder: `trie`, `anchor`, `walk`, `learn`), `spare` (lexers
+//! kept per thread for the next body). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
@@ -400,6 +401,7 @@ impl Lexer {
                 State::Cdata { brackets } => self.cdata(brackets, b, rest)?,
                 State::Doctype(dtd) => self.doctype(dtd, rest)?,
                 State::PiTarget => self.pi_target(b, rest)?,
+                State::PiTargetEnd => self.pi_target_end(b, rest)?,
                 State::Pi { question } => self.pi(question, b, rest)?,
             };
         }
