@@ -125,12 +125,13 @@ impl Trie {
         let Trie {
             mut nodes,
             mut arena,
-            key: Key {
-                mut frames,
-                mut names,
-                mut bindings,
-                ..
-            },
+            key:
+                Key {
+                    mut frames,
+                    mut names,
+                    mut bindings,
+                    ..
+                },
             ..
         } = self;
         nodes.clear();
