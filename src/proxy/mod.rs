@@ -36,11 +36,16 @@ use headers::Downstream;
 
 /// The response body davaudit sends: the upstream's (guarded by the idle timeout, maybe
 /// tee'd to the audit), or a short synthetic one (502, 504, 413, ...).
-/// Counted for the access log on the way out.
-pub(crate) type ProxyBody = access::Body<Either<audit::Body<UpstreamBody>, Full<Bytes>>>;
+/// Counted for the access log on the way out. On h2, watched as a whole (`body::watch`): a
+/// stream the client grants no window is given up after the idle timeout, ending the access
+/// line and the audit as a client that stops reading does.
+pub(crate) type ProxyBody = Watched<CountedBody>;
+
+/// The response body counted for the access log, before the watch.
+type CountedBody = access::Body<Either<audit::Body<UpstreamBody>, Full<Bytes>>>;
 
 /// The upstream's response body behind the idle guard, reporting a failure mid-body once.
-pub(crate) type UpstreamBody = Watched<ResponseBody<upstream::Body, FailureReport>>;
+pub(crate) type UpstreamBody = ResponseBody<upstream::Body, FailureReport>;
 
 /// What the handler needs from the config, copied out once at start.
 #[derive(Debug, Clone)]
@@ -157,7 +162,7 @@ impl Proxy {
         let response = match self.send(request, &context).await {
             Ok(mut response) => {
                 headers::prepare_response(response.headers_mut());
-                let response = self.guard(response, &context, slot, h2);
+                let response = self.guard(response, &context, slot);
                 self.auditor
                     .wrap(response, context.clone(), started)
                     .map(Either::Left)
@@ -178,11 +183,19 @@ impl Proxy {
             duration: started.elapsed(),
         }
         .emit(&self.telemetry);
-        Ok(self.finish(response, &context, open))
+        let response = self.finish(response, &context, open);
+        Ok(response.map(|body| {
+            if h2 {
+                Watched::watch(body, self.idle_timeout)
+            } else {
+                Watched::plain(body)
+            }
+        }))
     }
 
     /// A request answered by davaudit itself before anything went upstream (400, 501, 503):
     /// counted, and with `log.access` or `forwarding.echo_request_id` on, given a request id.
+    /// Never watched: it holds no upstream slot.
     fn refuse(
         &self,
         mut request: Request<Incoming>,
@@ -200,7 +213,7 @@ impl Proxy {
         .emit(&self.telemetry);
         let response = response.map(Either::Right);
         if !self.access_log && !self.forwarding.echo_request_id {
-            return access::Open::none().respond(response);
+            return access::Open::none().respond(response).map(Watched::plain);
         }
         let request_id =
             headers::take_request_id(request.headers_mut(), &self.forwarding.request_id_header);
@@ -222,7 +235,7 @@ impl Proxy {
             }),
         });
         let open = access::Open::new(&context);
-        self.finish(response, &context, open)
+        self.finish(response, &context, open).map(Watched::plain)
     }
 
     /// The response as the client gets it: the request id echoed when configured, the body
@@ -232,7 +245,7 @@ impl Proxy {
         mut response: Response<Either<audit::Body<UpstreamBody>, Full<Bytes>>>,
         context: &RequestContext,
         open: access::Open,
-    ) -> Response<ProxyBody> {
+    ) -> Response<CountedBody> {
         if self.forwarding.echo_request_id {
             headers::echo_request_id(
                 response.headers_mut(),
@@ -293,15 +306,12 @@ impl Proxy {
     /// Wraps the upstream's body in the idle guard, which reports a failure mid-body once.
     /// The body also holds the request's upstream slot until its upstream connection is free
     /// again: the body ended and the request was all sent (an upstream may answer an upload
-    /// before reading it), or the body failed or was abandoned by the client. On h2 the body
-    /// is also watched (`body::watch`): a stream the client grants no window is given up
-    /// after the idle timeout even though hyper no longer polls its body.
+    /// before reading it), or the body failed or was abandoned by the client.
     fn guard(
         &self,
         mut response: Response<upstream::Body>,
         context: &Arc<RequestContext>,
         slot: OwnedSemaphorePermit,
-        h2: bool,
     ) -> Response<UpstreamBody> {
         response.body_mut().hold_until_free(slot);
         let report = FailureReport {
@@ -310,14 +320,7 @@ impl Proxy {
             context: context.clone(),
         };
         let idle = self.idle_timeout;
-        response.map(move |body| {
-            let body = ResponseBody::new(body, idle, report);
-            if h2 {
-                Watched::watch(body, idle)
-            } else {
-                Watched::plain(body)
-            }
-        })
+        response.map(move |body| ResponseBody::new(body, idle, report))
     }
 
     /// Turns the client's request into the upstream request, in place, and returns the

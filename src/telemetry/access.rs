@@ -47,7 +47,8 @@ pub(crate) enum End {
     /// Every byte was handed to the client's connection.
     Complete,
     /// The client went away first (connection closed, h2 stream reset), possibly before the
-    /// response headers.
+    /// response headers; or took none of the response for `upstream.idle_timeout` (the
+    /// connection closed by `listener::stall`, the h2 stream given up by `body::watch`).
     ClientGone,
     /// The upstream's body failed mid-way (idle timeout, reset): the client got a cut body.
     UpstreamError,

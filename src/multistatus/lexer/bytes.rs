@@ -1,5 +1,6 @@
 //! Byte classes and small byte helpers shared by every state: whitespace, name bytes,
-//! short-name equality and the word-at-a-time search for the next `<` or `&`.
+//! short-name equality and the search for the next `<` or `&` (16-byte SSE2 blocks through
+//! `safe_arch` on x86_64, whole words elsewhere).
 
 use memchr::memchr2;
 
@@ -26,6 +27,9 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
             .and_then(|c| c.try_into().ok())
             .map_or(0, u16::from_ne_bytes)
     };
+    if n >= 16 {
+        return same_blocks(a, b);
+    }
     if n >= 8 {
         let last = n.wrapping_sub(8);
         let mut i = 0;
@@ -47,10 +51,130 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// The first `<` or `&`: a word-at-a-time look at the first 32 bytes first, as most text
-/// runs between tags are a newline or a short value, then `memchr2`.
+/// The 16 bytes of `s` at `at`, if there are as many.
+#[inline(always)]
+pub(super) fn block16(s: &[u8], at: usize) -> Option<&[u8; 16]> {
+    s.get(at..at.wrapping_add(16))?.try_into().ok()
+}
+
+/// `same` for 16 bytes or more: 16-byte blocks, the last one overlapping the one before.
+#[inline(always)]
+fn same_blocks(a: &[u8], b: &[u8]) -> bool {
+    let eq = |i: usize| match (block16(a, i), block16(b, i)) {
+        (Some(x), Some(y)) => eq_mask16(x, y) == 0xFFFF,
+        _ => false,
+    };
+    let last = a.len().wrapping_sub(16);
+    let mut i = 0;
+    while i < last {
+        if !eq(i) {
+            return false;
+        }
+        i = i.wrapping_add(16);
+    }
+    eq(last)
+}
+
+/// The first `<` or `&`, without SSE2.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
 pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    find_markup_words(s)
+}
+
+/// The first `<` or `&`. Most text runs between tags are empty, a newline or a short
+/// value: the first byte, then two 16-byte SSE2 blocks, then `memchr2` (AVX2 where the CPU
+/// has it: long text such as CalDAV's `calendar-data`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(super) fn find_markup(s: &[u8]) -> Option<usize> {
+    // Tags often follow one another (`</D:href><D:status>`).
+    if let [b'<' | b'&', ..] = s {
+        return Some(0);
+    }
+    let mut at = 0usize;
+    while at < 32 {
+        let Some(block) = s
+            .get(at..at.wrapping_add(16))
+            .and_then(|b| b.try_into().ok())
+        else {
+            // Fewer than 16 bytes left.
+            return s
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&b| b == b'<' || b == b'&')
+                .map(|i| i.wrapping_add(at));
+        };
+        let hit = markup_mask(block);
+        if hit != 0 {
+            return Some(at.wrapping_add(hit.trailing_zeros() as usize));
+        }
+        at = at.wrapping_add(16);
+    }
+    memchr2(b'<', b'&', s.get(at..).unwrap_or_default()).map(|i| i.wrapping_add(at))
+}
+
+/// Bit `i` set where byte `i` of `block` is `<` or `&`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn markup_mask(block: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(block);
+    let lt = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'<' as i8));
+    let amp = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'&' as i8));
+    move_mask_i8_m128i(bitor_m128i(lt, amp)) as u32
+}
+
+/// Bit `i` set where `a[i] == b[i]`: one SSE2 compare where the target has it (the
+/// replay's tag compare: `eq_mask16(input, tag) & mask == mask`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(super) fn eq_mask16(a: &[u8; 16], b: &[u8; 16]) -> u32 {
+    use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+    move_mask_i8_m128i(cmp_eq_mask_i8_m128i(
+        load_unaligned_m128i(a),
+        load_unaligned_m128i(b),
+    )) as u32
+}
+
+/// Bit `i` set where `a[i] == b[i]`, without SSE2: two words, each byte of `a ^ b` tested
+/// for zero without a carry across bytes, then the high bits gathered.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline(always)]
+fn eq_mask16_words(a: &[u8; 16], b: &[u8; 16]) -> u32 {
+    const LOW7: u64 = splat(0x7F);
+    let half = |i: usize| {
+        let w = |s: &[u8; 16]| {
+            s.get(i..i.wrapping_add(8))
+                .and_then(|c| c.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        let x = w(a) ^ w(b);
+        // The high bit of each byte of `x` that is not zero.
+        let differs = ((x & LOW7).wrapping_add(LOW7) | x) & !LOW7;
+        // The high bit of byte `j` to bit `j` (no two partial products meet).
+        let equal = !differs & !LOW7;
+        ((equal >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+    };
+    half(0) | half(8) << 8
+}
+
+/// Bit `i` set where `a[i] == b[i]`, without SSE2.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+pub(super) fn eq_mask16(a: &[u8; 16], b: &[u8; 16]) -> u32 {
+    eq_mask16_words(a, b)
+}
+
+/// `find_markup` without SSE2: the first two bytes, a word-at-a-time look at the first
+/// 32 bytes, then `memchr2`.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline(always)]
+fn find_markup_words(s: &[u8]) -> Option<usize> {
     // Tags often follow one another (`</D:href><D:status>`) or a newline.
     match s {
         [b'<' | b'&', ..] => return Some(0),
@@ -196,6 +320,52 @@ mod tests {
         }
     }
 
+    /// Every length up to past the `memchr2` tail, a `<` or `&` at every offset of it,
+    /// over a filler of every other byte.
+    #[test]
+    fn find_markup_is_the_byte_loop() {
+        let plain = |s: &[u8]| s.iter().position(|&b| b == b'<' || b == b'&');
+        for fill in 0..=255u8 {
+            if fill == b'<' || fill == b'&' {
+                continue;
+            }
+            for len in 0..72usize {
+                let mut s = vec![fill; len];
+                assert_eq!(find_markup(&s), None, "fill {fill:#x} len {len}");
+                assert_eq!(find_markup_words(&s), None, "fill {fill:#x} len {len}");
+                for at in 0..len {
+                    for mark in [b'<', b'&'] {
+                        s[at] = mark;
+                        // A second mark after the first must not win.
+                        if let Some(later) = s.get_mut(at + 3) {
+                            *later = b'&';
+                        }
+                        let want = plain(&s);
+                        assert_eq!(find_markup(&s), want, "fill {fill:#x} len {len} at {at}");
+                        assert_eq!(find_markup_words(&s), want, "words: len {len} at {at}");
+                        s.fill(fill);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eq_mask16_marks_the_equal_bytes() {
+        let a: [u8; 16] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        for i in 0..16 {
+            for flip in [0x01u8, 0x80, 0xFF, 0x7F, 0x40] {
+                let mut b = a;
+                b[i] ^= flip;
+                let want = 0xFFFF & !(1u32 << i);
+                assert_eq!(eq_mask16(&a, &b), want, "{i} {flip:#x}");
+                assert_eq!(eq_mask16_words(&a, &b), want, "words {i} {flip:#x}");
+            }
+        }
+        assert_eq!(eq_mask16(&a, &a), 0xFFFF);
+        assert_eq!(eq_mask16_words(&a, &a), 0xFFFF);
+    }
+
     #[test]
     fn same_is_equality() {
         for n in 0..40usize {
@@ -211,6 +381,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn find_markup_is_the_byte_loop_on_any_bytes(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            let plain = s.iter().position(|&b| b == b'<' || b == b'&');
+            proptest::prop_assert_eq!(find_markup(&s), plain);
+            proptest::prop_assert_eq!(find_markup_words(&s), plain);
+        }
+
+        #[test]
+        fn eq_mask16_is_the_byte_loop(a in proptest::prelude::any::<[u8; 16]>(), b in proptest::prelude::any::<[u8; 16]>(), same_at in proptest::prelude::any::<u16>()) {
+            // Many equal bytes, not just the few two random arrays share.
+            let b: [u8; 16] = core::array::from_fn(|i| if same_at >> i & 1 == 1 { a[i] } else { b[i] });
+            let plain = (0..16).filter(|&i| a[i] == b[i]).fold(0u32, |m, i| m | 1 << i);
+            proptest::prop_assert_eq!(eq_mask16(&a, &b), plain);
+            proptest::prop_assert_eq!(eq_mask16_words(&a, &b), plain);
+        }
+
         #[test]
         fn name_len_is_the_byte_loop(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
             let plain = s.iter().position(|&c| !is_name_byte(c)).unwrap_or(s.len());

@@ -208,7 +208,8 @@ impl Lexer {
         Ok(rest)
     }
 
-    /// `State::PiTarget`: a processing-instruction target (`xml` only at the start).
+    /// `State::PiTarget`: a processing-instruction target (`xml` only at the start), a Name
+    /// followed by whitespace or `?>`.
     pub(super) fn pi_target<'a>(&mut self, b: u8, mut rest: &'a [u8]) -> Rest<'a> {
         if self.pi_len == 0 && !is_name_start(b) {
             return Err(self.fail(self.mark, "invalid processing instruction target"));
@@ -235,10 +236,22 @@ impl Lexer {
             return Err(self.fail(self.mark, "XML declaration not at the start"));
         }
         rest = advance(rest, 1);
-        self.state = State::Pi {
-            question: t == b'?',
+        self.state = if t == b'?' {
+            State::PiTargetEnd
+        } else {
+            State::Pi { question: false }
         };
         Ok(rest)
+    }
+
+    /// `State::PiTargetEnd`: a target followed by `?` must end there (`?>`, XML 1.0 §2.6):
+    /// `<?a?x?>` is not a PI with target `a`.
+    pub(super) fn pi_target_end<'a>(&mut self, b: u8, rest: &'a [u8]) -> Rest<'a> {
+        if b != b'>' {
+            return Err(self.fail(self.mark, "invalid processing instruction target"));
+        }
+        self.state = State::Text;
+        Ok(advance(rest, 1))
     }
 
     /// `State::Pi`: up to `?>`.

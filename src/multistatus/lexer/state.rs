@@ -95,6 +95,8 @@ pub(super) enum State {
     },
     Doctype(Dtd),
     PiTarget,
+    /// After a processing-instruction target and `?`: only `>` may follow.
+    PiTargetEnd,
     Pi {
         question: bool,
     },

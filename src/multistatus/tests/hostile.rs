@@ -425,3 +425,45 @@ fn fuzz_crash_utf8_prefix_invalidated_across_a_split() {
     // fuzz/artifacts crash-2084490b: `F4` ends one chunk, ` ` starts the next.
     check_split_equivalence(&[32, 32, 32, 32, 32, 32, 244, 32], &[7]);
 }
+
+/// A processing-instruction target is a Name followed by whitespace or `?>` (XML 1.0 §2.6):
+/// `<?a?x?>` (the target runs into `?x`) is not well-formed. The reference counter refuses
+/// it; the scanner called the body around it clean, so a client's parser and the audit
+/// could read different documents. Fast path, plain path, every split: all malformed, at
+/// the `<?`.
+#[test]
+fn a_pi_target_followed_by_a_question_mark_not_ending_it_is_malformed() {
+    let clean = ms(&resp_status("/a", "HTTP/1.1 200 OK"));
+    let at = clean.find("<D:response>").unwrap();
+    for pi in ["<?a?x?>", "<?a??>", "<?a?? ?>", "<?xml-x?y?>", "<?a?x ?>"] {
+        let body = format!("{}{pi}{}", &clean[..at], &clean[at..]);
+        let r = scan_checked(body.as_bytes());
+        assert_eq!(r.outcome, Outcome::Malformed, "{pi}: {r:?}");
+        let m = r.malformed.unwrap();
+        assert_eq!(
+            (m.offset, m.reason.as_str()),
+            (at as u64, "invalid processing instruction target"),
+            "{pi}"
+        );
+        let reference = reference_slice(body.as_bytes(), AllErrors, Limits::default());
+        assert_eq!(reference.outcome, Outcome::Malformed, "{pi}: {reference:?}");
+        check_reference_agreement(body.as_bytes(), &[at + 3, at + 4], None, false);
+    }
+    // At the start, after the root, in a property value (skipped content).
+    let value = ms(&resp_propstat("/a", &["HTTP/1.1 200 OK"])).replace("<D:x/>", "<x>v<?a?x?></x>");
+    for body in ["<?a?x?><a/>", "<a/><?a??>", "<?xml?x?><a/>", &value] {
+        let r = scan_checked(body.as_bytes());
+        assert_eq!(r.outcome, Outcome::Malformed, "{body}: {r:?}");
+    }
+    // Whitespace or `?>` after the target stays fine, whatever follows.
+    for pi in ["<?a?>", "<?a ?x?>", "<?a\t??>", "<?a-b.c?>", "<?a ?>?>"] {
+        let body = format!("{}{pi}{}", &clean[..at], &clean[at..]);
+        let r = scan_checked(body.as_bytes());
+        let reference = reference_slice(body.as_bytes(), AllErrors, Limits::default());
+        assert_eq!(
+            (r.outcome, reference.outcome),
+            (Outcome::Clean, Outcome::Clean),
+            "{pi}"
+        );
+    }
+}

@@ -205,25 +205,33 @@ async fn the_h2_header_list_limit_is_max_header_bytes() {
 /// The exchange (its upstream connection and its `limits.max_upstream_requests` slot) was held
 /// for as long as the client kept the connection open. Now no body progress for
 /// `upstream.idle_timeout` gives the slot back, and the stream is reset.
+///
+/// The operator sees it as the HTTP/1 client that stops reading: at once (not when the
+/// client finally grants window or leaves), the access line says `end=client_gone` and
+/// the audit of the 207 it starved is counted `truncated`.
 #[tokio::test]
 async fn an_h2_client_that_grants_no_window_gives_its_exchange_back_after_the_idle_timeout() {
     const INITIAL_WINDOW_SIZE: u16 = 0x4;
     const WINDOW_UPDATE: u8 = 0x8;
+    let logs = LogCapture::start();
     let upstream = FakeUpstream::start(|r| match r.uri.path() {
-        "/big" => Reply::status(200).generated(1 << 30),
+        "/big" => Reply::generated_multistatus(GeneratedMultistatus::with_size(1 << 30)),
         _ => Reply::ok("ok"),
     })
     .await;
     let proxy = Proxy::start_with(
         &upstream.url(),
-        "upstream: {idle_timeout: 1s}\nlimits: {max_upstream_requests: 1}",
+        "upstream: {idle_timeout: 1s}\nlimits: {max_upstream_requests: 1}\nlog: {access: true}",
     )
     .await;
     let mut stalled = H2Conn::connect(proxy.addr()).await;
     let mut zero_window = INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
     zero_window.extend_from_slice(&0u32.to_be_bytes());
     stalled.send_frame(SETTINGS, 0, 0, &zero_window).await;
-    stalled.get(1, "/big").await;
+    let block = get_block("/big", &[("x-request-id", b"starved-1")]);
+    stalled
+        .send_frame(HEADERS, END_STREAM | END_HEADERS, 1, &block)
+        .await;
     upstream.wait_requests(1).await;
     // No keep-alive PINGs are sent to h2 clients: this one need not read meanwhile.
     // 503 while the stalled exchange holds the only slot; 200 once it gave it back.
@@ -235,6 +243,39 @@ async fn an_h2_client_that_grants_no_window_gives_its_exchange_back_after_the_id
         },
     )
     .await;
+    // Seen while the client still withholds window, as an HTTP/1 client that stops reading
+    // is: the client's leg ended the exchange, the audit could not finish.
+    let line = logs
+        .wait_for("access line of starved-1", |e| {
+            e.target() == "davaudit::access"
+                && e.field("request_id").and_then(|v| v.as_str()) == Some("starved-1")
+        })
+        .await;
+    assert_eq!(
+        line.field("end").and_then(|v| v.as_str()),
+        Some("client_gone"),
+        "{line:?}"
+    );
+    assert_eq!(
+        line.field("audit").and_then(|v| v.as_str()),
+        Some("truncated"),
+        "{line:?}"
+    );
+    let metrics = proxy
+        .audited(&Metrics::default(), &[("outcome", "truncated")], 1)
+        .await;
+    assert_eq!(
+        metrics.get(
+            "davaudit_multistatus_total",
+            &[("method", "GET"), ("outcome", "truncated")]
+        ),
+        1.0
+    );
+    // Not the upstream's fault.
+    assert_eq!(
+        metrics.get("davaudit_upstream_errors_total", &[("kind", "timeout")]),
+        0.0
+    );
     // Once the client grants a window, hyper pulls the body again: the stream is reset,
     // never completed as if the body had ended.
     stalled
@@ -248,4 +289,9 @@ async fn an_h2_client_that_grants_no_window_gives_its_exchange_back_after_the_id
         ended.kind, RST_STREAM,
         "the starved stream is reset, not completed"
     );
+    let lines = logs.find(|e| {
+        e.target() == "davaudit::access"
+            && e.field("request_id").and_then(|v| v.as_str()) == Some("starved-1")
+    });
+    assert_eq!(lines.len(), 1, "one access line per exchange: {lines:?}");
 }

@@ -1,0 +1,79 @@
+//! Anchors: the lexer state a trie holds for (`Key`: open elements with their names and
+//! roles, declarations by serial and depth, `shadow`), and the check at each
+//! `DAV:response` that the state is that one (or, within `RESETS`, starts the trie afresh
+//! for a new one).
+
+use super::trie::{KEY_BINDINGS, KEY_FRAMES, KEY_NAMES, RESETS};
+use crate::multistatus::lexer::bytes::same;
+use crate::multistatus::lexer::state::State;
+use crate::multistatus::lexer::{Frame, Lexer};
+
+/// The lexer state at an anchor that the trie holds for.
+#[derive(Debug, Default)]
+pub(super) struct Key {
+    pub(super) frames: Vec<Frame>,
+    pub(super) names: Vec<u8>,
+    /// `(serial, depth)` of each declaration in scope.
+    pub(super) bindings: Vec<(u64, usize)>,
+    pub(super) shadow: u64,
+}
+
+impl Lexer {
+    /// The lexer is at an anchor in a state the trie holds for; a new state starts the trie
+    /// afresh (within `RESETS`). False: no walk here.
+    pub(super) fn anchored(&mut self) -> bool {
+        if self.deep != 0
+            || self.unnamed
+            || self.declaring
+            || self.capture.depth != 0
+            || self.state != State::Text
+        {
+            return false;
+        }
+        let key = &self.replay.key;
+        if self.replay.keyed
+            && key.shadow == self.shadow
+            && key.frames.len() == self.frames.len()
+            && key.bindings.len() == self.bindings.len()
+            && same(&key.names, &self.names)
+            && key
+                .frames
+                .iter()
+                .zip(&self.frames)
+                .all(|(a, b)| a.name == b.name && a.role == b.role)
+            && key
+                .bindings
+                .iter()
+                .zip(&self.bindings)
+                .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
+        {
+            return true;
+        }
+        if self.replay.resets >= RESETS
+            || self.frames.len() > KEY_FRAMES
+            || self.names.len() > KEY_NAMES
+            || self.bindings.len() > KEY_BINDINGS
+        {
+            return false;
+        }
+        self.replay.resets = self.replay.resets.saturating_add(1);
+        self.replay.keyed = true;
+        self.replay.clear();
+        let key = &mut self.replay.key;
+        key.shadow = self.shadow;
+        key.frames.clear();
+        key.frames.extend_from_slice(&self.frames);
+        key.names.clear();
+        key.names.extend_from_slice(&self.names);
+        key.bindings.clear();
+        key.bindings
+            .extend(self.bindings.iter().map(|b| (b.serial, b.depth)));
+        true
+    }
+
+    /// A walk may start here (cheap checks before `walk`; `anchored` does the rest).
+    #[inline(always)]
+    pub(in crate::multistatus::lexer) fn may_walk(&self) -> bool {
+        !self.replay.recording && self.bindings.len() <= KEY_BINDINGS
+    }
+}

@@ -1,0 +1,180 @@
+//! Learning: a tag the trie does not hold is read the ordinary way (`Lexer::lex`) through a
+//! `Recorder`, a sink that passes every call on and records it; when what reading did has a
+//! shape the trie replays (`recordable` bytes, left in `Text`, at most one report and one
+//! role), the tag becomes a child of the current node with that `Effect`.
+
+use super::trie::{Effect, Report, TAG};
+use crate::multistatus::lexer::bytes::is_ws;
+use crate::multistatus::lexer::roles::Role;
+use crate::multistatus::lexer::state::State;
+use crate::multistatus::lexer::{Lexer, Sink};
+use crate::multistatus::report::{Level, Malformed};
+
+/// The sink calls made while one tag was read for recording.
+#[derive(Debug, Default)]
+pub(super) struct Recorded {
+    /// Calls in order; more than four is no shape a recorded tag has.
+    calls: [Option<Call>; 4],
+    count: usize,
+    pub(super) uri: Vec<u8>,
+    pub(super) local: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Start(Role),
+    End(Role),
+    Report(Report),
+}
+
+impl Recorded {
+    fn push(&mut self, call: Call) {
+        if let Some(slot) = self.calls.get_mut(self.count) {
+            *slot = Some(call);
+        }
+        self.count = self.count.saturating_add(1);
+    }
+}
+
+/// Passes every call on to the real sink and records it.
+struct Recorder<'s> {
+    sink: &'s mut dyn Sink,
+    log: Recorded,
+}
+
+impl Sink for Recorder<'_> {
+    fn start(&mut self, role: Role) {
+        self.log.push(Call::Start(role));
+        self.sink.start(role);
+    }
+
+    fn end(&mut self, role: Role, text: &[u8]) {
+        self.log.push(Call::End(role));
+        self.sink.end(role, text);
+    }
+
+    fn wants_text(&self) -> bool {
+        self.sink.wants_text()
+    }
+
+    fn error_child(&mut self, owner: Level, dav: bool, uri: &[u8], local: &[u8]) {
+        self.log
+            .push(Call::Report(Report::ErrorChild { owner, dav }));
+        self.log.uri = uri.to_vec();
+        self.log.local = local.to_vec();
+        self.sink.error_child(owner, dav, uri, local);
+    }
+
+    fn prop(&mut self, uri: &[u8], local: &[u8]) {
+        self.log.push(Call::Report(Report::Prop(0)));
+        self.log.uri = uri.to_vec();
+        self.log.local = local.to_vec();
+        self.sink.prop(uri, local);
+    }
+
+    fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
+        self.log.push(Call::Report(Report::Prop(token)));
+        self.log.uri = uri.to_vec();
+        self.log.local = local.to_vec();
+        self.sink.prop_token(token, uri, local);
+    }
+}
+
+/// The length of the tag at the start of `s` (at a `<`) if it may be recorded: through its
+/// `>`, at most `TAG` bytes, no `<!`/`<?`, no quote or `<` inside.
+pub(super) fn recordable(s: &[u8]) -> Option<usize> {
+    if matches!(s.get(1), Some(b'!' | b'?') | None) {
+        return None;
+    }
+    let window = s.get(1..TAG.min(s.len()))?;
+    let end = window.iter().position(|&b| b == b'>')?;
+    let inner = window.get(..end)?;
+    if inner.iter().any(|&b| matches!(b, b'"' | b'\'' | b'<')) {
+        return None;
+    }
+    end.checked_add(2)
+}
+
+impl Lexer {
+    /// Reads `tag` (at body offset `at`) the ordinary way, recording what it does; adds it
+    /// as a child of `node` when it has a shape the trie replays and there is room. Errors
+    /// are those reading it gives.
+    pub(super) fn learn<S: Sink>(
+        &mut self,
+        node: u32,
+        tag: &[u8],
+        at: u64,
+        sink: &mut S,
+    ) -> Result<Option<u32>, Malformed> {
+        let depth = self.frames.len();
+        let bindings = self.bindings.len();
+        let unbound = self.unbound;
+        let parent = self.frames.last().map(|f| f.role);
+        let mut rec = Recorder {
+            sink,
+            log: Recorded::default(),
+        };
+        self.replay.recording = true;
+        let read = self.lex(tag, at, &mut rec);
+        self.replay.recording = false;
+        read?;
+        let log = rec.log;
+        if self.state != State::Text
+            || self.deep != 0
+            || self.unnamed
+            || log.count > log.calls.len()
+            || !self.replay.room(
+                node,
+                tag.len()
+                    .saturating_add(log.uri.len())
+                    .saturating_add(log.local.len()),
+            )
+        {
+            return Ok(None);
+        }
+        let effect = if tag.get(1) == Some(&b'/') {
+            if self.frames.len().wrapping_add(1) != depth {
+                return Ok(None);
+            }
+            Effect::End {
+                role: parent.unwrap_or(Role::Skip),
+            }
+        } else {
+            let empty = tag.ends_with(b"/>");
+            let name = tag
+                .iter()
+                .skip(1)
+                .position(|&b| b == b'>' || b == b'/' || is_ws(b))
+                .unwrap_or(0);
+            let calls = log.calls.get(..log.count).unwrap_or_default();
+            let (report, calls) = match calls {
+                [Some(Call::Report(r)), rest @ ..] => (*r, rest),
+                _ => (Report::None, calls),
+            };
+            let role = match (calls, empty) {
+                ([], _) => Role::Skip,
+                ([Some(Call::Start(r))], false) => *r,
+                ([Some(Call::Start(r)), Some(Call::End(e))], true) if r == e => *r,
+                _ => return Ok(None),
+            };
+            let opened = if empty { depth } else { depth.wrapping_add(1) };
+            let after = self.frames.get(depth.wrapping_sub(1)).map(|f| f.role);
+            if self.frames.len() != opened
+                || self.bindings.len() != bindings
+                || (!empty && self.frames.last().map(|f| f.role) != Some(role))
+                || self.unbound.wrapping_sub(unbound) > 1
+            {
+                return Ok(None);
+            }
+            Effect::Start {
+                role,
+                empty,
+                name,
+                report,
+                parent: (after != parent).then_some(after).flatten(),
+                unbound: self.unbound != unbound,
+            }
+        };
+        Ok(Some(self.replay.add(node, tag, &log, effect)))
+    }
+}

@@ -1,0 +1,270 @@
+//! The walk: from an anchor, each tag byte-identical to a child of the current node is
+//! replayed from the node (`replay_node`: what `Lexer::open` and `Lexer::end_tag` do for
+//! it, the recorded reports made again); a skipped leaf whose text and end tag follow is
+//! passed over whole; anything else is learnt (`learn`) or ends the walk.
+//!
+//! The open elements are kept lazily: the elements the walk opens above its anchor are
+//! only counted (`depth`), with the node that opened each and its role (`Trie::unnamed`,
+//! `Trie::roles`); their frames and names are written (`materialize`) only when the walk
+//! ends or before a tag is read the ordinary way. An end tag replayed above the written
+//! frames closes the role its node recorded (the role the open element has there: the
+//! walk from one anchor state through the same tags passes through the same states).
+
+use super::learn::recordable;
+use super::trie::{Effect, NONE, Report, UNNAMED};
+use crate::multistatus::lexer::bytes::find_markup;
+use crate::multistatus::lexer::roles::Role;
+use crate::multistatus::lexer::{Frame, Lexer, Sink};
+use crate::multistatus::limits::MAX_STATUS;
+use crate::multistatus::report::Malformed;
+
+impl Lexer {
+    /// From an anchor (a `DAV:response` just opened, `pos` just past its start tag), replays
+    /// or learns the tags of the entry up to its end tag. Returns where it stopped: at a
+    /// markup it leaves to the skim, past the entry's end tag, or the chunk's end.
+    pub(in crate::multistatus::lexer) fn walk<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        pos: usize,
+        base: u64,
+        sink: &mut S,
+    ) -> Result<usize, Malformed> {
+        if self.replay.recording || !self.anchored() {
+            return Ok(pos);
+        }
+        self.replay.floor = self.frames.len();
+        self.replay.named = self.frames.len();
+        let mut depth = self.frames.len();
+        let walked = self.walk_entry(chunk, pos, base, &mut depth, sink);
+        self.materialize(depth);
+        walked
+    }
+
+    /// Writes the frames and names of the elements the replay opened above the written
+    /// frames (see `Trie::unnamed`), up to `depth`: the state is then the one reading
+    /// their tags leaves.
+    pub(super) fn materialize(&mut self, depth: usize) {
+        let from = self.replay.named;
+        for i in from..depth {
+            let at = i.wrapping_sub(self.replay.floor);
+            let node = self.replay.unnamed.get(at).copied().unwrap_or(NONE);
+            let role = self.replay.roles.get(at).copied().unwrap_or(Role::Skip);
+            let start = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+            self.names.extend_from_slice(self.replay.qname(node));
+            self.frames.push(Frame { name: start, role });
+        }
+        self.replay.named = self.frames.len();
+    }
+
+    fn walk_entry<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        mut pos: usize,
+        base: u64,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Result<usize, Malformed> {
+        let floor = self.replay.floor;
+        let mut node = 0u32;
+        loop {
+            // Positions stay within `chunk`: no sum below overflows.
+            let rest = chunk.get(pos..).unwrap_or_default();
+            let Some(i) = find_markup(rest) else {
+                self.capture.push(rest);
+                return Ok(chunk.len());
+            };
+            if self.capture.depth != 0 {
+                self.capture.push(rest.get(..i).unwrap_or_default());
+            }
+            pos = pos.wrapping_add(i);
+            let tag = rest.get(i..).unwrap_or_default();
+            if let [b'&', after @ ..] = tag {
+                match self.skim_reference(after) {
+                    Some(n) => {
+                        pos = pos.wrapping_add(n).wrapping_add(2);
+                        continue;
+                    }
+                    None => return Ok(pos),
+                }
+            }
+            if let Some((child, len)) = self.replay.find(node, tag) {
+                pos = pos.wrapping_add(len);
+                node = child;
+                if let Some(end) = self.replay_node(child, depth, sink) {
+                    // A skipped leaf: its text and end tag, if that is what follows.
+                    let body = chunk.get(pos..).unwrap_or_default();
+                    if let Some(j) = find_markup(body)
+                        && let Some(close) = body.get(j..)
+                        && let Some((e, n)) = self.replay.find_end(end, close)
+                    {
+                        if self.capture.depth != 0 {
+                            self.capture.push(body.get(..j).unwrap_or_default());
+                        }
+                        pos = pos.wrapping_add(j).wrapping_add(n);
+                        node = e;
+                        continue;
+                    }
+                    self.open_lazy(end, Role::Skip, depth);
+                }
+            } else {
+                let Some(len) = recordable(tag) else {
+                    return Ok(pos);
+                };
+                let tag = tag.get(..len).unwrap_or_default();
+                let at = base.wrapping_add(pos as u64);
+                pos = pos.wrapping_add(len);
+                self.materialize(*depth);
+                let learnt = self.learn(node, tag, at, sink);
+                *depth = self.frames.len();
+                self.replay.named = *depth;
+                match learnt? {
+                    Some(child) => node = child,
+                    None => return Ok(pos),
+                }
+            }
+            if *depth < floor {
+                return Ok(pos);
+            }
+        }
+    }
+
+    /// Does what reading the tag of `node` did, `depth` elements open; for a skipped
+    /// element that is not empty, does not open it yet and returns `node`: the caller
+    /// either passes over it whole (text and end tag) or opens it (`open_lazy`).
+    #[inline]
+    fn replay_node<S: Sink>(&mut self, node: u32, depth: &mut usize, sink: &mut S) -> Option<u32> {
+        let n = self.replay.nodes.get(node as usize)?;
+        let Effect::Start {
+            role,
+            empty,
+            report,
+            parent,
+            unbound,
+            ..
+        } = n.effect
+        else {
+            if let Effect::End { role } = n.effect
+                && *depth > self.replay.named
+            {
+                // An element the walk opened and has not written.
+                debug_assert_eq!(
+                    self.replay
+                        .roles
+                        .get(depth.wrapping_sub(1).wrapping_sub(self.replay.floor))
+                        .copied(),
+                    Some(role)
+                );
+                self.close_lazy(role, *depth, sink);
+                *depth = depth.wrapping_sub(1);
+                return None;
+            }
+            self.close_written(sink);
+            *depth = self.frames.len();
+            self.replay.named = *depth;
+            return None;
+        };
+        if unbound {
+            self.unbound = self.unbound.saturating_add(1);
+        }
+        match report {
+            Report::None => {}
+            Report::Prop(0) => sink.prop(self.replay.bytes(n.uri), self.replay.bytes(n.local)),
+            Report::Prop(token) => {
+                sink.prop_token(token, self.replay.bytes(n.uri), self.replay.bytes(n.local));
+            }
+            Report::ErrorChild { owner, dav } => sink.error_child(
+                owner,
+                dav,
+                self.replay.bytes(n.uri),
+                self.replay.bytes(n.local),
+            ),
+        }
+        if let Some(role) = parent {
+            if *depth > self.replay.named {
+                let at = depth.wrapping_sub(1).wrapping_sub(self.replay.floor);
+                if let Some(slot) = self.replay.roles.get_mut(at) {
+                    *slot = role;
+                }
+            } else if let Some(f) = self.frames.last_mut() {
+                f.role = role;
+            }
+        }
+        if role == Role::Skip {
+            return (!empty).then_some(node);
+        }
+        if empty {
+            // Opened and closed at once: `open`, then `end_tag`.
+            let inner = depth.wrapping_add(1);
+            self.start_lazy(role, inner, sink);
+            self.close_lazy(role, inner, sink);
+            return None;
+        }
+        self.start_lazy(role, depth.wrapping_add(1), sink);
+        self.open_lazy(node, role, depth);
+        None
+    }
+
+    /// What `open` reports for an audited element that will be the `depth`th open one.
+    #[inline(always)]
+    fn start_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
+        sink.start(role);
+        if let Some(status) = role.captures()
+            && (status || sink.wants_text())
+        {
+            let cap = if status { MAX_STATUS } else { self.max_text };
+            self.capture.begin(depth, status, cap);
+        }
+    }
+
+    /// What `end_tag` reports closing the `depth`th open element, of role `role`, when
+    /// it holds no declaration.
+    #[inline(always)]
+    fn close_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
+        if role != Role::Skip {
+            self.capture.end(depth, role, sink);
+        }
+    }
+
+    /// Closes the innermost written frame: what `end_tag` does (`deep` is 0 in a walk),
+    /// without the parts that cannot apply to an element with no declarations that is not
+    /// the root.
+    #[inline(always)]
+    fn close_written<S: Sink>(&mut self, sink: &mut S) {
+        let depth = self.frames.len();
+        if depth > 1
+            && let Some(&Frame { name, role }) = self.frames.last()
+            && self.bindings.last().is_none_or(|b| b.depth < depth)
+        {
+            self.frames.pop();
+            self.names.truncate(name as usize);
+            self.close_lazy(role, depth, sink);
+            return;
+        }
+        self.end_tag(sink);
+    }
+
+    /// Opens the element whose start tag is `node`, of role `role` (its reports made): kept
+    /// lazily when there is room to remember it, else written at once.
+    #[inline(always)]
+    fn open_lazy(&mut self, node: u32, role: Role, depth: &mut usize) {
+        let at = depth.wrapping_sub(self.replay.floor);
+        if at < UNNAMED
+            && let (Some(n), Some(r)) = (
+                self.replay.unnamed.get_mut(at),
+                self.replay.roles.get_mut(at),
+            )
+        {
+            *n = node;
+            *r = role;
+            *depth = depth.wrapping_add(1);
+            return;
+        }
+        self.materialize(*depth);
+        let start = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let q = self.replay.qname(node);
+        self.names.extend_from_slice(q);
+        self.frames.push(Frame { name: start, role });
+        *depth = self.frames.len();
+        self.replay.named = *depth;
+    }
+}
