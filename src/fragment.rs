@@ -228,20 +228,21 @@ impl<IO> Watch<IO> {
         if self.off || data.is_empty() {
             return;
         }
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', data) {
-            let line = &data[start..end];
-            if self.carry.is_empty() {
-                self.line_end(line);
-            } else {
-                let mut whole = std::mem::take(&mut self.carry);
-                whole.extend_from_slice(line);
-                self.line_end(&whole);
-                whole.clear();
-                self.carry = whole;
+        let start = if memchr::memchr(b'#', data).is_none()
+            && memchr::memchr(b'#', &self.carry).is_none()
+        {
+            // No line ending in these bytes holds a `#` (nearly every read): none is looked
+            // at, only the unfinished line after the last line break is kept.
+            match memchr::memrchr(b'\n', data) {
+                Some(end) => {
+                    self.carry.clear();
+                    end + 1
+                }
+                None => 0,
             }
-            start = end + 1;
-        }
+        } else {
+            self.scan_lines(data)
+        };
         let rest = &data[start..];
         if start > 0 && self.carry.capacity() > 4096 {
             // A long line ended: do not keep its buffer for the connection's life.
@@ -256,6 +257,26 @@ impl<IO> Watch<IO> {
             self.carry.drain(..over);
             self.carry.extend_from_slice(rest);
         }
+    }
+
+    /// Each line ending in `data`, with the unfinished one before it, to `line_end`;
+    /// returns where the bytes after the last line break start (0: none).
+    fn scan_lines(&mut self, data: &[u8]) -> usize {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            let line = &data[start..end];
+            if self.carry.is_empty() {
+                self.line_end(line);
+            } else {
+                let mut whole = std::mem::take(&mut self.carry);
+                whole.extend_from_slice(line);
+                self.line_end(&whole);
+                whole.clear();
+                self.carry = whole;
+            }
+            start = end + 1;
+        }
+        start
     }
 
     /// One line (without its `\n`): a request line with a fragment is recorded.

@@ -247,6 +247,8 @@ impl<C: Classify> Scanner<C> {
             (None, BodyEnd::Complete) => Outcome::Clean,
         };
         report.malformed = self.error;
+        // Done with the body: its lexer's tables and buffers serve the next one.
+        self.lexer.recycle();
         report
     }
 

@@ -92,38 +92,19 @@ impl Counts {
 
     /// The counts of `a` and `b` added up, in code order (both are in code order).
     fn merged(a: &BTreeMap<Code, u64>, b: &BTreeMap<Code, u64>) -> Self {
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&(&ca, &na)), Some(&(&cb, &nb))) => match ca.cmp(&cb) {
-                    std::cmp::Ordering::Less => {
-                        a.next();
-                        (ca, na)
-                    }
-                    std::cmp::Ordering::Greater => {
-                        b.next();
-                        (cb, nb)
-                    }
-                    std::cmp::Ordering::Equal => {
-                        a.next();
-                        b.next();
-                        (ca, na + nb)
-                    }
-                },
-                (Some(&(&c, &n)), None) => {
-                    a.next();
-                    (c, n)
-                }
-                (None, Some(&(&c, &n))) => {
-                    b.next();
-                    (c, n)
-                }
-                (None, None) => break,
-            };
-            out.push(next);
+        Counts(merge(a, b).collect())
+    }
+
+    /// Holds `counts` from now on: in place when there are as many as it holds (a record
+    /// reused for a response of the same shape), else in a new list of the exact length.
+    fn refill(&mut self, counts: impl Iterator<Item = (Code, u64)> + Clone) {
+        if counts.clone().count() == self.0.len() {
+            for (slot, count) in self.0.iter_mut().zip(counts) {
+                *slot = count;
+            }
+        } else {
+            self.0 = counts.collect();
         }
-        Counts(out.into_boxed_slice())
     }
 
     /// The count for `code` (0 when absent).
@@ -144,6 +125,40 @@ impl Serialize for Counts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().map(|(c, n)| (c, n)))
     }
+}
+
+/// The counts of `a` and `b` added up, in code order (both are in code order).
+fn merge<'a>(
+    a: &'a BTreeMap<Code, u64>,
+    b: &'a BTreeMap<Code, u64>,
+) -> impl Iterator<Item = (Code, u64)> + Clone + 'a {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(&(&ca, &na)), Some(&(&cb, &nb))) => match ca.cmp(&cb) {
+            std::cmp::Ordering::Less => {
+                a.next();
+                Some((ca, na))
+            }
+            std::cmp::Ordering::Greater => {
+                b.next();
+                Some((cb, nb))
+            }
+            std::cmp::Ordering::Equal => {
+                a.next();
+                b.next();
+                Some((ca, na + nb))
+            }
+        },
+        (Some(&(&c, &n)), None) => {
+            a.next();
+            Some((c, n))
+        }
+        (None, Some(&(&c, &n))) => {
+            b.next();
+            Some((c, n))
+        }
+        (None, None) => None,
+    })
 }
 
 /// What the audit task knows about a response when its audit ends.
@@ -305,37 +320,25 @@ impl RecentFailures {
     }
 
     /// Records `sighting` at `time_ms` with `failed`, its first failing entries.
+    ///
+    /// A full ring's oldest record makes room: when nothing else holds it (no `/failures`
+    /// answer being built), its allocation and those of its strings and counts take the new
+    /// record instead of being freed while new ones are made.
     fn push_kept(&self, sighting: &Sighting<'_>, time_ms: u64, failed: Vec<Failure>) {
         let report = sighting.report;
-        let failing = Counts::merged(
-            report.failing(Level::Response),
-            report.failing(Level::Propstat),
-        );
-        let mut record = Record {
-            seq: 0,
-            time_ms,
-            request_id: capped(sighting.request_id, MAX_REQUEST_ID),
-            method: capped(sighting.method, 32),
-            path: capped(sighting.path, MAX_PATH),
-            route: sighting.route.map(str::to_owned),
-            status: sighting.status,
-            outcome: report.outcome,
-            entries: report.entries,
-            failure_count: report.failure_count,
-            failing,
-            response_status: Counts::from_map(&report.response_status),
-            propstat_status: Counts::from_map(&report.propstat_status),
-            failed_omitted: report.failure_count.saturating_sub(failed.len() as u64),
-            failed,
+        let failing = || {
+            merge(
+                report.failing(Level::Response),
+                report.failing(Level::Propstat),
+            )
         };
-
         let mut ring = self.lock();
         if ring.capacity == 0 {
             return;
         }
         ring.recorded += 1;
-        record.seq = ring.recorded;
-        for &(code, n) in record.failing.0.iter() {
+        let seq = ring.recorded;
+        for (code, n) in failing() {
             *ring.totals.entry(code).or_insert(0) += n;
         }
         let minute = time_ms / MINUTE_MS;
@@ -346,10 +349,65 @@ impl RecentFailures {
         if slot.minute == minute {
             slot.count += 1;
         }
-        if ring.records.len() >= ring.capacity {
-            ring.records.pop_front();
+        let mut oldest = if ring.records.len() >= ring.capacity {
+            ring.records.pop_front()
+        } else {
+            None
+        };
+        let failed_omitted = report.failure_count.saturating_sub(failed.len() as u64);
+        // The oldest record's failing entries, freed once the lock is released.
+        let mut freed = Vec::new();
+        match oldest.as_mut().and_then(Arc::get_mut) {
+            Some(record) => {
+                record.seq = seq;
+                record.time_ms = time_ms;
+                capped_into(&mut record.request_id, sighting.request_id, MAX_REQUEST_ID);
+                capped_into(&mut record.method, sighting.method, 32);
+                capped_into(&mut record.path, sighting.path, MAX_PATH);
+                match (&mut record.route, sighting.route) {
+                    (Some(kept), Some(route)) => capped_into(kept, route, usize::MAX),
+                    (kept, route) => *kept = route.map(str::to_owned),
+                }
+                record.status = sighting.status;
+                record.outcome = report.outcome;
+                record.entries = report.entries;
+                record.failure_count = report.failure_count;
+                record.failing.refill(failing());
+                record
+                    .response_status
+                    .refill(report.response_status.iter().map(|(&c, &n)| (c, n)));
+                record
+                    .propstat_status
+                    .refill(report.propstat_status.iter().map(|(&c, &n)| (c, n)));
+                record.failed_omitted = failed_omitted;
+                freed = std::mem::replace(&mut record.failed, failed);
+            }
+            None => {
+                oldest = Some(Arc::new(Record {
+                    seq,
+                    time_ms,
+                    request_id: capped(sighting.request_id, MAX_REQUEST_ID),
+                    method: capped(sighting.method, 32),
+                    path: capped(sighting.path, MAX_PATH),
+                    route: sighting.route.map(str::to_owned),
+                    status: sighting.status,
+                    outcome: report.outcome,
+                    entries: report.entries,
+                    failure_count: report.failure_count,
+                    failing: Counts::merged(
+                        report.failing(Level::Response),
+                        report.failing(Level::Propstat),
+                    ),
+                    response_status: Counts::from_map(&report.response_status),
+                    propstat_status: Counts::from_map(&report.propstat_status),
+                    failed_omitted,
+                    failed,
+                }));
+            }
         }
-        ring.records.push_back(Arc::new(record));
+        ring.records.extend(oldest);
+        drop(ring);
+        drop(freed);
     }
 
     /// The records matching `query`, newest first, with the counters.
@@ -458,6 +516,21 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// [`capped`] into `out`, which keeps its allocation when it is large enough (else a new
+/// one of the exact size: a reused record holds no more than a new one would).
+fn capped_into(out: &mut String, text: &str, max: usize) {
+    if text.len() <= max {
+        if out.capacity() < text.len() {
+            *out = text.to_owned();
+        } else {
+            out.clear();
+            out.push_str(text);
+        }
+    } else {
+        *out = capped(text, max);
+    }
+}
+
 /// `text`, cut to at most `max` bytes on a character boundary, with `…` when cut.
 fn capped(text: &str, max: usize) -> String {
     if text.len() <= max {
@@ -530,6 +603,67 @@ mod tests {
     }
 
     const T0: u64 = 1_700_000_000_000;
+
+    /// A full ring reuses its oldest record for the newest: every field is the new
+    /// response's (counts of another length, a route gained or lost, shorter strings), and a
+    /// record a `/failures` answer still holds is left as it was.
+    #[test]
+    fn the_record_pushed_out_leaves_nothing_of_itself_in_the_newest() {
+        let recent = RecentFailures::new(2);
+        let long = report(&"h".repeat(300), 3);
+        let mut first = sighting("/a/long/path/first", &long);
+        first.route = Some("files");
+        recent.push(&first, T0);
+        recent.push(&sighting("/b", &long), T0 + 1);
+        let held = recent.snapshot(&Query::default());
+        // Held by `held`: not reused.
+        let mut short = report("/c", 0);
+        short.outcome = Outcome::FailureInSuccess;
+        short.response_status = BTreeMap::from([(Code::Status(423), 1)]);
+        short.response_failing = BTreeMap::from([(Code::Status(423), 1)]);
+        let mut c = sighting("/c", &short);
+        c.route = Some("shared");
+        recent.push(&c, T0 + 2);
+        let b = &held.failures[0];
+        assert_eq!((b.seq, b.path.as_str()), (2, "/b"));
+        assert_eq!(held.failures[1].route.as_deref(), Some("files"));
+        drop(held);
+        // Not held: reused, twice (the route gained, then lost; the other report's shape).
+        let mut routed = sighting("/d", &short);
+        routed.route = Some("cal");
+        routed.request_id = "r-4";
+        recent.push(&routed, T0 + 3);
+        recent.push(&sighting("/e", &long), T0 + 4);
+        let s = recent.snapshot(&Query::default());
+        let (e, d) = (&s.failures[0], &s.failures[1]);
+        assert_eq!((d.seq, d.time_ms, d.path.as_str()), (4, T0 + 3, "/d"));
+        assert_eq!(
+            (d.route.as_deref(), d.request_id.as_str()),
+            (Some("cal"), "r-4")
+        );
+        assert_eq!(d.outcome, Outcome::FailureInSuccess);
+        assert_eq!((d.failed.len(), d.failed[0].href.as_str()), (1, "/c"));
+        assert_eq!((d.failed_omitted, d.failure_count), (0, 1));
+        assert_eq!(d.response_status, Counts::from_map(&short.response_status));
+        assert_eq!(d.propstat_status, Counts::from_map(&short.propstat_status));
+        let merged = Counts::merged(&short.response_failing, &short.propstat_failing);
+        assert_eq!(d.failing, merged);
+        assert_eq!(
+            (e.seq, e.path.as_str(), e.route.as_deref()),
+            (5, "/e", None)
+        );
+        assert_eq!(e.request_id, "req-1");
+        assert_eq!(e.outcome, Outcome::PartialFailure);
+        assert_eq!(
+            (e.failed.len(), e.failed_omitted, e.failure_count),
+            (4, 0, 4)
+        );
+        assert_eq!(e.response_status, Counts::default());
+        assert_eq!(e.propstat_status, Counts::from_map(&long.propstat_status));
+        assert_eq!(e.failing.get(Code::Status(424)), 3);
+        assert_eq!(e.failing.get(Code::Status(423)), 0);
+        assert_eq!(s.totals.get(Code::Status(424)), 9);
+    }
 
     #[test]
     fn clean_reports_are_not_recorded() {

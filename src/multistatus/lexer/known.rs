@@ -74,6 +74,15 @@ fn set_of(s: &[u8]) -> Option<usize> {
     Some((mix ^ mix.wrapping_shr(32)) as usize & KNOWN_SLOTS.wrapping_sub(2))
 }
 
+/// Empties every slot (a lexer reused for another body, see `spare`): no name is known.
+/// The generations go on, so a token stays unique in the body; the resolutions kept hold
+/// no more (their serials are of declarations of the body before).
+pub(super) fn forget_names(known: &mut [Known; KNOWN_SLOTS]) {
+    for slot in known.iter_mut() {
+        slot.len = 0;
+    }
+}
+
 impl Lexer {
     /// The length of the name at the start of `s` (just past a `<`) if it is a known name
     /// followed by `>`, `/` or whitespace.

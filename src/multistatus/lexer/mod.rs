@@ -33,7 +33,8 @@
 //! checked), `roles` (what an element is to the audit; opening and
 //! closing elements), `capture` (the kept text of href, status and description), `replay`
 //! (the tags of each `DAV:response` kept as a trie and replayed when an entry repeats
-//! them byte for byte; a folder: `trie`, `anchor`, `walk`, `learn`). This file
+//! them byte for byte; a folder: `trie`, `anchor`, `walk`, `learn`), `spare` (lexers
+//! kept per thread for the next body). This file
 //! holds the [`Lexer`] itself and `lex`, the dispatch from the current state to the file
 //! that handles it.
 
@@ -45,6 +46,7 @@ mod memo;
 mod namespaces;
 mod replay;
 mod roles;
+mod spare;
 mod state;
 mod tags;
 mod text;
@@ -191,8 +193,70 @@ impl Origin {
     }
 }
 
+/// The allocations a lexer may take over from one whose body is done (`spare`), or new.
+struct Parts {
+    names: Vec<u8>,
+    frames: Vec<Frame>,
+    bindings: Vec<Binding>,
+    ns: Vec<u8>,
+    attr: Vec<u8>,
+    refname: Vec<u8>,
+    capture: Capture,
+    /// Where the declaration serials go on from (see `spare`).
+    serial: u64,
+    memo: Box<[Memo; MEMO_SLOTS]>,
+    ghosts: Box<[Ghost; GHOSTS]>,
+    known: Box<[Known; KNOWN_SLOTS]>,
+    replay: Trie,
+}
+
+impl Parts {
+    fn new() -> Self {
+        Parts {
+            names: Vec::new(),
+            frames: Vec::new(),
+            bindings: Vec::new(),
+            ns: Vec::new(),
+            attr: Vec::new(),
+            refname: Vec::new(),
+            capture: Capture::default(),
+            serial: 0,
+            memo: boxed(NO_MEMO),
+            ghosts: boxed(NO_GHOST),
+            known: boxed(NO_KNOWN),
+            replay: Trie::default(),
+        }
+    }
+}
+
 impl Lexer {
+    /// A lexer for one body: one this thread kept from a body before (`spare`), emptied,
+    /// else a new one.
     pub(crate) fn new(limits: &Limits) -> Self {
+        Lexer::with_parts(limits, spare::take().unwrap_or_else(Parts::new))
+    }
+
+    /// The body is done: keeps the lexer for the next [`Lexer::new`] on this thread.
+    pub(crate) fn recycle(self) {
+        spare::keep(self);
+    }
+
+    /// Every field as a new lexer has it, on `parts`' allocations.
+    fn with_parts(limits: &Limits, parts: Parts) -> Self {
+        let Parts {
+            names,
+            frames,
+            bindings,
+            ns,
+            attr,
+            refname,
+            capture,
+            serial,
+            memo,
+            ghosts,
+            known,
+            replay,
+        } = parts;
         Lexer {
             state: State::Text,
             consumed: 0,
@@ -206,25 +270,25 @@ impl Lexer {
             unnamed: false,
             attr_long: false,
             unbound: 0,
-            names: Vec::new(),
+            names,
             pending: 0,
             resolve: false,
-            frames: Vec::new(),
-            bindings: Vec::new(),
+            frames,
+            bindings,
             index: PrefixIndex::default(),
-            ns: Vec::new(),
+            ns,
             declaring: false,
-            attr: Vec::new(),
-            refname: Vec::new(),
+            attr,
+            refname,
             pi: [0; 3],
             pi_len: 0,
-            capture: Capture::default(),
-            serial: 0,
+            capture,
+            serial,
             shadow: 0,
-            memo: boxed(NO_MEMO),
-            ghosts: boxed(NO_GHOST),
-            known: boxed(NO_KNOWN),
-            replay: Trie::default(),
+            memo,
+            ghosts,
+            known,
+            replay,
             known_hint: NO_HINT,
             decl_replay: DeclReplay::default(),
             fast: true,

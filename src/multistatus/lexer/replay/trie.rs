@@ -119,6 +119,39 @@ impl Default for Trie {
 }
 
 impl Trie {
+    /// An empty trie that keeps this one's buffers (`Lexer::new` reusing a lexer): what
+    /// `Trie::default` is, without growing them again entry by entry.
+    pub(in crate::multistatus::lexer) fn emptied(self) -> Trie {
+        let Trie {
+            mut nodes,
+            mut arena,
+            key:
+                Key {
+                    mut frames,
+                    mut names,
+                    mut bindings,
+                    ..
+                },
+            ..
+        } = self;
+        nodes.clear();
+        arena.clear();
+        frames.clear();
+        names.clear();
+        bindings.clear();
+        Trie {
+            nodes,
+            arena,
+            key: Key {
+                frames,
+                names,
+                bindings,
+                ..Key::default()
+            },
+            ..Trie::default()
+        }
+    }
+
     /// The qualified name a start-tag node opens.
     pub(super) fn qname(&self, node: u32) -> &[u8] {
         match self.nodes.get(node as usize) {
