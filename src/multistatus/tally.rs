@@ -330,6 +330,17 @@ impl<C: Classify> Tally<C> {
         }
     }
 
+    /// `end_href` that may take the buffer holding the text.
+    #[inline(never)]
+    fn end_href_owned(&mut self, captured: &mut Vec<u8>) {
+        let entry = &mut self.entry;
+        if entry.open && !self.kept.full {
+            entry
+                .hrefs
+                .push_owned(captured, self.limits.max_text, MAX_HREFS);
+        }
+    }
+
     /// A `DAV:status` ended: counted at its level, kept when it fails.
     #[inline(never)]
     fn end_status(&mut self, level: Level, captured: &[u8]) {
@@ -443,6 +454,11 @@ impl<C: Classify> Sink for Tally<C> {
             Role::Description(level) => self.end_description(level, captured),
             _ => {}
         }
+    }
+
+    #[inline(always)]
+    fn end_href(&mut self, text: &mut Vec<u8>) {
+        self.end_href_owned(text);
     }
 
     #[inline(never)]

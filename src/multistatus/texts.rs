@@ -81,6 +81,25 @@ impl TextList {
         }
     }
 
+    /// `push` of `text.trim_ascii()` that takes `text`'s buffer for the first one (the
+    /// same bytes kept: none cut, as it fits), leaving its own, empty, in its place.
+    pub(super) fn push_owned(&mut self, text: &mut Vec<u8>, max_text: usize, max: usize) {
+        if self.ends.is_empty()
+            && !self.full
+            && text.len() <= max_text
+            && text.first().is_some_and(|b| !b.is_ascii_whitespace())
+        {
+            self.count = self.count.saturating_add(1);
+            self.bytes.clear();
+            std::mem::swap(&mut self.bytes, text);
+            let len = self.bytes.trim_ascii_end().len();
+            self.bytes.truncate(len);
+            self.ends.push(len);
+            return;
+        }
+        self.push(text.trim_ascii(), max_text, max);
+    }
+
     pub(super) fn to_vec(&self) -> Vec<String> {
         let mut start = 0;
         let mut out = Vec::with_capacity(self.ends.len());
@@ -105,6 +124,31 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(same(&a, &b), a == b);
             proptest::prop_assert!(same(&a, &a.clone()));
+        }
+
+        /// Taking the buffer of the text keeps what `push` of the trimmed text keeps, list
+        /// after list, whatever the buffers held before.
+        #[test]
+        fn push_owned_keeps_what_push_keeps(
+            lists in proptest::collection::vec(
+                proptest::collection::vec("[ \t\na-zé]{0,12}", 0..4), 1..5),
+            max_text in 0usize..16,
+            max in 0usize..4,
+        ) {
+            let (mut owned, mut reference) = (super::TextList::default(), super::TextList::default());
+            let mut buf = b"left over".to_vec();
+            for texts in &lists {
+                owned.clear();
+                reference.clear();
+                for text in texts {
+                    buf.clear();
+                    crate::multistatus::limits::push_capped(&mut buf, text.as_bytes(), max_text);
+                    reference.push(buf.trim_ascii(), max_text, max);
+                    owned.push_owned(&mut buf, max_text, max);
+                }
+                proptest::prop_assert_eq!(owned.to_vec(), reference.to_vec());
+                proptest::prop_assert_eq!(owned.count, reference.count);
+            }
         }
     }
 }

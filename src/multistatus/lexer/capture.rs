@@ -49,6 +49,10 @@ impl Capture {
         self.depth = 0;
         match (self.code.take(), role) {
             (Some(code), Role::Status(level)) => sink.status_code(level, code),
+            (_, Role::Href) => {
+                sink.end_href(&mut self.buf);
+                self.buf.clear();
+            }
             _ => {
                 sink.end(role, &self.buf);
                 self.buf.clear();

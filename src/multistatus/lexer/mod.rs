@@ -92,6 +92,11 @@ pub(crate) trait Sink {
     fn status_code(&mut self, level: Level, code: u16) {
         self.end(Role::Status(level), &super::status_line::common_line(code));
     }
+    /// `end` for a captured `DAV:href`: the sink may take the buffer holding its text
+    /// (leaving another, whose content the lexer clears).
+    fn end_href(&mut self, text: &mut Vec<u8>) {
+        self.end(Role::Href, text);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
