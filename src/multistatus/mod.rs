@@ -15,8 +15,8 @@
 //! encoding, UTF-8 validation or transcoding) -> `lexer` (resumable XML state machine:
 //! well-formedness, element stack, `DAV:` namespace matching on the audited path, `memchr`
 //! skipping of everything else) -> `tally` (entries, counts, kept failures; `texts` holds
-//! an entry's hrefs, property names and details until a failure needs them; `recycle` the
-//! failures of reports done with, refilled for the next) -> [`report`].
+//! an entry's hrefs and details, `props` its property names, until a failure needs them;
+//! `recycle` the failures of reports done with, refilled for the next) -> [`report`].
 //! `limits` holds every bound, `status_line` parses `HTTP/1.1 423 Locked`.
 //!
 //! Memory is constant whatever the body: text is never buffered except the capped text of
@@ -40,6 +40,7 @@ mod charset;
 mod fuzz_logic;
 mod lexer;
 mod limits;
+mod props;
 mod recycle;
 mod reference;
 mod report;

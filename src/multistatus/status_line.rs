@@ -46,6 +46,17 @@ pub(crate) fn common_code(text: &[u8]) -> Option<u16> {
     )
 }
 
+/// The common line `HTTP/1.1 NNN` of `code` (`100..=999`; other values give a line that
+/// is no status).
+pub(crate) fn common_line(code: u16) -> [u8; COMMON_LEN] {
+    let mut line = *b"HTTP/1.1 000";
+    let digits = [code / 100, code / 10 % 10, code % 10];
+    for (slot, d) in line.iter_mut().skip(9).zip(digits) {
+        *slot = u8::try_from(d).map_or(b'x', |d| b'0'.saturating_add(d));
+    }
+    line
+}
+
 /// Parses a status line (any whitespace, possibly truncated after the code).
 pub(crate) fn parse(text: &[u8]) -> Code {
     // The common line at once: `HTTP/1.1 NNN`, then whitespace or the end.
@@ -120,6 +131,16 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+
+    /// The line `Sink::status_code` hands on by default reads as its code.
+    #[test]
+    fn the_common_line_of_a_code_parses_to_it() {
+        for n in 100..=999 {
+            let line = common_line(n);
+            assert_eq!(parse(&line), Code::Status(n), "{line:?}");
+            assert_eq!(common_code(&line), Some(n));
         }
     }
 

@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 
 use super::lexer::{Role, Sink};
 use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
+use super::props::PropList;
 use super::recycle;
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
-use super::texts::{PropList, Slot, TextList};
+use super::texts::{Slot, TextList};
 
 /// Failures with details, capped per kind (root cause vs 424).
 #[derive(Debug, Default)]
@@ -328,8 +329,15 @@ impl<C: Classify> Tally<C> {
         if !self.entry.open {
             return;
         }
-        let cap = self.limits.max_failures;
         let code = status_line::parse(captured.get(..MAX_STATUS).unwrap_or(captured));
+        self.count_status(level, code);
+    }
+
+    /// A `DAV:status` of the open entry with `code`: counted at its level, kept when it
+    /// fails.
+    #[inline(always)]
+    fn count_status(&mut self, level: Level, code: Code) {
+        let cap = self.limits.max_failures;
         let entry = &mut self.entry;
         match level {
             Level::Response => {
@@ -431,6 +439,13 @@ impl<C: Classify> Sink for Tally<C> {
         }
     }
 
+    #[inline(never)]
+    fn status_code(&mut self, level: Level, code: u16) {
+        if self.entry.open {
+            self.count_status(level, Code::Status(code));
+        }
+    }
+
     /// Once no failure can be kept any more, an entry's texts are never needed.
     #[inline(always)]
     fn wants_text(&self) -> bool {
@@ -482,7 +497,76 @@ impl<C: Classify> Sink for Tally<C> {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
-    use crate::multistatus::{AllErrors, Limits, scan_slice};
+    use crate::multistatus::{
+        AllErrors, BodyEnd, Code, Level, Limits, Report, Scanner, scan_slice,
+    };
+
+    /// A common status line is read to its code as it is met, the text not kept: each
+    /// status counts its own code, never the one read before it, whether the line is
+    /// read at once or the general way (same length, other whitespace, glued reason, cut
+    /// by the end tag, a reference, CDATA, a chunk boundary), on the replayed entries too.
+    #[test]
+    fn each_status_counts_its_own_line_never_the_one_before() {
+        let lines = [
+            ("HTTP/1.1 200 OK", Code::Status(200)),
+            ("HTTP/1.1 423 OK", Code::Status(423)),
+            ("HTTP/1.1 200 OK", Code::Status(200)),
+            ("HTTP/1.1\t424 OK", Code::Status(424)),
+            ("HTTP/1.1 200OK", Code::Invalid),
+            ("HTTP/1.1 507", Code::Status(507)),
+            (" \n HTTP/1.1 403 Forbidden", Code::Status(403)),
+            ("HTTP/1.1 200 a&amp;b", Code::Status(200)),
+            ("HTTP/1.1 4&#x30;4 Not Found", Code::Status(404)),
+            ("<![CDATA[HTTP/1.1 500 ]]>", Code::Status(500)),
+            ("HTTP/1.0 200 OK", Code::Status(200)),
+            ("HTTP/1.1 423 Locked", Code::Status(423)),
+        ];
+        let entry = |(line, _): &(&str, Code)| {
+            format!(
+                "<D:response><D:href>/a</D:href><D:status>{line}</D:status></D:response>\
+                 <D:response><D:href>/b</D:href><D:propstat><D:prop><D:x/></D:prop>\
+                 <D:status>{line}</D:status></D:propstat></D:response>"
+            )
+        };
+        let entries: String = lines.iter().map(entry).collect();
+        let body =
+            format!(r#"<D:multistatus xmlns:D="DAV:">{entries}{entries}{entries}</D:multistatus>"#);
+        let body = body.as_bytes();
+        let mut want = std::collections::BTreeMap::new();
+        for &(_, code) in &lines {
+            *want.entry(code).or_insert(0u64) += 3;
+        }
+        let failing: Vec<(Level, Code)> = lines
+            .iter()
+            .filter(|(_, code)| code.is_error())
+            .flat_map(|&(_, code)| [(Level::Response, code), (Level::Propstat, code)])
+            .collect();
+        let check = |report: &Report, how: &str| {
+            assert_eq!(report.response_status, want, "{how}");
+            assert_eq!(report.propstat_status, want, "{how}");
+            let kept: Vec<(Level, Code)> =
+                report.failures.iter().map(|f| (f.level, f.code)).collect();
+            let mut expected: Vec<(Level, Code)> = failing.repeat(3);
+            // Root causes first, 424s last.
+            expected.sort_by_key(|&(_, code)| code == Code::Status(424));
+            assert_eq!(kept, expected, "{how}");
+        };
+        check(&scan_slice(body, AllErrors, Limits::default()), "whole");
+        for cut in 0..=body.len() {
+            for fast in [true, false] {
+                let mut s = Scanner::new(AllErrors, Limits::default());
+                if !fast {
+                    s = s.without_fast_paths();
+                }
+                s.feed(&body[..cut]);
+                s.feed(&body[cut..]);
+                check(
+                    &s.finish(BodyEnd::Complete),
+                    &format!("cut at {cut}, fast {fast}"),
+                );
+            }
+        }
+    }
 
     /// Once no later failure can reach the report the tally reads only statuses: with a cap
     /// of `k` failures, the report is the first `k` failures of the uncapped one, and the

@@ -1,7 +1,11 @@
 //! The captured text of the one href, status or description being read: whitespace-trimmed
-//! at the start, capped, and collapsed to single spaces for a status line.
+//! at the start, capped, and collapsed to single spaces for a status line; a common status
+//! line (`HTTP/1.1 NNN` and whitespace) is read at once to its code, its text not kept.
+//! Capturing starts as the element opens (`begin`) and ends with its end tag (`end`), which
+//! hands the text, or the code, to the [`Sink`].
 
 use super::bytes::{advance, is_ws};
+use super::{Role, Sink};
 use crate::multistatus::limits::push_capped;
 use crate::multistatus::status_line::{COMMON_LEN, common_code};
 
@@ -16,21 +20,62 @@ pub(super) struct Capture {
     pub(super) space: bool,
     pub(super) cap: usize,
     pub(super) buf: Vec<u8>,
+    /// The code of the common status line read at once (`status_at_once`): the rest of the
+    /// element's text is not read.
+    pub(super) code: Option<u16>,
 }
 
 impl Capture {
-    #[inline]
-    pub(super) fn push(&mut self, bytes: &[u8]) {
-        if self.depth != 0 && !bytes.is_empty() {
-            self.push_kept(bytes);
+    /// Starts capturing the element at `depth` (a status line when `status`), `cap` bytes
+    /// at most.
+    #[inline(always)]
+    pub(super) fn begin(&mut self, depth: usize, status: bool, cap: usize) {
+        self.depth = depth;
+        self.status = status;
+        self.space = false;
+        self.cap = cap;
+        self.code = None;
+        self.buf.clear();
+    }
+
+    /// The element at `depth`, of role `role`, ended: hands the sink its captured text (or
+    /// the code of its status line), or no text when it was not captured.
+    #[inline(always)]
+    pub(super) fn end<S: Sink>(&mut self, depth: usize, role: Role, sink: &mut S) {
+        if self.depth != depth {
+            sink.end(role, &[]);
+            return;
+        }
+        self.depth = 0;
+        match (self.code.take(), role) {
+            (Some(code), Role::Status(level)) => sink.status_code(level, code),
+            _ => {
+                sink.end(role, &self.buf);
+                self.buf.clear();
+            }
         }
     }
 
-    pub(super) fn push_kept(&mut self, bytes: &[u8]) {
+    /// Text of the element being read (nothing when none is captured).
+    #[inline(always)]
+    pub(super) fn push(&mut self, bytes: &[u8]) {
+        if self.depth == 0 || bytes.is_empty() || self.code.is_some() {
+            return;
+        }
+        if self.status
+            && self.buf.is_empty()
+            && let Some(code) = self.status_at_once(bytes)
+        {
+            self.code = Some(code);
+            return;
+        }
+        self.push_kept(bytes);
+    }
+
+    /// `push` for all but a common status line read at once.
+    #[inline(never)]
+    fn push_kept(&mut self, bytes: &[u8]) {
         if self.status {
-            if self.buf.is_empty() && self.status_at_once(bytes) {
-                return;
-            }
             // Byte by byte this is: stop once `cap` bytes are kept; whitespace sets `space`
             // when something was kept; any other byte is kept after a pending space. Here
             // whole runs at a time.
@@ -70,27 +115,26 @@ impl Capture {
 
 impl Capture {
     /// The common status line, `HTTP/1.1 NNN` and whitespace, at the start of the text:
-    /// keeps `HTTP/1.1 NNN` and marks the capture full (`cap`), since the code is all the
-    /// text is read for (`status_line::parse` gives the same code for it as for the whole
-    /// collapsed line). Anything else, or a line cut by the end of `bytes`, goes the
-    /// general way.
-    #[inline]
-    fn status_at_once(&mut self, bytes: &[u8]) -> bool {
-        let start = bytes.iter().position(|&b| !is_ws(b)).unwrap_or(bytes.len());
-        let Some(line) = bytes.get(start..) else {
-            return false;
+    /// keeps its code and reads no more, since the code is all the text is read for
+    /// (`status_line::parse` gives the same code for the whole collapsed line). Anything
+    /// else, or a line cut by the end of `bytes`, goes the general way.
+    #[inline(always)]
+    fn status_at_once(&self, bytes: &[u8]) -> Option<u16> {
+        let line = match bytes.first() {
+            Some(&b) if is_ws(b) => skip_ws(bytes),
+            _ => bytes,
         };
-        if common_code(line).is_none()
-            || !line.get(STATUS_AT_ONCE).is_some_and(|&b| is_ws(b))
-            || self.cap < STATUS_AT_ONCE
-        {
-            return false;
-        }
-        self.buf
-            .extend_from_slice(line.get(..STATUS_AT_ONCE).unwrap_or_default());
-        self.cap = STATUS_AT_ONCE;
-        true
+        let code = common_code(line)?;
+        (line.get(STATUS_AT_ONCE).is_some_and(|&b| is_ws(b)) && self.cap >= STATUS_AT_ONCE)
+            .then_some(code)
     }
+}
+
+/// `bytes` past its leading whitespace.
+#[cold]
+fn skip_ws(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| !is_ws(b)).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
 }
 
 /// Length of `HTTP/1.1 NNN`.
@@ -100,6 +144,7 @@ const STATUS_AT_ONCE: usize = COMMON_LEN;
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::multistatus::report::Code;
 
     /// Status-mode capture byte by byte: the reference for `Capture::push_kept`.
     fn status_reference(pieces: &[Vec<u8>], cap: usize) -> Vec<u8> {
@@ -130,7 +175,8 @@ mod tests {
                 proptest::sample::select(b" \t\nHTP/12x".to_vec()), 0..12), 0..6),
             cap in 0usize..20,
         ) {
-            let mut c = Capture { depth: 1, status: true, space: false, cap, buf: Vec::new() };
+            let mut c = Capture::default();
+            c.begin(1, true, cap);
             for p in &pieces {
                 c.push(p);
             }
@@ -158,12 +204,14 @@ mod tests {
             }
             pieces.push(bytes[from..].to_vec());
             let cap = crate::multistatus::limits::MAX_STATUS;
-            let mut c = Capture { depth: 1, status: true, space: false, cap, buf: Vec::new() };
+            let mut c = Capture::default();
+            c.begin(1, true, cap);
             for p in &pieces {
                 c.push(p);
             }
             let parse = crate::multistatus::status_line::parse;
-            proptest::prop_assert_eq!(parse(&c.buf), parse(&status_reference(&pieces, cap)));
+            let read = c.code.map_or_else(|| parse(&c.buf), Code::Status);
+            proptest::prop_assert_eq!(read, parse(&status_reference(&pieces, cap)));
         }
     }
 }

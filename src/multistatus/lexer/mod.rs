@@ -86,6 +86,12 @@ pub(crate) trait Sink {
         let _ = token;
         self.prop(uri, local);
     }
+    /// `end` for a `DAV:status` whose text is the common line `HTTP/1.1 NNN` (then
+    /// whitespace and anything), read at once to its `code` (`100..=999`); the text is
+    /// not kept. The text handed to `end` by default, `HTTP/1.1 NNN`, parses to the same code.
+    fn status_code(&mut self, level: Level, code: u16) {
+        self.end(Role::Status(level), &super::status_line::common_line(code));
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -185,11 +185,8 @@ impl Lexer {
             if let Some(status) = role.captures()
                 && (status || sink.wants_text())
             {
-                self.capture.depth = self.frames.len();
-                self.capture.status = status;
-                self.capture.space = false;
-                self.capture.cap = if status { MAX_STATUS } else { self.max_text };
-                self.capture.buf.clear();
+                let cap = if status { MAX_STATUS } else { self.max_text };
+                self.capture.begin(self.frames.len(), status, cap);
             }
         }
         if empty {
@@ -404,13 +401,7 @@ impl Lexer {
             self.bindings.pop();
         }
         if !matches!(frame.role, Role::Skip) {
-            if self.capture.depth == depth {
-                sink.end(frame.role, &self.capture.buf);
-                self.capture.depth = 0;
-                self.capture.buf.clear();
-            } else {
-                sink.end(frame.role, &[]);
-            }
+            self.capture.end(depth, frame.role, sink);
         }
         if self.frames.is_empty() {
             self.root = Root::Done;

@@ -54,6 +54,24 @@ pub(super) fn decode_reference(name: &[u8]) -> Result<Reference<'_>, &'static st
     }
 }
 
+/// The length of the name of a predefined entity (`quot`, `apos`, `amp`, `lt`, `gt`)
+/// followed by its `;` at the start of `after`: one word compare each.
+#[inline(always)]
+fn predefined(after: &[u8]) -> Option<usize> {
+    const fn word(s: &[u8; 4]) -> u32 {
+        u32::from_le_bytes(*s)
+    }
+    let w = after.get(..4)?.try_into().map_or(0, u32::from_le_bytes);
+    if w == word(b"quot") || w == word(b"apos") {
+        return (after.get(4) == Some(&b';')).then_some(4);
+    }
+    if w == word(b"amp;") {
+        return Some(3);
+    }
+    let three = w & 0x00FF_FFFF;
+    (three == word(b"lt;\0") || three == word(b"gt;\0")).then_some(2)
+}
+
 impl Lexer {
     /// `State::Text`: character data, through the fast path (`skim`) where it applies.
     pub(super) fn text<'a, S: Sink>(
@@ -338,17 +356,17 @@ impl Lexer {
     /// `Ref` state does, at once; returns the length of its name. `None` leaves it (and its
     /// errors) to the state machine.
     pub(super) fn skim_reference(&mut self, after: &[u8]) -> Option<usize> {
-        if self.capture.depth == 0 {
-            // The predefined entities, outside kept text: nothing to decode or keep.
-            match after {
-                [b'q', b'u', b'o', b't', b';', ..] | [b'a', b'p', b'o', b's', b';', ..] => {
-                    return Some(4);
-                }
-                [b'a', b'm', b'p', b';', ..] => return Some(3),
-                [b'l' | b'g', b't', b';', ..] => return Some(2),
-                _ => {}
-            }
+        if self.capture.depth == 0
+            && let Some(n) = predefined(after)
+        {
+            // Outside kept text: nothing to decode or keep.
+            return Some(n);
         }
+        self.skim_other_reference(after)
+    }
+
+    /// `skim_reference` for all but a predefined entity outside kept text.
+    fn skim_other_reference(&mut self, after: &[u8]) -> Option<usize> {
         let window = after.get(..=MAX_REF).unwrap_or(after);
         let n = window.iter().position(|&b| b == b';')?;
         let name = after.get(..n).unwrap_or_default();
@@ -367,5 +385,44 @@ impl Lexer {
             }
         }
         Some(n)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::predefined;
+
+    /// `predefined` is the byte patterns it replaced: each entity with its `;`, nothing
+    /// else (a byte changed anywhere, or cut short).
+    #[test]
+    fn predefined_is_each_entity_with_its_semicolon() {
+        let plain = |s: &[u8]| match s {
+            [b'q', b'u', b'o', b't', b';', ..] | [b'a', b'p', b'o', b's', b';', ..] => Some(4),
+            [b'a', b'm', b'p', b';', ..] => Some(3),
+            [b'l' | b'g', b't', b';', ..] => Some(2),
+            _ => None,
+        };
+        for entity in [
+            &b"quot;x"[..],
+            b"apos;",
+            b"amp;<",
+            b"lt;ab",
+            b"gt;  ",
+            b"ltx;a",
+        ] {
+            assert_eq!(predefined(entity), plain(entity), "{entity:?}");
+            for at in 0..entity.len() {
+                for b in [0u8, b';', b'q', b'x', 0x80, 0xFF] {
+                    let mut s = entity.to_vec();
+                    s[at] = b;
+                    assert_eq!(predefined(&s), plain(&s), "{s:?}");
+                }
+            }
+        }
+        // Cut short: `lt;` alone is left to the full path (which decodes it the same).
+        for s in [&b"quot"[..], b"amp", b"gt", b""] {
+            assert_eq!(predefined(s), None, "{s:?}");
+        }
     }
 }

@@ -51,6 +51,10 @@ impl SelfSigned {
     }
 
     /// An HTTPS-only client (HTTP/1.1 and h2 by ALPN) that trusts only this certificate.
+    #[allow(
+        deprecated,
+        reason = "rustls 0.23.48 deprecates the ring provider (no post-quantum key exchange); davaudit uses ring (src/tls.rs `ring_provider`)"
+    )]
     pub(crate) fn client(
         &self,
     ) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<bytes::Bytes>> {

@@ -211,11 +211,8 @@ impl Lexer {
         if let Some(status) = role.captures()
             && (status || sink.wants_text())
         {
-            self.capture.depth = depth;
-            self.capture.status = status;
-            self.capture.space = false;
-            self.capture.cap = if status { MAX_STATUS } else { self.max_text };
-            self.capture.buf.clear();
+            let cap = if status { MAX_STATUS } else { self.max_text };
+            self.capture.begin(depth, status, cap);
         }
     }
 
@@ -224,13 +221,7 @@ impl Lexer {
     #[inline(always)]
     fn close_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
         if role != Role::Skip {
-            if self.capture.depth == depth {
-                sink.end(role, &self.capture.buf);
-                self.capture.depth = 0;
-                self.capture.buf.clear();
-            } else {
-                sink.end(role, &[]);
-            }
+            self.capture.end(depth, role, sink);
         }
     }
 
