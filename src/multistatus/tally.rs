@@ -70,11 +70,19 @@ struct Counts {
 const SHORT_CODES: usize = 16;
 
 impl Counts {
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, code: Code) {
         if let Some((_, n)) = self.short.iter_mut().find(|(c, _)| *c == code) {
             *n = n.saturating_add(1);
-        } else if self.short.len() < SHORT_CODES {
+        } else {
+            self.add_new(code);
+        }
+    }
+
+    /// `add` for a code not in `short`.
+    #[inline(never)]
+    fn add_new(&mut self, code: Code) {
+        if self.short.len() < SHORT_CODES {
             self.short.push((code, 1));
         } else {
             let n = self.more.entry(code).or_insert(0);
@@ -337,29 +345,28 @@ impl<C: Classify> Tally<C> {
     /// fails.
     #[inline(always)]
     fn count_status(&mut self, level: Level, code: Code) {
+        match level {
+            Level::Response => self.response_status.add(code),
+            Level::Propstat => self.propstat_status.add(code),
+        }
+        if !self.kept.full && self.classify.is_failure(level, code) {
+            self.keep_failing(level, code);
+        }
+    }
+
+    /// A failing status just counted, while failures are still kept: noted for its entry
+    /// or propstat.
+    #[inline(never)]
+    fn keep_failing(&mut self, level: Level, code: Code) {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
-        match level {
-            Level::Response => {
-                self.response_status.add(code);
-                if !self.kept.full
-                    && entry.response_failing.len() < cap.saturating_mul(2)
-                    && self.classify.is_failure(level, code)
-                {
-                    entry.response_failing.push(code);
-                }
-            }
-            Level::Propstat => {
-                self.propstat_status.add(code);
-                let ps = &mut entry.propstat;
-                if ps.open
-                    && !self.kept.full
-                    && ps.failing.len() < cap.saturating_mul(2)
-                    && self.classify.is_failure(level, code)
-                {
-                    ps.failing.push(code);
-                }
-            }
+        let failing = match level {
+            Level::Response => &mut entry.response_failing,
+            Level::Propstat if entry.propstat.open => &mut entry.propstat.failing,
+            Level::Propstat => return,
+        };
+        if failing.len() < cap.saturating_mul(2) {
+            failing.push(code);
         }
     }
 
