@@ -15,8 +15,8 @@
 //! encoding, UTF-8 validation or transcoding) -> `lexer` (resumable XML state machine:
 //! well-formedness, element stack, `DAV:` namespace matching on the audited path, `memchr`
 //! skipping of everything else) -> `tally` (entries, counts, kept failures; `texts` holds
-//! an entry's hrefs and details, `props` its property names, until a failure needs them)
-//! -> [`report`].
+//! an entry's hrefs and details, `props` its property names, until a failure needs them;
+//! `recycle` the failures of reports done with, refilled for the next) -> [`report`].
 //! `limits` holds every bound, `status_line` parses `HTTP/1.1 423 Locked`.
 //!
 //! Memory is constant whatever the body: text is never buffered except the capped text of
@@ -41,6 +41,7 @@ mod fuzz_logic;
 mod lexer;
 mod limits;
 mod props;
+mod recycle;
 mod reference;
 mod report;
 mod scanner;
@@ -54,6 +55,7 @@ pub use fuzz_logic::{
     check_fast_plain_equivalence, check_reference_agreement, check_split_equivalence,
 };
 pub use limits::{Limits, MAX_HREFS, MAX_PROPS};
+pub use recycle::recycle;
 pub use reference::{Reference, reference_reader, reference_slice};
 pub use report::{AllErrors, Classify, Code, Failure, Level, Limit, Malformed, Outcome, Report};
 pub use scanner::{BodyEnd, Scanner};

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use super::lexer::{Role, Sink};
 use super::limits::{Limits, MAX_HREFS, MAX_PROPS, MAX_STATUS, push_capped};
 use super::props::PropList;
+use super::recycle;
 use super::report::{Classify, Code, Failure, Level, Report};
 use super::status_line;
 use super::texts::{Slot, TextList};
@@ -184,17 +185,16 @@ impl<C: Classify> Tally<C> {
             if !entry.propstat_failing.room(code, cap) || !self.kept.room(code, cap) {
                 continue;
             }
-            let failure = Failure {
-                href: String::new(),
-                hrefs: Vec::new(),
-                href_count: 0,
-                props: ps.props.to_vec(),
-                prop_count: ps.props.count,
-                level: Level::Propstat,
-                code,
-                error: ps.error.to_option(),
-                description: ps.description.to_option(),
-            };
+            // A recycled failure's strings are refilled in place (`recycle`); its href and
+            // hrefs are the entry's, written by `keep_entry_failures` (the only way out).
+            let mut failure = recycle::take();
+            failure.href_count = 0;
+            failure.props = ps.props.to_vec();
+            failure.prop_count = ps.props.count;
+            failure.level = Level::Propstat;
+            failure.code = code;
+            ps.error.fill(&mut failure.error);
+            ps.description.fill(&mut failure.description);
             entry.propstat_failing.push(failure, cap);
         }
     }
@@ -222,25 +222,28 @@ impl<C: Classify> Tally<C> {
     fn keep_entry_failures(&mut self) {
         let cap = self.limits.max_failures;
         let entry = &mut self.entry;
-        let hrefs = || entry.hrefs.to_vec();
         let href_count = entry.hrefs.count;
-        let first = |hrefs: &[String]| hrefs.first().cloned().unwrap_or_default();
+        // The entry's hrefs, into a failure's strings (a recycled one's refilled in place).
+        let hrefs = |failure: &mut Failure| {
+            entry.hrefs.fill(&mut failure.hrefs);
+            failure.href.clear();
+            failure
+                .href
+                .push_str(failure.hrefs.first().map_or("", String::as_str));
+            failure.href_count = href_count;
+        };
         for &code in &entry.response_failing {
             if !self.kept.room(code, cap) {
                 continue;
             }
-            let hrefs = hrefs();
-            let failure = Failure {
-                href: first(&hrefs),
-                hrefs,
-                href_count,
-                props: Vec::new(),
-                prop_count: 0,
-                level: Level::Response,
-                code,
-                error: entry.error.to_option(),
-                description: entry.description.to_option(),
-            };
+            let mut failure = recycle::take();
+            hrefs(&mut failure);
+            failure.props.clear();
+            failure.prop_count = 0;
+            failure.level = Level::Response;
+            failure.code = code;
+            entry.error.fill(&mut failure.error);
+            entry.description.fill(&mut failure.description);
             self.kept.push(failure, cap);
         }
         let Kept {
@@ -250,9 +253,7 @@ impl<C: Classify> Tally<C> {
             return;
         }
         for mut failure in causes.drain(..).chain(dependent.drain(..)) {
-            failure.hrefs = hrefs();
-            failure.href = first(&failure.hrefs);
-            failure.href_count = href_count;
+            hrefs(&mut failure);
             if failure.error.is_none() {
                 failure.error = entry.error.to_option();
             }

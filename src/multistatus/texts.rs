@@ -13,6 +13,15 @@ pub(super) fn lossy(bytes: &[u8]) -> String {
     }
 }
 
+/// [`lossy`] into `out`, which keeps its allocation when large enough (a recycled failure).
+pub(super) fn lossy_into(bytes: &[u8], out: &mut String) {
+    out.clear();
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
 /// A text kept for a failure (an error child's name, a description): set once, trimmed and
 /// capped.
 #[derive(Debug, Default)]
@@ -43,6 +52,14 @@ impl Slot {
 
     pub(super) fn to_option(&self) -> Option<String> {
         self.set.then(|| lossy(&self.bytes))
+    }
+
+    /// [`Slot::to_option`] into `out`, reusing the string it holds.
+    pub(super) fn fill(&self, out: &mut Option<String>) {
+        match (self.set, out.as_mut()) {
+            (true, Some(text)) => lossy_into(&self.bytes, text),
+            _ => *out = self.to_option(),
+        }
     }
 }
 
@@ -100,14 +117,25 @@ impl TextList {
         self.push(text.trim_ascii(), max_text, max);
     }
 
+    #[cfg(test)]
     pub(super) fn to_vec(&self) -> Vec<String> {
-        let mut start = 0;
         let mut out = Vec::with_capacity(self.ends.len());
-        for &end in &self.ends {
-            out.push(lossy(self.bytes.get(start..end).unwrap_or_default()));
+        self.fill(&mut out);
+        out
+    }
+
+    /// [`TextList::to_vec`] into `out`, reusing the strings it holds.
+    pub(super) fn fill(&self, out: &mut Vec<String>) {
+        out.truncate(self.ends.len());
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            let text = self.bytes.get(start..end).unwrap_or_default();
+            match out.get_mut(i) {
+                Some(kept) => lossy_into(text, kept),
+                None => out.push(lossy(text)),
+            }
             start = end;
         }
-        out
     }
 }
 

@@ -355,7 +355,7 @@ impl RecentFailures {
             None
         };
         let failed_omitted = report.failure_count.saturating_sub(failed.len() as u64);
-        // The oldest record's failing entries, freed once the lock is released.
+        // The oldest record's failing entries, recycled once the lock is released.
         let mut freed = Vec::new();
         match oldest.as_mut().and_then(Arc::get_mut) {
             Some(record) => {
@@ -407,7 +407,8 @@ impl RecentFailures {
         }
         ring.records.extend(oldest);
         drop(ring);
-        drop(freed);
+        // The next bodies' failures are made in these strings (`multistatus::recycle`).
+        crate::multistatus::recycle(freed);
     }
 
     /// The records matching `query`, newest first, with the counters.
