@@ -1,11 +1,15 @@
 //! The trie of entry tags and its bounds: each node holds one tag's bytes (with the words
 //! `find` compares) and what reading it did (`Effect`: the role it opened, what it reported,
 //! the end tag it matched); `find` picks the child of a node whose tag starts the input.
-//! The bounds (`NODES`, `ARENA`, `CHILDREN`, `TAG`, `RESETS`, `KEY_*`, `UNNAMED`) are those
+//! A node may also hold *runs* (`Node::run`, `Run`): tags that followed its own with no
+//! text between, and their nodes (see `runs`).
+//! The bounds (`NODES`, `ARENA`, `CHILDREN`, `TAG`, `RUN`, `RUNS`, `NODE_RUNS`, `PATHS`,
+//! `RESETS`, `KEY_*`, `UNNAMED`) are those
 //! DESIGN.md §2.8 states, checked by the test below.
 
 use super::anchor::Key;
 use super::learn::Recorded;
+use super::runs::Track;
 use crate::multistatus::lexer::Frame;
 use crate::multistatus::lexer::bytes::same;
 use crate::multistatus::lexer::roles::Role;
@@ -29,6 +33,13 @@ pub(super) const KEY_BINDINGS: usize = 16;
 pub(super) const NONE: u32 = u32::MAX;
 /// Elements a walk opens above its anchor without writing their names.
 pub(super) const UNNAMED: usize = 16;
+/// Tags in a run (`Node::run`).
+pub(super) const RUN: usize = 8;
+/// Runs kept in a trie, and after one node.
+pub(super) const RUNS: usize = 256;
+pub(super) const NODE_RUNS: u8 = 4;
+/// Nodes named by all the runs of a trie (`Trie::paths`).
+pub(super) const PATHS: usize = 1024;
 
 /// What a recorded tag reported to the sink while its name was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +90,21 @@ pub(super) struct Node {
     pub(super) child: u32,
     pub(super) sibling: u32,
     pub(super) children: u8,
+    /// The first of the runs after this node (`Trie::runs`, `NONE`: none) and their count.
+    pub(super) run: u32,
+    pub(super) runs: u8,
+    /// Runs learnt after this node that were too short to keep (see `runs`).
+    pub(super) short: u8,
+}
+
+/// Tags that followed a node's with no text between (see `runs`): their bytes (with the
+/// whitespace between them) in the arena, their nodes (`Trie::paths[path.0..path.1]`), and
+/// the node's next run (`NONE`: none).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Run {
+    pub(super) bytes: Span,
+    pub(super) path: (u32, u32),
+    pub(super) next: u32,
 }
 
 /// The trie of tag sequences after an anchor (see the module docs).
@@ -86,6 +112,9 @@ pub(super) struct Node {
 pub(in crate::multistatus::lexer) struct Trie {
     pub(super) nodes: Vec<Node>,
     pub(super) arena: Vec<u8>,
+    /// Every run, and the nodes of each, one after the other.
+    pub(super) runs: Vec<Run>,
+    pub(super) paths: Vec<u32>,
     pub(super) key: Key,
     pub(super) keyed: bool,
     pub(super) resets: u32,
@@ -99,6 +128,8 @@ pub(in crate::multistatus::lexer) struct Trie {
     pub(super) named: usize,
     pub(super) unnamed: [u32; UNNAMED],
     pub(super) roles: [Role; UNNAMED],
+    /// The run being read one tag at a time during a walk (see `runs`).
+    pub(super) track: Track,
 }
 
 impl Default for Trie {
@@ -106,6 +137,8 @@ impl Default for Trie {
         Trie {
             nodes: Vec::new(),
             arena: Vec::new(),
+            runs: Vec::new(),
+            paths: Vec::new(),
             key: Key::default(),
             keyed: false,
             resets: 0,
@@ -114,6 +147,7 @@ impl Default for Trie {
             named: 0,
             unnamed: [NONE; UNNAMED],
             roles: [Role::Skip; UNNAMED],
+            track: Track::default(),
         }
     }
 }
@@ -174,6 +208,12 @@ impl Trie {
             .capacity()
             .saturating_mul(std::mem::size_of::<Node>())
             .saturating_add(self.arena.capacity())
+            .saturating_add(self.paths.capacity().saturating_mul(4))
+            .saturating_add(
+                self.runs
+                    .capacity()
+                    .saturating_mul(std::mem::size_of::<Run>()),
+            )
             .saturating_add(
                 self.key
                     .frames
@@ -284,6 +324,9 @@ impl Trie {
             child: NONE,
             sibling,
             children: 0,
+            run: NONE,
+            runs: 0,
+            short: 0,
         });
         if let Some(p) = self.nodes.get_mut(parent as usize) {
             p.child = at;
@@ -295,6 +338,8 @@ impl Trie {
     pub(super) fn clear(&mut self) {
         self.nodes.clear();
         self.arena.clear();
+        self.paths.clear();
+        self.runs.clear();
         self.nodes.push(Node {
             tag: (0, 0),
             head: 0,
@@ -307,6 +352,9 @@ impl Trie {
             child: NONE,
             sibling: NONE,
             children: 0,
+            run: NONE,
+            runs: 0,
+            short: 0,
         });
     }
 }
@@ -329,6 +377,8 @@ mod tests {
         let most = NODES
             .saturating_mul(std::mem::size_of::<Node>())
             .saturating_add(ARENA)
+            .saturating_add(PATHS.saturating_mul(4))
+            .saturating_add(RUNS.saturating_mul(std::mem::size_of::<Run>()))
             .saturating_add(KEY_NAMES)
             .saturating_add(KEY_FRAMES.saturating_mul(std::mem::size_of::<Frame>()))
             .saturating_add(KEY_BINDINGS.saturating_mul(16));

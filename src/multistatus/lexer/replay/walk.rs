@@ -11,7 +11,7 @@
 //! walk from one anchor state through the same tags passes through the same states).
 
 use super::learn::recordable;
-use super::trie::{Effect, NONE, Report, UNNAMED};
+use super::trie::{Effect, NONE, Report, TAG, UNNAMED};
 use crate::multistatus::lexer::bytes::find_markup;
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::{Frame, Lexer, Sink};
@@ -36,6 +36,15 @@ impl Lexer {
         self.replay.named = self.frames.len();
         let mut depth = self.frames.len();
         let walked = self.walk_entry(chunk, pos, base, &mut depth, sink);
+        // A run cut by the chunk's end is not one to keep.
+        let cut = walked
+            .as_ref()
+            .is_ok_and(|&at| at.saturating_add(TAG) > chunk.len());
+        if depth < self.replay.floor || !cut {
+            self.end_track(chunk);
+        } else {
+            self.drop_track();
+        }
         self.materialize(depth);
         walked
     }
@@ -73,12 +82,26 @@ impl Lexer {
                 self.capture.push(rest);
                 return Ok(chunk.len());
             };
-            if self.capture.depth != 0 {
-                self.capture.push(rest.get(..i).unwrap_or_default());
+            if i != 0 {
+                let text = rest.get(..i).unwrap_or_default();
+                self.track_text(chunk, text);
+                if self.capture.depth != 0 {
+                    self.capture.push(text);
+                }
             }
             pos = pos.wrapping_add(i);
             let tag = rest.get(i..).unwrap_or_default();
+            if let Some((len, last)) = self.replay_run(node, tag, depth, sink) {
+                self.end_track(chunk);
+                pos = pos.wrapping_add(len);
+                node = last;
+                if *depth < floor {
+                    return Ok(pos);
+                }
+                continue;
+            }
             if let [b'&', after @ ..] = tag {
+                self.end_track(chunk);
                 match self.skim_reference(after) {
                     Some(n) => {
                         pos = pos.wrapping_add(n).wrapping_add(2);
@@ -88,6 +111,7 @@ impl Lexer {
                 }
             }
             if let Some((child, len)) = self.replay.find(node, tag) {
+                self.track(chunk, node, child, pos, pos.wrapping_add(len));
                 pos = pos.wrapping_add(len);
                 node = child;
                 if let Some(end) = self.replay_node(child, depth, sink) {
@@ -100,6 +124,7 @@ impl Lexer {
                         if self.capture.depth != 0 {
                             self.capture.push(body.get(..j).unwrap_or_default());
                         }
+                        self.end_track(chunk);
                         pos = pos.wrapping_add(j).wrapping_add(n);
                         node = e;
                         continue;
@@ -112,13 +137,17 @@ impl Lexer {
                 };
                 let tag = tag.get(..len).unwrap_or_default();
                 let at = base.wrapping_add(pos as u64);
+                let from = pos;
                 pos = pos.wrapping_add(len);
                 self.materialize(*depth);
                 let learnt = self.learn(node, tag, at, sink);
                 *depth = self.frames.len();
                 self.replay.named = *depth;
                 match learnt? {
-                    Some(child) => node = child,
+                    Some(child) => {
+                        self.track(chunk, node, child, from, pos);
+                        node = child;
+                    }
                     None => return Ok(pos),
                 }
             }
@@ -131,8 +160,13 @@ impl Lexer {
     /// Does what reading the tag of `node` did, `depth` elements open; for a skipped
     /// element that is not empty, does not open it yet and returns `node`: the caller
     /// either passes over it whole (text and end tag) or opens it (`open_lazy`).
-    #[inline]
-    fn replay_node<S: Sink>(&mut self, node: u32, depth: &mut usize, sink: &mut S) -> Option<u32> {
+    #[inline(always)]
+    pub(super) fn replay_node<S: Sink>(
+        &mut self,
+        node: u32,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Option<u32> {
         let n = self.replay.nodes.get(node as usize)?;
         let Effect::Start {
             role,
@@ -246,7 +280,7 @@ impl Lexer {
     /// Opens the element whose start tag is `node`, of role `role` (its reports made): kept
     /// lazily when there is room to remember it, else written at once.
     #[inline(always)]
-    fn open_lazy(&mut self, node: u32, role: Role, depth: &mut usize) {
+    pub(super) fn open_lazy(&mut self, node: u32, role: Role, depth: &mut usize) {
         let at = depth.wrapping_sub(self.replay.floor);
         if at < UNNAMED
             && let (Some(n), Some(r)) = (
