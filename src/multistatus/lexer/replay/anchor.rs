@@ -5,6 +5,7 @@
 
 use super::trie::{KEY_BINDINGS, KEY_FRAMES, KEY_NAMES, RESETS};
 use crate::multistatus::lexer::bytes::same;
+use crate::multistatus::lexer::namespaces::Binding;
 use crate::multistatus::lexer::state::State;
 use crate::multistatus::lexer::{Frame, Lexer};
 
@@ -16,6 +17,33 @@ pub(super) struct Key {
     /// `(serial, depth)` of each declaration in scope.
     pub(super) bindings: Vec<(u64, usize)>,
     pub(super) shadow: u64,
+}
+
+/// The frames are the same (names and roles), compared in a plain loop (no iterator
+/// adapters: this runs at every entry).
+#[inline(always)]
+fn same_frames(a: &[Frame], b: &[Frame]) -> bool {
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (a.get(i), b.get(i)) {
+        if x.name != y.name || x.role != y.role {
+            return false;
+        }
+        i = i.wrapping_add(1);
+    }
+    a.len() == b.len()
+}
+
+/// The bindings in scope are the ones kept (by serial and depth).
+#[inline(always)]
+fn same_bindings(a: &[(u64, usize)], b: &[Binding]) -> bool {
+    let mut i = 0;
+    while let (Some(&(serial, depth)), Some(y)) = (a.get(i), b.get(i)) {
+        if serial != y.serial || depth != y.depth {
+            return false;
+        }
+        i = i.wrapping_add(1);
+    }
+    a.len() == b.len()
 }
 
 impl Lexer {
@@ -36,16 +64,8 @@ impl Lexer {
             && key.frames.len() == self.frames.len()
             && key.bindings.len() == self.bindings.len()
             && same(&key.names, &self.names)
-            && key
-                .frames
-                .iter()
-                .zip(&self.frames)
-                .all(|(a, b)| a.name == b.name && a.role == b.role)
-            && key
-                .bindings
-                .iter()
-                .zip(&self.bindings)
-                .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
+            && same_frames(&key.frames, &self.frames)
+            && same_bindings(&key.bindings, &self.bindings)
         {
             return true;
         }
