@@ -319,7 +319,7 @@ impl Lexer {
                 f.role = role;
             }
         }
-        if role == Role::Skip {
+        if matches!(role, Role::Skip) {
             return (!empty).then_some(node);
         }
         if empty {
@@ -350,7 +350,7 @@ impl Lexer {
     /// it holds no declaration.
     #[inline(always)]
     fn close_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
-        if role != Role::Skip {
+        if !matches!(role, Role::Skip) {
             self.capture.end(depth, role, sink);
         }
     }
