@@ -183,6 +183,7 @@ impl Lexer {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::{TAG, recordable};
 

@@ -142,12 +142,11 @@ impl Lexer {
                 }
                 true
             });
-        if !keep {
-            if t.count < 2
-                && let Some(n) = r.nodes.get_mut(t.owner as usize)
-            {
-                n.short = n.short.saturating_add(1);
-            }
+        if !keep
+            && t.count < 2
+            && let Some(n) = r.nodes.get_mut(t.owner as usize)
+        {
+            n.short = n.short.saturating_add(1);
         }
     }
 
