@@ -503,3 +503,21 @@ fn a_reference_past_its_bound_stops_the_scanner_and_is_not_compared_with_the_ref
     let (charset, found) = (Some("utf-8"), &found[2..]);
     check_reference_agreement(found, &[], charset, false);
 }
+
+/// fuzz/corpus/reference seed-regression-empty-prefix-in-prop (found by the `reference`
+/// target): a name with an empty prefix (`<:b/>`) on the audited path is not a qualified
+/// name (Namespaces in XML 1.0 §3): malformed at its `<`, whatever the split. roxmltree, the
+/// fuzz target's judge of well-formedness, accepts it; the target now applies the rule.
+#[test]
+fn a_name_with_an_empty_prefix_on_the_audited_path_is_malformed() {
+    let body = ms(
+        "<D:response><D:href>/a</D:href><D:propstat><D:prop><:b xmlns:a=\"urn:a\"/>\
+         </D:prop><D:status>HTTP/1.1 404 N</D:status></D:propstat></D:response>",
+    );
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::Malformed);
+    let m = r.malformed.unwrap();
+    assert_eq!(m.reason, "invalid qualified name");
+    assert_eq!(m.offset, body.find("<:b").unwrap() as u64);
+    check_reference_agreement(body.as_bytes(), &[], None, false);
+}
