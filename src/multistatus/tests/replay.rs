@@ -100,6 +100,53 @@ fn a_changed_byte_in_a_repeated_entry_leaves_the_replay() {
     }
 }
 
+/// The walk goes on from one entry's end tag into the next entry only when that entry opens
+/// in the anchor state with the same start tag: an entry that declared a prefix its tags use
+/// followed by one that does not, other markup or text between entries, another spelling
+/// of the start tag (attributes, empty, another prefix), a response that is not an entry;
+/// each split at every position.
+#[test]
+fn the_walk_goes_on_into_the_next_entry_only_from_the_anchor_state() {
+    let same = "<D:response><D:href>/s</D:href><D:status>HTTP/1.1 403 F</D:status></D:response>";
+    let declared = "<D:response xmlns:x=\"DAV:\"><D:href>/d</D:href><x:status>HTTP/1.1 500 E\
+                    </x:status></D:response>";
+    let undeclared =
+        "<D:response><D:href>/d</D:href><x:status>HTTP/1.1 500 E</x:status></D:response>";
+    let between: &[&str] = &[
+        "",
+        "\n  ",
+        "text",
+        "&amp;",
+        "<!-- c -->",
+        "<?pi x?>",
+        "<D:other>t</D:other>",
+        "<D:other/>",
+        "<D:response/>",
+        "<D:response ></D:response>",
+        "<D:response xmlns:y=\"urn:y\"><y:status>HTTP/1.1 500 E</y:status></D:response>",
+        "<m:response><D:href>/m</D:href></m:response>",
+        "<D:responsex></D:responsex>",
+        "<x:response></x:response>",
+        "</D:multistatus><D:response>",
+    ];
+    for &(open, close) in ROOTS {
+        let mut bodies = vec![format!(
+            "{open}{declared}{declared}{undeclared}{undeclared}{close}"
+        )];
+        for b in between {
+            bodies.push(format!("{open}{same}{same}{b}{same}{same}{b}{same}{close}"));
+        }
+        for body in bodies {
+            let body = body.into_bytes();
+            check_fast_plain_equivalence(&body, &[]);
+            for at in 0..=body.len() {
+                check_fast_plain_equivalence(&body, &[at]);
+                check_split_equivalence(&body, &[at]);
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
