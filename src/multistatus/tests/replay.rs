@@ -9,7 +9,7 @@ use super::*;
 /// references in kept and skipped text, an error's first child, an unbound prefix, leaves,
 /// whitespace (between tags, in captured text and not), declarations on the entry, deep
 /// skipped content (deeper than the walk keeps lazily).
-const SHAPES: &[&str] = &[
+pub(super) const SHAPES: &[&str] = &[
     "<D:response><D:href>/a{n}&amp;b</D:href><D:propstat><D:prop><D:getetag>&quot;{n}&quot;\
      </D:getetag><x:y/><D:resourcetype/><D:displayname>n{n}</D:displayname></D:prop>\
      <D:status>HTTP/1.1 200 OK</D:status></D:propstat><D:propstat><D:prop><D:q/></D:prop>\
@@ -41,7 +41,7 @@ const SHAPES: &[&str] = &[
 ];
 
 /// Roots: the entries' `D` bound to `DAV:` (or, once, to another namespace), `x` bound.
-const ROOTS: &[(&str, &str)] = &[
+pub(super) const ROOTS: &[(&str, &str)] = &[
     (
         "<D:multistatus xmlns:D=\"DAV:\" xmlns:x=\"urn:x\">",
         "</D:multistatus>",
@@ -53,7 +53,7 @@ const ROOTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
+pub(super) fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
     let (open, close) = ROOTS[root % ROOTS.len()];
     let mut s = String::from(open);
     for &(shape, n) in entries {
