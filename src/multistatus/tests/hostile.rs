@@ -467,3 +467,57 @@ fn a_pi_target_followed_by_a_question_mark_not_ending_it_is_malformed() {
         );
     }
 }
+
+/// fuzz/corpus/reference seed-regression-long-reference-over-limit (found by the `reference`
+/// target): an entity reference whose name passes `limits::MAX_REF` (64 bytes), in a
+/// skipped property value, stops the scanner on that documented bound (outcome
+/// `over_limit`, limit `reference_length`, at the `&`), whatever the split; the reference
+/// counter has no such bound and reads on. Neither says `malformed`, yet their reports
+/// cannot be equal: the agreement check does not compare them (it compared them, and
+/// failed, as if the scanner had accepted the body).
+#[test]
+fn a_reference_past_its_bound_stops_the_scanner_and_is_not_compared_with_the_reference() {
+    let name = "j".repeat(120);
+    let body = format!(
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a</D:href><D:propstat><D:prop>\
+         <D:getetag>&quot;1&{name};</D:getetag></D:prop><D:status>HTTP/1.1 500 x</D:status>\
+         </D:propstat></D:response></D:multistatus>"
+    );
+    let at = body.find("&j").unwrap() as u64;
+    let r = scan(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::OverLimit);
+    let stop = r.malformed.as_ref().unwrap();
+    assert_eq!(
+        (stop.limit, stop.offset),
+        (Some(Limit::ReferenceLength), at)
+    );
+    assert_eq!(r.entries, 1);
+    let reference = reference_slice(body.as_bytes(), AllErrors, Limits::default());
+    assert_eq!(reference.outcome, Outcome::PartialFailure);
+    check_fast_plain_equivalence(body.as_bytes(), &[at as usize + 9]);
+    check_split_equivalence(body.as_bytes(), &[at as usize + 9]);
+    check_reference_agreement(body.as_bytes(), &[at as usize + 9], None, false);
+    // The body as the fuzzer found it: `D` in another namespace, no entry.
+    let found =
+        include_bytes!("../../../fuzz/corpus/reference/seed-regression-long-reference-over-limit");
+    let (charset, found) = (Some("utf-8"), &found[2..]);
+    check_reference_agreement(found, &[], charset, false);
+}
+
+/// fuzz/corpus/reference seed-regression-empty-prefix-in-prop (found by the `reference`
+/// target): a name with an empty prefix (`<:b/>`) on the audited path is not a qualified
+/// name (Namespaces in XML 1.0 §3): malformed at its `<`, whatever the split. roxmltree, the
+/// fuzz target's judge of well-formedness, accepts it; the target now applies the rule.
+#[test]
+fn a_name_with_an_empty_prefix_on_the_audited_path_is_malformed() {
+    let body = ms(
+        "<D:response><D:href>/a</D:href><D:propstat><D:prop><:b xmlns:a=\"urn:a\"/>\
+         </D:prop><D:status>HTTP/1.1 404 N</D:status></D:propstat></D:response>",
+    );
+    let r = scan_checked(body.as_bytes());
+    assert_eq!(r.outcome, Outcome::Malformed);
+    let m = r.malformed.unwrap();
+    assert_eq!(m.reason, "invalid qualified name");
+    assert_eq!(m.offset, body.find("<:b").unwrap() as u64);
+    check_reference_agreement(body.as_bytes(), &[], None, false);
+}

@@ -5,7 +5,8 @@
 //!
 //! Layout: this file holds the helpers; `semantics` (what is counted, namespaces, kept
 //! failures), `encodings` (BOMs, declared and transport charsets), `hostile` (bombs,
-//! malformed bodies, bounds, huge bodies), `properties` (proptests), `corpus`.
+//! malformed bodies, bounds, huge bodies), `properties` (proptests), `replay` (repeated
+//! entries), `reuse` (bodies after bodies on one thread; the replay at its bounds), `corpus`.
 
 #![allow(
     clippy::indexing_slicing,
@@ -19,6 +20,7 @@ mod encodings;
 mod hostile;
 mod properties;
 mod replay;
+mod reuse;
 mod semantics;
 
 use std::collections::BTreeMap;

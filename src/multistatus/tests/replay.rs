@@ -9,7 +9,7 @@ use super::*;
 /// references in kept and skipped text, an error's first child, an unbound prefix, leaves,
 /// whitespace (between tags, in captured text and not), declarations on the entry, deep
 /// skipped content (deeper than the walk keeps lazily).
-const SHAPES: &[&str] = &[
+pub(super) const SHAPES: &[&str] = &[
     "<D:response><D:href>/a{n}&amp;b</D:href><D:propstat><D:prop><D:getetag>&quot;{n}&quot;\
      </D:getetag><x:y/><D:resourcetype/><D:displayname>n{n}</D:displayname></D:prop>\
      <D:status>HTTP/1.1 200 OK</D:status></D:propstat><D:propstat><D:prop><D:q/></D:prop>\
@@ -41,7 +41,7 @@ const SHAPES: &[&str] = &[
 ];
 
 /// Roots: the entries' `D` bound to `DAV:` (or, once, to another namespace), `x` bound.
-const ROOTS: &[(&str, &str)] = &[
+pub(super) const ROOTS: &[(&str, &str)] = &[
     (
         "<D:multistatus xmlns:D=\"DAV:\" xmlns:x=\"urn:x\">",
         "</D:multistatus>",
@@ -53,7 +53,7 @@ const ROOTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
+pub(super) fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
     let (open, close) = ROOTS[root % ROOTS.len()];
     let mut s = String::from(open);
     for &(shape, n) in entries {
@@ -95,6 +95,80 @@ fn a_changed_byte_in_a_repeated_entry_leaves_the_replay() {
                 let mut changed = body.clone();
                 changed[at] = c;
                 check_fast_plain_equivalence(&changed, &[]);
+            }
+        }
+    }
+}
+
+/// The walk goes on from one entry's end tag into the next entry only when that entry opens
+/// in the anchor state with the same start tag: an entry that declared a prefix its tags use
+/// followed by one that does not, other markup or text between entries, another spelling
+/// of the start tag (attributes, empty, another prefix), a response that is not an entry;
+/// each split at every position.
+#[test]
+fn the_walk_goes_on_into_the_next_entry_only_from_the_anchor_state() {
+    let same = "<D:response><D:href>/s</D:href><D:status>HTTP/1.1 403 F</D:status></D:response>";
+    let declared = "<D:response xmlns:x=\"DAV:\"><D:href>/d</D:href><x:status>HTTP/1.1 500 E\
+                    </x:status></D:response>";
+    let undeclared =
+        "<D:response><D:href>/d</D:href><x:status>HTTP/1.1 500 E</x:status></D:response>";
+    let between: &[&str] = &[
+        "",
+        "\n  ",
+        "text",
+        "&amp;",
+        "<!-- c -->",
+        "<?pi x?>",
+        "<D:other>t</D:other>",
+        "<D:other/>",
+        "<D:response/>",
+        "<D:response ></D:response>",
+        "<D:response xmlns:y=\"urn:y\"><y:status>HTTP/1.1 500 E</y:status></D:response>",
+        "<m:response><D:href>/m</D:href></m:response>",
+        "<D:responsex></D:responsex>",
+        "<x:response></x:response>",
+        "</D:multistatus><D:response>",
+    ];
+    // Entries whose start tag declares (Apache's), then one spelt otherwise.
+    let declaring = |tag: &str| {
+        format!("{tag}<D:href>/d</D:href><x:status>HTTP/1.1 500 E</x:status></D:response>")
+    };
+    let anchor = declaring("<D:response xmlns:x=\"DAV:\">");
+    let others: Vec<String> = [
+        "<D:response xmlns:x=\"urn:x\">",
+        "<D:response xmlns:x='DAV:'>",
+        "<D:response  xmlns:x=\"DAV:\">",
+        "<D:response xmlns:x=\"DAV:\" xmlns:y=\"urn:y\">",
+        "<D:response xmlns:y=\"DAV:\">",
+        "<D:response x=\"DAV:\">",
+        "<D:response>",
+    ]
+    .iter()
+    .map(|tag| declaring(tag))
+    .chain([
+        "<D:response xmlns:x=\"DAV:\"/>".to_owned(),
+        "<m:response xmlns:x=\"DAV:\"><D:href>/m</D:href></m:response>".to_owned(),
+        "<D:response xmlns:x=\"DAV:\"><x:status>HTTP/1.1 501 E</x:status></D:response>".to_owned(),
+    ])
+    .collect();
+    for &(open, close) in ROOTS {
+        let mut bodies = vec![format!(
+            "{open}{declared}{declared}{undeclared}{undeclared}{close}"
+        )];
+        for other in &others {
+            bodies.push(format!(
+                "{open}{anchor}{anchor}{other}{anchor}{anchor}{other}{anchor}{close}"
+            ));
+        }
+        for b in between {
+            bodies.push(format!("{open}{same}{same}{b}{same}{same}{b}{same}{close}"));
+        }
+        for body in bodies {
+            let body = body.into_bytes();
+            check_fast_plain_equivalence(&body, &[]);
+            for at in 0..=body.len() {
+                check_fast_plain_equivalence(&body, &[at]);
+                check_split_equivalence(&body, &[at]);
             }
         }
     }

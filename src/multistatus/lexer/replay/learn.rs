@@ -3,6 +3,8 @@
 //! shape the trie replays (`recordable` bytes, left in `Text`, at most one report and one
 //! role), the tag becomes a child of the current node with that `Effect`.
 
+use memchr::{memchr, memchr3};
+
 use super::trie::{Effect, Report, TAG};
 use crate::multistatus::lexer::bytes::is_ws;
 use crate::multistatus::lexer::roles::Role;
@@ -87,9 +89,10 @@ pub(super) fn recordable(s: &[u8]) -> Option<usize> {
         return None;
     }
     let window = s.get(1..TAG.min(s.len()))?;
-    let end = window.iter().position(|&b| b == b'>')?;
-    let inner = window.get(..end)?;
-    if inner.iter().any(|&b| matches!(b, b'"' | b'\'' | b'<')) {
+    // The first `>` or quote (a quote first: not recordable), then no `<` before it: one
+    // pass each with `memchr` (a tag with attributes is met again at every entry).
+    let end = memchr3(b'>', b'"', b'\'', window)?;
+    if window.get(end) != Some(&b'>') || memchr(b'<', window.get(..end)?).is_some() {
         return None;
     }
     end.checked_add(2)
@@ -176,5 +179,45 @@ impl Lexer {
             }
         };
         Ok(Some(self.replay.add(node, tag, &log, effect)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::{TAG, recordable};
+
+    /// `recordable` is the byte loops it replaced: the first `>` within `TAG` bytes, no
+    /// quote or `<` before it, no `<!`/`<?`; at every length and with each byte class at
+    /// every place.
+    #[test]
+    fn recordable_is_the_first_gt_with_no_quote_or_lt_before_it() {
+        let plain = |s: &[u8]| {
+            if matches!(s.get(1), Some(b'!' | b'?') | None) {
+                return None;
+            }
+            let window = s.get(1..TAG.min(s.len()))?;
+            let end = window.iter().position(|&b| b == b'>')?;
+            let inner = window.get(..end)?;
+            if inner.iter().any(|&b| matches!(b, b'"' | b'\'' | b'<')) {
+                return None;
+            }
+            end.checked_add(2)
+        };
+        let mut base = b"<a:b c".to_vec();
+        base.resize(TAG + 8, b'x');
+        for len in 0..base.len() {
+            for at in 0..len {
+                for b in [b'>', b'"', b'\'', b'<', b'!', b'?', b' '] {
+                    let mut s = base[..len].to_vec();
+                    s[at] = b;
+                    assert_eq!(recordable(&s), plain(&s), "{s:?}");
+                    if at + 1 < len {
+                        s[len - 1] = b'>';
+                        assert_eq!(recordable(&s), plain(&s), "{s:?}");
+                    }
+                }
+            }
+        }
     }
 }

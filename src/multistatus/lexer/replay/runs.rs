@@ -1,7 +1,6 @@
 //! Runs: the tags an entry has one right after the other, with no text between
 //! (`</d:href><d:propstat><d:prop><d:displayname>`), replayed as one. A node keeps the runs
-//! that followed it (`Node::run`, `Run`: the bytes of those tags, and their nodes in
-//! `Trie::paths`); at the next walk through the node, when the input starts with a run's
+//! that followed it (`Node::run`, `Run`: the bytes of those tags, and their nodes); at the next walk through the node, when the input starts with a run's
 //! bytes, one compare stands for the tags' lookups, then each node's effect is replayed in
 //! order, as reading the tags one at a time would (the walk through equal bytes from an
 //! equal state is through the same nodes). Text is only ever between runs, so what it
@@ -17,10 +16,10 @@
 //! skipped leaf passed over whole, run replayed, `RUN` tags, or the end of the walk (one
 //! cut by the chunk's end is forgotten). A node
 //! keeps up to `NODE_RUNS` runs of at least two tags, tried in the order learnt: entries of
-//! different kinds part after the same tag; within `RUNS` runs, `ARENA` bytes and `PATHS`
-//! nodes for all runs. After `SHORT` runs of one tag, nothing more is learnt after a node.
+//! different kinds part after the same tag; within `RUNS` runs and `ARENA` bytes for all
+//! runs. After `SHORT` runs of one tag, nothing more is learnt after a node.
 
-use super::trie::{ARENA, NODE_RUNS, NONE, PATHS, RUN, RUNS, Run};
+use super::trie::{ARENA, NODE_RUNS, NONE, RUN, RUNS, Run};
 use crate::multistatus::lexer::bytes::{is_ws, same};
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::{Lexer, Sink};
@@ -30,15 +29,14 @@ use crate::multistatus::lexer::{Lexer, Sink};
 const SHORT: u8 = 2;
 
 /// The run being read one tag at a time: from node `owner` (`NONE`: no run), the tags and
-/// whitespace at `from..end` of the chunk, which led to the `count` nodes pushed on
-/// `Trie::paths` from `path` on.
+/// whitespace at `from..end` of the chunk, which led to the first `count` of `nodes`.
 #[derive(Debug, Clone, Copy)]
 pub(in crate::multistatus::lexer) struct Track {
     owner: u32,
     from: usize,
     end: usize,
-    count: u32,
-    path: usize,
+    count: u8,
+    nodes: [u32; RUN],
 }
 
 impl Default for Track {
@@ -48,7 +46,7 @@ impl Default for Track {
             from: 0,
             end: 0,
             count: 0,
-            path: 0,
+            nodes: [NONE; RUN],
         }
     }
 }
@@ -63,8 +61,7 @@ impl Lexer {
         }
         let r = &mut self.replay;
         if r.track.owner == NONE {
-            if r.paths.len() >= PATHS
-                || r.runs.len() >= RUNS
+            if r.runs.len() >= RUNS
                 || r.nodes
                     .get(before as usize)
                     .is_none_or(|n| n.runs >= NODE_RUNS || n.short >= SHORT)
@@ -75,12 +72,11 @@ impl Lexer {
                 owner: before,
                 from: at,
                 end,
-                count: 0,
-                path: r.paths.len(),
+                ..Track::default()
             };
         }
-        if r.paths.len() < PATHS {
-            r.paths.push(after);
+        if let Some(slot) = r.track.nodes.get_mut(r.track.count as usize) {
+            *slot = after;
             r.track.count = r.track.count.wrapping_add(1);
             r.track.end = end;
         }
@@ -107,10 +103,7 @@ impl Lexer {
 
     /// Forgets the run being learnt (the walk stopped in it at the chunk's end).
     pub(super) fn drop_track(&mut self) {
-        let t = std::mem::take(&mut self.replay.track);
-        if t.owner != NONE {
-            self.replay.paths.truncate(t.path);
-        }
+        self.replay.track = Track::default();
     }
 
     /// `end_track` with a run being learnt.
@@ -137,10 +130,7 @@ impl Lexer {
                 }
                 r.runs.push(Run {
                     bytes: (start, r.arena.len()),
-                    path: (
-                        u32::try_from(t.path).unwrap_or(u32::MAX),
-                        u32::try_from(r.paths.len()).unwrap_or(u32::MAX),
-                    ),
+                    nodes: t.nodes,
                     next: NONE,
                 });
                 while let Some(run) = r.runs.get_mut(last as usize) {
@@ -152,13 +142,11 @@ impl Lexer {
                 }
                 true
             });
-        if !keep {
-            r.paths.truncate(t.path);
-            if t.count < 2
-                && let Some(n) = r.nodes.get_mut(t.owner as usize)
-            {
-                n.short = n.short.saturating_add(1);
-            }
+        if !keep
+            && t.count < 2
+            && let Some(n) = r.nodes.get_mut(t.owner as usize)
+        {
+            n.short = n.short.saturating_add(1);
         }
     }
 
@@ -173,20 +161,24 @@ impl Lexer {
         sink: &mut S,
     ) -> Option<(usize, u32)> {
         let mut at = self.replay.nodes.get(node as usize)?.run;
-        let (len, path) = loop {
+        let (len, nodes) = loop {
             let run = self.replay.runs.get(at as usize)?;
             let (a, b) = run.bytes;
             let len = b.wrapping_sub(a);
             if let (Some(x), Some(y)) = (input.get(..len), self.replay.arena.get(a..b))
                 && same(x, y)
             {
-                break (len, run.path);
+                break (len, run.nodes);
             }
             at = run.next;
         };
         let mut last = node;
-        for at in path.0..path.1 {
-            last = self.replay.paths.get(at as usize).copied().unwrap_or(NONE);
+        // The nodes past the run's are `NONE`: no count to check against the array's length.
+        for n in nodes {
+            if n == NONE {
+                break;
+            }
+            last = n;
             if let Some(end) = self.replay_node(last, depth, sink) {
                 self.open_lazy(end, Role::Skip, depth);
             }

@@ -3,7 +3,7 @@
 //! the end tag it matched); `find` picks the child of a node whose tag starts the input.
 //! A node may also hold *runs* (`Node::run`, `Run`): tags that followed its own with no
 //! text between, and their nodes (see `runs`).
-//! The bounds (`NODES`, `ARENA`, `CHILDREN`, `TAG`, `RUN`, `RUNS`, `NODE_RUNS`, `PATHS`,
+//! The bounds (`NODES`, `ARENA`, `CHILDREN`, `TAG`, `RUN`, `RUNS`, `NODE_RUNS`,
 //! `RESETS`, `KEY_*`, `UNNAMED`) are those
 //! DESIGN.md §2.8 states, checked by the test below.
 
@@ -38,8 +38,6 @@ pub(super) const RUN: usize = 8;
 /// Runs kept in a trie, and after one node.
 pub(super) const RUNS: usize = 256;
 pub(super) const NODE_RUNS: u8 = 4;
-/// Nodes named by all the runs of a trie (`Trie::paths`).
-pub(super) const PATHS: usize = 1024;
 
 /// What a recorded tag reported to the sink while its name was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +96,13 @@ pub(super) struct Node {
 }
 
 /// Tags that followed a node's with no text between (see `runs`): their bytes (with the
-/// whitespace between them) in the arena, their nodes (`Trie::paths[path.0..path.1]`), and
-/// the node's next run (`NONE`: none).
+/// whitespace between them) in the arena, their nodes (`NONE` past the last: held here so
+/// that a replay reads them from a copy, with no lookup), and the node's next run (`NONE`:
+/// none).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Run {
     pub(super) bytes: Span,
-    pub(super) path: (u32, u32),
+    pub(super) nodes: [u32; RUN],
     pub(super) next: u32,
 }
 
@@ -112,9 +111,8 @@ pub(super) struct Run {
 pub(in crate::multistatus::lexer) struct Trie {
     pub(super) nodes: Vec<Node>,
     pub(super) arena: Vec<u8>,
-    /// Every run, and the nodes of each, one after the other.
+    /// Every run.
     pub(super) runs: Vec<Run>,
-    pub(super) paths: Vec<u32>,
     pub(super) key: Key,
     pub(super) keyed: bool,
     pub(super) resets: u32,
@@ -138,7 +136,6 @@ impl Default for Trie {
             nodes: Vec::new(),
             arena: Vec::new(),
             runs: Vec::new(),
-            paths: Vec::new(),
             key: Key::default(),
             keyed: false,
             resets: 0,
@@ -208,7 +205,6 @@ impl Trie {
             .capacity()
             .saturating_mul(std::mem::size_of::<Node>())
             .saturating_add(self.arena.capacity())
-            .saturating_add(self.paths.capacity().saturating_mul(4))
             .saturating_add(
                 self.runs
                     .capacity()
@@ -338,7 +334,6 @@ impl Trie {
     pub(super) fn clear(&mut self) {
         self.nodes.clear();
         self.arena.clear();
-        self.paths.clear();
         self.runs.clear();
         self.nodes.push(Node {
             tag: (0, 0),
@@ -377,7 +372,6 @@ mod tests {
         let most = NODES
             .saturating_mul(std::mem::size_of::<Node>())
             .saturating_add(ARENA)
-            .saturating_add(PATHS.saturating_mul(4))
             .saturating_add(RUNS.saturating_mul(std::mem::size_of::<Run>()))
             .saturating_add(KEY_NAMES)
             .saturating_add(KEY_FRAMES.saturating_mul(std::mem::size_of::<Frame>()))

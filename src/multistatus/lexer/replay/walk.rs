@@ -1,7 +1,10 @@
 //! The walk: from an anchor, each tag byte-identical to a child of the current node is
 //! replayed from the node (`replay_node`: what `Lexer::open` and `Lexer::end_tag` do for
 //! it, the recorded reports made again); a skipped leaf whose text and end tag follow is
-//! passed over whole; anything else is learnt (`learn`) or ends the walk.
+//! passed over whole; anything else is learnt (`learn`) or ends the walk. Past the
+//! entry's end tag, when the next entry opens with the anchor's start tag from the anchor
+//! state, the walk goes on into it from the trie's root (`next_anchor`) instead of handing
+//! back to the skim, which would read that tag and compare the state again.
 //!
 //! The open elements are kept lazily: the elements the walk opens above its anchor are
 //! only counted (`depth`), with the node that opened each and its role (`Trie::unnamed`,
@@ -12,8 +15,9 @@
 
 use super::learn::recordable;
 use super::trie::{Effect, NONE, Report, TAG, UNNAMED};
-use crate::multistatus::lexer::bytes::find_markup;
+use crate::multistatus::lexer::bytes::{find_markup, same};
 use crate::multistatus::lexer::roles::Role;
+use crate::multistatus::lexer::state::State;
 use crate::multistatus::lexer::{Frame, Lexer, Sink};
 use crate::multistatus::limits::MAX_STATUS;
 use crate::multistatus::report::Malformed;
@@ -65,6 +69,7 @@ impl Lexer {
         self.replay.named = self.frames.len();
     }
 
+    #[inline(always)]
     fn walk_entry<S: Sink>(
         &mut self,
         chunk: &[u8],
@@ -96,7 +101,12 @@ impl Lexer {
                 pos = pos.wrapping_add(len);
                 node = last;
                 if *depth < floor {
-                    return Ok(pos);
+                    match self.next_anchor(chunk, pos, depth, sink) {
+                        Some(at) => {
+                            (pos, node) = (at, 0);
+                        }
+                        None => return Ok(pos),
+                    }
                 }
                 continue;
             }
@@ -152,9 +162,170 @@ impl Lexer {
                 }
             }
             if *depth < floor {
-                return Ok(pos);
+                match self.next_anchor(chunk, pos, depth, sink) {
+                    Some(at) => {
+                        (pos, node) = (at, 0);
+                    }
+                    None => return Ok(pos),
+                }
             }
         }
+    }
+
+    /// The entry's end tag was just replayed (`depth` is one below the anchor's): when the
+    /// next markup is the anchor's start tag again, opens it as reading it would and
+    /// returns where the next entry's tags start; the walk goes on from the trie's root.
+    ///
+    /// Why the state is then the anchor state (`Key`) with only the declarations checked:
+    /// the walk writes nothing below the anchor's frame (replayed and learnt tags open and
+    /// close elements above it; a learnt tag that declares, or leaves `Text` or `deep` 0,
+    /// ends the walk; text is captured only inside the entry's elements), so closing the
+    /// anchor's element leaves the frames, names, `shadow` and bindings the key holds under
+    /// it, less the declarations of the anchor's start tag (`end_tag` popped them). With
+    /// none, the tag must be the name alone (`<D:response>`; a root declares its namespace,
+    /// so a `DAV:response` root never gets here); with some, the name then attributes that
+    /// `replay_attrs` replays, recorded as declaring those the key holds (by serial: Apache
+    /// declares the same three prefixes on every entry). Reading the tag from that state
+    /// gives the role it gave then (a function of the parent's role and the declarations
+    /// in scope) and the frame the key holds. The rest is checked in debug builds.
+    #[inline(never)]
+    fn next_anchor<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        pos: usize,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Option<usize> {
+        self.end_track(chunk);
+        let key = &self.replay.key;
+        if self.bindings.len() != key.bindings.len() {
+            return self.next_declaring_anchor(chunk, pos, depth, sink);
+        }
+        debug_assert!(self.same_below_anchor(*depth));
+        let &Frame { name: start, role } = key.frames.last()?;
+        let qname = key.names.get(start as usize..)?;
+        let rest = chunk.get(pos..)?;
+        let i = find_markup(rest)?;
+        let after = i.wrapping_add(qname.len()).wrapping_add(1);
+        let tag = rest.get(i..=after)?;
+        if tag.first() != Some(&b'<')
+            || tag.last() != Some(&b'>')
+            || !tag
+                .get(1..tag.len().wrapping_sub(1))
+                .is_some_and(|n| same(n, qname))
+        {
+            return None;
+        }
+        // What `open_anchor` does, with the name at hand.
+        self.names.extend_from_slice(qname);
+        self.frames.push(Frame { name: start, role });
+        *depth = self.frames.len();
+        self.replay.named = *depth;
+        debug_assert!(self.same_bindings_as_key());
+        self.start_lazy(role, *depth, sink);
+        Some(pos.wrapping_add(after).wrapping_add(1))
+    }
+
+    /// `next_anchor` for an anchor whose start tag declared prefixes: the name, then the
+    /// attributes `replay_attrs` replays, recorded as declaring those the key holds.
+    #[cold]
+    #[inline(never)]
+    fn next_declaring_anchor<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        pos: usize,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Option<usize> {
+        let key = &self.replay.key;
+        let declared = key.bindings.get(self.bindings.len()..)?;
+        debug_assert!(self.same_below_anchor(*depth));
+        if !self.replays_declarations(declared) {
+            return None;
+        }
+        let &Frame { name: start, .. } = key.frames.last()?;
+        let qname = key.names.get(start as usize..)?;
+        let rest = chunk.get(pos..)?;
+        let i = find_markup(rest)?;
+        let [b'<', after @ ..] = rest.get(i..)? else {
+            return None;
+        };
+        let (name, tail) = after.split_at_checked(qname.len())?;
+        if !same(name, qname) {
+            return None;
+        }
+        let (read, empty) = self.replay_attrs_outlined(tail)?;
+        debug_assert!(!empty);
+        self.open_anchor(depth, sink);
+        Some(
+            pos.wrapping_add(i)
+                .wrapping_add(1)
+                .wrapping_add(name.len())
+                .wrapping_add(read),
+        )
+    }
+
+    /// Opens the anchor's element as reading its start tag did (`next_anchor`), its
+    /// declarations made.
+    #[inline(never)]
+    fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
+        let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
+            return;
+        };
+        let qname = self
+            .replay
+            .key
+            .names
+            .get(start as usize..)
+            .unwrap_or_default();
+        self.names.extend_from_slice(qname);
+        self.frames.push(Frame { name: start, role });
+        *depth = self.frames.len();
+        self.replay.named = *depth;
+        debug_assert!(self.same_bindings_as_key());
+        self.start_lazy(role, *depth, sink);
+    }
+
+    /// The bindings are the key's (after `next_anchor` opened the anchor).
+    fn same_bindings_as_key(&self) -> bool {
+        let key = &self.replay.key;
+        key.bindings.len() == self.bindings.len()
+            && key
+                .bindings
+                .iter()
+                .zip(&self.bindings)
+                .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
+    }
+
+    /// The state is the key's below the anchor's frame (see `next_anchor`).
+    fn same_below_anchor(&self, depth: usize) -> bool {
+        let key = &self.replay.key;
+        let n = self.frames.len();
+        depth == n
+            && n != 0
+            && key.frames.len() == n.wrapping_add(1)
+            && key
+                .frames
+                .iter()
+                .zip(&self.frames)
+                .all(|(a, b)| a.name == b.name && a.role == b.role)
+            && key.frames.last().map(|f| f.name as usize) == Some(self.names.len())
+            && key.names.get(..self.names.len()) == Some(self.names.as_slice())
+            && key.shadow == self.shadow
+            && key.bindings.len() >= self.bindings.len()
+            && key
+                .bindings
+                .iter()
+                .zip(&self.bindings)
+                .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
+            && key
+                .bindings
+                .get(self.bindings.len()..)
+                .is_some_and(|d| d.iter().all(|&(_, depth)| depth == n.wrapping_add(1)))
+            && self.capture.depth == 0
+            && self.deep == 0
+            && !self.unnamed
+            && self.state == State::Text
     }
 
     /// Does what reading the tag of `node` did, `depth` elements open; for a skipped
@@ -223,7 +394,7 @@ impl Lexer {
                 f.role = role;
             }
         }
-        if role == Role::Skip {
+        if matches!(role, Role::Skip) {
             return (!empty).then_some(node);
         }
         if empty {
@@ -254,7 +425,7 @@ impl Lexer {
     /// it holds no declaration.
     #[inline(always)]
     fn close_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
-        if role != Role::Skip {
+        if !matches!(role, Role::Skip) {
             self.capture.end(depth, role, sink);
         }
     }
