@@ -161,6 +161,7 @@ impl Lexer {
     /// `tail` are the recorded ones, the scope is the same declaration for declaration,
     /// and each recorded serial is still its ghost's: what reading them would do. Returns
     /// the length through the `>` and whether the tag is empty.
+    #[inline(always)]
     pub(super) fn replay_attrs(&mut self, tail: &[u8]) -> Option<(usize, bool)> {
         let r = &self.decl_replay;
         let len = r.bytes.len();
@@ -193,6 +194,25 @@ impl Lexer {
         }
         self.serial = self.serial.wrapping_add(r.bindings.len() as u64);
         Some((len, r.empty))
+    }
+
+    /// The recorded declarations (`replay_record`) are those of serials `declared`, on a
+    /// start tag that is not empty: `replay_attrs`, if it replays them, declares those.
+    pub(super) fn replays_declarations(&self, declared: &[(u64, usize)]) -> bool {
+        let r = &self.decl_replay;
+        !r.empty
+            && r.bindings.len() == declared.len()
+            && r.bindings
+                .iter()
+                .zip(declared)
+                .all(|(b, &(serial, _))| b.serial == serial)
+    }
+
+    /// `replay_attrs` out of line, for a caller other than `skim_attrs` (which keeps its
+    /// inlined copy).
+    #[inline(never)]
+    pub(super) fn replay_attrs_outlined(&mut self, tail: &[u8]) -> Option<(usize, bool)> {
+        self.replay_attrs(tail)
     }
 
     pub(super) fn uri_cap(&self) -> usize {

@@ -129,10 +129,37 @@ fn the_walk_goes_on_into_the_next_entry_only_from_the_anchor_state() {
         "<x:response></x:response>",
         "</D:multistatus><D:response>",
     ];
+    // Entries whose start tag declares (Apache's), then one spelt otherwise.
+    let declaring = |tag: &str| {
+        format!("{tag}<D:href>/d</D:href><x:status>HTTP/1.1 500 E</x:status></D:response>")
+    };
+    let anchor = declaring("<D:response xmlns:x=\"DAV:\">");
+    let others: Vec<String> = [
+        "<D:response xmlns:x=\"urn:x\">",
+        "<D:response xmlns:x='DAV:'>",
+        "<D:response  xmlns:x=\"DAV:\">",
+        "<D:response xmlns:x=\"DAV:\" xmlns:y=\"urn:y\">",
+        "<D:response xmlns:y=\"DAV:\">",
+        "<D:response x=\"DAV:\">",
+        "<D:response>",
+    ]
+    .iter()
+    .map(|tag| declaring(tag))
+    .chain([
+        "<D:response xmlns:x=\"DAV:\"/>".to_owned(),
+        "<m:response xmlns:x=\"DAV:\"><D:href>/m</D:href></m:response>".to_owned(),
+        "<D:response xmlns:x=\"DAV:\"><x:status>HTTP/1.1 501 E</x:status></D:response>".to_owned(),
+    ])
+    .collect();
     for &(open, close) in ROOTS {
         let mut bodies = vec![format!(
             "{open}{declared}{declared}{undeclared}{undeclared}{close}"
         )];
+        for other in &others {
+            bodies.push(format!(
+                "{open}{anchor}{anchor}{other}{anchor}{anchor}{other}{anchor}{close}"
+            ));
+        }
         for b in between {
             bodies.push(format!("{open}{same}{same}{b}{same}{same}{b}{same}{close}"));
         }

@@ -176,14 +176,16 @@ impl Lexer {
     /// next markup is the anchor's start tag again, opens it as reading it would and
     /// returns where the next entry's tags start; the walk goes on from the trie's root.
     ///
-    /// Why the state is then the anchor state (`Key`) with only the bindings counted: the
-    /// walk writes nothing below the anchor's frame (replayed and learnt tags open and close
-    /// elements above it; a learnt tag that declares, or leaves `Text` or `deep` 0, ends
-    /// the walk; text is captured only inside the entry's elements), so closing the
+    /// Why the state is then the anchor state (`Key`) with only the declarations checked:
+    /// the walk writes nothing below the anchor's frame (replayed and learnt tags open and
+    /// close elements above it; a learnt tag that declares, or leaves `Text` or `deep` 0,
+    /// ends the walk; text is captured only inside the entry's elements), so closing the
     /// anchor's element leaves the frames, names, `shadow` and bindings the key holds under
-    /// it, less the declarations of the anchor's start tag (`end_tag` popped them: those
-    /// are what the count checks; a root declares its namespace, so a `DAV:response` root
-    /// never passes it). Reading the anchor's name with no attribute from that state
+    /// it, less the declarations of the anchor's start tag (`end_tag` popped them). With
+    /// none, the tag must be the name alone (`<D:response>`; a root declares its namespace,
+    /// so a `DAV:response` root never gets here); with some, the name then attributes that
+    /// `replay_attrs` replays, recorded as declaring those the key holds (by serial: Apache
+    /// declares the same three prefixes on every entry). Reading the tag from that state
     /// gives the role it gave then (a function of the parent's role and the declarations
     /// in scope) and the frame the key holds. The rest is checked in debug builds.
     #[inline(never)]
@@ -196,13 +198,12 @@ impl Lexer {
     ) -> Option<usize> {
         self.end_track(chunk);
         let key = &self.replay.key;
-        let &Frame { name: start, role } = key.frames.last()?;
-        let start = start as usize;
         if self.bindings.len() != key.bindings.len() {
-            return None;
+            return self.next_declaring_anchor(chunk, pos, depth, sink);
         }
         debug_assert!(self.same_below_anchor(*depth));
-        let qname = key.names.get(start..)?;
+        let &Frame { name: start, role } = key.frames.last()?;
+        let qname = key.names.get(start as usize..)?;
         let rest = chunk.get(pos..)?;
         let i = find_markup(rest)?;
         let after = i.wrapping_add(qname.len()).wrapping_add(1);
@@ -215,15 +216,85 @@ impl Lexer {
         {
             return None;
         }
+        // What `open_anchor` does, with the name at hand.
         self.names.extend_from_slice(qname);
-        self.frames.push(Frame {
-            name: u32::try_from(start).unwrap_or(u32::MAX),
-            role,
-        });
+        self.frames.push(Frame { name: start, role });
         *depth = self.frames.len();
         self.replay.named = *depth;
+        debug_assert!(self.same_bindings_as_key());
         self.start_lazy(role, *depth, sink);
         Some(pos.wrapping_add(after).wrapping_add(1))
+    }
+
+    /// `next_anchor` for an anchor whose start tag declared prefixes: the name, then the
+    /// attributes `replay_attrs` replays, recorded as declaring those the key holds.
+    #[cold]
+    #[inline(never)]
+    fn next_declaring_anchor<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        pos: usize,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Option<usize> {
+        let key = &self.replay.key;
+        let declared = key.bindings.get(self.bindings.len()..)?;
+        debug_assert!(self.same_below_anchor(*depth));
+        if !self.replays_declarations(declared) {
+            return None;
+        }
+        let &Frame { name: start, .. } = key.frames.last()?;
+        let qname = key.names.get(start as usize..)?;
+        let rest = chunk.get(pos..)?;
+        let i = find_markup(rest)?;
+        let [b'<', after @ ..] = rest.get(i..)? else {
+            return None;
+        };
+        let (name, tail) = after.split_at_checked(qname.len())?;
+        if !same(name, qname) {
+            return None;
+        }
+        let (read, empty) = self.replay_attrs_outlined(tail)?;
+        debug_assert!(!empty);
+        self.open_anchor(depth, sink);
+        Some(
+            pos.wrapping_add(i)
+                .wrapping_add(1)
+                .wrapping_add(name.len())
+                .wrapping_add(read),
+        )
+    }
+
+    /// Opens the anchor's element as reading its start tag did (`next_anchor`), its
+    /// declarations made.
+    #[inline(never)]
+    fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
+        let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
+            return;
+        };
+        let qname = self
+            .replay
+            .key
+            .names
+            .get(start as usize..)
+            .unwrap_or_default();
+        self.names.extend_from_slice(qname);
+        self.frames.push(Frame { name: start, role });
+        *depth = self.frames.len();
+        self.replay.named = *depth;
+        debug_assert!(self.same_bindings_as_key());
+        self.start_lazy(role, *depth, sink);
+    }
+
+    /// The bindings are the key's (after `next_anchor` opened the anchor).
+    fn same_bindings_as_key(&self) -> bool {
+        let key = &self.replay.key;
+        key.bindings.len() == self.bindings.len()
+            && key
+                .bindings
+                .iter()
+                .zip(&self.bindings)
+                .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
     }
 
     /// The state is the key's below the anchor's frame (see `next_anchor`).
@@ -241,12 +312,16 @@ impl Lexer {
             && key.frames.last().map(|f| f.name as usize) == Some(self.names.len())
             && key.names.get(..self.names.len()) == Some(self.names.as_slice())
             && key.shadow == self.shadow
-            && key.bindings.len() == self.bindings.len()
+            && key.bindings.len() >= self.bindings.len()
             && key
                 .bindings
                 .iter()
                 .zip(&self.bindings)
                 .all(|(&(serial, depth), b)| serial == b.serial && depth == b.depth)
+            && key
+                .bindings
+                .get(self.bindings.len()..)
+                .is_some_and(|d| d.iter().all(|&(_, depth)| depth == n.wrapping_add(1)))
             && self.capture.depth == 0
             && self.deep == 0
             && !self.unnamed
