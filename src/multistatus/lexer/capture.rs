@@ -20,6 +20,9 @@ pub(super) struct Capture {
     pub(super) space: bool,
     pub(super) cap: usize,
     pub(super) buf: Vec<u8>,
+    /// The text was cut at `cap` (text mode): nothing after the cut is kept, whatever the
+    /// size of the pieces that follow (the text kept is a prefix of the whole text).
+    pub(super) cut: bool,
     /// The code of the common status line read at once (`status_at_once`): the rest of the
     /// element's text is not read.
     pub(super) code: Option<u16>,
@@ -35,6 +38,7 @@ impl Capture {
         self.space = false;
         self.cap = cap;
         self.code = None;
+        self.cut = false;
         self.buf.clear();
     }
 
@@ -106,13 +110,13 @@ impl Capture {
                 self.buf.extend_from_slice(run);
                 rest = tail;
             }
-        } else {
+        } else if !self.cut {
             let bytes = if self.buf.is_empty() {
                 bytes.trim_ascii_start()
             } else {
                 bytes
             };
-            push_capped(&mut self.buf, bytes, self.cap);
+            self.cut = !push_capped(&mut self.buf, bytes, self.cap);
         }
     }
 }

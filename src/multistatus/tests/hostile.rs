@@ -521,3 +521,36 @@ fn a_name_with_an_empty_prefix_on_the_audited_path_is_malformed() {
     assert_eq!(m.offset, body.find("<:b").unwrap() as u64);
     check_reference_agreement(body.as_bytes(), &[], None, false);
 }
+
+/// fuzz/corpus/fast_plain seed-regression-capped-text-after-a-cut (found by the `fast_plain`
+/// target): kept text cut at `max_text` on a character boundary is the longest prefix of
+/// the whole text that fits. Fed in pieces, a piece that did not fit was cut, and a later
+/// piece small enough for the bytes left was still appended: `ééx` kept from `éééx` (cap 5)
+/// split before the last two characters, `éé` fed whole; a description or href in a failure
+/// depended on how the body arrived.
+#[test]
+fn text_cut_at_its_cap_keeps_nothing_after_the_cut_whatever_the_split() {
+    let limits = Limits {
+        max_text: 5,
+        ..Limits::default()
+    };
+    let body = ms(
+        "<D:response><D:href>/a</D:href><D:status>HTTP/1.1 423 Locked</D:status>\
+         <D:responsedescription>\u{e9}\u{e9}\u{e9}x</D:responsedescription></D:response>",
+    );
+    let at = body.find("\u{e9}\u{e9}\u{e9}x").unwrap();
+    let whole = scan_slice(body.as_bytes(), AllErrors, limits);
+    assert_eq!(
+        whole.failures[0].description.as_deref(),
+        Some("\u{e9}\u{e9}")
+    );
+    for cuts in [[at + 4, at + 6], [at + 2, at + 6], [at + 4, at + 5]] {
+        let mut split = Scanner::new(AllErrors, limits);
+        split.feed(&body.as_bytes()[..cuts[0]]);
+        split.feed(&body.as_bytes()[cuts[0]..cuts[1]]);
+        split.feed(&body.as_bytes()[cuts[1]..]);
+        assert_eq!(split.finish(BodyEnd::Complete), whole, "cut at {cuts:?}");
+        check_split_equivalence(body.as_bytes(), &cuts);
+        check_fast_plain_equivalence(body.as_bytes(), &cuts);
+    }
+}
