@@ -63,6 +63,19 @@ pub(super) fn render(root: usize, entries: &[(usize, u32)]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Puts `byte` at `at` (modulo the length): inserted when `insert` or at the end, else in
+/// place of the byte there.
+pub(super) fn change_body(body: &mut Vec<u8>, change: Option<(usize, u8, bool)>) {
+    if let Some((at, byte, insert)) = change {
+        let at = at % (body.len() + 1);
+        if insert || at == body.len() {
+            body.insert(at, byte);
+        } else if let Some(b) = body.get_mut(at) {
+            *b = byte;
+        }
+    }
+}
+
 /// Bytes a change puts in place of another: markup, name and reference characters.
 const CHANGES: &[u8] = b"<>/:= \"'&;!?xDd0\n";
 
@@ -187,14 +200,7 @@ proptest! {
         splits in prop::collection::vec(any::<usize>(), 0..5),
     ) {
         let mut body = render(root, &entries);
-        if let Some((at, byte, insert)) = change {
-            let at = at % (body.len() + 1);
-            if insert || at == body.len() {
-                body.insert(at, byte);
-            } else {
-                body[at] = byte;
-            }
-        }
+        change_body(&mut body, change);
         check_fast_plain_equivalence(&body, &splits);
         check_split_equivalence(&body, &splits);
     }

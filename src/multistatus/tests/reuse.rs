@@ -6,7 +6,7 @@
 //! repeated entries and their runs of adjacent tags, and the trie's bounds (nodes, arena,
 //! runs, new anchor states, anchor states too large to key).
 
-use super::replay::{ROOTS, SHAPES, render};
+use super::replay::{ROOTS, SHAPES, change_body, render};
 use super::*;
 
 /// Limits the fuzz targets use beside the default ones: the depth, text and kept-failure
@@ -266,14 +266,7 @@ proptest! {
         let thread = std::thread::spawn(move || {
             for (root, entries, change, tight, cut, splits) in bodies {
                 let mut body = render(root, &entries);
-                if let Some((at, byte, insert)) = change {
-                    let at = at % (body.len() + 1);
-                    if insert || at == body.len() {
-                        body.insert(at, byte);
-                    } else {
-                        body[at] = byte;
-                    }
-                }
+                change_body(&mut body, change);
                 let end = match cut {
                     Some(cut) => {
                         body.truncate(cut % (body.len() + 1));
