@@ -172,17 +172,22 @@ async fn version_prints_the_package_version() {
     );
 }
 
-/// The binary allocates with jemalloc (`src/main.rs`): asked through jemalloc's own
-/// environment variable, it prints its statistics at exit; glibc's malloc ignores it.
+/// The binary allocates with jemalloc (`src/main.rs`), with the options compiled in from
+/// `.cargo/config.toml` (freed pages kept 1 s): asked through jemalloc's own environment
+/// variable, it prints its statistics and options at exit; glibc's malloc ignores it.
 #[cfg(unix)]
 #[tokio::test]
-async fn the_binary_allocates_with_jemalloc() {
+async fn the_binary_allocates_with_jemalloc_keeping_freed_pages_one_second() {
     let out = davaudit_env(&["-V"], &[("_RJEM_MALLOC_CONF", "stats_print:true")]).await;
     assert_eq!(out.status.code(), Some(0));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("Begin jemalloc statistics"),
         "no jemalloc statistics on stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("opt.dirty_decay_ms: 1000 "),
+        "jemalloc without the compiled-in dirty_decay_ms: {stderr}"
     );
 }
 
