@@ -187,6 +187,50 @@ fn the_walk_goes_on_into_the_next_entry_only_from_the_anchor_state() {
     }
 }
 
+/// A run that crosses from an entry's end tag into the next entry (`</D:response>`,
+/// whitespace, `<D:response><D:href>`), learnt on the first entries and replayed on the
+/// next: read as the plain machine reads it when the next entry opens the same way, with
+/// other whitespace, text, another first child or another spelling, after a declaring
+/// entry, and at the last entry; each split at every position.
+#[test]
+fn a_run_crossing_into_the_next_entry_reads_as_the_plain_machine() {
+    let entry = |n: u32, ws: &str| {
+        format!(
+            "<D:response><D:href>/r{n}</D:href><D:propstat><D:prop><D:x/></D:prop>\
+             <D:status>HTTP/1.1 404 N</D:status></D:propstat></D:response>{ws}"
+        )
+    };
+    let nexts = [
+        entry(7, "\n"),
+        entry(7, ""),
+        entry(7, " \n\t"),
+        entry(7, "\nt\n"),
+        "<D:response><D:status>HTTP/1.1 403 F</D:status></D:response>\n".to_owned(),
+        "<D:response><D:href >/h</D:href></D:response>\n".to_owned(),
+        "<D:response xmlns:y=\"urn:y\"><D:href>/y</D:href></D:response>\n".to_owned(),
+        "<D:response/>\n".to_owned(),
+        "&amp;\n".to_owned(),
+    ];
+    for &(open, close) in ROOTS {
+        for next in &nexts {
+            let body = format!(
+                "{open}{}{}{}{next}{}{}{close}",
+                entry(1, "\n"),
+                entry(2, "\n"),
+                entry(3, "\n"),
+                entry(4, "\n"),
+                entry(5, "\n")
+            )
+            .into_bytes();
+            check_fast_plain_equivalence(&body, &[]);
+            for at in 0..=body.len() {
+                check_fast_plain_equivalence(&body, &[at]);
+                check_split_equivalence(&body, &[at]);
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

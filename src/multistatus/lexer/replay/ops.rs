@@ -32,6 +32,10 @@ pub(super) enum Kind {
     Open,
     /// Anything else: `replay_node`.
     General,
+    /// The next entry's start tag, in a run that crossed into it from the entry's end tag
+    /// (see `runs`): opens the anchor again (`Lexer::open_anchor`); the walk goes on from
+    /// the trie's root (`Op::node` 0).
+    Anchor,
 }
 
 /// What replaying node `node` does (see the module docs).
@@ -74,6 +78,13 @@ impl Op {
         role: Role::Skip,
         node: u16::MAX,
     };
+
+    /// The anchor's start tag in a run (`Kind::Anchor`).
+    pub(super) const ANCHOR: Op = Op {
+        kind: Kind::Anchor,
+        role: Role::Skip,
+        node: 0,
+    };
 }
 
 impl Lexer {
@@ -111,6 +122,11 @@ impl Lexer {
                     self.replay_prop(op.node, sink);
                 }
                 (op.kind == Kind::Prop).then_some(u32::from(op.node))
+            }
+            Kind::Anchor => {
+                debug_assert_eq!(self.bindings.len(), self.replay.key.bindings.len());
+                self.open_anchor(depth, sink);
+                None
             }
             Kind::End | Kind::General => self.replay_node(u32::from(op.node), depth, sink),
         }

@@ -17,7 +17,7 @@
 use super::learn::recordable;
 use super::ops::Op;
 use super::trie::{NONE, TAG};
-use crate::multistatus::lexer::bytes::{find_markup, same};
+use crate::multistatus::lexer::bytes::{find_markup, is_ws, same};
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::state::State;
 use crate::multistatus::lexer::{Frame, Lexer, Sink};
@@ -194,6 +194,9 @@ impl Lexer {
     /// declares the same three prefixes on every entry). Reading the tag from that state
     /// gives the role it gave then (a function of the parent's role and the declarations
     /// in scope) and the frame the key holds. The rest is checked in debug builds.
+    ///
+    /// A run being learnt goes on through the anchor when only whitespace is between the
+    /// entries (`track_anchor`): replayed, it opens the anchor as this does (`Kind::Anchor`).
     #[inline(never)]
     fn next_anchor<S: Sink>(
         &mut self,
@@ -202,9 +205,9 @@ impl Lexer {
         depth: &mut usize,
         sink: &mut S,
     ) -> Option<usize> {
-        self.end_track(chunk);
         let key = &self.replay.key;
         if self.bindings.len() != key.bindings.len() {
+            self.end_track(chunk);
             return self.next_declaring_anchor(chunk, pos, depth, sink);
         }
         debug_assert!(self.same_below_anchor(*depth));
@@ -222,6 +225,7 @@ impl Lexer {
         {
             return None;
         }
+        let spaced = rest.get(..i).is_some_and(|t| t.iter().all(|&b| is_ws(b)));
         // What `open_anchor` does, with the name at hand.
         self.names.extend_from_slice(qname);
         self.frames.push(Frame { name: start, role });
@@ -229,7 +233,14 @@ impl Lexer {
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
         self.start_lazy(role, *depth, sink);
-        Some(pos.wrapping_add(after).wrapping_add(1))
+        let end = pos.wrapping_add(after).wrapping_add(1);
+        // Whitespace between the entries stays in the run being learnt; text ends it.
+        if spaced {
+            self.track_anchor(chunk, end);
+        } else {
+            self.end_track(chunk);
+        }
+        Some(end)
     }
 
     /// `next_anchor` for an anchor whose start tag declared prefixes: the name, then the
@@ -272,9 +283,10 @@ impl Lexer {
     }
 
     /// Opens the anchor's element as reading its start tag did (`next_anchor`), its
-    /// declarations made.
+    /// declarations made (`next_declaring_anchor`), or none to make (a run that crossed
+    /// into the next entry, `Kind::Anchor`).
     #[inline(never)]
-    fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
+    pub(super) fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
         let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
             return;
         };
