@@ -92,7 +92,7 @@ impl Lexer {
     #[inline(always)]
     pub(super) fn replay_op<S: Sink>(
         &mut self,
-        op: Op,
+        op: &Op,
         depth: &mut usize,
         sink: &mut S,
     ) -> Option<u32> {

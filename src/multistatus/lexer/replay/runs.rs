@@ -213,7 +213,7 @@ impl Lexer {
             at = run.next;
         };
         let ops = ops.get(..usize::from(count)).unwrap_or_default();
-        for &op in ops {
+        for op in ops {
             if let Some(end) = self.replay_op(op, depth, sink) {
                 self.open_lazy(end, Role::Skip, depth);
             }

@@ -130,7 +130,7 @@ impl Lexer {
                     .nodes
                     .get(child as usize)
                     .map_or(Op::NONE, |n| n.op);
-                if let Some(end) = self.replay_op(op, depth, sink) {
+                if let Some(end) = self.replay_op(&op, depth, sink) {
                     // A skipped leaf: its text and end tag, if that is what follows.
                     let body = chunk.get(pos..).unwrap_or_default();
                     if let Some(j) = find_markup(body)
@@ -284,8 +284,8 @@ impl Lexer {
 
     /// Opens the anchor's element as reading its start tag did (`next_anchor`), its
     /// declarations made (`next_declaring_anchor`), or none to make (a run that crossed
-    /// into the next entry, `Kind::Anchor`).
-    #[inline(never)]
+    /// into the next entry, `Kind::Anchor`: once an entry, so inlined).
+    #[inline(always)]
     pub(super) fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
         let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
             return;
