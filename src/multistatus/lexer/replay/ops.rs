@@ -32,6 +32,9 @@ pub(super) enum Kind {
     Open,
     /// Anything else: `replay_node`.
     General,
+    /// An empty element with attributes (`Effect::Read`): the walk reads its tag the
+    /// ordinary way (`Lexer::read_whole`); never in a run.
+    Read,
     /// The next entry's start tag, in a run that crossed into it from the entry's end tag
     /// (see `runs`): opens the anchor again (`Lexer::open_anchor`); the walk goes on from
     /// the trie's root (`Op::node` 0).
@@ -68,6 +71,7 @@ impl Op {
                 _ => (Kind::General, role),
             },
             Effect::Start { role, .. } => (Kind::General, role),
+            Effect::Read => (Kind::Read, Role::Skip),
         };
         Op { kind, role, node }
     }
@@ -128,7 +132,9 @@ impl Lexer {
                 self.open_anchor(depth, sink);
                 None
             }
-            Kind::End | Kind::General => self.replay_node(u32::from(op.node), depth, sink),
+            Kind::End | Kind::General | Kind::Read => {
+                self.replay_node(u32::from(op.node), depth, sink)
+            }
         }
     }
 
@@ -165,6 +171,11 @@ impl Lexer {
             ..
         } = n.effect
         else {
+            if let Effect::Read = n.effect {
+                // Read by the walk (`read_whole`), never replayed.
+                debug_assert!(false, "a read node replayed");
+                return None;
+            }
             if let Effect::End { role } = n.effect
                 && *depth > self.replay.named
             {

@@ -14,8 +14,9 @@
 //! has there: the walk from one anchor state through the same tags passes through the same
 //! states).
 
-use super::learn::recordable;
-use super::ops::Op;
+use super::learn::{Recorded, readable, recordable};
+use super::ops::{Kind, Op};
+use super::trie::Effect;
 use super::trie::{NONE, TAG};
 use crate::multistatus::lexer::bytes::{find_markup, is_ws, same};
 use crate::multistatus::lexer::roles::Role;
@@ -122,14 +123,24 @@ impl Lexer {
                 }
             }
             if let Some((child, len)) = self.replay.find(node, tag) {
-                self.track(chunk, node, child, pos, pos.wrapping_add(len));
-                pos = pos.wrapping_add(len);
-                node = child;
                 let op = self
                     .replay
                     .nodes
                     .get(child as usize)
                     .map_or(Op::NONE, |n| n.op);
+                if op.kind == Kind::Read {
+                    let at = base.wrapping_add(pos as u64);
+                    let read = tag.get(..len).unwrap_or_default();
+                    pos = pos.wrapping_add(len);
+                    if !self.read_whole(chunk, read, at, depth, sink)? {
+                        return Ok(pos);
+                    }
+                    node = child;
+                    continue;
+                }
+                self.track(chunk, node, child, pos, pos.wrapping_add(len));
+                pos = pos.wrapping_add(len);
+                node = child;
                 if let Some(end) = self.replay_op(&op, depth, sink) {
                     // A skipped leaf: its text and end tag, if that is what follows.
                     let body = chunk.get(pos..).unwrap_or_default();
@@ -149,7 +160,23 @@ impl Lexer {
                 }
             } else {
                 let Some(len) = recordable(tag) else {
-                    return Ok(pos);
+                    // An empty element with attributes: read whole, then kept as a node
+                    // read again at every walk (`Kind::Read`).
+                    let Some(len) = readable(tag) else {
+                        return Ok(pos);
+                    };
+                    let at = base.wrapping_add(pos as u64);
+                    let read = tag.get(..len).unwrap_or_default();
+                    pos = pos.wrapping_add(len);
+                    if !self.read_whole(chunk, read, at, depth, sink)?
+                        || !self.replay.room(node, len)
+                    {
+                        return Ok(pos);
+                    }
+                    node = self
+                        .replay
+                        .add(node, read, &Recorded::default(), Effect::Read);
+                    continue;
                 };
                 let tag = tag.get(..len).unwrap_or_default();
                 let at = base.wrapping_add(pos as u64);
