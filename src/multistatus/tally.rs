@@ -510,8 +510,13 @@ impl<C: Classify> Sink for Tally<C> {
     }
 
     #[inline(always)]
+    fn wants_props(&self) -> bool {
+        self.entry.open && self.entry.propstat.open && !self.kept.full
+    }
+
+    #[inline(always)]
     fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {
-        if self.entry.open && self.entry.propstat.open && !self.kept.full {
+        if self.wants_props() {
             self.keep_prop(token, uri, local);
         }
     }

@@ -80,6 +80,11 @@ pub(crate) trait Sink {
     /// A child of `DAV:propstat/DAV:prop` (a property name): `uri` its namespace (empty for
     /// none, and for an unbound prefix, then `local` is the name as written).
     fn prop(&mut self, uri: &[u8], local: &[u8]);
+    /// Would `prop` and `prop_token` keep a name now (false: they would do nothing)? Asked
+    /// by the replay before it looks a recorded name up; the answer only spares that work.
+    fn wants_props(&self) -> bool {
+        true
+    }
     /// `prop` for a name the lexer has met before: `token` (not 0) is the same for every
     /// report of one name (namespace URI and local name) in a body, and never for another.
     fn prop_token(&mut self, token: u64, uri: &[u8], local: &[u8]) {

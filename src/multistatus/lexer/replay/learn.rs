@@ -5,7 +5,7 @@
 
 use memchr::{memchr, memchr3};
 
-use super::trie::{Effect, Report, TAG};
+use super::trie::{Effect, Report, TAG, offset};
 use crate::multistatus::lexer::bytes::is_ws;
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::state::State;
@@ -65,6 +65,10 @@ impl Sink for Recorder<'_> {
         self.log.uri = uri.to_vec();
         self.log.local = local.to_vec();
         self.sink.error_child(owner, dav, uri, local);
+    }
+
+    fn wants_props(&self) -> bool {
+        self.sink.wants_props()
     }
 
     fn prop(&mut self, uri: &[u8], local: &[u8]) {
@@ -148,7 +152,7 @@ impl Lexer {
                 .iter()
                 .skip(1)
                 .position(|&b| b == b'>' || b == b'/' || is_ws(b))
-                .unwrap_or(0);
+                .map_or(0, offset);
             let calls = log.calls.get(..log.count).unwrap_or_default();
             let (report, calls) = match calls {
                 [Some(Call::Report(r)), rest @ ..] => (*r, rest),

@@ -25,12 +25,13 @@
 //! `RESETS` new anchor states a body; past them nothing more is learnt.
 //!
 //! Layout, one concern per file: `trie` (the nodes, their compare and the bounds), `anchor`
-//! (the state the trie holds for), `walk` (replaying from the trie), `runs` (tags with no
-//! text between them, replayed as one), `learn` (reading a tag the ordinary way and
-//! recording what it did).
+//! (the state the trie holds for), `walk` (replaying from the trie), `ops` (replaying one
+//! node, by the shape of what it did), `runs` (tags with no text between them, replayed as
+//! one), `learn` (reading a tag the ordinary way and recording what it did).
 
 mod anchor;
 mod learn;
+mod ops;
 mod runs;
 mod trie;
 mod walk;

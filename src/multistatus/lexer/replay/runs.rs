@@ -1,8 +1,8 @@
 //! Runs: the tags an entry has one right after the other, with no text between
 //! (`</d:href><d:propstat><d:prop><d:displayname>`), replayed as one. A node keeps the runs
-//! that followed it (`Node::run`, `Run`: the bytes of those tags, and their nodes); at the next walk through the node, when the input starts with a run's
-//! bytes, one compare stands for the tags' lookups, then each node's effect is replayed in
-//! order, as reading the tags one at a time would (the walk through equal bytes from an
+//! that followed it (`Node::run`, `Run`: the bytes of those tags, and their nodes' ops); at
+//! the next walk through the node, when the input starts with a run's bytes, one compare
+//! stands for the tags' lookups, then each node's op is replayed in order, as reading the tags one at a time would (the walk through equal bytes from an
 //! equal state is through the same nodes). Text is only ever between runs, so what it
 //! feeds (the captured href, status or description) is untouched.
 //!
@@ -19,7 +19,8 @@
 //! different kinds part after the same tag; within `RUNS` runs and `ARENA` bytes for all
 //! runs. After `SHORT` runs of one tag, nothing more is learnt after a node.
 
-use super::trie::{ARENA, NODE_RUNS, NONE, RUN, RUNS, Run};
+use super::ops::Op;
+use super::trie::{ARENA, NODE_RUNS, NONE, RUN, RUNS, Run, offset};
 use crate::multistatus::lexer::bytes::{is_ws, same};
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::{Lexer, Sink};
@@ -128,9 +129,14 @@ impl Lexer {
                 if last == NONE {
                     n.run = at;
                 }
+                let mut ops = [Op::NONE; RUN];
+                for (op, &node) in ops.iter_mut().zip(&t.nodes).take(usize::from(t.count)) {
+                    *op = r.nodes.get(node as usize).map_or(Op::NONE, |n| n.op);
+                }
                 r.runs.push(Run {
-                    bytes: (start, r.arena.len()),
-                    nodes: t.nodes,
+                    bytes: (offset(start), offset(r.arena.len())),
+                    ops,
+                    count: t.count,
                     next: NONE,
                 });
                 while let Some(run) = r.runs.get_mut(last as usize) {
@@ -161,28 +167,23 @@ impl Lexer {
         sink: &mut S,
     ) -> Option<(usize, u32)> {
         let mut at = self.replay.nodes.get(node as usize)?.run;
-        let (len, nodes) = loop {
+        let (len, ops, count) = loop {
             let run = self.replay.runs.get(at as usize)?;
-            let (a, b) = run.bytes;
+            let (a, b) = (run.bytes.0 as usize, run.bytes.1 as usize);
             let len = b.wrapping_sub(a);
             if let (Some(x), Some(y)) = (input.get(..len), self.replay.arena.get(a..b))
                 && same(x, y)
             {
-                break (len, run.nodes);
+                break (len, run.ops, run.count);
             }
             at = run.next;
         };
-        let mut last = node;
-        // The nodes past the run's are `NONE`: no count to check against the array's length.
-        for n in nodes {
-            if n == NONE {
-                break;
-            }
-            last = n;
-            if let Some(end) = self.replay_node(last, depth, sink) {
+        let ops = ops.get(..usize::from(count)).unwrap_or_default();
+        for &op in ops {
+            if let Some(end) = self.replay_op(op, depth, sink) {
                 self.open_lazy(end, Role::Skip, depth);
             }
         }
-        Some((len, last))
+        Some((len, ops.last().map_or(node, |op| u32::from(op.node))))
     }
 }

@@ -1,6 +1,7 @@
 //! The trie of entry tags and its bounds: each node holds one tag's bytes (with the words
-//! `find` compares) and what reading it did (`Effect`: the role it opened, what it reported,
-//! the end tag it matched); `find` picks the child of a node whose tag starts the input.
+//! `find` compares), what reading it did (`Effect`: the role it opened, what it reported,
+//! the end tag it matched) and how to replay that (`Op`, see `ops`); `find` picks the child
+//! of a node whose tag starts the input. Spans in the arena are `u32` offsets.
 //! A node may also hold *runs* (`Node::run`, `Run`): tags that followed its own with no
 //! text between, and their nodes (see `runs`).
 //! The bounds (`NODES`, `ARENA`, `CHILDREN`, `TAG`, `RUN`, `RUNS`, `NODE_RUNS`,
@@ -9,6 +10,7 @@
 
 use super::anchor::Key;
 use super::learn::Recorded;
+use super::ops::Op;
 use super::runs::Track;
 use crate::multistatus::lexer::Frame;
 use crate::multistatus::lexer::bytes::same;
@@ -60,7 +62,7 @@ pub(super) enum Effect {
     Start {
         role: Role,
         empty: bool,
-        name: usize,
+        name: u32,
         report: Report,
         /// The parent's role afterwards, when reading changed it (an error's first child).
         parent: Option<Role>,
@@ -69,7 +71,8 @@ pub(super) enum Effect {
     },
 }
 
-pub(super) type Span = (usize, usize);
+/// Offsets `start..end` in the arena (`ARENA` bytes: they fit).
+pub(super) type Span = (u32, u32);
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
@@ -93,16 +96,19 @@ pub(super) struct Node {
     pub(super) runs: u8,
     /// Runs learnt after this node that were too short to keep (see `runs`).
     pub(super) short: u8,
+    /// What replaying it does, by shape (see `ops`).
+    pub(super) op: Op,
 }
 
 /// Tags that followed a node's with no text between (see `runs`): their bytes (with the
-/// whitespace between them) in the arena, their nodes (`NONE` past the last: held here so
-/// that a replay reads them from a copy, with no lookup), and the node's next run (`NONE`:
-/// none).
+/// whitespace between them) in the arena, the ops of their nodes (the first `count`; held
+/// here so that a replay reads them from a copy, with no lookup of the nodes), and the
+/// node's next run (`NONE`: none).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Run {
     pub(super) bytes: Span,
-    pub(super) nodes: [u32; RUN],
+    pub(super) ops: [Op; RUN],
+    pub(super) count: u8,
     pub(super) next: u32,
 }
 
@@ -191,9 +197,9 @@ impl Trie {
                 effect: Effect::Start { name, .. },
                 ..
             }) => {
-                let at = tag.0.wrapping_add(1);
+                let at = (tag.0 as usize).wrapping_add(1);
                 self.arena
-                    .get(at..at.wrapping_add(*name))
+                    .get(at..at.wrapping_add(*name as usize))
                     .unwrap_or_default()
             }
             _ => b"",
@@ -221,7 +227,9 @@ impl Trie {
     }
 
     pub(super) fn bytes(&self, span: Span) -> &[u8] {
-        self.arena.get(span.0..span.1).unwrap_or_default()
+        self.arena
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
     }
 
     /// The child of `node` whose tag starts `input`, and that tag's length.
@@ -231,7 +239,8 @@ impl Trie {
         let first = word(input, 0);
         let long = input.len() >= 8;
         while let Some(n) = self.nodes.get(c as usize) {
-            let len = n.tag.1.wrapping_sub(n.tag.0);
+            let (start, end) = (n.tag.0 as usize, n.tag.1 as usize);
+            let len = end.wrapping_sub(start);
             // Word compares cover tags of up to 24 bytes; the middle of longer ones is
             // compared byte for byte.
             let hit = long
@@ -244,14 +253,14 @@ impl Trie {
                                 && (len <= 24
                                     || match (
                                         input.get(16..len),
-                                        self.arena.get(n.tag.0.wrapping_add(16)..n.tag.1),
+                                        self.arena.get(start.wrapping_add(16)..end),
                                     ) {
                                         (Some(a), Some(b)) => same(a, b),
                                         _ => false,
                                     })));
             let hit = hit
                 || !long
-                    && match (input.get(..len), self.arena.get(n.tag.0..n.tag.1)) {
+                    && match (input.get(..len), self.arena.get(start..end)) {
                         (Some(a), Some(b)) => same(a, b),
                         _ => false,
                     };
@@ -287,7 +296,7 @@ impl Trie {
     fn keep(&mut self, bytes: &[u8]) -> Span {
         let start = self.arena.len();
         self.arena.extend_from_slice(bytes);
-        (start, self.arena.len())
+        (offset(start), offset(self.arena.len()))
     }
 
     /// Adds a child of `parent`; returns it.
@@ -323,6 +332,7 @@ impl Trie {
             run: NONE,
             runs: 0,
             short: 0,
+            op: Op::of(effect, at),
         });
         if let Some(p) = self.nodes.get_mut(parent as usize) {
             p.child = at;
@@ -350,8 +360,15 @@ impl Trie {
             run: NONE,
             runs: 0,
             short: 0,
+            op: Op::NONE,
         });
     }
+}
+
+/// An arena offset as kept in a `Span` (`ARENA` bytes: it fits; past `u32` it names no
+/// bytes).
+pub(super) fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 /// The eight bytes of `s` at `at` as a little-endian word (0 past the end).

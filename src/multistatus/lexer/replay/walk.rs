@@ -1,6 +1,6 @@
 //! The walk: from an anchor, each tag byte-identical to a child of the current node is
-//! replayed from the node (`replay_node`: what `Lexer::open` and `Lexer::end_tag` do for
-//! it, the recorded reports made again); a skipped leaf whose text and end tag follow is
+//! replayed from the node (`ops`: what `Lexer::open` and `Lexer::end_tag` do for it, the
+//! recorded reports made again); a skipped leaf whose text and end tag follow is
 //! passed over whole; anything else is learnt (`learn`) or ends the walk. Past the
 //! entry's end tag, when the next entry opens with the anchor's start tag from the anchor
 //! state, the walk goes on into it from the trie's root (`next_anchor`) instead of handing
@@ -8,18 +8,19 @@
 //!
 //! The open elements are kept lazily: the elements the walk opens above its anchor are
 //! only counted (`depth`), with the node that opened each and its role (`Trie::unnamed`,
-//! `Trie::roles`); their frames and names are written (`materialize`) only when the walk
-//! ends or before a tag is read the ordinary way. An end tag replayed above the written
-//! frames closes the role its node recorded (the role the open element has there: the
-//! walk from one anchor state through the same tags passes through the same states).
+//! `Trie::roles`, written by `ops`); their frames and names are written (`materialize`)
+//! only when the walk ends or before a tag is read the ordinary way. An end tag replayed
+//! above the written frames closes the role its node recorded (the role the open element
+//! has there: the walk from one anchor state through the same tags passes through the same
+//! states).
 
 use super::learn::recordable;
-use super::trie::{Effect, NONE, Report, TAG, UNNAMED};
+use super::ops::Op;
+use super::trie::{NONE, TAG};
 use crate::multistatus::lexer::bytes::{find_markup, same};
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::state::State;
 use crate::multistatus::lexer::{Frame, Lexer, Sink};
-use crate::multistatus::limits::MAX_STATUS;
 use crate::multistatus::report::Malformed;
 
 impl Lexer {
@@ -124,7 +125,12 @@ impl Lexer {
                 self.track(chunk, node, child, pos, pos.wrapping_add(len));
                 pos = pos.wrapping_add(len);
                 node = child;
-                if let Some(end) = self.replay_node(child, depth, sink) {
+                let op = self
+                    .replay
+                    .nodes
+                    .get(child as usize)
+                    .map_or(Op::NONE, |n| n.op);
+                if let Some(end) = self.replay_op(op, depth, sink) {
                     // A skipped leaf: its text and end tag, if that is what follows.
                     let body = chunk.get(pos..).unwrap_or_default();
                     if let Some(j) = find_markup(body)
@@ -326,150 +332,5 @@ impl Lexer {
             && self.deep == 0
             && !self.unnamed
             && self.state == State::Text
-    }
-
-    /// Does what reading the tag of `node` did, `depth` elements open; for a skipped
-    /// element that is not empty, does not open it yet and returns `node`: the caller
-    /// either passes over it whole (text and end tag) or opens it (`open_lazy`).
-    #[inline(always)]
-    pub(super) fn replay_node<S: Sink>(
-        &mut self,
-        node: u32,
-        depth: &mut usize,
-        sink: &mut S,
-    ) -> Option<u32> {
-        let n = self.replay.nodes.get(node as usize)?;
-        let Effect::Start {
-            role,
-            empty,
-            report,
-            parent,
-            unbound,
-            ..
-        } = n.effect
-        else {
-            if let Effect::End { role } = n.effect
-                && *depth > self.replay.named
-            {
-                // An element the walk opened and has not written.
-                debug_assert_eq!(
-                    self.replay
-                        .roles
-                        .get(depth.wrapping_sub(1).wrapping_sub(self.replay.floor))
-                        .copied(),
-                    Some(role)
-                );
-                self.close_lazy(role, *depth, sink);
-                *depth = depth.wrapping_sub(1);
-                return None;
-            }
-            self.close_written(sink);
-            *depth = self.frames.len();
-            self.replay.named = *depth;
-            return None;
-        };
-        if unbound {
-            self.unbound = self.unbound.saturating_add(1);
-        }
-        match report {
-            Report::None => {}
-            Report::Prop(0) => sink.prop(self.replay.bytes(n.uri), self.replay.bytes(n.local)),
-            Report::Prop(token) => {
-                sink.prop_token(token, self.replay.bytes(n.uri), self.replay.bytes(n.local));
-            }
-            Report::ErrorChild { owner, dav } => sink.error_child(
-                owner,
-                dav,
-                self.replay.bytes(n.uri),
-                self.replay.bytes(n.local),
-            ),
-        }
-        if let Some(role) = parent {
-            if *depth > self.replay.named {
-                let at = depth.wrapping_sub(1).wrapping_sub(self.replay.floor);
-                if let Some(slot) = self.replay.roles.get_mut(at) {
-                    *slot = role;
-                }
-            } else if let Some(f) = self.frames.last_mut() {
-                f.role = role;
-            }
-        }
-        if matches!(role, Role::Skip) {
-            return (!empty).then_some(node);
-        }
-        if empty {
-            // Opened and closed at once: `open`, then `end_tag`.
-            let inner = depth.wrapping_add(1);
-            self.start_lazy(role, inner, sink);
-            self.close_lazy(role, inner, sink);
-            return None;
-        }
-        self.start_lazy(role, depth.wrapping_add(1), sink);
-        self.open_lazy(node, role, depth);
-        None
-    }
-
-    /// What `open` reports for an audited element that will be the `depth`th open one.
-    #[inline(always)]
-    fn start_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
-        sink.start(role);
-        if let Some(status) = role.captures()
-            && (status || sink.wants_text())
-        {
-            let cap = if status { MAX_STATUS } else { self.max_text };
-            self.capture.begin(depth, status, cap);
-        }
-    }
-
-    /// What `end_tag` reports closing the `depth`th open element, of role `role`, when
-    /// it holds no declaration.
-    #[inline(always)]
-    fn close_lazy<S: Sink>(&mut self, role: Role, depth: usize, sink: &mut S) {
-        if !matches!(role, Role::Skip) {
-            self.capture.end(depth, role, sink);
-        }
-    }
-
-    /// Closes the innermost written frame: what `end_tag` does (`deep` is 0 in a walk),
-    /// without the parts that cannot apply to an element with no declarations that is not
-    /// the root.
-    #[inline(always)]
-    fn close_written<S: Sink>(&mut self, sink: &mut S) {
-        let depth = self.frames.len();
-        if depth > 1
-            && let Some(&Frame { name, role }) = self.frames.last()
-            && self.bindings.last().is_none_or(|b| b.depth < depth)
-        {
-            self.frames.pop();
-            self.names.truncate(name as usize);
-            self.close_lazy(role, depth, sink);
-            return;
-        }
-        self.end_tag(sink);
-    }
-
-    /// Opens the element whose start tag is `node`, of role `role` (its reports made): kept
-    /// lazily when there is room to remember it, else written at once.
-    #[inline(always)]
-    pub(super) fn open_lazy(&mut self, node: u32, role: Role, depth: &mut usize) {
-        let at = depth.wrapping_sub(self.replay.floor);
-        if at < UNNAMED
-            && let (Some(n), Some(r)) = (
-                self.replay.unnamed.get_mut(at),
-                self.replay.roles.get_mut(at),
-            )
-        {
-            *n = node;
-            *r = role;
-            *depth = depth.wrapping_add(1);
-            return;
-        }
-        self.materialize(*depth);
-        let start = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        let q = self.replay.qname(node);
-        self.names.extend_from_slice(q);
-        self.frames.push(Frame { name: start, role });
-        *depth = self.frames.len();
-        self.replay.named = *depth;
     }
 }
