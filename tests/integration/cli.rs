@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::bin::{BIN, davaudit, text};
+use crate::support::bin::{BIN, davaudit, davaudit_env, text};
 use crate::support::within;
 
 /// The `.yaml` files of a directory of the repository, sorted.
@@ -169,6 +169,20 @@ async fn version_prints_the_package_version() {
     assert_eq!(
         text(&out.stdout).trim(),
         concat!("davaudit ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// The binary allocates with jemalloc (`src/main.rs`): asked through jemalloc's own
+/// environment variable, it prints its statistics at exit; glibc's malloc ignores it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_allocates_with_jemalloc() {
+    let out = davaudit_env(&["-V"], &[("_RJEM_MALLOC_CONF", "stats_print:true")]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Begin jemalloc statistics"),
+        "no jemalloc statistics on stderr: {stderr}"
     );
 }
 
