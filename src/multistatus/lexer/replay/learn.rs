@@ -1,7 +1,8 @@
 //! Learning: a tag the trie does not hold is read the ordinary way (`Lexer::lex`) through a
 //! `Recorder`, a sink that passes every call on and records it; when what reading did has a
 //! shape the trie replays (`recordable` bytes, left in `Text`, at most one report and one
-//! role), the tag becomes a child of the current node with that `Effect`.
+//! role), the tag becomes a child of the current node with that `Effect`. An empty element
+//! with attributes (`readable`) is read whole (`read_whole`) and kept as `Effect::Read`.
 
 use memchr::{memchr, memchr3};
 
@@ -102,7 +103,71 @@ pub(super) fn recordable(s: &[u8]) -> Option<usize> {
     end.checked_add(2)
 }
 
+/// The length of the tag at the start of `s` (at a `<`) if it may be read whole by the
+/// walk (`Kind::Read`): an empty element (`/>`) through its first `>` outside quotes, at
+/// most `TAG` bytes, no `<`, no `<!`/`<?`/`</`.
+pub(super) fn readable(s: &[u8]) -> Option<usize> {
+    if matches!(s.get(1), Some(b'!' | b'?' | b'/') | None) {
+        return None;
+    }
+    let window = s.get(1..TAG.min(s.len()))?;
+    let mut quote = 0u8;
+    for (i, &b) in window.iter().enumerate() {
+        match b {
+            b'<' => return None,
+            b'"' | b'\'' if quote == 0 => quote = b,
+            _ if b == quote => quote = 0,
+            b'>' if quote == 0 => {
+                return (i != 0 && window.get(i.wrapping_sub(1)) == Some(&b'/'))
+                    .then_some(i.wrapping_add(2));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 impl Lexer {
+    /// Reads `tag` (at body offset `at`), an empty element `readable` found, the ordinary
+    /// way, `depth` elements open (written first): true when reading it left the walk's
+    /// state as it found it (in `Text`, the same open elements, declarations and
+    /// `shadow`), so the walk may go on. What it reports is reported as it is read, at every
+    /// walk; what follows it is then what followed it when it was learnt (reading the same
+    /// bytes from the same state does the same). A run never holds it.
+    pub(super) fn read_whole<S: Sink>(
+        &mut self,
+        chunk: &[u8],
+        tag: &[u8],
+        at: u64,
+        depth: &mut usize,
+        sink: &mut S,
+    ) -> Result<bool, Malformed> {
+        self.end_track(chunk);
+        self.materialize(*depth);
+        let before = (
+            self.frames.len(),
+            self.names.len(),
+            self.bindings.len(),
+            self.shadow,
+        );
+        self.replay.recording = true;
+        let read = self.lex(tag, at, sink);
+        self.replay.recording = false;
+        *depth = self.frames.len();
+        self.replay.named = *depth;
+        read?;
+        Ok(self.state == State::Text
+            && self.deep == 0
+            && !self.unnamed
+            && !self.declaring
+            && (
+                self.frames.len(),
+                self.names.len(),
+                self.bindings.len(),
+                self.shadow,
+            ) == before)
+    }
+
     /// Reads `tag` (at body offset `at`) the ordinary way, recording what it does; adds it
     /// as a child of `node` when it has a shape the trie replays and there is room. Errors
     /// are those reading it gives.
@@ -189,7 +254,41 @@ impl Lexer {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
-    use super::{TAG, recordable};
+    use super::{TAG, readable, recordable};
+
+    /// `readable`: an empty element through its first `>` outside quotes, within `TAG`
+    /// bytes, no `<`, not an end tag, comment, declaration or instruction.
+    #[test]
+    fn readable_is_an_empty_element_through_its_first_gt_outside_quotes() {
+        let cases: &[(&[u8], Option<usize>)] = &[
+            (b"<a b=\"c\"/>x", Some(10)),
+            (b"<a/>", Some(4)),
+            (b"<a b=\"1>2\"/>", Some(12)),
+            (b"<a b='x\"'/>", Some(11)),
+            (b"<a b=\"x'\" c='y\"'/>", Some(18)),
+            (b"<a b=\"c\">", None),
+            (b"<a b=\"c/>\">", None),
+            (b"<a b=\"c\"/", None),
+            (b"<a b=\"/>", None),
+            (b"</a b=\"c\"/>", None),
+            (b"<!a b=\"c\"/>", None),
+            (b"<?a b=\"c\"/>", None),
+            (b"<a <b/>", None),
+            (b"<a b=\"<\"/>", None),
+            (b"<>", None),
+            (b"<", None),
+        ];
+        for &(s, want) in cases {
+            assert_eq!(readable(s), want, "{}", String::from_utf8_lossy(s));
+        }
+        // Within `TAG` bytes, its `>` included.
+        for len in TAG - 4..TAG + 4 {
+            let mut s = b"<a b=\"".to_vec();
+            s.resize(len - 3, b'x');
+            s.extend_from_slice(b"\"/>");
+            assert_eq!(readable(&s), (len <= TAG).then_some(len), "{len}");
+        }
+    }
 
     /// `recordable` is the byte loops it replaced: the first `>` within `TAG` bytes, no
     /// quote or `<` before it, no `<!`/`<?`; at every length and with each byte class at

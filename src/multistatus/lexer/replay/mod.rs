@@ -17,7 +17,9 @@
 //! sink while it resolved (a property, an error's first child), the role it got, a flag it
 //! set on its parent and an unbound prefix counted are recorded once, as the tag is read
 //! the ordinary way, through a `Recorder` sink. Only tags that reading leaves in `Text`,
-//! with no attribute, no `<!`/`<?`, are recorded; anything else (a tag that matches no
+//! with no attribute, no `<!`/`<?`, are recorded; an empty element with attributes (a
+//! declaring property, as Nextcloud writes one per entry) is kept as a node the walk reads
+//! the ordinary way every time (`Kind::Read`, `Lexer::read_whole`); anything else (a tag that matches no
 //! child and cannot be learnt, a reference the skim leaves, the chunk's end) ends the walk
 //! and the skim goes on as if it had never started.
 //!

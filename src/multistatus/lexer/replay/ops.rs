@@ -32,6 +32,13 @@ pub(super) enum Kind {
     Open,
     /// Anything else: `replay_node`.
     General,
+    /// An empty element with attributes (`Effect::Read`): the walk reads its tag the
+    /// ordinary way (`Lexer::read_whole`); never in a run.
+    Read,
+    /// The next entry's start tag, in a run that crossed into it from the entry's end tag
+    /// (see `runs`): opens the anchor again (`Lexer::open_anchor`); the walk goes on from
+    /// the trie's root (`Op::node` 0).
+    Anchor,
 }
 
 /// What replaying node `node` does (see the module docs).
@@ -64,6 +71,7 @@ impl Op {
                 _ => (Kind::General, role),
             },
             Effect::Start { role, .. } => (Kind::General, role),
+            Effect::Read => (Kind::Read, Role::Skip),
         };
         Op { kind, role, node }
     }
@@ -74,6 +82,13 @@ impl Op {
         role: Role::Skip,
         node: u16::MAX,
     };
+
+    /// The anchor's start tag in a run (`Kind::Anchor`).
+    pub(super) const ANCHOR: Op = Op {
+        kind: Kind::Anchor,
+        role: Role::Skip,
+        node: 0,
+    };
 }
 
 impl Lexer {
@@ -81,7 +96,7 @@ impl Lexer {
     #[inline(always)]
     pub(super) fn replay_op<S: Sink>(
         &mut self,
-        op: Op,
+        op: &Op,
         depth: &mut usize,
         sink: &mut S,
     ) -> Option<u32> {
@@ -112,7 +127,14 @@ impl Lexer {
                 }
                 (op.kind == Kind::Prop).then_some(u32::from(op.node))
             }
-            Kind::End | Kind::General => self.replay_node(u32::from(op.node), depth, sink),
+            Kind::Anchor => {
+                debug_assert_eq!(self.bindings.len(), self.replay.key.bindings.len());
+                self.open_anchor(depth, sink);
+                None
+            }
+            Kind::End | Kind::General | Kind::Read => {
+                self.replay_node(u32::from(op.node), depth, sink)
+            }
         }
     }
 
@@ -149,6 +171,11 @@ impl Lexer {
             ..
         } = n.effect
         else {
+            if let Effect::Read = n.effect {
+                // Read by the walk (`read_whole`), never replayed.
+                debug_assert!(false, "a read node replayed");
+                return None;
+            }
             if let Effect::End { role } = n.effect
                 && *depth > self.replay.named
             {

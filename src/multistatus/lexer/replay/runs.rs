@@ -2,9 +2,17 @@
 //! (`</d:href><d:propstat><d:prop><d:displayname>`), replayed as one. A node keeps the runs
 //! that followed it (`Node::run`, `Run`: the bytes of those tags, and their nodes' ops); at
 //! the next walk through the node, when the input starts with a run's bytes, one compare
-//! stands for the tags' lookups, then each node's op is replayed in order, as reading the tags one at a time would (the walk through equal bytes from an
-//! equal state is through the same nodes). Text is only ever between runs, so what it
-//! feeds (the captured href, status or description) is untouched.
+//! stands for the tags' lookups, then each node's op is replayed in order, as reading the
+//! tags one at a time would (the walk through equal bytes from an equal state is through
+//! the same nodes). Text is only ever between runs, so what it feeds (the captured href,
+//! status or description) is untouched.
+//!
+//! A run may cross from an entry's end tag into the next entry (`</d:response>`,
+//! whitespace, `<d:response>`, `<d:href>`): where the walk went on into the next entry
+//! (`next_anchor`, an anchor that declares nothing), the run being learnt goes on through
+//! its start tag (`track_anchor`), kept as `Kind::Anchor`, then the tags from the trie's
+//! root. Replayed, it opens the anchor as `next_anchor` did: the state after an entry's end
+//! tag replayed from the anchor state is the one `next_anchor` found there (see there).
 //!
 //! Whitespace between two tags where no text is captured (`capture.depth` 0: nothing to
 //! feed, and where it was 0 as the run was learnt it is 0 at every replay, as an href or
@@ -28,6 +36,9 @@ use crate::multistatus::lexer::{Lexer, Sink};
 /// Runs of one tag learnt after a node before no more are learnt after it: a run stands
 /// for at least two lookups.
 const SHORT: u8 = 2;
+
+/// In `Track::nodes`: the next entry's start tag (`track_anchor`), not a node.
+const ANCHOR: u32 = NONE - 1;
 
 /// The run being read one tag at a time: from node `owner` (`NONE`: no run), the tags and
 /// whitespace at `from..end` of the chunk, which led to the first `count` of `nodes`.
@@ -83,6 +94,26 @@ impl Lexer {
         }
     }
 
+    /// The walk went on into the next entry (`next_anchor`), whose start tag ends at `end`,
+    /// with only whitespace since the last tag: the run being learnt goes on through it.
+    /// A run does not start there (it would stand for no lookup), nor goes on past `RUN`.
+    #[inline(always)]
+    pub(super) fn track_anchor(&mut self, chunk: &[u8], end: usize) {
+        if self.replay.track.owner == NONE {
+            return;
+        }
+        if self.replay.track.count as usize >= RUN {
+            self.end_track(chunk);
+            return;
+        }
+        let t = &mut self.replay.track;
+        if let Some(slot) = t.nodes.get_mut(t.count as usize) {
+            *slot = ANCHOR;
+            t.count = t.count.wrapping_add(1);
+            t.end = end;
+        }
+    }
+
     /// Text (`text`, not captured) between two tags of the run being learnt: whitespace
     /// stays in the run; anything else ends it.
     #[inline(always)]
@@ -131,7 +162,10 @@ impl Lexer {
                 }
                 let mut ops = [Op::NONE; RUN];
                 for (op, &node) in ops.iter_mut().zip(&t.nodes).take(usize::from(t.count)) {
-                    *op = r.nodes.get(node as usize).map_or(Op::NONE, |n| n.op);
+                    *op = match node {
+                        ANCHOR => Op::ANCHOR,
+                        _ => r.nodes.get(node as usize).map_or(Op::NONE, |n| n.op),
+                    };
                 }
                 r.runs.push(Run {
                     bytes: (offset(start), offset(r.arena.len())),
@@ -179,7 +213,7 @@ impl Lexer {
             at = run.next;
         };
         let ops = ops.get(..usize::from(count)).unwrap_or_default();
-        for &op in ops {
+        for op in ops {
             if let Some(end) = self.replay_op(op, depth, sink) {
                 self.open_lazy(end, Role::Skip, depth);
             }

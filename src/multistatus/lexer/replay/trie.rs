@@ -69,6 +69,8 @@ pub(super) enum Effect {
         /// Its prefix was unbound and tolerated (`Lexer::unbound` counted it).
         unbound: bool,
     },
+    /// An empty element with attributes, read the ordinary way at every walk (`Kind::Read`).
+    Read,
 }
 
 /// Offsets `start..end` in the arena (`ARENA` bytes: they fit).

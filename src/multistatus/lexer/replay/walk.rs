@@ -14,10 +14,11 @@
 //! has there: the walk from one anchor state through the same tags passes through the same
 //! states).
 
-use super::learn::recordable;
-use super::ops::Op;
+use super::learn::{Recorded, readable, recordable};
+use super::ops::{Kind, Op};
+use super::trie::Effect;
 use super::trie::{NONE, TAG};
-use crate::multistatus::lexer::bytes::{find_markup, same};
+use crate::multistatus::lexer::bytes::{find_markup, is_ws, same};
 use crate::multistatus::lexer::roles::Role;
 use crate::multistatus::lexer::state::State;
 use crate::multistatus::lexer::{Frame, Lexer, Sink};
@@ -122,15 +123,25 @@ impl Lexer {
                 }
             }
             if let Some((child, len)) = self.replay.find(node, tag) {
-                self.track(chunk, node, child, pos, pos.wrapping_add(len));
-                pos = pos.wrapping_add(len);
-                node = child;
                 let op = self
                     .replay
                     .nodes
                     .get(child as usize)
                     .map_or(Op::NONE, |n| n.op);
-                if let Some(end) = self.replay_op(op, depth, sink) {
+                if op.kind == Kind::Read {
+                    let at = base.wrapping_add(pos as u64);
+                    let read = tag.get(..len).unwrap_or_default();
+                    pos = pos.wrapping_add(len);
+                    if !self.read_whole(chunk, read, at, depth, sink)? {
+                        return Ok(pos);
+                    }
+                    node = child;
+                    continue;
+                }
+                self.track(chunk, node, child, pos, pos.wrapping_add(len));
+                pos = pos.wrapping_add(len);
+                node = child;
+                if let Some(end) = self.replay_op(&op, depth, sink) {
                     // A skipped leaf: its text and end tag, if that is what follows.
                     let body = chunk.get(pos..).unwrap_or_default();
                     if let Some(j) = find_markup(body)
@@ -149,7 +160,23 @@ impl Lexer {
                 }
             } else {
                 let Some(len) = recordable(tag) else {
-                    return Ok(pos);
+                    // An empty element with attributes: read whole, then kept as a node
+                    // read again at every walk (`Kind::Read`).
+                    let Some(len) = readable(tag) else {
+                        return Ok(pos);
+                    };
+                    let at = base.wrapping_add(pos as u64);
+                    let read = tag.get(..len).unwrap_or_default();
+                    pos = pos.wrapping_add(len);
+                    if !self.read_whole(chunk, read, at, depth, sink)?
+                        || !self.replay.room(node, len)
+                    {
+                        return Ok(pos);
+                    }
+                    node = self
+                        .replay
+                        .add(node, read, &Recorded::default(), Effect::Read);
+                    continue;
                 };
                 let tag = tag.get(..len).unwrap_or_default();
                 let at = base.wrapping_add(pos as u64);
@@ -194,6 +221,9 @@ impl Lexer {
     /// declares the same three prefixes on every entry). Reading the tag from that state
     /// gives the role it gave then (a function of the parent's role and the declarations
     /// in scope) and the frame the key holds. The rest is checked in debug builds.
+    ///
+    /// A run being learnt goes on through the anchor when only whitespace is between the
+    /// entries (`track_anchor`): replayed, it opens the anchor as this does (`Kind::Anchor`).
     #[inline(never)]
     fn next_anchor<S: Sink>(
         &mut self,
@@ -202,9 +232,9 @@ impl Lexer {
         depth: &mut usize,
         sink: &mut S,
     ) -> Option<usize> {
-        self.end_track(chunk);
         let key = &self.replay.key;
         if self.bindings.len() != key.bindings.len() {
+            self.end_track(chunk);
             return self.next_declaring_anchor(chunk, pos, depth, sink);
         }
         debug_assert!(self.same_below_anchor(*depth));
@@ -222,6 +252,7 @@ impl Lexer {
         {
             return None;
         }
+        let spaced = rest.get(..i).is_some_and(|t| t.iter().all(|&b| is_ws(b)));
         // What `open_anchor` does, with the name at hand.
         self.names.extend_from_slice(qname);
         self.frames.push(Frame { name: start, role });
@@ -229,7 +260,14 @@ impl Lexer {
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
         self.start_lazy(role, *depth, sink);
-        Some(pos.wrapping_add(after).wrapping_add(1))
+        let end = pos.wrapping_add(after).wrapping_add(1);
+        // Whitespace between the entries stays in the run being learnt; text ends it.
+        if spaced {
+            self.track_anchor(chunk, end);
+        } else {
+            self.end_track(chunk);
+        }
+        Some(end)
     }
 
     /// `next_anchor` for an anchor whose start tag declared prefixes: the name, then the
@@ -272,9 +310,10 @@ impl Lexer {
     }
 
     /// Opens the anchor's element as reading its start tag did (`next_anchor`), its
-    /// declarations made.
-    #[inline(never)]
-    fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
+    /// declarations made (`next_declaring_anchor`), or none to make (a run that crossed
+    /// into the next entry, `Kind::Anchor`: once an entry, so inlined).
+    #[inline(always)]
+    pub(super) fn open_anchor<S: Sink>(&mut self, depth: &mut usize, sink: &mut S) {
         let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
             return;
         };
