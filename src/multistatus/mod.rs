@@ -52,7 +52,8 @@ mod tests;
 mod texts;
 
 pub use fuzz_logic::{
-    check_fast_plain_equivalence, check_reference_agreement, check_split_equivalence,
+    check_fast_plain_equivalence, check_reference_agreement, check_reuse_equivalence,
+    check_split_equivalence, forget_spares, reuse_flags,
 };
 pub use limits::{Limits, MAX_HREFS, MAX_PROPS};
 pub use recycle::recycle;

@@ -78,6 +78,15 @@ fn held(failure: &Failure) -> usize {
     .fold(0, usize::saturating_add)
 }
 
+/// Drops the failures this thread keeps: the next ones are made new.
+pub(super) fn forget() {
+    let _ = SPARE.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            spare.clear();
+        }
+    });
+}
+
 /// Failures kept by this thread (tests).
 #[cfg(test)]
 pub(crate) fn kept() -> usize {

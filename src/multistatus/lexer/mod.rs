@@ -257,6 +257,11 @@ impl Lexer {
         spare::keep(self);
     }
 
+    /// Drops the lexers this thread keeps for the next bodies (`spare`).
+    pub(crate) fn forget_spares() {
+        spare::forget();
+    }
+
     /// Every field as a new lexer has it, on `parts`' allocations.
     fn with_parts(limits: &Limits, parts: Parts) -> Self {
         let Parts {

@@ -53,6 +53,16 @@ pub(super) fn keep(lexer: Lexer) {
     });
 }
 
+/// Drops the lexers this thread keeps: the next body gets a new one, whatever bodies this
+/// thread read before (the fuzz checks start each input so, to be reproducible).
+pub(super) fn forget() {
+    let _ = SPARE.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            spare.clear();
+        }
+    });
+}
+
 /// Lexers kept by this thread (tests).
 #[cfg(test)]
 pub(crate) fn kept() -> usize {

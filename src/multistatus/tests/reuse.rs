@@ -243,6 +243,51 @@ fn entries_past_the_replay_bounds_read_as_the_plain_machine() {
     }
 }
 
+/// The `reuse` fuzz check ([`check_reuse_equivalence`]) on a body whose failures hold every
+/// detail (several hrefs, error children, descriptions at both levels, property names;
+/// entries declaring prefixes as Apache's do) and one whose failures hold few, the other
+/// level first; a body re-binding on its entries a prefix the one before bound at the same
+/// places. Cut at their boundary, elsewhere, or read twice, under every flag: each body
+/// read on what the other left (lexer, failures) reads as on a new lexer.
+#[test]
+fn the_reuse_check_holds_under_every_flag() {
+    let rich: &[u8] = b"<D:multistatus xmlns:D=\"DAV:\" xmlns:p=\"urn:p\">\
+        <D:response xmlns:lp1=\"DAV:\" xmlns:lp2=\"http://apache.org/dav/props/\">\
+        <D:href>/a/first/href/long</D:href><D:href>/a/second</D:href>\
+        <D:propstat><D:prop><lp1:getetag/><lp2:executable/><p:x/></D:prop>\
+        <D:status>HTTP/1.1 403 Forbidden</D:status><D:error><p:no-way/></D:error>\
+        <D:responsedescription>prop level</D:responsedescription></D:propstat>\
+        <D:propstat><D:prop><lp1:displayname/></D:prop>\
+        <D:status>HTTP/1.1 424 Failed Dependency</D:status></D:propstat></D:response>\
+        <D:response xmlns:lp1=\"DAV:\" xmlns:lp2=\"http://apache.org/dav/props/\">\
+        <D:href>/b</D:href><D:status>HTTP/1.1 423 Locked</D:status>\
+        <D:error><D:lock-token-submitted/></D:error>\
+        <D:responsedescription>a long description of what went wrong</D:responsedescription>\
+        </D:response></D:multistatus>";
+    let plain: &[u8] = b"<D:multistatus xmlns:D=\"DAV:\">\
+        <D:response><D:href>/d</D:href><D:status>HTTP/1.1 403 x</D:status></D:response>\
+        <D:response><D:href>/c</D:href><D:propstat><D:prop><D:getetag/></D:prop>\
+        <D:status>HTTP/1.1 500 x</D:status></D:propstat></D:response>\
+        <D:response><D:href>/e</D:href><D:status>HTTP/1.1 409 x</D:status></D:response>\
+        </D:multistatus>";
+    // The memo hazard of `a_prefix_rebound_on_an_entry_reads_by_what_it_binds_after_another_body`.
+    let teach: &[u8] = b"<D:multistatus xmlns:D=\"DAV:\" xmlns:p=\"DAV:\">\
+        <D:response xmlns:D=\"DAV:\"><D:href>/a</D:href><D:propstat><D:prop><p:x/></D:prop>\
+        <p:status>HTTP/1.1 500 E</p:status></D:propstat></D:response></D:multistatus>";
+    let rebound: &[u8] = b"<D:multistatus xmlns:D=\"DAV:\" xmlns:p=\"DAV:\">\
+        <D:response xmlns:p=\"urn:x\"><D:href>/a</D:href><D:propstat><D:prop><p:x/></D:prop>\
+        <p:status>HTTP/1.1 500 E</p:status><D:status>HTTP/1.1 200 OK</D:status></D:propstat>\
+        </D:response></D:multistatus>";
+    for (first, second) in [(rich, plain), (plain, rich), (teach, rebound)] {
+        let data = [first, second].concat();
+        for flags in 0..=u8::MAX >> 1 {
+            for at in [first.len(), first.len() / 2, data.len()] {
+                check_reuse_equivalence(&data, at, &[at / 3, at + 40], flags);
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
