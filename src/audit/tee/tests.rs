@@ -173,10 +173,10 @@ async fn a_frame_larger_than_the_queue_is_sent_with_the_whole_budget() {
 #[tokio::test]
 async fn a_streamed_body_wakes_the_audit_per_batch_not_per_frame() {
     static FRAME: [u8; 1024] = [b'x'; 1024];
-    let frames: Vec<&'static [u8]> = vec![&FRAME; 1000];
+    let frames: Vec<&'static [u8]> = vec![&FRAME; 4000];
     let (tee, mut rx) = TeeBody::new(Script::new(&frames), 4 << 20, WhenFull::Skip);
     let client = tee.collect().await.unwrap().to_bytes();
-    assert_eq!(client.len(), 1000 * 1024);
+    assert_eq!(client.len(), 4000 * 1024);
     let mut messages = 0;
     let mut data = 0;
     let mut ends = Vec::new();
@@ -189,9 +189,10 @@ async fn a_streamed_body_wakes_the_audit_per_batch_not_per_frame() {
             Message::End(end) => ends.push(end),
         }
     }
-    assert_eq!(data, 1000 * 1024);
+    assert_eq!(data, 4000 * 1024);
     assert_eq!(ends, [End::Complete]);
-    // 1000 KiB in 256 KiB batches: 4 wake-ups (3 full batches and the rest at the end).
+    // 4000 KiB in batches of a quarter of the 4 MiB queue (1 MiB): 4 wake-ups (3 full batches
+    // and the rest at the end).
     assert_eq!(messages, 4, "one message per batch, not per frame");
 }
 
