@@ -5,9 +5,12 @@
 //! each chunk goes to the scanner directly, or through the push-style [`Decoder`] that hands
 //! the scanner each decoded run; its queue budget is given back as soon as that returns.
 //!
-//! A long body's audit (past [`OFFLOAD_AFTER`] bytes, `audit.when_behind: wait` only) moves
-//! once to a worker with fewer connections (`workers::offload`), so the scanner and the
-//! forwarding of the stream run on two cores; the task that started it waits for its report.
+//! By default an audit runs where its response is forwarded, on the connection's worker, as
+//! nginx keeps a request on its worker process: a long stream's scanning and forwarding take
+//! turns on one core, with no wake-up across threads. With `audit.offload_after` set (and
+//! `audit.when_behind: wait`), a body's audit past that many bytes moves once to a worker with
+//! fewer connections (`workers::offload`), so the scanner and the forwarding of the stream run
+//! on two cores; the task that started it waits for its report.
 //! A moved audit gives budget back in lumps of 3/4 of the queue (or when the queue is empty), so
 //! the forwarding thread, paced by it, is woken once per lump, not once per batch.
 
@@ -104,15 +107,11 @@ fn body_end(end: End) -> BodyEnd {
     }
 }
 
-/// Body bytes an audit reads on the connection's worker before it looks for a less busy one
-/// (`workers::offload`): a 207 this long is a stream, worth a core of its own; shorter ones
-/// (nearly all) never pay a wake-up across threads.
-pub(super) const OFFLOAD_AFTER: u64 = 8 << 20;
-
 /// Where the audit runs, and how it gives queue budget back.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Placing {
-    /// Look for a less busy worker once this many body bytes were read (`None`: stay).
+    /// Look for a less busy worker once this many body bytes were read (`None`: stay;
+    /// `audit.offload_after`).
     pub(super) offload_after: Option<u64>,
     /// Budget given back by a moved audit in lumps of at least this many bytes (or as soon as
     /// the queue is empty), so the forwarding thread, waiting for budget, is woken once per

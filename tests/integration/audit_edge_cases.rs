@@ -643,9 +643,10 @@ async fn wait_policy_completes_the_audit_of_a_body_bigger_than_the_queue() {
     .await;
 }
 
-/// As the binary serves it (two workers): a 207 long enough for its audit to move to the idle
-/// worker (past 8 MiB), through a small queue so forwarding is paced to the moved audit, which
-/// gives budget back in lumps. Every byte arrives, and the audit is exact.
+/// As the binary serves it (two workers), with `audit.offload_after`: a 207 long enough for its
+/// audit to move to the idle worker (past 8 MiB), through a small queue so forwarding is paced
+/// to the moved audit, which gives budget back in lumps. Every byte arrives, and the audit is
+/// exact.
 #[tokio::test]
 async fn a_long_207s_audit_moved_to_the_idle_worker_paces_the_stream_and_stays_exact() {
     let generated = GeneratedMultistatus::with_size(20 << 20);
@@ -653,7 +654,7 @@ async fn a_long_207s_audit_moved_to_the_idle_worker_paces_the_stream_and_stays_e
         FakeUpstream::always(Reply::generated_multistatus(generated).framed(16 << 10)).await;
     let proxy = Proxy::start_on_workers(
         &upstream.url(),
-        "audit: {when_behind: wait, queue_bytes: 64KiB, stall_timeout: 60s}",
+        "audit: {when_behind: wait, queue_bytes: 64KiB, stall_timeout: 60s, offload_after: 8MiB}",
         2,
     )
     .await;
