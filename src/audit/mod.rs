@@ -165,6 +165,7 @@ impl Auditor {
                     .offload_after
                     .filter(|_| matches!(when_full, WhenFull::Wait(_))),
                 lump: u32::try_from(self.settings.queue_bytes / 4 * 3).unwrap_or(u32::MAX),
+                drains: when_full == WhenFull::Skip,
             },
         };
         tokio::spawn(

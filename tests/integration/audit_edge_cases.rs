@@ -668,6 +668,26 @@ async fn a_long_207s_audit_moved_to_the_idle_worker_paces_the_stream_and_stays_e
     .await;
 }
 
+/// `skip` with the scanner on the forwarding's thread (the default) and the upstream as fast
+/// as loopback: the audit takes what is queued whenever it runs, so a scanner that keeps up
+/// with forwarding never stops as `lagging` (it did after ~20 MB of a 256 MiB stream: each
+/// turn forwarded more than the audit, yielding every 1 MiB, scanned).
+#[tokio::test]
+async fn skip_policy_with_a_scanner_on_the_same_thread_audits_a_fast_stream_to_its_end() {
+    let generated = GeneratedMultistatus::with_size(24 << 20);
+    let upstream =
+        FakeUpstream::always(Reply::generated_multistatus(generated).framed(64 << 10)).await;
+    let proxy = Proxy::start_on_workers(&upstream.url(), "audit: {when_behind: skip}", 1).await;
+    let before = proxy.metrics().await;
+    propfind_every_byte(&proxy, generated, Duration::from_secs(300)).await;
+    assert_audited(
+        &proxy,
+        &before,
+        &expected_generated(generated, "partial_failure"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn skip_policy_stops_the_audit_as_lagging_and_forwards_every_byte() {
     // As above, with a slower scanner: the queue fills at once, and `skip` never waits.
