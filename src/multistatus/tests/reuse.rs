@@ -329,3 +329,23 @@ proptest! {
         prop_assert!(thread.join().is_ok());
     }
 }
+
+/// Found by the `reuse` fuzz target (crash-cf2f5dad…): entries at the document's root, their
+/// `D:` prefix unbound (read as `DAV:`), Nextcloud-like declaring properties inside. Past the
+/// first entry's end the walk looked for a next entry below a root that has no parent (a
+/// debug assertion of the walk's state failed; release reports were right). Minimal:
+/// `<?l ?><D:response><D/><D:propstat><D:prop></D:prop><D:status></D:status></D:propstat>
+/// <D:error></D:error></D:response>`.
+#[test]
+fn fuzz_found_interleaved_declaring_anchors_read_as_fresh() {
+    let data = include_bytes!("found/reuse-interleaved-declaring-anchor.xml");
+    check_reuse_equivalence(data, 0, &[], 108);
+}
+
+#[test]
+fn a_root_entry_with_an_unbound_prefix_reads_as_on_the_plain_path() {
+    let body: &[u8] = b"<?l ?><D:response><D/><D:propstat><D:prop></D:prop>\
+        <D:status>HTTP/1.1 404 x</D:status></D:propstat><D:error></D:error></D:response>";
+    check_split_equivalence(body, &[]);
+    check_split_equivalence(body, &[body.len() / 2]);
+}

@@ -215,8 +215,8 @@ impl Lexer {
     /// ends the walk; text is captured only inside the entry's elements), so closing the
     /// anchor's element leaves the frames, names, `shadow` and bindings the key holds under
     /// it, less the declarations of the anchor's start tag (`end_tag` popped them). With
-    /// none, the tag must be the name alone (`<D:response>`; a root declares its namespace,
-    /// so a `DAV:response` root never gets here); with some, the name then attributes that
+    /// none, the tag must be the name alone (`<D:response>`; a root anchor stops the walk);
+    /// with some, the name then attributes that
     /// `replay_attrs` replays, recorded as declaring those the key holds (by serial: Apache
     /// declares the same three prefixes on every entry). Reading the tag from that state
     /// gives the role it gave then (a function of the parent's role and the declarations
@@ -232,6 +232,12 @@ impl Lexer {
         depth: &mut usize,
         sink: &mut S,
     ) -> Option<usize> {
+        // An anchor at the root (`<D:response>` as the document element, its prefix unbound
+        // and read as `DAV:`) has no next entry to walk into: only the document's end may
+        // follow, which the ordinary reading checks.
+        if *depth == 0 {
+            return None;
+        }
         let key = &self.replay.key;
         if self.bindings.len() != key.bindings.len() {
             self.end_track(chunk);
