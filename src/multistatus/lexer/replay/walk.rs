@@ -253,9 +253,8 @@ impl Lexer {
             return None;
         }
         let spaced = rest.get(..i).is_some_and(|t| t.iter().all(|&b| is_ws(b)));
-        // What `open_anchor` does, with the name at hand.
-        self.names.extend_from_slice(qname);
-        self.frames.push(Frame { name: start, role });
+        // What `open_anchor` does.
+        self.push_anchor(start, role);
         *depth = self.frames.len();
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
@@ -317,18 +316,27 @@ impl Lexer {
         let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
             return;
         };
-        let qname = self
-            .replay
-            .key
-            .names
-            .get(start as usize..)
-            .unwrap_or_default();
-        self.names.extend_from_slice(qname);
-        self.frames.push(Frame { name: start, role });
+        self.push_anchor(start, role);
         *depth = self.frames.len();
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
         self.start_lazy(role, *depth, sink);
+    }
+
+    /// Writes the anchor's frame (its name at `start` of `names`, as the key holds it).
+    #[inline(always)]
+    fn push_anchor(&mut self, start: u32, role: Role) {
+        let key = &self.replay.key;
+        if key.name16_len != 0 {
+            // 16 bytes stored at once, then cut to the name (see `Key::name16`).
+            self.names.extend_from_slice(&key.name16);
+            self.names
+                .truncate((start as usize).wrapping_add(key.name16_len));
+        } else {
+            let qname = key.names.get(start as usize..).unwrap_or_default();
+            self.names.extend_from_slice(qname);
+        }
+        self.frames.push(Frame { name: start, role });
     }
 
     /// The bindings are the key's (after `next_anchor` opened the anchor).
