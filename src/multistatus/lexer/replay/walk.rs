@@ -98,6 +98,17 @@ impl Lexer {
             }
             pos = pos.wrapping_add(i);
             let tag = rest.get(i..).unwrap_or_default();
+            // A reference first: a run starts with `<`, so none would match here.
+            if let [b'&', after @ ..] = tag {
+                self.end_track(chunk);
+                match self.skim_reference(after) {
+                    Some(n) => {
+                        pos = pos.wrapping_add(n).wrapping_add(2);
+                        continue;
+                    }
+                    None => return Ok(pos),
+                }
+            }
             if let Some((len, last)) = self.replay_run(node, tag, depth, sink) {
                 self.end_track(chunk);
                 pos = pos.wrapping_add(len);
@@ -111,16 +122,6 @@ impl Lexer {
                     }
                 }
                 continue;
-            }
-            if let [b'&', after @ ..] = tag {
-                self.end_track(chunk);
-                match self.skim_reference(after) {
-                    Some(n) => {
-                        pos = pos.wrapping_add(n).wrapping_add(2);
-                        continue;
-                    }
-                    None => return Ok(pos),
-                }
             }
             if let Some((child, len)) = self.replay.find(node, tag) {
                 let op = self
