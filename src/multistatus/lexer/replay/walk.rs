@@ -83,21 +83,26 @@ impl Lexer {
         let floor = self.replay.floor;
         let mut node = 0u32;
         loop {
-            // Positions stay within `chunk`: no sum below overflows.
-            let rest = chunk.get(pos..).unwrap_or_default();
+            // Positions stay within `chunk`: no sum below overflows, and the `else`s of
+            // the two slicings below are never taken (a branch, where an empty default
+            // would be selected at every tag).
+            let Some(rest) = chunk.get(pos..) else {
+                return Ok(chunk.len());
+            };
             let Some(i) = find_markup(rest) else {
                 self.capture.push(rest);
                 return Ok(chunk.len());
             };
+            let Some((text, tag)) = rest.split_at_checked(i) else {
+                return Ok(chunk.len());
+            };
             if i != 0 {
-                let text = rest.get(..i).unwrap_or_default();
                 self.track_text(chunk, text);
                 if self.capture.depth != 0 {
                     self.capture.push(text);
                 }
             }
             pos = pos.wrapping_add(i);
-            let tag = rest.get(i..).unwrap_or_default();
             // A reference first: a run starts with `<`, so none would match here.
             if let [b'&', after @ ..] = tag {
                 self.end_track(chunk);
