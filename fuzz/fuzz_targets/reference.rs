@@ -33,7 +33,10 @@ fuzz_target!(|input: (u8, Vec<u16>, &[u8])| {
     // bodies that declare no encoding or UTF-8 (found: `encoding="utf-1"`, which both readers
     // rightly refuse as unsupported).
     let utf8_declared = |text: &str| {
-        let Some(decl) = text.strip_prefix("<?xml").and_then(|d| d.split("?>").next()) else {
+        let Some(decl) = text
+            .strip_prefix("<?xml")
+            .and_then(|d| d.split("?>").next())
+        else {
             return true;
         };
         match decl.split("encoding").nth(1) {
@@ -110,8 +113,7 @@ fn qnames_well_formed(doc: &roxmltree::Document<'_>) -> bool {
             .take_while(|c| !matches!(c, ' ' | '\t' | '\r' | '\n' | '/' | '>'))
             .collect();
         qname(&name)
-            && n
-                .attributes()
+            && n.attributes()
                 .all(|a| input.get(a.range_qname()).is_some_and(qname))
     })
 }

@@ -158,10 +158,14 @@ impl Auditor {
             }),
             placing: task::Placing {
                 // `skip` keeps the audit beside the forwarding: on another core it could fall
-                // behind a faster stream and stop as `lagging` where it used to finish.
-                offload_after: matches!(when_full, WhenFull::Wait(_))
-                    .then_some(task::OFFLOAD_AFTER),
+                // behind a faster stream and stop as `lagging` where it used to finish (the
+                // config refuses the pair; a test config can still build it).
+                offload_after: self
+                    .settings
+                    .offload_after
+                    .filter(|_| matches!(when_full, WhenFull::Wait(_))),
                 lump: u32::try_from(self.settings.queue_bytes / 4 * 3).unwrap_or(u32::MAX),
+                drains: when_full == WhenFull::Skip,
             },
         };
         tokio::spawn(

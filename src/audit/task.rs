@@ -5,9 +5,12 @@
 //! each chunk goes to the scanner directly, or through the push-style [`Decoder`] that hands
 //! the scanner each decoded run; its queue budget is given back as soon as that returns.
 //!
-//! A long body's audit (past [`OFFLOAD_AFTER`] bytes, `audit.when_behind: wait` only) moves
-//! once to a worker with fewer connections (`workers::offload`), so the scanner and the
-//! forwarding of the stream run on two cores; the task that started it waits for its report.
+//! By default an audit runs where its response is forwarded, on the connection's worker, as
+//! nginx keeps a request on its worker process: a long stream's scanning and forwarding take
+//! turns on one core, with no wake-up across threads. With `audit.offload_after` set (and
+//! `audit.when_behind: wait`), a body's audit past that many bytes moves once to a worker with
+//! fewer connections (`workers::offload`), so the scanner and the forwarding of the stream run
+//! on two cores; the task that started it waits for its report.
 //! A moved audit gives budget back in lumps of 3/4 of the queue (or when the queue is empty), so
 //! the forwarding thread, paced by it, is woken once per lump, not once per batch.
 
@@ -104,20 +107,23 @@ fn body_end(end: End) -> BodyEnd {
     }
 }
 
-/// Body bytes an audit reads on the connection's worker before it looks for a less busy one
-/// (`workers::offload`): a 207 this long is a stream, worth a core of its own; shorter ones
-/// (nearly all) never pay a wake-up across threads.
-pub(super) const OFFLOAD_AFTER: u64 = 8 << 20;
-
 /// Where the audit runs, and how it gives queue budget back.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Placing {
-    /// Look for a less busy worker once this many body bytes were read (`None`: stay).
+    /// Look for a less busy worker once this many body bytes were read (`None`: stay;
+    /// `audit.offload_after`).
     pub(super) offload_after: Option<u64>,
     /// Budget given back by a moved audit in lumps of at least this many bytes (or as soon as
     /// the queue is empty), so the forwarding thread, waiting for budget, is woken once per
     /// lump rather than once per batch.
     pub(super) lump: u32,
+    /// `audit.when_behind: skip`: an identity-coded body's audit scans everything queued
+    /// before the worker turns. Nothing paces forwarding to it, so an audit that yielded every
+    /// `TURN_BYTES` scanned, while each turn between forwarded more, would see the queue fill
+    /// and stop as `lagging` with a scanner faster than the forwarding. At most
+    /// `audit.queue_bytes` of scanning per turn. (A coded body keeps turning by work done: its
+    /// queued bytes can decode to far more.)
+    pub(super) drains: bool,
 }
 
 /// The state of one body's audit between queue messages: it can move to another worker.
@@ -167,7 +173,8 @@ async fn scan(
         since_turn: 0,
         held: None,
     };
-    match scan.pump(placing.offload_after, None).await {
+    let drains = placing.drains && scan.decoder.is_none();
+    match scan.pump(placing.offload_after, None, drains).await {
         Pumped::End(end) => scan.finish(end),
         Pumped::Move(placement) => {
             let span = tracing::Span::current();
@@ -175,7 +182,7 @@ async fn scan(
             let moved = handle.spawn(
                 async move {
                     let _placement = placement;
-                    let end = match scan.pump(None, Some(placing.lump)).await {
+                    let end = match scan.pump(None, Some(placing.lump), false).await {
                         Pumped::End(end) => end,
                         Pumped::Move(_) => End::Cancelled,
                     };
@@ -193,8 +200,14 @@ async fn scan(
 
 impl Scan {
     /// Reads the queue to the body's end; or, with `offload_after`, stops past that many bytes
-    /// when a less busy worker can take the rest. `lump`: give budget back in lumps.
-    async fn pump(&mut self, offload_after: Option<u64>, lump: Option<u32>) -> Pumped {
+    /// when a less busy worker can take the rest. `lump`: give budget back in lumps. `drains`:
+    /// never turn while something is queued (`Placing::drains`).
+    async fn pump(
+        &mut self,
+        offload_after: Option<u64>,
+        lump: Option<u32>,
+        drains: bool,
+    ) -> Pumped {
         loop {
             match self.rx.recv().await {
                 Some(Message::Data(chunks, budget)) => {
@@ -214,7 +227,7 @@ impl Scan {
                             break;
                         }
                         self.since_turn = self.since_turn.saturating_add(self.feed(piece));
-                        if self.since_turn >= workers::TURN_BYTES {
+                        if self.since_turn >= workers::TURN_BYTES && !drains {
                             self.since_turn = 0;
                             tokio::task::yield_now().await;
                         }

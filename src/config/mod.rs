@@ -28,6 +28,7 @@ mod tests;
 mod tests_messages;
 #[cfg(test)]
 mod tests_routes;
+mod validate;
 mod value;
 
 use std::net::SocketAddr;
@@ -262,6 +263,12 @@ pub struct Audit {
     /// With `wait`: longest wait without scanner progress before the audit gives up. Default 1s.
     #[serde(serialize_with = "ser::duration")]
     pub stall_timeout: Duration,
+    /// With `wait`: the audit of a body longer than this moves, once, to a worker with fewer
+    /// connections, so one long stream's scanning and forwarding use two cores (faster alone
+    /// on an idle machine, at a cross-thread wake-up per batch). `None` (default): every
+    /// audit stays on its connection's worker.
+    #[serde(serialize_with = "ser::size_opt")]
+    pub offload_after: Option<u64>,
     /// `(method, level, code)` statuses that are not failures.
     pub routine: Vec<RoutineRule>,
     /// Bytes of text kept per field (href, description). Default 1KiB.

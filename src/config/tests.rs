@@ -62,6 +62,7 @@ fn defaults() {
     assert_eq!(c.audit.queue_bytes, 4 << 20);
     assert_eq!(c.audit.when_behind, WhenBehind::Wait);
     assert_eq!(c.audit.stall_timeout, Duration::from_secs(1));
+    assert_eq!(c.audit.offload_after, None, "audits stay on their worker");
     assert_eq!(c.audit.routine, RoutineRule::defaults());
     assert_eq!(c.audit.max_text, 1024);
     assert_eq!(c.audit.max_failures_kept, 100);
@@ -461,6 +462,32 @@ fn bad_sizes() {
             .limits
             .max_request_body,
         None
+    );
+}
+
+#[test]
+fn offload_after_is_a_size_with_wait_only() {
+    let c = ok(&format!("{MINIMAL}audit:\n  offload_after: 8MiB\n"));
+    assert_eq!(c.audit.offload_after, Some(8 << 20));
+    let printed = c.to_yaml();
+    assert!(printed.contains("offload_after: 8MiB"), "{printed}");
+    assert_eq!(ok(&printed), c, "re-parsing the printed config:\n{printed}");
+    assert!(ok(MINIMAL).to_yaml().contains("offload_after: null"));
+    assert_eq!(
+        ok(&format!("{MINIMAL}audit: {{offload_after: null}}"))
+            .audit
+            .offload_after,
+        None
+    );
+    assert_err(
+        &format!("{MINIMAL}audit:\n  when_behind: skip\n  offload_after: 8MiB\n"),
+        "test.yaml:5:18: audit.offload_after: only with audit.when_behind: wait",
+        "",
+    );
+    assert_err(
+        &format!("{MINIMAL}audit:\n  offload_after: 8 megs\n"),
+        "test.yaml:4:18: audit.offload_after: invalid size \"8 megs\"",
+        "",
     );
 }
 
