@@ -13,7 +13,8 @@
 # (bench/passthrough: the floor) under callgrind, each in turn; sends WARMUP
 # requests, zeroes the counters, sends REQUESTS requests over 4 keep-alive connections, dumps,
 # and prints Ir per request and the top functions (inclusive and self) of davaudit
-# (PROFILE_SUMMARY=hyper: of the pass-through instead). Output
+# (PROFILE_SUMMARY=hyper: of the pass-through instead; PROFILE_ONLY=davaudit: davaudit alone,
+# no summary). Output
 # files stay in the temp dir it prints. Stops what it started, by pid.
 set -euo pipefail
 
@@ -113,6 +114,10 @@ profile() { # name, command...
 }
 
 profile davaudit "$davaudit" --config "$out/davaudit.yaml"
+if [[ ${PROFILE_ONLY:-} == davaudit ]]; then
+    echo "files: $out"
+    exit 0
+fi
 profile nginx nginx -p "$out" -c "$out/nginx.conf" -g 'master_process off;'
 # The floor: a plain hyper pass-through (bench/passthrough), same runtime, no tee, no audit.
 profile hyper "$here/target/release/bench-passthrough" "$proxy_port" "$backend_port"

@@ -6,6 +6,7 @@
 //! [`crate::fragment::Watch`] (the request target's `#fragment`, which hyper drops).
 //! Response bodies are written in few large writes (`coalesce`); a connection whose writes
 //! make no progress for the stall time is ended (`stall`: a client that stops reading).
+//! HTTP/1's header read timer keeps one sleep per connection (`head_timer`).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod coalesce;
+mod head_timer;
 pub(crate) mod stall;
 
 use crate::activity::{self, Activity, Deadlines, Tracked};
@@ -25,6 +27,7 @@ use crate::telemetry::throttle::{self, Throttle};
 use crate::tls::SharedAcceptor;
 use crate::workers::{Placement, Workers};
 use coalesce::Coalesce;
+use head_timer::HeadTimer;
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -205,7 +208,10 @@ pub(crate) async fn serve<H, F, B>(
                 }
             },
         };
-        let builder = builder.clone();
+        let mut builder = builder.clone();
+        // The header read timer keeps one sleep per connection instead of one per request
+        // (`head_timer`).
+        builder.http1().timer(HeadTimer::default());
         let Some(tls) = &options.tls else {
             let connection = async move {
                 let Some(stream) = stream.open() else {

@@ -66,6 +66,30 @@ async fn a_client_that_sends_half_a_head_is_closed_after_the_header_read_timeout
     assert_eq!(status.as_u16(), 200);
 }
 
+/// A keep-alive client that sends half of its next head, or nothing more, is closed after
+/// `header_read_timeout` (`keepalive_timeout` is 75 s here). Two deadlines enforce it on
+/// HTTP/1: hyper's header read timer (`listener::head_timer`, re-armed for every head) and
+/// the connection's first idle deadline (`activity`). Either alone passes this test (each
+/// was checked with the other disabled); with both gone it times out.
+#[tokio::test]
+async fn a_keep_alive_client_that_stalls_in_its_next_head_is_closed_after_the_header_read_timeout()
+{
+    let upstream = echo_upstream().await;
+    let proxy = Proxy::start_with(&upstream.url(), "limits: {header_read_timeout: 300ms}").await;
+    for rest in [&b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Slow: "[..], b""] {
+        let mut conn = RawConn::connect(proxy.addr()).await;
+        for path in ["/first", "/second"] {
+            conn.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await;
+            let response = conn.read_response(false).await;
+            assert_eq!(response.status, 200, "{response:?}");
+        }
+        conn.send(rest).await;
+        assert_closed_without_an_answer(&mut conn, "a stalled keep-alive connection").await;
+    }
+    assert_eq!(upstream.requests().len(), 4);
+}
+
 /// A connection that sends nothing, or only the start of the HTTP/2 preface, holds a
 /// connection slot (`limits.max_connections`) for ever: hyper-util's `auto` builder reads
 /// the first bytes to choose HTTP/1.1 or h2 with no timeout, and hyper's header read timer
