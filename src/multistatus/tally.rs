@@ -509,9 +509,10 @@ impl<C: Classify> Sink for Tally<C> {
         self.prop_token(0, uri, local);
     }
 
+    /// `kept.full` first: once no failure can be kept (most of a failing body), one test.
     #[inline(always)]
     fn wants_props(&self) -> bool {
-        self.entry.open && self.entry.propstat.open && !self.kept.full
+        !self.kept.full && self.entry.open && self.entry.propstat.open
     }
 
     #[inline(always)]

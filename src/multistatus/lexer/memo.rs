@@ -96,7 +96,7 @@ pub(super) fn memo_parent(parent: Option<Role>) -> Option<u8> {
         Some(Role::Response) => Some(2),
         Some(Role::Propstat) => Some(3),
         Some(Role::Prop) => Some(PROP_KEY),
-        Some(Role::Error { seen: false, .. }) => Some(ERROR_KEY),
+        Some(Role::Error(_)) => Some(ERROR_KEY),
         _ => None,
     }
 }

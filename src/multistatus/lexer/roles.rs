@@ -10,7 +10,11 @@ use crate::multistatus::limits::MAX_STATUS;
 use crate::multistatus::report::{Level, Malformed};
 
 /// What an open element is to the audit.
+///
+/// `repr(u8)`: the variant is its own tag byte, so a `match` on a role (`Tally::start`,
+/// `Tally::end`, the replay's ops) is one table jump, not a niche decoded first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Role {
     /// The root, `DAV:multistatus`.
     Multistatus,
@@ -26,8 +30,11 @@ pub(crate) enum Role {
     Propstat,
     /// `DAV:propstat/DAV:prop`: its children are the property names (reported, skipped).
     Prop,
-    /// `DAV:error` of a response or a propstat; `seen` once its first child was reported.
-    Error { owner: Level, seen: bool },
+    /// `DAV:error` of a response or a propstat (its owner), until its first child is
+    /// reported (`ErrorSeen` then). Two variants, not a `seen` field: every variant holds
+    /// at most one byte, so a role is its tag byte and one byte (see `repr`).
+    Error(Level),
+    ErrorSeen(Level),
     /// `DAV:responsedescription` of a response or a propstat.
     Description(Level),
     /// Anything else: its subtree is skipped.
@@ -39,11 +46,7 @@ impl Role {
     pub(super) fn resolves_children(self) -> bool {
         matches!(
             self,
-            Role::Multistatus
-                | Role::Response
-                | Role::Propstat
-                | Role::Prop
-                | Role::Error { seen: false, .. }
+            Role::Multistatus | Role::Response | Role::Propstat | Role::Prop | Role::Error(_)
         )
     }
 
@@ -111,17 +114,11 @@ pub(super) fn role_of(parent: Option<Role>, dav: bool, local: &[u8]) -> Role {
         (Some(Role::Response), true, b"href") => Role::Href,
         (Some(Role::Response), true, b"status") => Role::Status(Level::Response),
         (Some(Role::Response), true, b"propstat") => Role::Propstat,
-        (Some(Role::Response), true, b"error") => Role::Error {
-            owner: Level::Response,
-            seen: false,
-        },
+        (Some(Role::Response), true, b"error") => Role::Error(Level::Response),
         (Some(Role::Response), true, b"responsedescription") => Role::Description(Level::Response),
         (Some(Role::Propstat), true, b"status") => Role::Status(Level::Propstat),
         (Some(Role::Propstat), true, b"prop") => Role::Prop,
-        (Some(Role::Propstat), true, b"error") => Role::Error {
-            owner: Level::Propstat,
-            seen: false,
-        },
+        (Some(Role::Propstat), true, b"error") => Role::Error(Level::Propstat),
         (Some(Role::Propstat), true, b"responsedescription") => Role::Description(Level::Propstat),
         _ => Role::Skip,
     }
@@ -253,10 +250,10 @@ impl Lexer {
             .unwrap_or_default();
         if key == PROP_KEY {
             report_prop(sink, hit.token, uri, local);
-        } else if let Some(Role::Error { owner, seen: false }) = parent {
+        } else if let Some(Role::Error(owner)) = parent {
             sink.error_child(owner, binding.is_some_and(|b| b.dav), uri, local);
             if let Some(f) = self.frames.last_mut() {
-                f.role = Role::Error { owner, seen: true };
+                f.role = Role::ErrorSeen(owner);
             }
         }
     }
@@ -342,10 +339,10 @@ impl Lexer {
         if parent == Some(Role::Prop) && !memoised {
             sink.prop(uri, local);
         }
-        if let Some(Role::Error { owner, seen: false }) = parent {
+        if let Some(Role::Error(owner)) = parent {
             sink.error_child(owner, dav, uri, local);
             if let Some(f) = self.frames.last_mut() {
-                f.role = Role::Error { owner, seen: true };
+                f.role = Role::ErrorSeen(owner);
             }
         }
         if let (Some(key), Some(binding), true) = (key, used, self.fast) {

@@ -200,6 +200,53 @@ fn the_walk_goes_on_into_the_next_entry_only_from_the_anchor_state() {
 /// entry, and at the last entry; each split at every position.
 #[test]
 fn a_run_crossing_into_the_next_entry_reads_as_the_plain_machine() {
+    crossing_runs_read_as_the_plain_machine("D");
+}
+
+/// The same with anchor names of 16 bytes (the longest `open_anchor` writes as one
+/// 16-byte block, `Key::name16`) and 17 bytes (written from the key's names).
+#[test]
+fn a_run_crossing_into_an_entry_with_a_long_name_reads_as_the_plain_machine() {
+    crossing_runs_read_as_the_plain_machine("abcdefg");
+    crossing_runs_read_as_the_plain_machine("abcdefgh");
+}
+
+/// Entries whose anchor names alternate between a short and a long spelling of
+/// `DAV:response` (a new anchor state each time: the key, and its `name16`, change),
+/// each run crossing into the next entry of its spelling; split at every position.
+#[test]
+fn anchors_of_alternating_name_lengths_read_as_the_plain_machine() {
+    let entry = |p: &str, n: u32| {
+        format!(
+            "<{p}:response><{p}:href>/r{n}</{p}:href><{p}:status>HTTP/1.1 404 N</{p}:status>\
+             </{p}:response>\n<{p}:response><{p}:href>/s{n}</{p}:href></{p}:response>\n"
+        )
+    };
+    let mut body = String::from("<D:multistatus xmlns:D=\"DAV:\" xmlns:abcdefghij=\"DAV:\">\n");
+    for (i, p) in ["D", "abcdefghij", "D", "abcdefghij", "D"]
+        .iter()
+        .enumerate()
+    {
+        for n in 0..3 {
+            body.push_str(&entry(p, n + 10 * i as u32));
+        }
+        body.push_str(&format!(
+            "<{p}:response><{p}:href>/t</{p}:href></{p}:response>\n"
+        ));
+    }
+    body.push_str("</D:multistatus>\n");
+    let body = body.into_bytes();
+    check_fast_plain_equivalence(&body, &[]);
+    for at in 0..=body.len() {
+        check_fast_plain_equivalence(&body, &[at]);
+    }
+}
+
+fn crossing_runs_read_as_the_plain_machine(prefix: &str) {
+    let spell = |s: String| {
+        s.replace("D:", &format!("{prefix}:"))
+            .replace("xmlns:D=", &format!("xmlns:{prefix}="))
+    };
     let entry = |n: u32, ws: &str| {
         format!(
             "<D:response><D:href>/r{n}</D:href><D:propstat><D:prop><D:x/></D:prop>\
@@ -219,14 +266,14 @@ fn a_run_crossing_into_the_next_entry_reads_as_the_plain_machine() {
     ];
     for &(open, close) in ROOTS {
         for next in &nexts {
-            let body = format!(
+            let body = spell(format!(
                 "{open}{}{}{}{next}{}{}{close}",
                 entry(1, "\n"),
                 entry(2, "\n"),
                 entry(3, "\n"),
                 entry(4, "\n"),
                 entry(5, "\n")
-            )
+            ))
             .into_bytes();
             check_fast_plain_equivalence(&body, &[]);
             for at in 0..=body.len() {

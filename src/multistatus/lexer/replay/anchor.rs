@@ -17,6 +17,12 @@ pub(super) struct Key {
     /// `(serial, depth)` of each declaration in scope.
     pub(super) bindings: Vec<(u64, usize)>,
     pub(super) shadow: u64,
+    /// The anchor's qualified name (the last of `names`) when it has at most 16 bytes,
+    /// zero-padded to 16, and its length (0: longer, or no anchor): `open_anchor` writes
+    /// it as 16 bytes and cuts them to the name, with no `memcpy` of a length known only
+    /// at run time.
+    pub(super) name16: [u8; 16],
+    pub(super) name16_len: usize,
 }
 
 /// The frames are the same (names and roles), compared in a plain loop (no iterator
@@ -88,6 +94,17 @@ impl Lexer {
         key.bindings.clear();
         key.bindings
             .extend(self.bindings.iter().map(|b| (b.serial, b.depth)));
+        let anchor = key
+            .frames
+            .last()
+            .and_then(|f| key.names.get(f.name as usize..))
+            .unwrap_or_default();
+        key.name16 = [0; 16];
+        key.name16_len = 0;
+        if let Some(head) = key.name16.get_mut(..anchor.len()) {
+            head.copy_from_slice(anchor);
+            key.name16_len = anchor.len();
+        }
         true
     }
 

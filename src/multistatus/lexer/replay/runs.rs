@@ -212,7 +212,8 @@ impl Lexer {
             }
             at = run.next;
         };
-        let ops = ops.get(..usize::from(count)).unwrap_or_default();
+        // `count` is at most `RUN`: never `None` (a branch, not an empty default selected).
+        let ops = ops.get(..usize::from(count))?;
         for op in ops {
             if let Some(end) = self.replay_op(op, depth, sink) {
                 self.open_lazy(end, Role::Skip, depth);

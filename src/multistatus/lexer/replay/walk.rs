@@ -83,21 +83,37 @@ impl Lexer {
         let floor = self.replay.floor;
         let mut node = 0u32;
         loop {
-            // Positions stay within `chunk`: no sum below overflows.
-            let rest = chunk.get(pos..).unwrap_or_default();
+            // Positions stay within `chunk`: no sum below overflows, and the `else`s of
+            // the two slicings below are never taken (a branch, where an empty default
+            // would be selected at every tag).
+            let Some(rest) = chunk.get(pos..) else {
+                return Ok(chunk.len());
+            };
             let Some(i) = find_markup(rest) else {
                 self.capture.push(rest);
                 return Ok(chunk.len());
             };
+            let Some((text, tag)) = rest.split_at_checked(i) else {
+                return Ok(chunk.len());
+            };
             if i != 0 {
-                let text = rest.get(..i).unwrap_or_default();
                 self.track_text(chunk, text);
                 if self.capture.depth != 0 {
                     self.capture.push(text);
                 }
             }
             pos = pos.wrapping_add(i);
-            let tag = rest.get(i..).unwrap_or_default();
+            // A reference first: a run starts with `<`, so none would match here.
+            if let [b'&', after @ ..] = tag {
+                self.end_track(chunk);
+                match self.skim_reference(after) {
+                    Some(n) => {
+                        pos = pos.wrapping_add(n).wrapping_add(2);
+                        continue;
+                    }
+                    None => return Ok(pos),
+                }
+            }
             if let Some((len, last)) = self.replay_run(node, tag, depth, sink) {
                 self.end_track(chunk);
                 pos = pos.wrapping_add(len);
@@ -111,16 +127,6 @@ impl Lexer {
                     }
                 }
                 continue;
-            }
-            if let [b'&', after @ ..] = tag {
-                self.end_track(chunk);
-                match self.skim_reference(after) {
-                    Some(n) => {
-                        pos = pos.wrapping_add(n).wrapping_add(2);
-                        continue;
-                    }
-                    None => return Ok(pos),
-                }
             }
             if let Some((child, len)) = self.replay.find(node, tag) {
                 let op = self
@@ -259,9 +265,8 @@ impl Lexer {
             return None;
         }
         let spaced = rest.get(..i).is_some_and(|t| t.iter().all(|&b| is_ws(b)));
-        // What `open_anchor` does, with the name at hand.
-        self.names.extend_from_slice(qname);
-        self.frames.push(Frame { name: start, role });
+        // What `open_anchor` does.
+        self.push_anchor(start, role);
         *depth = self.frames.len();
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
@@ -323,18 +328,27 @@ impl Lexer {
         let Some(&Frame { name: start, role }) = self.replay.key.frames.last() else {
             return;
         };
-        let qname = self
-            .replay
-            .key
-            .names
-            .get(start as usize..)
-            .unwrap_or_default();
-        self.names.extend_from_slice(qname);
-        self.frames.push(Frame { name: start, role });
+        self.push_anchor(start, role);
         *depth = self.frames.len();
         self.replay.named = *depth;
         debug_assert!(self.same_bindings_as_key());
         self.start_lazy(role, *depth, sink);
+    }
+
+    /// Writes the anchor's frame (its name at `start` of `names`, as the key holds it).
+    #[inline(always)]
+    fn push_anchor(&mut self, start: u32, role: Role) {
+        let key = &self.replay.key;
+        if key.name16_len != 0 {
+            // 16 bytes stored at once, then cut to the name (see `Key::name16`).
+            self.names.extend_from_slice(&key.name16);
+            self.names
+                .truncate((start as usize).wrapping_add(key.name16_len));
+        } else {
+            let qname = key.names.get(start as usize..).unwrap_or_default();
+            self.names.extend_from_slice(qname);
+        }
+        self.frames.push(Frame { name: start, role });
     }
 
     /// The bindings are the key's (after `next_anchor` opened the anchor).
