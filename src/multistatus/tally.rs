@@ -450,9 +450,12 @@ impl<C: Classify> Sink for Tally<C> {
         match role {
             Role::Response => self.end_response(),
             Role::Propstat => self.end_propstat_tag(),
-            Role::Href => self.end_href(captured),
+            // Both do nothing once no failure can be kept: tested here, no call.
+            Role::Href if !self.kept.full => self.end_href(captured),
             Role::Status(level) => self.end_status(level, captured),
-            Role::Description(level) => self.end_description(level, captured),
+            Role::Description(level) if !self.kept.full => {
+                self.end_description(level, captured);
+            }
             _ => {}
         }
     }
