@@ -35,24 +35,11 @@ command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 davaudit=$("$here/build-davaudit.sh") # DAVAUDIT_REF / DAVAUDIT_BIN as for run.sh
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 
-out=$(mktemp -d /tmp/davaudit-profile.XXXXXX)
-chmod 755 "$out"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+bench_tmp profile
 
-read -r backend_port proxy_port admin_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
+read -r backend_port proxy_port admin_port < <(free_ports 3)
 fill() {
     sed -e "s|@TMP@|$out|g" -e "s|@BACKEND_PORT@|$backend_port|g" \
         -e "s|@NGINX_PORT@|$proxy_port|g" -e "s|@DAVAUDIT_PORT@|$proxy_port|g" \

@@ -22,24 +22,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 davaudit=$("$here/build-davaudit.sh")
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 
-out=$(mktemp -d /tmp/davaudit-syscalls.XXXXXX)
-chmod 755 "$out"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
+bench_tmp syscalls
 
-read -r backend_port nginx_port hyper_port davaudit_port admin_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(5)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
+read -r backend_port nginx_port hyper_port davaudit_port admin_port < <(free_ports 5)
 fill() {
     sed -e "s|@TMP@|$out|g" -e "s|@BACKEND_PORT@|$backend_port|g" \
         -e "s|@NGINX_PORT@|$nginx_port|g" -e "s|@DAVAUDIT_PORT@|$davaudit_port|g" \
@@ -60,14 +47,6 @@ env -u RUST_LOG "$davaudit" --config "$out/davaudit.yaml" 2>>"$out/davaudit.log"
 davaudit_pid=$!
 pids+=("$davaudit_pid")
 
-wait_http() {
-    for _ in $(seq 100); do
-        curl -sf -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "not answering: $1" >&2
-    return 1
-}
 for port in "$backend_port" "$nginx_port" "$hyper_port" "$davaudit_port"; do
     wait_http "http://127.0.0.1:$port$path"
 done
