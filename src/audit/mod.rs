@@ -165,7 +165,10 @@ impl Auditor {
                     .offload_after
                     .filter(|_| matches!(when_full, WhenFull::Wait(_))),
                 lump: u32::try_from(self.settings.queue_bytes / 4 * 3).unwrap_or(u32::MAX),
-                drains: when_full == WhenFull::Skip,
+                turn: match when_full {
+                    WhenFull::Skip => self.settings.queue_bytes.max(crate::workers::TURN_BYTES),
+                    WhenFull::Wait(_) => crate::workers::TURN_BYTES,
+                },
             },
         };
         tokio::spawn(

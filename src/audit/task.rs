@@ -117,13 +117,13 @@ pub(super) struct Placing {
     /// the queue is empty), so the forwarding thread, waiting for budget, is woken once per
     /// lump rather than once per batch.
     pub(super) lump: u32,
-    /// `audit.when_behind: skip`: an identity-coded body's audit scans everything queued
-    /// before the worker turns. Nothing paces forwarding to it, so an audit that yielded every
-    /// `TURN_BYTES` scanned, while each turn between forwarded more, would see the queue fill
-    /// and stop as `lagging` with a scanner faster than the forwarding. At most
-    /// `audit.queue_bytes` of scanning per turn. (A coded body keeps turning by work done: its
-    /// queued bytes can decode to far more.)
-    pub(super) drains: bool,
+    /// Body bytes an identity-coded body's audit scans before it lets the worker turn:
+    /// `workers::TURN_BYTES`, or with `audit.when_behind: skip` all the queue can hold
+    /// (`audit.queue_bytes`). Nothing paces forwarding to a `skip` audit, so one that turned
+    /// every `TURN_BYTES` scanned, while each turn between forwarded more, would see the
+    /// queue fill and stop as `lagging` with a scanner faster than the forwarding. (A coded
+    /// body turns every `TURN_BYTES` of work: its queued bytes can decode to far more.)
+    pub(super) turn: usize,
 }
 
 /// The state of one body's audit between queue messages: it can move to another worker.
@@ -173,8 +173,12 @@ async fn scan(
         since_turn: 0,
         held: None,
     };
-    let drains = placing.drains && scan.decoder.is_none();
-    match scan.pump(placing.offload_after, None, drains).await {
+    let turn = if scan.decoder.is_some() {
+        workers::TURN_BYTES
+    } else {
+        placing.turn
+    };
+    match scan.pump(placing.offload_after, None, turn).await {
         Pumped::End(end) => scan.finish(end),
         Pumped::Move(placement) => {
             let span = tracing::Span::current();
@@ -182,7 +186,10 @@ async fn scan(
             let moved = handle.spawn(
                 async move {
                     let _placement = placement;
-                    let end = match scan.pump(None, Some(placing.lump), false).await {
+                    let end = match scan
+                        .pump(None, Some(placing.lump), workers::TURN_BYTES)
+                        .await
+                    {
                         Pumped::End(end) => end,
                         Pumped::Move(_) => End::Cancelled,
                     };
@@ -200,15 +207,14 @@ async fn scan(
 
 impl Scan {
     /// Reads the queue to the body's end; or, with `offload_after`, stops past that many bytes
-    /// when a less busy worker can take the rest. `lump`: give budget back in lumps. `drains`:
-    /// never turn while something is queued (`Placing::drains`).
-    async fn pump(
-        &mut self,
-        offload_after: Option<u64>,
-        lump: Option<u32>,
-        drains: bool,
-    ) -> Pumped {
+    /// when a less busy worker can take the rest. `lump`: give budget back in lumps. `turn`:
+    /// bytes of work between two turns of the worker (`Placing::turn`).
+    async fn pump(&mut self, offload_after: Option<u64>, lump: Option<u32>, turn: usize) -> Pumped {
         loop {
+            if self.rx.is_empty() {
+                // Waiting for the next message lets the worker turn.
+                self.since_turn = 0;
+            }
             match self.rx.recv().await {
                 Some(Message::Data(chunks, budget)) => {
                     if let Some(delay) = self.delay {
@@ -227,7 +233,7 @@ impl Scan {
                             break;
                         }
                         self.since_turn = self.since_turn.saturating_add(self.feed(piece));
-                        if self.since_turn >= workers::TURN_BYTES && !drains {
+                        if self.since_turn >= turn {
                             self.since_turn = 0;
                             tokio::task::yield_now().await;
                         }
