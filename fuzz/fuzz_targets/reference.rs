@@ -115,5 +115,22 @@ fn qnames_well_formed(doc: &roxmltree::Document<'_>) -> bool {
         qname(&name)
             && n.attributes()
                 .all(|a| input.get(a.range_qname()).is_some_and(qname))
+            && end_tag_matches(input.get(n.range()).unwrap_or_default(), &name)
+    })
+}
+
+/// roxmltree also closes `<href>` with `</:href>` (found by this target: it reads the empty
+/// prefix as none); XML 1.0 §3 requires the end tag's Name to match the start tag's exactly,
+/// and neither reader accepts it. `element` is the element's text, start tag to end tag.
+fn end_tag_matches(element: &str, name: &str) -> bool {
+    if element.ends_with("/>") {
+        return true;
+    }
+    element.rfind("</").is_some_and(|at| {
+        let end = element.get(at + 2..).unwrap_or_default();
+        let end_name = end
+            .trim_end_matches('>')
+            .trim_end_matches([' ', '\t', '\r', '\n']);
+        end_name == name
     })
 }
