@@ -116,9 +116,15 @@ fn qnames_well_formed(doc: &roxmltree::Document<'_>) -> bool {
             && n.attributes()
                 .all(|a| input.get(a.range_qname()).is_some_and(qname))
             && end_tag_matches(input.get(n.range()).unwrap_or_default(), &name)
+            && n.namespaces()
+                .all(|ns| ns.name().is_none() || !ns.uri().is_empty())
     })
 }
 
+/// (And roxmltree takes `xmlns:D=""` as a declaration; Namespaces in XML 1.0 §3 forbids an
+/// empty value for a prefix, and the reference calls `D:` unbound after it: found by this
+/// target.)
+///
 /// roxmltree also closes `<href>` with `</:href>` (found by this target: it reads the empty
 /// prefix as none); XML 1.0 §3 requires the end tag's Name to match the start tag's exactly,
 /// and neither reader accepts it. `element` is the element's text, start tag to end tag.
